@@ -1,0 +1,23 @@
+// The public surface of node-rnn.
+import { native } from './binding';
+import { checkInteger } from './checks';
+
+export { Tensor, DType, Device, AnyTensor, NestedArray, tensor, fromBuffer, zeros, ones, full, rand, randn, isTensor } from './tensor';
+export { manualSeed } from './random';
+export { loadSafetensors, saveSafetensors, serializeSafetensors, readSafetensorsMetadata } from './safetensors';
+export * from './nn/index';
+export * as nn from './nn/index';
+
+/** Threads used by native math (OpenBLAS), like `torch.set_num_threads`; defaults to the core count. */
+export function setNumThreads(n: number): void {
+  native.setNumThreads(checkInteger('n', n));
+}
+
+export function getNumThreads(): number {
+  return native.getNumThreads();
+}
+
+/** The BLAS library and the CPU kernel it picked, e.g. `{ config: 'OpenBLAS 0.3.21 ...', core: 'Haswell' }`. */
+export function blasInfo(): { config: string; core: string } {
+  return native.blasInfo();
+}

@@ -1,0 +1,106 @@
+// Shared machinery of RNNCell, LSTMCell and GRUCell: one step of the layer driver (T = 1).
+import { native, NativeForwardSpec } from '../binding';
+import { checkBoolean, checkInteger, checkOptions, describe } from '../checks';
+import { Tensor, checkTensor } from '../tensor';
+import { Module } from './module';
+import { CellMode, GATES, NATIVE_KIND, PreparedCall, initUniform, sameShape, shapeText } from './rnn-base';
+
+export interface CellBaseOptions {
+  inputSize: number;
+  hiddenSize: number;
+  bias?: boolean;
+}
+
+export abstract class CellBase extends Module {
+  readonly mode: CellMode;
+  readonly inputSize: number;
+  readonly hiddenSize: number;
+  readonly bias: boolean;
+
+  protected constructor(mode: CellMode, name: string, options: CellBaseOptions, extraKeys: readonly string[]) {
+    super();
+    if (options === undefined) throw new TypeError(`Expected an options object with inputSize and hiddenSize for ${name} but received undefined`);
+    const o = checkOptions(`${name} options`, options, ['inputSize', 'hiddenSize', 'bias', ...extraKeys]);
+    this.mode = mode;
+    this.inputSize = checkInteger('inputSize', o.inputSize);
+    this.hiddenSize = checkInteger('hiddenSize', o.hiddenSize);
+    this.bias = o.bias === undefined ? true : checkBoolean('bias', o.bias);
+    const G = GATES[mode] * this.hiddenSize;
+    this.registerParameter('weight_ih', new Tensor(new Float32Array(G * this.inputSize), [G, this.inputSize]));
+    this.registerParameter('weight_hh', new Tensor(new Float32Array(G * this.hiddenSize), [G, this.hiddenSize]));
+    if (this.bias) {
+      this.registerParameter('bias_ih', new Tensor(new Float32Array(G), [G]));
+      this.registerParameter('bias_hh', new Tensor(new Float32Array(G), [G]));
+    }
+    this.resetParameters();
+  }
+
+  /** Re-draws every parameter uniform(-1/sqrt(hiddenSize), 1/sqrt(hiddenSize)). */
+  resetParameters(): void {
+    initUniform(this.parameters(), this.hiddenSize);
+  }
+
+  private checkState(name: string, value: unknown, expected: number[]): Float32Array {
+    const t = checkTensor(name, value);
+    if (t.ndim !== expected.length) {
+      throw new RangeError(`${this.constructor.name}: Expected ${name} to be ${expected.length}D, got ${t.ndim}D instead`);
+    }
+    if (expected.length === 2 && t.shape[0] !== expected[0]) {
+      throw new RangeError(`Input batch size ${expected[0]} doesn't match ${name} batch size ${t.shape[0]}`);
+    }
+    if (!sameShape(t.shape, expected)) {
+      throw new RangeError(`${name} has inconsistent hidden_size: got ${t.shape[t.ndim - 1]}, expected ${this.hiddenSize} (shape ${shapeText(t.shape)})`);
+    }
+    return t.data;
+  }
+
+  /** Validates (input, hx) and returns the native arguments; results are h' (and c' for LSTM). */
+  protected prepareStep(input: unknown, hx: unknown): PreparedCall<Tensor | [Tensor, Tensor]> {
+    const lstm = this.mode === 'LSTM';
+    const name = this.constructor.name;
+    const x = checkTensor('input', input);
+    if (x.ndim !== 1 && x.ndim !== 2) throw new RangeError(`${name}: Expected input to be 1D or 2D, got ${x.ndim}D instead`);
+    const batched = x.ndim === 2;
+    const B = batched ? x.shape[0] : 1;
+    const features = x.shape[x.ndim - 1];
+    if (features !== this.inputSize) throw new RangeError(`input has inconsistent input_size: got ${features} expected ${this.inputSize}`);
+    if (B === 0) throw new RangeError(`${name}: Expected a batch size larger than 0, got input of shape ${shapeText(x.shape)}`);
+    const H = this.hiddenSize;
+    const stateShape = batched ? [B, H] : [H];
+    let h0: Float32Array | null = null;
+    let c0: Float32Array | null = null;
+    if (hx !== undefined && hx !== null) {
+      if (lstm) {
+        if (!Array.isArray(hx) || hx.length !== 2) throw new TypeError(`Expected hx to be a pair [h, c] of Tensors for LSTMCell but received ${describe(hx)}`);
+        h0 = this.checkState('hx[0]', hx[0], stateShape);
+        c0 = this.checkState('hx[1]', hx[1], stateShape);
+      } else {
+        h0 = this.checkState('hx', hx, stateShape);
+      }
+    }
+    const hN = new Float32Array(B * H);
+    const cN = lstm ? new Float32Array(B * H) : null;
+    const spec: NativeForwardSpec = {
+      kind: NATIVE_KIND[this.mode], inputSize: this.inputSize, hiddenSize: H, projSize: 0, numLayers: 1,
+      bidirectional: false, bias: this.bias, batchFirst: false, seqLen: 1, batch: B, dropout: 0, training: false, seed: 0,
+    };
+    const weights = this.parameters().map((p) => p.data);
+    return {
+      // the layer driver's output for T = 1 is h' again; it gets its own scratch array
+      args: [spec, weights, x.data, h0, c0, new Float32Array(B * H), hN, cN, null],
+      finish: () => (cN ? [new Tensor(hN, stateShape), new Tensor(cN, stateShape)] : new Tensor(hN, stateShape)),
+    };
+  }
+
+  protected runStep<R>(call: PreparedCall<unknown>): R {
+    native.rnnForward(...call.args);
+    return call.finish() as R;
+  }
+
+  protected runStepAsync<R>(call: PreparedCall<unknown>): Promise<R> {
+    return this.track(async () => {
+      await native.rnnForwardAsync(...call.args);
+      return call.finish() as R;
+    });
+  }
+}

@@ -1,0 +1,240 @@
+// Shared machinery of RNN, LSTM and GRU: options, parameters, argument checks and the native call.
+// Subclasses only fix the cell kind and the public, exactly typed forward signatures.
+import { native, NativeForwardSpec } from '../binding';
+import { checkBoolean, checkInteger, checkNumberInRange, checkOneOf, checkOptions, describe } from '../checks';
+import { nextSeed, nextUniform } from '../random';
+import { Tensor, checkTensor } from '../tensor';
+import { Module } from './module';
+import { PackedSequence } from './packing';
+
+export type CellMode = 'RNN_TANH' | 'RNN_RELU' | 'LSTM' | 'GRU';
+export const NATIVE_KIND: Record<CellMode, number> = { RNN_TANH: 0, RNN_RELU: 1, LSTM: 2, GRU: 3 };
+export const GATES: Record<CellMode, number> = { RNN_TANH: 1, RNN_RELU: 1, LSTM: 4, GRU: 3 };
+
+export interface RNNBaseOptions {
+  inputSize: number;
+  hiddenSize: number;
+  numLayers?: number;
+  bias?: boolean;
+  batchFirst?: boolean;
+  dropout?: number;
+  bidirectional?: boolean;
+}
+
+const BASE_KEYS = ['inputSize', 'hiddenSize', 'numLayers', 'bias', 'batchFirst', 'dropout', 'bidirectional'] as const;
+
+export function shapeText(shape: readonly number[]): string {
+  return `[${shape.join(', ')}]`;
+}
+
+export function sameShape(a: readonly number[], b: readonly number[]): boolean {
+  return a.length === b.length && a.every((v, i) => v === b[i]);
+}
+
+/** Fills every parameter uniform(-1/sqrt(hiddenSize), 1/sqrt(hiddenSize)) from the seeded generator, like PyTorch. */
+export function initUniform(params: Tensor<'float32'>[], hiddenSize: number): void {
+  const k = 1 / Math.sqrt(hiddenSize);
+  for (const p of params) {
+    const d = p.data;
+    for (let i = 0; i < d.length; i++) d[i] = (2 * nextUniform() - 1) * k;
+  }
+}
+
+/** What one native forward call needs, and how to wrap its results. */
+export interface PreparedCall<R> {
+  args: Parameters<typeof native.rnnForward>;
+  finish(): R;
+}
+
+type HiddenState = Tensor<'float32'> | [Tensor<'float32'>, Tensor<'float32'>];
+
+export abstract class RNNBase extends Module {
+  readonly mode: CellMode;
+  readonly inputSize: number;
+  readonly hiddenSize: number;
+  readonly numLayers: number;
+  readonly bias: boolean;
+  readonly batchFirst: boolean;
+  readonly dropout: number;
+  readonly bidirectional: boolean;
+  readonly projSize: number;
+
+  protected constructor(mode: CellMode, name: string, options: RNNBaseOptions, extraKeys: readonly string[], projSize = 0) {
+    super();
+    if (options && typeof options === 'object' && 'projSize' in options && !extraKeys.includes('projSize')) {
+      throw new RangeError('proj_size argument is only supported for LSTM, not RNN or GRU');
+    }
+    const o = checkOptions(`${name} options`, options, [...BASE_KEYS, ...extraKeys]);
+    if (options === undefined) throw new TypeError(`Expected an options object with inputSize and hiddenSize for ${name} but received undefined`);
+    this.mode = mode;
+    this.inputSize = checkInteger('inputSize', o.inputSize);
+    this.hiddenSize = checkInteger('hiddenSize', o.hiddenSize);
+    this.numLayers = o.numLayers === undefined ? 1 : checkInteger('numLayers', o.numLayers);
+    this.bias = o.bias === undefined ? true : checkBoolean('bias', o.bias);
+    this.batchFirst = o.batchFirst === undefined ? false : checkBoolean('batchFirst', o.batchFirst);
+    this.dropout = o.dropout === undefined ? 0 : checkNumberInRange('dropout', o.dropout, 0, 1);
+    this.bidirectional = o.bidirectional === undefined ? false : checkBoolean('bidirectional', o.bidirectional);
+    this.projSize = projSize;
+    if (this.dropout > 0 && this.numLayers === 1) {
+      process.emitWarning(
+        `dropout option adds dropout after all but last recurrent layer, so non-zero dropout expects num_layers greater than 1, but got dropout=${this.dropout} and num_layers=1`,
+        { code: 'NODE_RNN_DROPOUT' },
+      );
+    }
+    const G = GATES[mode] * this.hiddenSize;
+    const realOut = this.projSize > 0 ? this.projSize : this.hiddenSize;
+    const D = this.bidirectional ? 2 : 1;
+    for (let layer = 0; layer < this.numLayers; layer++) {
+      for (let dir = 0; dir < D; dir++) {
+        const suffix = `_l${layer}${dir === 1 ? '_reverse' : ''}`;
+        const layerIn = layer === 0 ? this.inputSize : realOut * D;
+        this.registerParameter(`weight_ih${suffix}`, new Tensor(new Float32Array(G * layerIn), [G, layerIn]));
+        this.registerParameter(`weight_hh${suffix}`, new Tensor(new Float32Array(G * realOut), [G, realOut]));
+        if (this.bias) {
+          this.registerParameter(`bias_ih${suffix}`, new Tensor(new Float32Array(G), [G]));
+          this.registerParameter(`bias_hh${suffix}`, new Tensor(new Float32Array(G), [G]));
+        }
+        if (this.projSize > 0) {
+          this.registerParameter(`weight_hr${suffix}`, new Tensor(new Float32Array(this.projSize * this.hiddenSize), [this.projSize, this.hiddenSize]));
+        }
+      }
+    }
+    this.resetParameters();
+  }
+
+  /** Re-draws every parameter uniform(-1/sqrt(hiddenSize), 1/sqrt(hiddenSize)). */
+  resetParameters(): void {
+    initUniform(this.parameters(), this.hiddenSize);
+  }
+
+  protected get directions(): number {
+    return this.bidirectional ? 2 : 1;
+  }
+
+  protected get outSize(): number {
+    return this.projSize > 0 ? this.projSize : this.hiddenSize;
+  }
+
+  private nativeWeights(): Float32Array[] {
+    return this.parameters().map((p, i) => {
+      if (p.disposed) throw new Error(`parameter ${this.namedParameters()[i][0]} of ${this.constructor.name} has been disposed`);
+      return p.data;
+    });
+  }
+
+  private checkHidden(name: string, value: unknown, expected: number[], batched: boolean, label: string): Float32Array {
+    const t = checkTensor(name, value);
+    if (t.ndim !== expected.length) {
+      const rank = batched ? '3-D' : '2-D';
+      throw new RangeError(`For ${batched ? 'batched' : 'unbatched'} ${rank} input, ${name} should also be ${rank} but got ${t.ndim}-D tensor`);
+    }
+    if (!sameShape(t.shape, expected)) throw new RangeError(`Expected ${label} size ${shapeText(expected)}, got ${shapeText(t.shape)}`);
+    return t.data;
+  }
+
+  /** Validates (input, hx), allocates the results and returns the native arguments plus a result wrapper. */
+  protected prepare(input: unknown, hx: unknown): PreparedCall<[Tensor<'float32'> | PackedSequence, HiddenState]> {
+    const lstm = this.mode === 'LSTM';
+    const name = this.constructor.name;
+    const L = this.numLayers, D = this.directions, H = this.hiddenSize, P = this.outSize;
+    let data: Tensor<'float32'>;
+    let T: number, B: number;
+    let batched = true;
+    let batchSizes: Int32Array | null = null;
+    let packed: PackedSequence | null = null;
+    if (input instanceof PackedSequence) {
+      packed = input;
+      data = checkTensor('input.data', input.data);
+      if (data.ndim !== 2) throw new RangeError(`${name}: Expected packed input data to be 2D, got ${data.ndim}D instead`);
+      const sizes = input.batchSizeList();
+      sizes.forEach((s, i) => checkInteger(`input.batchSizes[${i}]`, s, { min: 1, max: i === 0 ? Number.MAX_SAFE_INTEGER : sizes[i - 1] }));
+      if (sizes.length === 0) throw new RangeError('Expected a non-empty PackedSequence for input');
+      if (sizes.reduce((a, b) => a + b, 0) !== data.shape[0]) {
+        throw new RangeError(`Expected input.data to have sum(batchSizes) = ${sizes.reduce((a, b) => a + b, 0)} rows but received ${data.shape[0]}`);
+      }
+      T = sizes.length;
+      B = sizes[0];
+      batchSizes = Int32Array.from(sizes);
+    } else {
+      data = checkTensor('input', input);
+      if (data.ndim !== 2 && data.ndim !== 3) throw new RangeError(`${name}: Expected input to be 2D or 3D, got ${data.ndim}D instead`);
+      batched = data.ndim === 3;
+      T = batched && this.batchFirst ? data.shape[1] : data.shape[0];
+      B = batched ? (this.batchFirst ? data.shape[0] : data.shape[1]) : 1;
+    }
+    const features = data.shape[data.ndim - 1];
+    if (features !== this.inputSize) throw new RangeError(`input.size(-1) must be equal to input_size. Expected ${this.inputSize}, got ${features}`);
+    if (T === 0) throw new RangeError(`${name}: Expected sequence length to be larger than 0 in RNN, got input of shape ${shapeText(data.shape)}`);
+    if (B === 0) throw new RangeError(`${name}: Expected a batch size larger than 0, got input of shape ${shapeText(data.shape)}`);
+
+    const hShape = batched ? [L * D, B, P] : [L * D, P];
+    const cShape = batched ? [L * D, B, H] : [L * D, H];
+    let h0: Float32Array | null = null;
+    let c0: Float32Array | null = null;
+    if (hx !== undefined && hx !== null) {
+      if (lstm) {
+        if (!Array.isArray(hx) || hx.length !== 2) throw new TypeError(`Expected hx to be a pair [h0, c0] of Tensors for LSTM but received ${describe(hx)}`);
+        h0 = this.checkHidden('hx[0]', hx[0], hShape, batched, 'hidden[0]');
+        c0 = this.checkHidden('hx[1]', hx[1], cShape, batched, 'hidden[1]');
+      } else {
+        h0 = this.checkHidden('hx', hx, hShape, batched, 'hidden');
+      }
+      if (packed?.sortedIndices) {
+        h0 = permuteBatch(h0, packed.sortedIndices.data, L * D, P);
+        if (c0) c0 = permuteBatch(c0, packed.sortedIndices.data, L * D, H);
+      }
+    }
+
+    const rows = data.shape[0] * (data.ndim === 3 ? data.shape[1] : 1);
+    const output = new Float32Array(rows * D * P);
+    const hN = new Float32Array(L * D * B * P);
+    const cN = lstm ? new Float32Array(L * D * B * H) : null;
+    const spec: NativeForwardSpec = {
+      kind: NATIVE_KIND[this.mode], inputSize: this.inputSize, hiddenSize: H, projSize: this.projSize, numLayers: L,
+      bidirectional: this.bidirectional, bias: this.bias, batchFirst: batched && this.batchFirst && !packed,
+      seqLen: T, batch: B, dropout: this.dropout, training: this.training,
+      seed: this.training && this.dropout > 0 && L > 1 ? nextSeed() : 0,
+    };
+    const outShape = packed ? [rows, D * P] : batched ? [...data.shape.slice(0, 2), D * P] : [T, D * P];
+    return {
+      args: [spec, this.nativeWeights(), data.data, h0, c0, output, hN, cN, batchSizes],
+      finish: () => {
+        const unsorted = packed?.unsortedIndices?.data;
+        const hOut = new Tensor(unsorted ? permuteBatch(hN, unsorted, L * D, P) : hN, hShape);
+        const out = new Tensor(output, outShape);
+        const result = packed ? new PackedSequence(out, packed.batchSizes, packed.sortedIndices, packed.unsortedIndices) : out;
+        if (!cN) return [result, hOut];
+        const cOut = new Tensor(unsorted ? permuteBatch(cN, unsorted, L * D, H) : cN, cShape);
+        return [result, [hOut, cOut]];
+      },
+    };
+  }
+
+  protected run<R>(call: PreparedCall<R>): R {
+    native.rnnForward(...call.args);
+    return call.finish();
+  }
+
+  protected runAsync<R>(call: PreparedCall<R>): Promise<R> {
+    return this.track(async () => {
+      await native.rnnForwardAsync(...call.args);
+      return call.finish();
+    });
+  }
+}
+
+/** out[:, k] = state[:, index[k]] for a [layers, B, size] state (PyTorch's permute_hidden). */
+function permuteBatch(state: Float32Array, index: BigInt64Array, layers: number, size: number): Float32Array {
+  const B = index.length;
+  const out = new Float32Array(state.length);
+  for (let l = 0; l < layers; l++) {
+    for (let k = 0; k < B; k++) {
+      const from = (l * B + Number(index[k])) * size;
+      out.set(state.subarray(from, from + size), (l * B + k) * size);
+    }
+  }
+  return out;
+}
+
+export const RNN_BASE_KEYS = BASE_KEYS;
+export { checkOneOf };

@@ -1,0 +1,27 @@
+// torch.nn.RNNCell: h' = act(W_ih x + b_ih + W_hh h + b_hh).
+import { checkOneOf } from '../checks';
+import { Tensor } from '../tensor';
+import { CellBase, CellBaseOptions } from './cell-base';
+
+export interface RNNCellOptions extends CellBaseOptions {
+  nonlinearity?: 'tanh' | 'relu';
+}
+
+export class RNNCell extends CellBase {
+  readonly nonlinearity: 'tanh' | 'relu';
+
+  constructor(options: RNNCellOptions) {
+    const nonlinearity = options?.nonlinearity === undefined ? 'tanh' : checkOneOf('nonlinearity', options.nonlinearity, ['tanh', 'relu'] as const);
+    super(nonlinearity === 'tanh' ? 'RNN_TANH' : 'RNN_RELU', 'RNNCell', options, ['nonlinearity']);
+    this.nonlinearity = nonlinearity;
+  }
+
+  /** h' for input `[B, inputSize]` (or `[inputSize]`) and h `[B, hiddenSize]` (zeros when omitted). */
+  forward(input: Tensor, hx?: Tensor): Tensor {
+    return this.runStep(this.prepareStep(input, hx));
+  }
+
+  forwardAsync(input: Tensor, hx?: Tensor): Promise<Tensor> {
+    return this.runStepAsync(this.prepareStep(input, hx));
+  }
+}

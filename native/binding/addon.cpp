@@ -1,0 +1,93 @@
+// Node-API entry points. Sync and async forward run the same job; async runs it on the libuv pool.
+#include <napi.h>
+
+#include <exception>
+#include <string>
+
+#include "../cpu/cpu_backend.h"
+#include "forward_args.h"
+
+extern "C" {
+char* openblas_get_config(void);
+char* openblas_get_corename(void);
+}
+
+namespace rnn::binding {
+
+namespace {
+
+void runJob(const ForwardJob& job) { cpu::rnnForwardCpu(job.spec, job.io); }
+
+Napi::Value Forward(const Napi::CallbackInfo& info) {
+  ForwardJob job = unpackForward(info, false);
+  try {
+    runJob(job);
+  } catch (const std::exception& e) {
+    throw Napi::Error::New(info.Env(), std::string("rnn forward failed: ") + e.what());
+  }
+  return info.Env().Undefined();
+}
+
+class ForwardWorker : public Napi::AsyncWorker {
+ public:
+  ForwardWorker(Napi::Env env, ForwardJob job)
+      : Napi::AsyncWorker(env, "node-rnn:forward"), job_(std::move(job)), deferred_(Napi::Promise::Deferred::New(env)) {}
+  Napi::Promise Promise() const { return deferred_.Promise(); }
+
+  void Execute() override {
+    try {
+      runJob(job_);
+    } catch (const std::exception& e) {
+      SetError(std::string("rnn forward failed: ") + e.what());
+    }
+  }
+  void OnOK() override { deferred_.Resolve(Env().Undefined()); }
+  void OnError(const Napi::Error& error) override { deferred_.Reject(error.Value()); }
+
+ private:
+  ForwardJob job_;  // holds references to every array until the worker is destroyed
+  Napi::Promise::Deferred deferred_;
+};
+
+Napi::Value ForwardAsync(const Napi::CallbackInfo& info) {
+  auto* worker = new ForwardWorker(info.Env(), unpackForward(info, true));
+  Napi::Promise promise = worker->Promise();
+  worker->Queue();
+  return promise;
+}
+
+Napi::Value SetNumThreads(const Napi::CallbackInfo& info) {
+  if (info.Length() < 1 || !info[0].IsNumber()) throw Napi::TypeError::New(info.Env(), "setNumThreads: expected a number");
+  const int n = info[0].As<Napi::Number>().Int32Value();
+  if (n < 1) throw Napi::RangeError::New(info.Env(), "setNumThreads: expected a positive integer");
+  cpu::setNumThreads(n);
+  return info.Env().Undefined();
+}
+
+Napi::Value GetNumThreads(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), cpu::getNumThreads());
+}
+
+Napi::Value BlasInfo(const Napi::CallbackInfo& info) {
+  Napi::Object result = Napi::Object::New(info.Env());
+  result.Set("config", openblas_get_config());
+  result.Set("core", openblas_get_corename());
+  return result;
+}
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("rnnForward", Napi::Function::New(env, Forward, "rnnForward"));
+  exports.Set("rnnForwardAsync", Napi::Function::New(env, ForwardAsync, "rnnForwardAsync"));
+  exports.Set("setNumThreads", Napi::Function::New(env, SetNumThreads, "setNumThreads"));
+  exports.Set("getNumThreads", Napi::Function::New(env, GetNumThreads, "getNumThreads"));
+  exports.Set("blasInfo", Napi::Function::New(env, BlasInfo, "blasInfo"));
+  return exports;
+}
+
+}  // namespace
+
+}  // namespace rnn::binding
+
+static Napi::Object InitAddon(Napi::Env env, Napi::Object exports) { return rnn::binding::Init(env, exports); }
+
+NODE_API_MODULE(node_rnn, InitAddon)

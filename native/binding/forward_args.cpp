@@ -1,0 +1,90 @@
+#include "forward_args.h"
+
+#include <string>
+
+namespace rnn::binding {
+
+namespace {
+
+[[noreturn]] void typeError(Napi::Env env, const std::string& message) {
+  throw Napi::TypeError::New(env, message);
+}
+
+double number(Napi::Object obj, const char* key) {
+  Napi::Value v = obj.Get(key);
+  if (!v.IsNumber()) typeError(obj.Env(), std::string("native forward: spec.") + key + " must be a number");
+  return v.As<Napi::Number>().DoubleValue();
+}
+
+int integer(Napi::Object obj, const char* key) {
+  const double v = number(obj, key);
+  if (v != double(int(v))) typeError(obj.Env(), std::string("native forward: spec.") + key + " must be a 32-bit integer");
+  return int(v);
+}
+
+bool boolean(Napi::Object obj, const char* key) {
+  Napi::Value v = obj.Get(key);
+  if (!v.IsBoolean()) typeError(obj.Env(), std::string("native forward: spec.") + key + " must be a boolean");
+  return v.As<Napi::Boolean>().Value();
+}
+
+FloatSpan floats(Napi::Value v, const char* name, bool optional, ForwardJob& job, bool keepAlive) {
+  if (optional && (v.IsNull() || v.IsUndefined())) return {};
+  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array) {
+    typeError(v.Env(), std::string("native forward: ") + name + " must be a Float32Array");
+  }
+  auto array = v.As<Napi::Float32Array>();
+  if (keepAlive) job.keepAlive.push_back(Napi::Persistent(array.As<Napi::Object>()));
+  return {array.Data(), array.ElementLength()};
+}
+
+}  // namespace
+
+ForwardJob unpackForward(const Napi::CallbackInfo& info, bool keepAlive) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 9 || !info[0].IsObject() || !info[1].IsArray()) {
+    typeError(env, "native forward: expected (spec, weights[], input, h0, c0, output, hN, cN, batchSizes)");
+  }
+  ForwardJob job;
+  Napi::Object s = info[0].As<Napi::Object>();
+  RnnSpec& spec = job.spec;
+  const int kind = integer(s, "kind");
+  if (kind < 0 || kind > 3) throw Napi::RangeError::New(env, "native forward: spec.kind must be 0..3");
+  spec.kind = CellKind(kind);
+  spec.inputSize = integer(s, "inputSize");
+  spec.hiddenSize = integer(s, "hiddenSize");
+  spec.projSize = integer(s, "projSize");
+  spec.numLayers = integer(s, "numLayers");
+  spec.bidirectional = boolean(s, "bidirectional");
+  spec.bias = boolean(s, "bias");
+  spec.batchFirst = boolean(s, "batchFirst");
+  spec.seqLen = integer(s, "seqLen");
+  spec.batch = integer(s, "batch");
+  spec.dropout = float(number(s, "dropout"));
+  spec.training = boolean(s, "training");
+  spec.seed = uint64_t(number(s, "seed"));
+  if (!(spec.dropout >= 0.f && spec.dropout <= 1.f)) throw Napi::RangeError::New(env, "native forward: dropout must be in [0, 1]");
+
+  Napi::Array weights = info[1].As<Napi::Array>();
+  for (uint32_t i = 0; i < weights.Length(); ++i) {
+    job.io.weights.push_back(floats(weights.Get(i), "weights[i]", false, job, keepAlive));
+  }
+  job.io.input = floats(info[2], "input", false, job, keepAlive);
+  job.io.h0 = floats(info[3], "h0", true, job, keepAlive);
+  job.io.c0 = floats(info[4], "c0", true, job, keepAlive);
+  job.io.output = floats(info[5], "output", false, job, keepAlive);
+  job.io.hN = floats(info[6], "hN", false, job, keepAlive);
+  job.io.cN = floats(info[7], "cN", true, job, keepAlive);
+  if (!info[8].IsNull() && !info[8].IsUndefined()) {
+    if (!info[8].IsTypedArray() || info[8].As<Napi::TypedArray>().TypedArrayType() != napi_int32_array) {
+      typeError(env, "native forward: batchSizes must be an Int32Array or null");
+    }
+    auto sizes = info[8].As<Napi::Int32Array>();
+    job.spec.batchSizes.assign(sizes.Data(), sizes.Data() + sizes.ElementLength());
+  }
+  const std::string error = validate(job.spec, job.io);
+  if (!error.empty()) throw Napi::RangeError::New(env, error);
+  return job;
+}
+
+}  // namespace rnn::binding

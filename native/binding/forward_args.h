@@ -1,0 +1,21 @@
+// Unpacks a JS forward call into the core's RnnSpec/RnnIo: pointers into the caller's TypedArrays,
+// no copies. The arrays are kept referenced for as long as a job may use them.
+#pragma once
+#include <napi.h>
+
+#include <vector>
+
+#include "../core/rnn_spec.h"
+
+namespace rnn::binding {
+
+struct ForwardJob {
+  RnnSpec spec;
+  RnnIo io;
+  std::vector<Napi::ObjectReference> keepAlive;  // filled only for async jobs
+};
+
+// Throws a JS TypeError/RangeError (as a Napi::Error) when the arguments are not what lib/ passes.
+ForwardJob unpackForward(const Napi::CallbackInfo& info, bool keepAlive);
+
+}  // namespace rnn::binding

@@ -1,0 +1,34 @@
+// CPU LSTM step (PyTorch gate order i, f, g, o):
+//   c' = sigmoid(f) * c + sigmoid(i) * tanh(g),  h' = sigmoid(o) * tanh(c')
+#include "activations.h"
+#include "simd_clones.h"
+#include "steps.h"
+
+namespace rnn::cpu {
+
+RNN_SIMD_CLONES
+void lstmStep(const StepArgs& a) {
+  const int H = a.hidden;
+  for (int b = 0; b < a.batch; ++b) {
+    const float* __restrict x = a.xg + b * a.xgStride;
+    float* __restrict g = a.hg + b * 4 * H;
+    if (a.biasX) {
+      for (int j = 0; j < 4 * H; ++j) g[j] += x[j] + a.biasX[j];
+    } else {
+      for (int j = 0; j < 4 * H; ++j) g[j] += x[j];
+    }
+    float* __restrict c = a.c + b * H;
+    float* __restrict h = a.hNew + b * H;
+    for (int j = 0; j < H; ++j) {
+      const float i = fastSigmoid(g[j]);
+      const float f = fastSigmoid(g[H + j]);
+      const float cell = fastTanh(g[2 * H + j]);
+      const float o = fastSigmoid(g[3 * H + j]);
+      const float cNew = f * c[j] + i * cell;
+      c[j] = cNew;
+      h[j] = o * fastTanh(cNew);
+    }
+  }
+}
+
+}  // namespace rnn::cpu
