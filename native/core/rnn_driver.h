@@ -28,7 +28,7 @@ void rnnForward(Backend& be, const RnnSpec& spec, const RnnIo& io) {
 
   // One allocation per call; nothing is allocated inside the loops.
   const size_t xgSize = size_t(rows) * GH, hgSize = size_t(B) * GH, hFullSize = proj ? size_t(B) * H : 0;
-  const size_t biasSize = spec.bias ? size_t(GH) + H : 0;
+  const size_t biasSize = size_t(GH) + H;
   const size_t bufSize = spec.numLayers > 1 ? size_t(layerOut) * (spec.numLayers > 2 ? 2 : 1) : 0;
   float* ws = be.workspace(xgSize + hgSize + hFullSize + biasSize + bufSize);
   float* xg = ws;
@@ -47,6 +47,7 @@ void rnnForward(Backend& be, const RnnSpec& spec, const RnnIo& io) {
       const LayerWeights& w = weights[ld];
       be.gemmNT(rows, GH, inSize, in, inSize, w.wIh, inSize, xg, GH);
       if (spec.bias) be.combineBias(spec.kind, w.bIh, w.bHh, H, bias);
+      else be.zero(bias, biasSize);
       float* h = io.hN.data + size_t(ld) * B * P;
       float* c = lstm ? io.cN.data + size_t(ld) * B * H : nullptr;
       if (io.h0.data) be.copy(h, io.h0.data + size_t(ld) * B * P, size_t(B) * P);
@@ -60,7 +61,7 @@ void rnnForward(Backend& be, const RnnSpec& spec, const RnnIo& io) {
         const int bs = layout.batchSizes[t];
         be.gemmNT(bs, GH, P, h, P, w.wHh, P, hg, GH);
         StepArgs args{spec.kind, bs, H, xg + layout.rowBase[t] * GH, layout.strideB * GH, hg,
-                      spec.bias ? bias : nullptr, spec.bias && gru ? bias + GH : nullptr,
+                      bias, gru ? bias + GH : nullptr,
                       h, proj ? hFull : h, c};
         be.step(args);
         if (proj) be.gemmNT(bs, P, H, hFull, H, w.wHr, H, h, P);

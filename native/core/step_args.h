@@ -14,7 +14,7 @@ struct StepArgs {
   int64_t xgStride;
   float* hg;             // recurrent projection h W_hh^T, [batch, G*H]; the kernel may overwrite it
   const float* biasX;    // G*H: b_ih + b_hh (GRU n block: b_in only); null without bias
-  const float* biasHn;   // GRU only: b_hn, H; null without bias
+  const float* biasHn;   // GRU only: b_hn, H (zeros without bias)
   const float* hPrev;    // [batch, H] previous hidden state (read by GRU)
   float* hNew;           // [batch, H] new hidden state (may equal hPrev)
   float* c;              // LSTM: [batch, H] cell state, updated in place

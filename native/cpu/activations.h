@@ -5,16 +5,22 @@
 #include <cstdint>
 #include <cstring>
 
+#if defined(__GNUC__)
+#define RNN_INLINE inline __attribute__((always_inline))
+#else
+#define RNN_INLINE inline
+#endif
+
 namespace rnn::cpu {
 
-inline float bitsToFloat(int32_t bits) {
+RNN_INLINE float bitsToFloat(int32_t bits) {
   float f;
   std::memcpy(&f, &bits, sizeof f);
   return f;
 }
 
 // Cephes-style: exp(x) = 2^n * exp(r), |r| <= ln2/2, degree-6 polynomial for exp(r).
-inline float fastExp(float x) {
+RNN_INLINE float fastExp(float x) {
   x = x > 88.3762626647949f ? 88.3762626647949f : x;
   x = x < -87.3365447504f ? -87.3365447504f : x;
   const float t = x * 1.44269504088896341f;
@@ -32,10 +38,10 @@ inline float fastExp(float x) {
   return y * bitsToFloat((n + 127) << 23);
 }
 
-inline float fastSigmoid(float x) { return 1.f / (1.f + fastExp(-x)); }
+RNN_INLINE float fastSigmoid(float x) { return 1.f / (1.f + fastExp(-x)); }
 
 // Small |x|: odd polynomial (no cancellation); otherwise 1 - 2/(exp(2|x|)+1) with the sign restored.
-inline float fastTanh(float x) {
+RNN_INLINE float fastTanh(float x) {
   const float a = x < 0.f ? -x : x;
   const float z = x * x;
   float p = -5.70498872745e-3f;

@@ -7,26 +7,25 @@
 
 namespace rnn::cpu {
 
-RNN_SIMD_CLONES
-void gruStep(const StepArgs& a) {
+RNN_INLINE void gruStepImpl(const StepArgs& a) {
   const int H = a.hidden;
   for (int b = 0; b < a.batch; ++b) {
     const float* __restrict x = a.xg + b * a.xgStride;
-    const float* __restrict hr = a.hg + b * 3 * H;
-    const float* __restrict hz = hr + H;
-    const float* __restrict hn = hr + 2 * H;
-    const float* hPrev = a.hPrev + b * H;
+    float* __restrict g = a.hg + b * 3 * H;
+    // pre-activations first (r, z: both projections and biases; n: only the recurrent part and b_hn)
+    for (int j = 0; j < 2 * H; ++j) g[j] += x[j] + a.biasX[j];
+    for (int j = 0; j < H; ++j) g[2 * H + j] += a.biasHn[j];
+    const float* hPrev = a.hPrev + b * H;  // may alias hNew: each element is read before it is written
     float* hNew = a.hNew + b * H;
-    const float* bx = a.biasX;
     for (int j = 0; j < H; ++j) {
-      const float bR = bx ? bx[j] : 0.f, bZ = bx ? bx[H + j] : 0.f, bN = bx ? bx[2 * H + j] : 0.f;
-      const float bHn = a.biasHn ? a.biasHn[j] : 0.f;
-      const float r = fastSigmoid(x[j] + hr[j] + bR);
-      const float z = fastSigmoid(x[H + j] + hz[j] + bZ);
-      const float n = fastTanh(x[2 * H + j] + bN + r * (hn[j] + bHn));
+      const float r = fastSigmoid(g[j]);
+      const float z = fastSigmoid(g[H + j]);
+      const float n = fastTanh(x[2 * H + j] + a.biasX[2 * H + j] + r * g[2 * H + j]);
       hNew[j] = n + z * (hPrev[j] - n);
     }
   }
 }
+
+RNN_DEFINE_DISPATCHED(gruStep, gruStepImpl)
 
 }  // namespace rnn::cpu

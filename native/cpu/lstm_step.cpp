@@ -6,17 +6,13 @@
 
 namespace rnn::cpu {
 
-RNN_SIMD_CLONES
-void lstmStep(const StepArgs& a) {
+RNN_INLINE void lstmStepImpl(const StepArgs& a) {
   const int H = a.hidden;
   for (int b = 0; b < a.batch; ++b) {
     const float* __restrict x = a.xg + b * a.xgStride;
     float* __restrict g = a.hg + b * 4 * H;
-    if (a.biasX) {
-      for (int j = 0; j < 4 * H; ++j) g[j] += x[j] + a.biasX[j];
-    } else {
-      for (int j = 0; j < 4 * H; ++j) g[j] += x[j];
-    }
+    // pre-activations first: a plain add loop, so the activation loop below has simple accesses
+    for (int j = 0; j < 4 * H; ++j) g[j] += x[j] + a.biasX[j];
     float* __restrict c = a.c + b * H;
     float* __restrict h = a.hNew + b * H;
     for (int j = 0; j < H; ++j) {
@@ -30,5 +26,7 @@ void lstmStep(const StepArgs& a) {
     }
   }
 }
+
+RNN_DEFINE_DISPATCHED(lstmStep, lstmStepImpl)
 
 }  // namespace rnn::cpu

@@ -5,20 +5,26 @@
 
 namespace rnn::cpu {
 
-RNN_SIMD_CLONES
-void rnnStep(const StepArgs& a) {
+RNN_INLINE void rnnStepImpl(const StepArgs& a) {
   const int H = a.hidden;
   const bool relu = a.kind == CellKind::RnnRelu;
+  const float* __restrict bias = a.biasX;
   for (int b = 0; b < a.batch; ++b) {
     const float* __restrict x = a.xg + b * a.xgStride;
     const float* __restrict g = a.hg + b * H;
     float* __restrict h = a.hNew + b * H;
-    for (int j = 0; j < H; ++j) {
-      const float pre = x[j] + g[j] + (a.biasX ? a.biasX[j] : 0.f);
-      // relu keeps NaN (pre > 0 is false for NaN, so test the negation)
-      h[j] = relu ? (pre < 0.f ? 0.f : pre) : fastTanh(pre);
+    if (relu) {
+      // pre < 0 rather than pre > 0 so that NaN passes through, as in PyTorch
+      for (int j = 0; j < H; ++j) {
+        const float pre = x[j] + g[j] + bias[j];
+        h[j] = pre < 0.f ? 0.f : pre;
+      }
+    } else {
+      for (int j = 0; j < H; ++j) h[j] = fastTanh(x[j] + g[j] + bias[j]);
     }
   }
 }
+
+RNN_DEFINE_DISPATCHED(rnnStep, rnnStepImpl)
 
 }  // namespace rnn::cpu
