@@ -155,6 +155,8 @@ export abstract class RNNBase extends Module {
       T = sizes.length;
       B = sizes[0];
       batchSizes = Int32Array.from(sizes);
+      checkPermutation('input.sortedIndices', input.sortedIndices, B);
+      checkPermutation('input.unsortedIndices', input.unsortedIndices, B);
     } else {
       data = checkTensor('input', input);
       if (data.ndim !== 2 && data.ndim !== 3) throw new RangeError(`${name}: Expected input to be 2D or 3D, got ${data.ndim}D instead`);
@@ -220,6 +222,15 @@ export abstract class RNNBase extends Module {
       await native.rnnForwardAsync(...call.args);
       return call.finish();
     });
+  }
+}
+
+function checkPermutation(name: string, index: Tensor<'int64'> | null, size: number): void {
+  if (index === null) return;
+  const seen = new Uint8Array(size);
+  const values = index.disposed ? [] : Array.from(index.data, Number);
+  if (values.length !== size || values.some((v) => !Number.isInteger(v) || v < 0 || v >= size || seen[v]++)) {
+    throw new RangeError(`Expected ${name} to be a permutation of 0..${size - 1}`);
   }
 }
 
