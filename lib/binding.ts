@@ -42,9 +42,10 @@ export interface NativeBinding {
 const root = path.resolve(__dirname, '..', '..');
 const candidates = [path.join(root, 'build', 'Release', 'node_rnn.node'), path.join(root, 'build', 'Debug', 'node_rnn.node')];
 
-function load(): NativeBinding {
+/** Loads the first of `files` that exists; exported so the error path can be tested. */
+export function loadNative(files: readonly string[] = candidates): NativeBinding {
   const failures: string[] = [];
-  for (const file of candidates) {
+  for (const file of files) {
     try {
       return require(file) as NativeBinding;
     } catch (error) {
@@ -61,5 +62,5 @@ function load(): NativeBinding {
   );
 }
 
-export const native: NativeBinding = load();
+export const native: NativeBinding = loadNative();
 native.setNumThreads(typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length);
