@@ -115,7 +115,8 @@ export class Tensor<D extends DType = 'float32'> {
 }
 
 export function normalizeDim(dim: number, ndim: number): number {
-  checkInteger('dim', dim, { min: -Math.max(ndim, 1), max: Math.max(ndim - 1, 0) });
+  if (ndim === 0) throw new RangeError(`Dimension specified as ${dim} but tensor has no dimensions`);
+  checkInteger('dim', dim, { min: -ndim, max: ndim - 1 });
   return dim < 0 ? dim + ndim : dim;
 }
 

@@ -14,7 +14,7 @@ export type LSTMState = [Tensor, Tensor];
 export class LSTM extends RNNBase {
   constructor(options: LSTMOptions) {
     const projSize = options?.projSize === undefined ? 0 : checkInteger('projSize', options.projSize, { min: 0 });
-    if (options && typeof options.hiddenSize === 'number' && projSize >= options.hiddenSize) {
+    if (projSize > 0 && projSize >= checkInteger('hiddenSize', options.hiddenSize)) {
       throw new RangeError(`proj_size has to be smaller than hidden_size: expected projSize < hiddenSize (${options.hiddenSize}) but received ${projSize}`);
     }
     super('LSTM', 'LSTM', options, ['projSize'], projSize);

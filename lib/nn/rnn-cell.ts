@@ -21,7 +21,8 @@ export class RNNCell extends CellBase {
     return this.runStep(this.prepareStep(input, hx));
   }
 
-  forwardAsync(input: Tensor, hx?: Tensor): Promise<Tensor> {
+  /** `forward` on the libuv thread pool; bad arguments reject the Promise. */
+  async forwardAsync(input: Tensor, hx?: Tensor): Promise<Tensor> {
     return this.runStepAsync(this.prepareStep(input, hx));
   }
 }

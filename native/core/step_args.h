@@ -1,4 +1,6 @@
-// One time step of one layer and direction, as the fused element-wise kernel sees it.
+// One time step of one layer and direction, as the fused element-wise kernel sees it. The kernel may
+// cover only a block of hidden units (one thread's share): every pointer is then offset to the block
+// and `hidden` is the block's width, while the strides stay those of the full rows.
 #pragma once
 #include <cstdint>
 
@@ -9,15 +11,18 @@ namespace rnn {
 struct StepArgs {
   CellKind kind;
   int batch;             // rows active at this step (shrinks for packed sequences)
-  int hidden;            // H
-  const float* xg;       // input projection of row b at xg + b * xgStride, G*H wide
+  int hidden;            // units in this block; gate g of unit j is at column g * hidden + j
+  const float* xg;       // input projection of row b at xg + b * xgStride
   int64_t xgStride;
-  float* hg;             // recurrent projection h W_hh^T, [batch, G*H]; the kernel may overwrite it
-  const float* biasX;    // G*H: b_ih + b_hh (GRU n block: b_in only); null without bias
-  const float* biasHn;   // GRU only: b_hn, H (zeros without bias)
-  const float* hPrev;    // [batch, H] previous hidden state (read by GRU)
-  float* hNew;           // [batch, H] new hidden state (may equal hPrev)
-  float* c;              // LSTM: [batch, H] cell state, updated in place
+  float* hg;             // recurrent projection h W_hh^T of row b at hg + b * hgStride; the kernel may overwrite it
+  int64_t hgStride;
+  const float* biasX;    // b_ih + b_hh (GRU n block: b_in only); zeros without bias
+  const float* biasHn;   // GRU only: b_hn per unit (zeros without bias)
+  const float* hPrev;    // previous hidden state of row b at hPrev + b * hStride (read by GRU)
+  float* hNew;           // new hidden state (LSTM with projections: the unprojected h)
+  int64_t hStride;
+  float* c;              // LSTM: cell state of row b at c + b * cStride, updated in place
+  int64_t cStride;
 };
 
 }  // namespace rnn

@@ -5,9 +5,11 @@
 #include <algorithm>
 #include <atomic>
 #include <cstring>
+#include <utility>
+#include <vector>
 
-#include "../core/rnn_driver.h"
 #include "steps.h"
+#include "thread_team.h"
 
 extern "C" {
 void openblas_set_num_threads(int num_threads);
@@ -16,25 +18,21 @@ void openblas_set_num_threads(int num_threads);
 namespace rnn::cpu {
 
 namespace {
-std::atomic<int> gNumThreads{0};
-}
 
-float* CpuBackend::workspace(size_t n) {
-  thread_local std::vector<float> buffer;
-  if (buffer.size() < n) buffer.resize(n);
-  return buffer.data();
-}
+std::atomic<int> gNumThreads{1};
 
-void CpuBackend::gemmNT(int64_t M, int N, int K, const float* A, int lda, const float* B, int ldb, float* C, int ldc) {
+// C[M,N] = A[M,K] * B[N,K]^T, row-major; B is a PyTorch weight [out, in].
+void gemmNT(int64_t M, int N, int K, const float* A, int64_t lda, const float* B, int64_t ldb, float* C, int64_t ldc) {
+  if (M <= 0 || N <= 0) return;
   if (M == 1) {
-    // a single row is a matrix-vector product; OpenBLAS's sgemm path is slower for it
-    cblas_sgemv(CblasRowMajor, CblasNoTrans, N, K, 1.f, B, ldb, A, 1, 0.f, C, 1);
+    // one row is a matrix-vector product; OpenBLAS's sgemm path is slower for it
+    cblas_sgemv(CblasRowMajor, CblasNoTrans, N, K, 1.f, B, int(ldb), A, 1, 0.f, C, 1);
     return;
   }
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, int(M), N, K, 1.f, A, lda, B, ldb, 0.f, C, ldc);
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, int(M), N, K, 1.f, A, int(lda), B, int(ldb), 0.f, C, int(ldc));
 }
 
-void CpuBackend::step(const StepArgs& args) {
+void step(const StepArgs& args) {
   switch (args.kind) {
     case CellKind::Lstm: lstmStep(args); break;
     case CellKind::Gru: gruStep(args); break;
@@ -42,23 +40,146 @@ void CpuBackend::step(const StepArgs& args) {
   }
 }
 
-void CpuBackend::combineBias(CellKind kind, const float* bIh, const float* bHh, int H, float* dst) {
-  const int GH = gateCount(kind) * H;
-  const int summed = kind == CellKind::Gru ? 2 * H : GH;
-  for (int j = 0; j < summed; ++j) dst[j] = bIh[j] + bHh[j];
-  if (kind == CellKind::Gru) {
-    std::memcpy(dst + 2 * H, bIh + 2 * H, sizeof(float) * H);
-    std::memcpy(dst + GH, bHh + 2 * H, sizeof(float) * H);
+// Rows of a gate-major [G*H, cols] matrix reordered so that each block of units is contiguous:
+// block k = [gate 0 of units j0..j1, gate 1 of units j0..j1, ...]. A team member then owns one
+// contiguous slice of W_ih, W_hh, the biases and the gate columns.
+void permuteGateRows(const float* src, float* dst, int G, int H, int64_t cols, const std::vector<int>& bounds) {
+  int64_t row = 0;
+  for (size_t k = 0; k + 1 < bounds.size(); ++k) {
+    for (int g = 0; g < G; ++g) {
+      for (int j = bounds[k]; j < bounds[k + 1]; ++j, ++row) {
+        std::memcpy(dst + row * cols, src + (int64_t(g) * H + j) * cols, sizeof(float) * cols);
+      }
+    }
   }
+}
+
+std::vector<int> blockBounds(int n, int blocks) {
+  std::vector<int> bounds(blocks + 1);
+  for (int k = 0; k < blocks; ++k) shareOf(n, k, blocks, 16, bounds[k], bounds[k + 1]);
+  bounds[blocks] = n;
+  return bounds;
+}
+
+// Team size for a recurrence: one member per block of at least 16 units, and only when a step has
+// enough work to pay for a barrier (~1 us) per step.
+int teamSizeFor(int T, int B, int GH, int P, int H) {
+  const int64_t perStep = int64_t(B) * GH * P;
+  if (T < 2 || perStep < 65536) return 1;
+  return std::max(1, std::min(gNumThreads.load(), H / 16));
+}
+
+float* workspace(size_t n) {
+  thread_local std::vector<float> buffer;
+  if (buffer.size() < n) buffer.resize(n);
+  return buffer.data();
+}
+
+}  // namespace
+
+void CpuBackend::recurrence(const LayerDirection& ld) {
+  const SeqLayout& L = *ld.layout;
+  const int T = int(L.batchSizes.size()), B = L.batchSizes[0];
+  const int H = ld.hiddenSize, P = ld.outSize, I = ld.inputSize, G = gateCount(ld.kind), GH = G * H;
+  const bool proj = ld.weights.wHr != nullptr;
+  const int64_t rows = L.rows;
+  const int blocks = teamSizeFor(T, B, GH, P, H);
+  const std::vector<int> units = blockBounds(H, blocks);
+  const std::vector<int> outCols = proj ? blockBounds(P, blocks) : units;
+
+  // One allocation per call (reused across calls on this thread); nothing is allocated in the loop.
+  const bool permute = blocks > 1;
+  const size_t sizes[] = {size_t(rows) * GH, size_t(B) * GH, size_t(B) * P, proj ? size_t(B) * H : 0, size_t(GH),
+                          size_t(H), size_t(GH), permute ? size_t(GH) * I : 0, permute ? size_t(GH) * P : 0};
+  size_t total = 0;
+  for (size_t s : sizes) total += s;
+  float* p = workspace(total);
+  float* xg = p;                   p += sizes[0];
+  float* hg = p;                   p += sizes[1];
+  float* hSpare = p;               p += sizes[2];
+  float* hFull = p;                p += sizes[3];
+  float* biasX = p;                p += sizes[4];
+  float* biasHn = p;               p += sizes[5];
+  float* biasXBlocked = p;         p += sizes[6];
+  float* wIhBlocked = p;           p += sizes[7];
+  float* wHhBlocked = p;
+
+  // b_ih + b_hh summed once; GRU keeps b_hn apart because r scales it.
+  const LayerWeights& w = ld.weights;
+  const bool gru = ld.kind == CellKind::Gru;
+  if (w.bIh) {
+    const int summed = gru ? 2 * H : GH;
+    for (int j = 0; j < summed; ++j) biasX[j] = w.bIh[j] + w.bHh[j];
+    if (gru) {
+      std::memcpy(biasX + 2 * H, w.bIh + 2 * H, sizeof(float) * H);
+      std::memcpy(biasHn, w.bHh + 2 * H, sizeof(float) * H);
+    }
+  } else {
+    std::fill(biasX, biasX + GH, 0.f);
+  }
+  if (!gru || !w.bIh) std::fill(biasHn, biasHn + H, 0.f);
+  const float* wIh = w.wIh;
+  const float* wHh = w.wHh;
+  const float* bias = biasX;
+  if (permute) {
+    permuteGateRows(w.wIh, wIhBlocked, G, H, I, units);
+    permuteGateRows(w.wHh, wHhBlocked, G, H, P, units);
+    permuteGateRows(biasX, biasXBlocked, G, H, 1, units);
+    wIh = wIhBlocked;
+    wHh = wHhBlocked;
+    bias = biasXBlocked;
+  }
+
+  float* const hStart = ld.h;
+  float* hEnd = hStart;
+  runTeam(blocks, [&](int rank, int size, SpinBarrier& barrier) {
+    // Input projection of this member's gate columns for the whole sequence: one GEMM over all rows.
+    for (int k = rank; k < blocks; k += size) {
+      const int j0 = units[k], width = units[k + 1] - j0;
+      gemmNT(rows, G * width, I, ld.input, I, wIh + int64_t(G) * j0 * I, I, xg + G * j0, GH);
+    }
+    float* hCur = hStart;
+    float* hNext = hSpare;
+    for (int s = 0; s < T; ++s) {
+      const int t = ld.reverse ? T - 1 - s : s;
+      const int bs = L.batchSizes[t];
+      // Columns [c0, c1) of the new h are final: carry inactive rows over, copy active rows to the output.
+      auto finish = [&](int c0, int c1) {
+        const size_t bytes = sizeof(float) * (c1 - c0);
+        for (int b = bs; b < B; ++b) std::memcpy(hNext + int64_t(b) * P + c0, hCur + int64_t(b) * P + c0, bytes);
+        for (int b = 0; b < bs; ++b) {
+          std::memcpy(ld.output + L.row(t, b) * ld.outputStride + c0, hNext + int64_t(b) * P + c0, bytes);
+        }
+      };
+      for (int k = rank; k < blocks; k += size) {
+        const int j0 = units[k], width = units[k + 1] - j0;
+        if (width == 0) continue;
+        gemmNT(bs, G * width, P, hCur, P, wHh + int64_t(G) * j0 * P, P, hg + G * j0, GH);
+        step(StepArgs{ld.kind, bs, width, xg + L.rowBase[t] * GH + G * j0, L.strideB * GH, hg + G * j0, GH,
+                      bias + G * j0, biasHn + j0, hCur + j0, proj ? hFull + j0 : hNext + j0, proj ? H : P,
+                      ld.c ? ld.c + j0 : nullptr, H});
+        if (!proj) finish(j0, j0 + width);
+      }
+      if (proj) {
+        barrier.wait();  // the whole unprojected h is needed by every projection column
+        for (int k = rank; k < blocks; k += size) {
+          const int p0 = outCols[k], width = outCols[k + 1] - p0;
+          if (width == 0) continue;
+          gemmNT(bs, width, H, hFull, H, w.wHr + int64_t(p0) * H, H, hNext + p0, P);
+          finish(p0, p0 + width);
+        }
+      }
+      barrier.wait();  // the next step's GEMM reads every column of h
+      std::swap(hCur, hNext);
+    }
+    if (rank == 0) hEnd = hCur;
+  });
+  if (hEnd != hStart) std::memcpy(hStart, hEnd, sizeof(float) * size_t(B) * P);
 }
 
 void CpuBackend::copy(float* dst, const float* src, size_t n) { std::memmove(dst, src, n * sizeof(float)); }
 
 void CpuBackend::zero(float* dst, size_t n) { std::fill(dst, dst + n, 0.f); }
-
-void CpuBackend::scatterRows(float* dst, int64_t dstStride, const float* src, int rows, int cols) {
-  for (int r = 0; r < rows; ++r) std::memcpy(dst + r * dstStride, src + size_t(r) * cols, sizeof(float) * cols);
-}
 
 // Counter-based (splitmix64 of seed and index), so a mask depends only on the seed, not on threading.
 void CpuBackend::dropout(float* data, size_t n, float p, uint64_t seed) {
@@ -80,7 +201,8 @@ void rnnForwardCpu(const RnnSpec& spec, const RnnIo& io) {
 
 void setNumThreads(int n) {
   gNumThreads = n;
-  openblas_set_num_threads(n);
+  // Parallelism comes from the team; OpenBLAS threads would compete with it for the same cores.
+  openblas_set_num_threads(1);
 }
 
 int getNumThreads() { return gNumThreads.load(); }

@@ -11,12 +11,12 @@ RNN_INLINE void gruStepImpl(const StepArgs& a) {
   const int H = a.hidden;
   for (int b = 0; b < a.batch; ++b) {
     const float* __restrict x = a.xg + b * a.xgStride;
-    float* __restrict g = a.hg + b * 3 * H;
+    float* __restrict g = a.hg + b * a.hgStride;
     // pre-activations first (r, z: both projections and biases; n: only the recurrent part and b_hn)
     for (int j = 0; j < 2 * H; ++j) g[j] += x[j] + a.biasX[j];
     for (int j = 0; j < H; ++j) g[2 * H + j] += a.biasHn[j];
-    const float* hPrev = a.hPrev + b * H;  // may alias hNew: each element is read before it is written
-    float* hNew = a.hNew + b * H;
+    const float* __restrict hPrev = a.hPrev + b * a.hStride;
+    float* __restrict hNew = a.hNew + b * a.hStride;
     for (int j = 0; j < H; ++j) {
       const float r = fastSigmoid(g[j]);
       const float z = fastSigmoid(g[H + j]);

@@ -10,11 +10,11 @@ RNN_INLINE void lstmStepImpl(const StepArgs& a) {
   const int H = a.hidden;
   for (int b = 0; b < a.batch; ++b) {
     const float* __restrict x = a.xg + b * a.xgStride;
-    float* __restrict g = a.hg + b * 4 * H;
+    float* __restrict g = a.hg + b * a.hgStride;
     // pre-activations first: a plain add loop, so the activation loop below has simple accesses
     for (int j = 0; j < 4 * H; ++j) g[j] += x[j] + a.biasX[j];
-    float* __restrict c = a.c + b * H;
-    float* __restrict h = a.hNew + b * H;
+    float* __restrict c = a.c + b * a.cStride;
+    float* __restrict h = a.hNew + b * a.hStride;
     for (int j = 0; j < H; ++j) {
       const float i = fastSigmoid(g[j]);
       const float f = fastSigmoid(g[H + j]);

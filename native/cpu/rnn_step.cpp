@@ -11,8 +11,8 @@ RNN_INLINE void rnnStepImpl(const StepArgs& a) {
   const float* __restrict bias = a.biasX;
   for (int b = 0; b < a.batch; ++b) {
     const float* __restrict x = a.xg + b * a.xgStride;
-    const float* __restrict g = a.hg + b * H;
-    float* __restrict h = a.hNew + b * H;
+    const float* __restrict g = a.hg + b * a.hgStride;
+    float* __restrict h = a.hNew + b * a.hStride;
     if (relu) {
       // pre < 0 rather than pre > 0 so that NaN passes through, as in PyTorch
       for (int j = 0; j < H; ++j) {
