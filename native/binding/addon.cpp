@@ -2,10 +2,16 @@
 #include <napi.h>
 
 #include <exception>
+#include <stdexcept>
 #include <string>
 
 #include "../cpu/cpu_backend.h"
+#include "cuda_binding.h"
 #include "forward_args.h"
+
+#ifdef RNN_WITH_CUDA
+#include "../cuda/cuda_backend.h"
+#endif
 
 extern "C" {
 char* openblas_get_config(void);
@@ -16,7 +22,17 @@ namespace rnn::binding {
 
 namespace {
 
-void runJob(const ForwardJob& job) { cpu::rnnForwardCpu(job.spec, job.io); }
+void runJob(const ForwardJob& job) {
+  if (job.device < 0) {
+    cpu::rnnForwardCpu(job.spec, job.io);
+    return;
+  }
+#ifdef RNN_WITH_CUDA
+  cuda::rnnForwardCuda(job.spec, job.io, job.device);
+#else
+  throw std::runtime_error("node-rnn was built without CUDA");
+#endif
+}
 
 Napi::Value Forward(const Napi::CallbackInfo& info) {
   ForwardJob job = unpackForward(info, false);
@@ -81,6 +97,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("setNumThreads", Napi::Function::New(env, SetNumThreads, "setNumThreads"));
   exports.Set("getNumThreads", Napi::Function::New(env, GetNumThreads, "getNumThreads"));
   exports.Set("blasInfo", Napi::Function::New(env, BlasInfo, "blasInfo"));
+  RegisterCuda(env, exports);
   return exports;
 }
 

@@ -2,6 +2,8 @@
 
 #include <string>
 
+#include "device_buffer.h"
+
 namespace rnn::binding {
 
 namespace {
@@ -30,6 +32,15 @@ bool boolean(Napi::Object obj, const char* key) {
 
 FloatSpan floats(Napi::Value v, const char* name, bool optional, ForwardJob& job, bool keepAlive) {
   if (optional && (v.IsNull() || v.IsUndefined())) return {};
+  if (DeviceBuffer* buffer = DeviceBuffer::From(v)) {
+    if (buffer->freed()) throw Napi::Error::New(v.Env(), std::string("native forward: ") + name + " is a disposed CUDA tensor");
+    if (keepAlive) {
+      job.keepAlive.push_back(Napi::Persistent(v.As<Napi::Object>()));
+      buffer->acquire();
+      job.inUse.push_back(buffer);
+    }
+    return {buffer->data(), buffer->length(), buffer->device()};
+  }
   if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array) {
     typeError(v.Env(), std::string("native forward: ") + name + " must be a Float32Array");
   }
@@ -82,9 +93,20 @@ ForwardJob unpackForward(const Napi::CallbackInfo& info, bool keepAlive) {
     auto sizes = info[8].As<Napi::Int32Array>();
     job.spec.batchSizes.assign(sizes.Data(), sizes.Data() + sizes.ElementLength());
   }
+  // One device per call: the input's. Mixed devices are the JS layer's job to report; this is the backstop.
+  job.device = job.io.input.device;
+  std::vector<const FloatSpan*> spans{&job.io.h0, &job.io.c0, &job.io.output, &job.io.hN, &job.io.cN};
+  for (const FloatSpan& w : job.io.weights) spans.push_back(&w);
+  for (const FloatSpan* span : spans) {
+    if (span->data && span->device != job.device) throw Napi::RangeError::New(env, "native forward: all tensors must be on one device");
+  }
   const std::string error = validate(job.spec, job.io);
   if (!error.empty()) throw Napi::RangeError::New(env, error);
   return job;
+}
+
+ForwardJob::~ForwardJob() {
+  for (DeviceBuffer* buffer : inUse) buffer->release();
 }
 
 }  // namespace rnn::binding

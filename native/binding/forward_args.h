@@ -9,10 +9,17 @@
 
 namespace rnn::binding {
 
+class DeviceBuffer;
+
 struct ForwardJob {
   RnnSpec spec;
   RnnIo io;
+  int device = -1;                               // -1: CPU; else the CUDA device of every tensor
   std::vector<Napi::ObjectReference> keepAlive;  // filled only for async jobs
+  std::vector<DeviceBuffer*> inUse;              // async jobs: device buffers that must not be freed yet
+  ForwardJob() = default;
+  ForwardJob(ForwardJob&&) = default;
+  ~ForwardJob();
 };
 
 // Throws a JS TypeError/RangeError (as a Napi::Error) when the arguments are not what lib/ passes.

@@ -35,7 +35,7 @@ void rnnForward(Backend& be, const RnnSpec& spec, const RnnIo& io) {
   const int64_t layerOut = layout.rows * D * P;
   // Inter-layer outputs ping-pong between two buffers; the last layer writes the caller's output.
   const size_t bufSize = spec.numLayers > 1 ? size_t(layerOut) * (spec.numLayers > 2 ? 2 : 1) : 0;
-  std::vector<float> buffers(bufSize);
+  auto buffers = be.scratch(bufSize);  // backend memory (host or device), released when the call ends
 
   const float* in = io.input.data;
   int inSize = spec.inputSize;

@@ -39,6 +39,7 @@ struct RnnSpec {
 struct FloatSpan {
   float* data = nullptr;
   size_t size = 0;
+  int device = -1;  // -1: host memory; otherwise the CUDA device that holds it
 };
 
 // Per layer and direction, PyTorch's order: weight_ih, weight_hh, bias_ih, bias_hh, weight_hr.

@@ -3,6 +3,7 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <vector>
 
 #include "../core/rnn_driver.h"
 
@@ -11,6 +12,7 @@ namespace rnn::cpu {
 class CpuBackend {
  public:
   void recurrence(const LayerDirection& ld);
+  std::vector<float> scratch(size_t n) { return std::vector<float>(n); }
   void copy(float* dst, const float* src, size_t n);
   void zero(float* dst, size_t n);
   void dropout(float* data, size_t n, float p, uint64_t seed);

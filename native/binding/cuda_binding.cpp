@@ -1,0 +1,214 @@
+// CUDA entry points: device queries, device buffers and copies. In a CPU-only build they report
+// that CUDA is missing and why (RNN_CUDA_REASON comes from CMake).
+#include "cuda_binding.h"
+
+#include <string>
+
+#include "device_buffer.h"
+
+#ifdef RNN_WITH_CUDA
+#include "../cuda/cuda_context.h"
+#include "../cuda/cuda_memory.h"
+#endif
+
+#ifndef RNN_CUDA_REASON
+#define RNN_CUDA_REASON "built without CUDA"
+#endif
+
+namespace rnn::binding {
+
+namespace {
+
+[[noreturn, maybe_unused]] void noCuda(Napi::Env env) {
+  throw Napi::Error::New(env, std::string("node-rnn was built without CUDA (") + RNN_CUDA_REASON + ")");
+}
+
+[[maybe_unused]] DeviceBuffer* bufferArg(const Napi::CallbackInfo& info, size_t i, const char* name) {
+  DeviceBuffer* buffer = i < info.Length() ? DeviceBuffer::From(info[i]) : nullptr;
+  if (!buffer) throw Napi::TypeError::New(info.Env(), std::string(name) + " must be a DeviceBuffer");
+  if (buffer->freed()) throw Napi::Error::New(info.Env(), std::string(name) + " has been freed (the tensor was disposed)");
+  return buffer;
+}
+
+[[maybe_unused]] Napi::Float32Array hostArg(const Napi::CallbackInfo& info, size_t i, const char* name) {
+  if (i >= info.Length() || !info[i].IsTypedArray() || info[i].As<Napi::TypedArray>().TypedArrayType() != napi_float32_array) {
+    throw Napi::TypeError::New(info.Env(), std::string(name) + " must be a Float32Array");
+  }
+  return info[i].As<Napi::Float32Array>();
+}
+
+[[maybe_unused]] int intArg(const Napi::CallbackInfo& info, size_t i, const char* name) {
+  if (i >= info.Length() || !info[i].IsNumber()) throw Napi::TypeError::New(info.Env(), std::string(name) + " must be a number");
+  return info[i].As<Napi::Number>().Int32Value();
+}
+
+#ifdef RNN_WITH_CUDA
+template <class F>
+void guarded(Napi::Env env, F&& f) {
+  try {
+    f();
+  } catch (const Napi::Error&) {
+    throw;
+  } catch (const std::exception& e) {
+    throw Napi::Error::New(env, e.what());
+  }
+}
+
+void checkDevice(Napi::Env env, int device) {
+  const int count = cuda::deviceCount();
+  if (device < 0 || device >= count) {
+    throw Napi::RangeError::New(env, "CUDA device " + std::to_string(device) + " requested but only " + std::to_string(count) +
+                                         " device(s) found");
+  }
+}
+#endif
+
+Napi::Value BuildInfo(const Napi::CallbackInfo& info) {
+  Napi::Object result = Napi::Object::New(info.Env());
+#ifdef RNN_WITH_CUDA
+  result.Set("built", true);
+  result.Set("reason", "");
+#else
+  result.Set("built", false);
+  result.Set("reason", RNN_CUDA_REASON);
+#endif
+  return result;
+}
+
+Napi::Value DeviceCount(const Napi::CallbackInfo& info) {
+#ifdef RNN_WITH_CUDA
+  return Napi::Number::New(info.Env(), cuda::deviceCount());
+#else
+  return Napi::Number::New(info.Env(), 0);
+#endif
+}
+
+Napi::Value DriverError(const Napi::CallbackInfo& info) {
+#ifdef RNN_WITH_CUDA
+  return Napi::String::New(info.Env(), cuda::driverError());
+#else
+  return Napi::String::New(info.Env(), RNN_CUDA_REASON);
+#endif
+}
+
+Napi::Value DeviceName(const Napi::CallbackInfo& info) {
+#ifdef RNN_WITH_CUDA
+  const int device = intArg(info, 0, "device");
+  checkDevice(info.Env(), device);
+  std::string name;
+  guarded(info.Env(), [&] { name = cuda::deviceName(device); });
+  return Napi::String::New(info.Env(), name);
+#else
+  noCuda(info.Env());
+#endif
+}
+
+Napi::Value Synchronize(const Napi::CallbackInfo& info) {
+#ifdef RNN_WITH_CUDA
+  const int device = intArg(info, 0, "device");
+  checkDevice(info.Env(), device);
+  guarded(info.Env(), [&] { cuda::synchronizeDevice(device); });
+  return info.Env().Undefined();
+#else
+  noCuda(info.Env());
+#endif
+}
+
+Napi::Value Alloc(const Napi::CallbackInfo& info) {
+#ifdef RNN_WITH_CUDA
+  const int device = intArg(info, 0, "device");
+  checkDevice(info.Env(), device);
+  if (info.Length() < 2 || !info[1].IsNumber() || info[1].As<Napi::Number>().DoubleValue() < 0) {
+    throw Napi::TypeError::New(info.Env(), "elements must be a non-negative number");
+  }
+  return DeviceBuffer::Create(info.Env(), device, size_t(info[1].As<Napi::Number>().DoubleValue()));
+#else
+  noCuda(info.Env());
+#endif
+}
+
+Napi::Value Upload(const Napi::CallbackInfo& info) {
+#ifdef RNN_WITH_CUDA
+  DeviceBuffer* dst = bufferArg(info, 0, "dst");
+  Napi::Float32Array src = hostArg(info, 1, "src");
+  if (src.ElementLength() != dst->length()) throw Napi::RangeError::New(info.Env(), "cudaUpload: length mismatch");
+  guarded(info.Env(), [&] { cuda::upload(dst->device(), dst->data(), src.Data(), dst->length()); });
+  return info.Env().Undefined();
+#else
+  noCuda(info.Env());
+#endif
+}
+
+Napi::Value Download(const Napi::CallbackInfo& info) {
+#ifdef RNN_WITH_CUDA
+  Napi::Float32Array dst = hostArg(info, 0, "dst");
+  DeviceBuffer* src = bufferArg(info, 1, "src");
+  if (dst.ElementLength() != src->length()) throw Napi::RangeError::New(info.Env(), "cudaDownload: length mismatch");
+  guarded(info.Env(), [&] { cuda::download(src->device(), dst.Data(), src->data(), src->length()); });
+  return info.Env().Undefined();
+#else
+  noCuda(info.Env());
+#endif
+}
+
+Napi::Value Copy(const Napi::CallbackInfo& info) {
+#ifdef RNN_WITH_CUDA
+  DeviceBuffer* dst = bufferArg(info, 0, "dst");
+  DeviceBuffer* src = bufferArg(info, 1, "src");
+  if (dst->length() != src->length()) throw Napi::RangeError::New(info.Env(), "cudaCopy: length mismatch");
+  guarded(info.Env(), [&] { cuda::copyDevice(dst->device(), dst->data(), src->device(), src->data(), dst->length()); });
+  return info.Env().Undefined();
+#else
+  noCuda(info.Env());
+#endif
+}
+
+Napi::Value Fill(const Napi::CallbackInfo& info) {
+#ifdef RNN_WITH_CUDA
+  DeviceBuffer* dst = bufferArg(info, 0, "dst");
+  if (info.Length() < 2 || !info[1].IsNumber()) throw Napi::TypeError::New(info.Env(), "value must be a number");
+  const float value = info[1].As<Napi::Number>().FloatValue();
+  guarded(info.Env(), [&] { cuda::fill(dst->device(), dst->data(), dst->length(), value); });
+  return info.Env().Undefined();
+#else
+  noCuda(info.Env());
+#endif
+}
+
+Napi::Value SetPrecision(const Napi::CallbackInfo& info) {
+  if (info.Length() < 1 || !info[0].IsString()) throw Napi::TypeError::New(info.Env(), "precision must be a string");
+  const std::string p = info[0].As<Napi::String>().Utf8Value();
+  if (p != "highest" && p != "high") throw Napi::RangeError::New(info.Env(), "precision must be 'highest' or 'high'");
+#ifdef RNN_WITH_CUDA
+  cuda::setAllowTf32(p == "high");
+#endif
+  precision() = p;
+  return info.Env().Undefined();
+}
+
+Napi::Value GetPrecision(const Napi::CallbackInfo& info) { return Napi::String::New(info.Env(), precision()); }
+
+}  // namespace
+
+std::string& precision() {
+  static std::string value = "highest";
+  return value;
+}
+
+void RegisterCuda(Napi::Env env, Napi::Object exports) {
+  DeviceBuffer::Register(env, exports);
+  exports.Set("cudaBuildInfo", Napi::Function::New(env, BuildInfo, "cudaBuildInfo"));
+  exports.Set("cudaDeviceCount", Napi::Function::New(env, DeviceCount, "cudaDeviceCount"));
+  exports.Set("cudaDriverError", Napi::Function::New(env, DriverError, "cudaDriverError"));
+  exports.Set("cudaDeviceName", Napi::Function::New(env, DeviceName, "cudaDeviceName"));
+  exports.Set("cudaSynchronize", Napi::Function::New(env, Synchronize, "cudaSynchronize"));
+  exports.Set("cudaAlloc", Napi::Function::New(env, Alloc, "cudaAlloc"));
+  exports.Set("cudaUpload", Napi::Function::New(env, Upload, "cudaUpload"));
+  exports.Set("cudaDownload", Napi::Function::New(env, Download, "cudaDownload"));
+  exports.Set("cudaCopy", Napi::Function::New(env, Copy, "cudaCopy"));
+  exports.Set("cudaFill", Napi::Function::New(env, Fill, "cudaFill"));
+  exports.Set("setFloat32MatmulPrecision", Napi::Function::New(env, SetPrecision, "setFloat32MatmulPrecision"));
+  exports.Set("getFloat32MatmulPrecision", Napi::Function::New(env, GetPrecision, "getFloat32MatmulPrecision"));
+}
+
+}  // namespace rnn::binding

@@ -1,0 +1,84 @@
+#include "cuda_backend.h"
+
+#include <utility>
+
+#include "cuda_kernels.h"
+
+namespace rnn::cuda {
+
+DeviceScratch::DeviceScratch(Context& ctx, size_t floats) : ctx_(ctx) {
+  if (floats > 0) check(cudaMallocAsync(reinterpret_cast<void**>(&data_), floats * sizeof(float), ctx.stream), "cudaMallocAsync");
+}
+
+DeviceScratch::~DeviceScratch() {
+  if (data_) cudaFreeAsync(data_, ctx_.stream);
+}
+
+// C[M,N] = A[M,K] * B[N,K]^T in row-major terms; cuBLAS is column-major, so this is
+// C^T (N x M) = B (N x K, stored as K x N column-major, transposed) * A^T.
+void CudaBackend::gemmNT(int M, int N, int K, const float* A, int lda, const float* B, int ldb, float* C, int ldc) {
+  if (M <= 0 || N <= 0) return;
+  const float one = 1.f, zero = 0.f;
+  check(cublasSgemm(ctx_.blas, CUBLAS_OP_T, CUBLAS_OP_N, N, M, K, &one, B, ldb, A, lda, &zero, C, ldc), "cublasSgemm");
+}
+
+void CudaBackend::recurrence(const LayerDirection& ld) {
+  const SeqLayout& L = *ld.layout;
+  const int T = int(L.batchSizes.size()), B = L.batchSizes[0];
+  const int H = ld.hiddenSize, P = ld.outSize, I = ld.inputSize, G = gateCount(ld.kind), GH = G * H;
+  const bool proj = ld.weights.wHr != nullptr;
+  const int64_t rows = L.rows;
+  check(cublasSetMathMode(ctx_.blas, allowTf32() ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH), "cublasSetMathMode");
+
+  DeviceScratch xg(ctx_, size_t(rows) * GH), hg(ctx_, size_t(B) * GH), hSpare(ctx_, size_t(B) * P);
+  DeviceScratch hFull(ctx_, proj ? size_t(B) * H : 0), bias(ctx_, size_t(GH) + H);
+  float* biasX = bias.data();
+  float* biasHn = biasX + GH;
+  if (ld.weights.bIh) launchCombineBias(ld.kind, ld.weights.bIh, ld.weights.bHh, H, biasX, biasHn, ctx_.stream);
+  else check(cudaMemsetAsync(biasX, 0, sizeof(float) * (GH + H), ctx_.stream), "cudaMemsetAsync");
+  if (ld.kind != CellKind::Gru && ld.weights.bIh) check(cudaMemsetAsync(biasHn, 0, sizeof(float) * H, ctx_.stream), "cudaMemsetAsync");
+
+  gemmNT(int(rows), GH, I, ld.input, I, ld.weights.wIh, I, xg.data(), GH);
+  float* hCur = ld.h;
+  float* hNext = hSpare.data();
+  for (int s = 0; s < T; ++s) {
+    const int t = ld.reverse ? T - 1 - s : s;
+    const int bs = L.batchSizes[t];
+    gemmNT(bs, GH, P, hCur, P, ld.weights.wHh, P, hg.data(), GH);
+    StepParams p{ld.kind, B, bs, H, P, xg.data(), L.rowBase[t], L.strideB, hg.data(), biasX, biasHn,
+                 hCur, hNext, proj ? hFull.data() : nullptr, ld.c, ld.output, ld.outputStride};
+    launchStep(p, ctx_.stream);
+    if (proj) {
+      gemmNT(bs, P, H, hFull.data(), H, ld.weights.wHr, H, hNext, P);
+      launchFinishProjected(p, ctx_.stream);
+    }
+    check(cudaGetLastError(), "step kernel launch");
+    std::swap(hCur, hNext);
+  }
+  if (hCur != ld.h) copy(ld.h, hCur, size_t(B) * P);
+}
+
+void CudaBackend::copy(float* dst, const float* src, size_t n) {
+  check(cudaMemcpyAsync(dst, src, n * sizeof(float), cudaMemcpyDeviceToDevice, ctx_.stream), "cudaMemcpyAsync");
+}
+
+void CudaBackend::zero(float* dst, size_t n) {
+  check(cudaMemsetAsync(dst, 0, n * sizeof(float), ctx_.stream), "cudaMemsetAsync");
+}
+
+void CudaBackend::dropout(float* data, size_t n, float p, uint64_t seed) {
+  launchDropout(data, int64_t(n), p, seed, ctx_.stream);
+}
+
+void rnnForwardCuda(const RnnSpec& spec, const RnnIo& io, int device) {
+  CudaBackend backend(device);
+  try {
+    rnnForward(backend, spec, io);
+  } catch (...) {
+    cudaStreamSynchronize(context(device).stream);  // leave no work in flight on memory the caller may free
+    throw;
+  }
+  backend.finish();
+}
+
+}  // namespace rnn::cuda

@@ -1,0 +1,87 @@
+#include "cuda_context.h"
+
+#include <atomic>
+#include <map>
+#include <memory>
+#include <stdexcept>
+
+namespace rnn::cuda {
+
+namespace {
+
+std::atomic<bool> gAllowTf32{false};
+
+struct ThreadContexts {
+  std::map<int, Context> byDevice;
+  ~ThreadContexts() {
+    for (auto& [device, ctx] : byDevice) {
+      cudaSetDevice(device);
+      cublasDestroy(ctx.blas);
+      cudaEventDestroy(ctx.done);
+      cudaStreamDestroy(ctx.stream);
+    }
+  }
+};
+
+}  // namespace
+
+void check(cudaError_t status, const char* what) {
+  if (status != cudaSuccess) {
+    cudaGetLastError();  // clear a non-sticky error so later calls can succeed
+    throw std::runtime_error(std::string(what) + ": " + cudaGetErrorString(status));
+  }
+}
+
+void check(cublasStatus_t status, const char* what) {
+  if (status != CUBLAS_STATUS_SUCCESS) {
+    throw std::runtime_error(std::string(what) + ": cuBLAS error " + cublasGetStatusString(status));
+  }
+}
+
+Context& context(int device) {
+  thread_local ThreadContexts contexts;
+  check(cudaSetDevice(device), "cudaSetDevice");
+  auto found = contexts.byDevice.find(device);
+  if (found != contexts.byDevice.end()) return found->second;
+  Context ctx{device, nullptr, nullptr, nullptr};
+  check(cudaStreamCreateWithFlags(&ctx.stream, cudaStreamNonBlocking), "cudaStreamCreate");
+  check(cudaEventCreateWithFlags(&ctx.done, cudaEventBlockingSync | cudaEventDisableTiming), "cudaEventCreate");
+  check(cublasCreate(&ctx.blas), "cublasCreate");
+  check(cublasSetStream(ctx.blas, ctx.stream), "cublasSetStream");
+  return contexts.byDevice.emplace(device, ctx).first->second;
+}
+
+void synchronize(Context& ctx) {
+  check(cudaEventRecord(ctx.done, ctx.stream), "cudaEventRecord");
+  check(cudaEventSynchronize(ctx.done), "cudaEventSynchronize");
+}
+
+int deviceCount() {
+  int count = 0;
+  if (cudaGetDeviceCount(&count) != cudaSuccess) {
+    cudaGetLastError();
+    return 0;
+  }
+  return count;
+}
+
+std::string deviceName(int device) {
+  cudaDeviceProp prop;
+  check(cudaGetDeviceProperties(&prop, device), "cudaGetDeviceProperties");
+  return prop.name;
+}
+
+std::string driverError() {
+  int count = 0;
+  const cudaError_t status = cudaGetDeviceCount(&count);
+  if (status != cudaSuccess) {
+    cudaGetLastError();
+    return cudaGetErrorString(status);
+  }
+  return count == 0 ? "no CUDA device found" : "";
+}
+
+void setAllowTf32(bool allow) { gAllowTf32 = allow; }
+bool allowTf32() { return gAllowTf32.load(); }
+
+}  // namespace rnn::cuda

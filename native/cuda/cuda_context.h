@@ -1,0 +1,36 @@
+// Per device and per thread: one CUDA stream and one cuBLAS handle, created on first use. Every
+// public operation synchronises its stream before returning, so callers on different threads (the
+// main thread uploading, a libuv thread running a forward) never race on memory.
+#pragma once
+#include <cublas_v2.h>
+#include <cuda_runtime_api.h>
+
+#include <cstddef>
+#include <string>
+
+namespace rnn::cuda {
+
+struct Context {
+  int device;
+  cudaStream_t stream;
+  cublasHandle_t blas;
+  cudaEvent_t done;  // blocking-sync event: waiting on it sleeps instead of spinning
+};
+
+// Throws std::runtime_error with the CUDA/cuBLAS error text.
+void check(cudaError_t status, const char* what);
+void check(cublasStatus_t status, const char* what);
+
+Context& context(int device);
+// Waits for the context's stream without spinning a CPU core.
+void synchronize(Context& ctx);
+
+int deviceCount();
+std::string deviceName(int device);
+std::string driverError();  // empty when the driver is usable
+
+// Matmul precision like torch.set_float32_matmul_precision: false = 'highest' (true fp32), true = 'high' (TF32).
+void setAllowTf32(bool allow);
+bool allowTf32();
+
+}  // namespace rnn::cuda

@@ -1,0 +1,132 @@
+// CUDA element-wise kernels: the fused step of each cell (PyTorch gate orders: LSTM i,f,g,o;
+// GRU r,z,n with n = tanh(x_n + b_in + r * (h_n + b_hn))), bias folding, dropout and fill.
+#include "cuda_kernels.h"
+
+namespace rnn::cuda {
+
+namespace {
+
+constexpr int kThreads = 256;
+
+__device__ __forceinline__ float sigmoid(float x) { return 1.f / (1.f + expf(-x)); }
+
+inline unsigned blocksFor(int64_t n) { return unsigned((n + kThreads - 1) / kThreads); }
+
+__global__ void stepKernel(StepParams p) {
+  const int64_t idx = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  const int H = p.hidden, P = p.outSize;
+  if (idx >= int64_t(p.batch) * H) return;
+  const int b = int(idx / H), j = int(idx % H);
+  if (b >= p.active) {
+    // rows that are done (or, in reverse, not started) keep their state
+    if (!p.hFull) p.hNext[int64_t(b) * P + j] = p.hCur[int64_t(b) * P + j];
+    return;
+  }
+  const int64_t row = p.rowBase + b * p.strideB;
+  const float* x = p.xg;
+  float h;
+  switch (p.kind) {
+    case CellKind::Lstm: {
+      const int64_t xr = row * 4 * H, gr = int64_t(b) * 4 * H;
+      const float i = sigmoid(x[xr + j] + p.hg[gr + j] + p.biasX[j]);
+      const float f = sigmoid(x[xr + H + j] + p.hg[gr + H + j] + p.biasX[H + j]);
+      const float cell = tanhf(x[xr + 2 * H + j] + p.hg[gr + 2 * H + j] + p.biasX[2 * H + j]);
+      const float o = sigmoid(x[xr + 3 * H + j] + p.hg[gr + 3 * H + j] + p.biasX[3 * H + j]);
+      float* c = p.c + int64_t(b) * H + j;
+      const float cNew = f * *c + i * cell;
+      *c = cNew;
+      h = o * tanhf(cNew);
+      break;
+    }
+    case CellKind::Gru: {
+      const int64_t xr = row * 3 * H, gr = int64_t(b) * 3 * H;
+      const float r = sigmoid(x[xr + j] + p.hg[gr + j] + p.biasX[j]);
+      const float z = sigmoid(x[xr + H + j] + p.hg[gr + H + j] + p.biasX[H + j]);
+      const float n = tanhf(x[xr + 2 * H + j] + p.biasX[2 * H + j] + r * (p.hg[gr + 2 * H + j] + p.biasHn[j]));
+      h = n + z * (p.hCur[int64_t(b) * P + j] - n);
+      break;
+    }
+    default: {
+      const float pre = x[row * H + j] + p.hg[int64_t(b) * H + j] + p.biasX[j];
+      // pre < 0 rather than pre > 0 so that NaN passes through, as in PyTorch
+      h = p.kind == CellKind::RnnRelu ? (pre < 0.f ? 0.f : pre) : tanhf(pre);
+      break;
+    }
+  }
+  if (p.hFull) {
+    p.hFull[int64_t(b) * H + j] = h;
+  } else {
+    p.hNext[int64_t(b) * P + j] = h;
+    p.output[row * p.outputStride + j] = h;
+  }
+}
+
+__global__ void finishProjectedKernel(StepParams p) {
+  const int64_t idx = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  const int P = p.outSize;
+  if (idx >= int64_t(p.batch) * P) return;
+  const int b = int(idx / P), k = int(idx % P);
+  if (b >= p.active) {
+    p.hNext[idx] = p.hCur[idx];
+  } else {
+    p.output[(p.rowBase + b * p.strideB) * p.outputStride + k] = p.hNext[idx];
+  }
+}
+
+__global__ void combineBiasKernel(CellKind kind, const float* bIh, const float* bHh, int H, float* biasX, float* biasHn) {
+  const int j = blockIdx.x * blockDim.x + threadIdx.x;
+  const int G = gateCount(kind);
+  if (j >= G * H) return;
+  if (kind == CellKind::Gru && j >= 2 * H) {
+    biasX[j] = bIh[j];
+    biasHn[j - 2 * H] = bHh[j];
+  } else {
+    biasX[j] = bIh[j] + bHh[j];
+  }
+}
+
+// The same counter-based mask as the CPU backend (splitmix64 of seed and index).
+__global__ void dropoutKernel(float* data, int64_t n, float p, uint64_t seed) {
+  const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (i >= n) return;
+  uint64_t z = seed * 0x9E3779B97F4A7C15ull + uint64_t(i) + 1;
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  z ^= z >> 31;
+  const float u = float(z >> 40) * (1.f / 16777216.f);
+  const float scale = p >= 1.f ? 0.f : 1.f / (1.f - p);
+  data[i] = u < p ? 0.f : data[i] * scale;
+}
+
+__global__ void fillKernel(float* data, int64_t n, float value) {
+  const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (i < n) data[i] = value;
+}
+
+}  // namespace
+
+void launchStep(const StepParams& p, cudaStream_t stream) {
+  const int64_t n = int64_t(p.batch) * p.hidden;
+  if (n > 0) stepKernel<<<blocksFor(n), kThreads, 0, stream>>>(p);
+}
+
+void launchFinishProjected(const StepParams& p, cudaStream_t stream) {
+  const int64_t n = int64_t(p.batch) * p.outSize;
+  if (n > 0) finishProjectedKernel<<<blocksFor(n), kThreads, 0, stream>>>(p);
+}
+
+void launchCombineBias(CellKind kind, const float* bIh, const float* bHh, int H, float* biasX, float* biasHn,
+                       cudaStream_t stream) {
+  const int n = gateCount(kind) * H;
+  combineBiasKernel<<<blocksFor(n), kThreads, 0, stream>>>(kind, bIh, bHh, H, biasX, biasHn);
+}
+
+void launchDropout(float* data, int64_t n, float p, uint64_t seed, cudaStream_t stream) {
+  if (n > 0) dropoutKernel<<<blocksFor(n), kThreads, 0, stream>>>(data, n, p, seed);
+}
+
+void launchFill(float* data, int64_t n, float value, cudaStream_t stream) {
+  if (n > 0) fillKernel<<<blocksFor(n), kThreads, 0, stream>>>(data, n, value);
+}
+
+}  // namespace rnn::cuda

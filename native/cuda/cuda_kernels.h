@@ -1,0 +1,42 @@
+// Launchers of the CUDA element-wise kernels (kernels in cuda_kernels.cu). Plain C++ types only, so
+// that host code using cuBLAS includes this without the CUDA compiler.
+#pragma once
+#include <cuda_runtime_api.h>
+
+#include <cstdint>
+
+#include "../core/cell_kind.h"
+
+namespace rnn::cuda {
+
+// One time step of one layer-direction: gates from both projections and the biases, the new state,
+// inactive rows carried over and (without projections) the output rows written.
+struct StepParams {
+  CellKind kind;
+  int batch;            // B: all rows of the state
+  int active;           // rows active at this step (packed sequences)
+  int hidden;           // H
+  int outSize;          // P (== H without projections)
+  const float* xg;      // input projections, row r at xg + r * gates*H
+  int64_t rowBase;      // row of batch entry 0 at this step
+  int64_t strideB;      // rows between batch entries
+  const float* hg;      // [active, gates*H] recurrent projections
+  const float* biasX;   // gates*H
+  const float* biasHn;  // H (GRU)
+  const float* hCur;    // [B, P]
+  float* hNext;         // [B, P]
+  float* hFull;         // [B, H] (LSTM with projections: the unprojected h; else null)
+  float* c;             // [B, H] (LSTM)
+  float* output;        // this direction's columns; row r at output + r * outputStride
+  int64_t outputStride;
+};
+
+void launchStep(const StepParams& p, cudaStream_t stream);
+// After the projection GEMM (hNext rows < active): copy active rows to the output, carry inactive rows.
+void launchFinishProjected(const StepParams& p, cudaStream_t stream);
+void launchCombineBias(CellKind kind, const float* bIh, const float* bHh, int H, float* biasX, float* biasHn,
+                       cudaStream_t stream);
+void launchDropout(float* data, int64_t n, float p, uint64_t seed, cudaStream_t stream);
+void launchFill(float* data, int64_t n, float value, cudaStream_t stream);
+
+}  // namespace rnn::cuda
