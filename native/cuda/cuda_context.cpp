@@ -11,16 +11,10 @@ namespace {
 
 std::atomic<bool> gAllowTf32{false};
 
+// Contexts live as long as their thread (libuv pool threads live as long as the process). They are
+// deliberately never destroyed: at process exit the CUDA runtime may already be unloaded.
 struct ThreadContexts {
   std::map<int, Context> byDevice;
-  ~ThreadContexts() {
-    for (auto& [device, ctx] : byDevice) {
-      cudaSetDevice(device);
-      cublasDestroy(ctx.blas);
-      cudaEventDestroy(ctx.done);
-      cudaStreamDestroy(ctx.stream);
-    }
-  }
 };
 
 }  // namespace
@@ -39,7 +33,7 @@ void check(cublasStatus_t status, const char* what) {
 }
 
 Context& context(int device) {
-  thread_local ThreadContexts contexts;
+  thread_local ThreadContexts& contexts = *new ThreadContexts();
   check(cudaSetDevice(device), "cudaSetDevice");
   auto found = contexts.byDevice.find(device);
   if (found != contexts.byDevice.end()) return found->second;
