@@ -19,17 +19,36 @@ export interface NativeForwardSpec {
   seed: number;
 }
 
+/**
+ * Float32 memory on a CUDA device, owned by the native addon (`cudaAlloc`). It is reported to V8 as external
+ * memory and freed by `free()` (idempotent) or when garbage collected; native calls given a freed buffer throw.
+ */
+export interface DeviceBuffer {
+  /** The CUDA device index. */
+  readonly device: number;
+  /** Size in float32 elements. */
+  readonly length: number;
+  readonly freed: boolean;
+  free(): void;
+}
+
+/** Tensor memory as native code takes it: host (CPU) memory or a CUDA buffer. */
+export type NativeStorage = Float32Array | DeviceBuffer;
+
+/** Every tensor argument of one call must be on the same device (checked in lib/ before the call). */
 type ForwardArgs = [
   spec: NativeForwardSpec,
-  weights: Float32Array[],
-  input: Float32Array,
-  h0: Float32Array | null,
-  c0: Float32Array | null,
-  output: Float32Array,
-  hN: Float32Array,
-  cN: Float32Array | null,
+  weights: NativeStorage[],
+  input: NativeStorage,
+  h0: NativeStorage | null,
+  c0: NativeStorage | null,
+  output: NativeStorage,
+  hN: NativeStorage,
+  cN: NativeStorage | null,
   batchSizes: Int32Array | null,
 ];
+
+export type Float32MatmulPrecision = 'highest' | 'high';
 
 export interface NativeBinding {
   rnnForward(...args: ForwardArgs): void;
@@ -37,6 +56,25 @@ export interface NativeBinding {
   setNumThreads(n: number): void;
   getNumThreads(): number;
   blasInfo(): { config: string; core: string };
+
+  // CUDA (present in every build; a CPU-only build reports built: false and its cudaAlloc & co throw).
+  // Optional in the type because an addon built before CUDA support lacks them; lib/cuda.ts handles that.
+  cudaBuildInfo?(): { built: boolean; reason: string };
+  cudaDeviceCount?(): number;
+  cudaDeviceName?(device: number): string;
+  cudaSynchronize?(device: number): void;
+  /** '' when the driver is usable, else the CUDA error text. */
+  cudaDriverError?(): string;
+  /** Uninitialised float32 device memory; out of memory throws an Error. */
+  cudaAlloc?(device: number, elements: number): DeviceBuffer;
+  /** `src.length === dst.length`. */
+  cudaUpload?(dst: DeviceBuffer, src: Float32Array): void;
+  cudaDownload?(dst: Float32Array, src: DeviceBuffer): void;
+  /** Same length; same or different device. */
+  cudaCopy?(dst: DeviceBuffer, src: DeviceBuffer): void;
+  cudaFill?(dst: DeviceBuffer, value: number): void;
+  setFloat32MatmulPrecision?(precision: Float32MatmulPrecision): void;
+  getFloat32MatmulPrecision?(): string;
 }
 
 const root = path.resolve(__dirname, '..', '..');

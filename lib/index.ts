@@ -2,7 +2,9 @@
 import { native } from './binding';
 import { checkInteger } from './checks';
 
-export { Tensor, DType, Device, AnyTensor, NestedArray, tensor, fromBuffer, zeros, ones, full, rand, randn, isTensor } from './tensor';
+export { Tensor, DType, Device, DeviceLike, AnyTensor, NestedArray, TensorOptions, DeviceOptions, tensor, fromBuffer, zeros, ones, full, rand, randn, isTensor } from './tensor';
+export { cuda, setFloat32MatmulPrecision, getFloat32MatmulPrecision } from './cuda';
+export type { Float32MatmulPrecision } from './binding';
 export { manualSeed } from './random';
 export { loadSafetensors, saveSafetensors, serializeSafetensors, readSafetensorsMetadata } from './safetensors';
 export * from './nn/index';

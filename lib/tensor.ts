@@ -1,11 +1,17 @@
-// Tensor: a shape over a TypedArray that is the tensor's own memory. Native code reads and writes that
-// memory in place, and `fromBuffer` shares a Node Buffer's memory, so nothing is copied between JS and C++.
+// Tensor: a shape over memory that is the tensor's own: a TypedArray in host memory (CPU tensors), or a
+// DeviceBuffer on a CUDA device (CUDA tensors, float32 only). Native code reads and writes that memory in place,
+// and `fromBuffer` shares a Node Buffer's memory, so nothing is copied between JS and C++.
+import { DeviceBuffer, NativeStorage } from './binding';
 import { checkInteger, checkOneOf, checkOptions, checkShape, describe } from './checks';
+import {
+  Device, DeviceLike, copyStorage, downloadStorage, filledStorage, freeStorage, isDeviceBuffer, parseDevice,
+  requireCudaDevice, cudaIndex, storageDevice,
+} from './cuda';
 import { formatTensor } from './format';
 import { nextNormal, nextUniform } from './random';
 
 export type DType = 'float32' | 'int64';
-export type Device = 'cpu';
+export type { Device, DeviceLike };
 export type DataFor<D extends DType> = D extends 'int64' ? BigInt64Array : Float32Array;
 /** Nested arrays of numbers, as `toArray()` returns and `tensor()` accepts. */
 export type NestedArray<T> = T | NestedArray<T>[];
@@ -17,21 +23,56 @@ function numelOf(shape: readonly number[]): number {
   return shape.reduce((a, b) => a * b, 1);
 }
 
+const DISPOSED = 'Tensor has been disposed; its data can no longer be used';
+const LINEWIDTH = 80;
+
+/** PyTorch's `_add_suffixes` (default print options): `body` is a repr without its closing parenthesis. */
+function addSuffixes(body: string, suffixes: readonly string[], indent: number): string {
+  let out = body;
+  let lastLineLength = body.length - body.lastIndexOf('\n') + 1;
+  for (const suffix of suffixes) {
+    if (lastLineLength + suffix.length + 2 > LINEWIDTH) {
+      out += `,\n${' '.repeat(indent)}${suffix}`;
+      lastLineLength = indent + suffix.length;
+    } else {
+      out += `, ${suffix}`;
+      lastLineLength += suffix.length + 2;
+    }
+  }
+  return `${out})`;
+}
+
+function int64OnCpuOnly(device: Device): Error {
+  return new TypeError(`int64 tensors are CPU-only (they hold lengths and indices); cannot put one on ${device}`);
+}
+
 export class Tensor<D extends DType = 'float32'> {
   readonly shape: readonly number[];
   readonly dtype: D;
-  readonly device: Device = 'cpu';
   readonly numel: number;
-  #data: DataFor<D> | null;
+  #data: DataFor<D> | DeviceBuffer | null;
+  #device: Device;
 
-  /** Wraps `data` without copying; prefer the factories (`tensor`, `zeros`, `fromBuffer`, ...). */
-  constructor(data: DataFor<D>, shape: readonly number[], dtype?: D) {
-    const inferred = (data instanceof BigInt64Array ? 'int64' : 'float32') as D;
-    if (!(data instanceof Float32Array) && !(data instanceof BigInt64Array)) {
-      throw new TypeError(`Expected a Float32Array or BigInt64Array for data but received ${describe(data)}`);
-    }
-    if (dtype !== undefined && dtype !== inferred) {
-      throw new TypeError(`Expected ${dtype === 'int64' ? 'a BigInt64Array' : 'a Float32Array'} for data of dtype ${dtype} but received ${describe(data)}`);
+  /**
+   * Wraps `data` without copying; prefer the factories (`tensor`, `zeros`, `fromBuffer`, ...). `data` may also be
+   * a native DeviceBuffer (a float32 CUDA tensor over it).
+   */
+  constructor(data: DataFor<D> | DeviceBuffer, shape: readonly number[], dtype?: D) {
+    let inferred: D;
+    if (isDeviceBuffer(data)) {
+      if (data.freed) throw new Error('Expected a live DeviceBuffer for data but received a freed one');
+      inferred = 'float32' as D;
+      if (dtype !== undefined && dtype !== inferred) {
+        throw new TypeError(`Expected dtype float32 for a DeviceBuffer (CUDA tensors are float32) but received ${dtype}`);
+      }
+    } else {
+      if (!(data instanceof Float32Array) && !(data instanceof BigInt64Array)) {
+        throw new TypeError(`Expected a Float32Array or BigInt64Array for data but received ${describe(data)}`);
+      }
+      inferred = (data instanceof BigInt64Array ? 'int64' : 'float32') as D;
+      if (dtype !== undefined && dtype !== inferred) {
+        throw new TypeError(`Expected ${dtype === 'int64' ? 'a BigInt64Array' : 'a Float32Array'} for data of dtype ${dtype} but received ${describe(data)}`);
+      }
     }
     this.shape = Object.freeze(checkShape('shape', shape));
     this.numel = numelOf(this.shape);
@@ -40,16 +81,62 @@ export class Tensor<D extends DType = 'float32'> {
     }
     this.dtype = inferred;
     this.#data = data;
+    this.#device = storageDevice(data);
   }
 
-  /** The tensor's memory (no copy). Throws once the tensor is disposed. */
+  /** Where the tensor's memory is: `'cpu'` or `'cuda:N'`. */
+  get device(): Device {
+    return this.#device;
+  }
+
+  /**
+   * The tensor's memory (no copy). Throws once the tensor is disposed, and for a CUDA tensor (whose memory is
+   * on the GPU: use `.cpu()` first).
+   */
   get data(): DataFor<D> {
-    if (this.#data === null) throw new Error('Tensor has been disposed; its data can no longer be used');
-    return this.#data;
+    const storage = this.storage();
+    if (isDeviceBuffer(storage)) throw new Error(`Tensor is on ${this.#device}; call .cpu() to read its data`);
+    return storage;
   }
 
+  /** True after `dispose()`, and for a CUDA tensor whose device memory was freed through another tensor sharing it. */
   get disposed(): boolean {
-    return this.#data === null;
+    const d = this.#data;
+    return d === null || (isDeviceBuffer(d) && d.freed);
+  }
+
+  /**
+   * Internal (used by lib/ to hand memory to native code): the tensor's own memory, a TypedArray on the CPU or a
+   * DeviceBuffer on CUDA. Throws once the tensor is disposed.
+   */
+  storage(): DataFor<D> | DeviceBuffer {
+    const d = this.#data;
+    if (d === null || (isDeviceBuffer(d) && d.freed)) throw new Error(DISPOSED);
+    return d;
+  }
+
+  /**
+   * Internal: the values in host memory, for reading only: the tensor's own memory on the CPU (no copy), a
+   * downloaded copy for a CUDA tensor.
+   */
+  hostData(): DataFor<D> {
+    const storage = this.storage();
+    return (isDeviceBuffer(storage) ? downloadStorage(storage) : storage) as DataFor<D>;
+  }
+
+  /**
+   * Internal, for `Module.to` only: replaces the tensor's memory (and so its device) by `storage`, which holds
+   * the same number of float32 values, keeping this Tensor object. The old device memory is freed; views made
+   * earlier by `reshape` over it become unusable.
+   */
+  _replaceStorage(storage: NativeStorage): void {
+    const old = this.storage();
+    if (this.dtype !== 'float32') throw int64OnCpuOnly(storageDevice(storage));
+    if (storage.length !== this.numel) throw new RangeError(`Expected storage of ${this.numel} elements but received ${storage.length}`);
+    if (old === storage) return;
+    this.#data = storage as DataFor<D>;
+    this.#device = storageDevice(storage);
+    freeStorage(old);
   }
 
   /** Number of dimensions, like `tensor.dim()`. */
@@ -65,9 +152,9 @@ export class Tensor<D extends DType = 'float32'> {
     return this.shape[normalizeDim(dim, this.shape.length)];
   }
 
-  /** Nested arrays (float32 as numbers, int64 as bigints), like `tensor.tolist()`. */
+  /** Nested arrays (float32 as numbers, int64 as bigints), like `tensor.tolist()` (CUDA tensors are downloaded). */
   toArray(): NestedArray<D extends 'int64' ? bigint : number> {
-    const data = this.data;
+    const data = this.hostData();
     const build = (dim: number, offset: number): unknown => {
       if (dim === this.shape.length) return data[offset];
       const stride = numelOf(this.shape.slice(dim + 1));
@@ -76,31 +163,39 @@ export class Tensor<D extends DType = 'float32'> {
     return build(0, 0) as NestedArray<D extends 'int64' ? bigint : number>;
   }
 
-  /** PyTorch's printed form: `tensor([[ 0.0620, -0.1000]])`. */
+  /** PyTorch's printed form: `tensor([[ 0.0620, -0.1000]])`, `tensor([1., 2.], device='cuda:0')`. */
   toString(): string {
-    if (this.#data === null) return 'tensor(<disposed>)';
-    return formatTensor(this.#data, this.shape, this.dtype);
+    if (this.disposed) return 'tensor(<disposed>)';
+    const text = formatTensor(this.hostData(), this.shape, this.dtype);
+    if (this.#device === 'cpu') return text;
+    const device = `device='${this.#device}'`;
+    const indent = 'tensor('.length;
+    // PyTorch puts the device before the size=(...) of an empty tensor
+    if (this.numel === 0) return addSuffixes('tensor([]', [device, ...(this.ndim !== 1 ? [`size=(${this.shape.join(', ')})`] : [])], indent);
+    return addSuffixes(text.slice(0, -1), [device], indent);
   }
 
   [Symbol.for('nodejs.util.inspect.custom')](): string {
     return this.toString();
   }
 
-  /** A copy with memory of its own. */
+  /** A copy with memory of its own, on the same device. */
   clone(): Tensor<D> {
-    return new Tensor<D>(this.data.slice() as DataFor<D>, this.shape, this.dtype);
+    const storage = this.storage();
+    if (isDeviceBuffer(storage)) return new Tensor<D>(copyStorage(storage, this.#device) as DeviceBuffer, this.shape, this.dtype);
+    return new Tensor<D>(storage.slice() as DataFor<D>, this.shape, this.dtype);
   }
 
   /** Tensors here are always contiguous, so this returns the tensor itself, as PyTorch does for contiguous ones. */
   contiguous(): Tensor<D> {
-    this.data;
+    this.storage();
     return this;
   }
 
-  /** A view with another shape over the same memory; one dimension may be -1. */
+  /** A view with another shape over the same memory (host or device); one dimension may be -1. */
   reshape(...shape: number[] | [number[]]): Tensor<D> {
     const dims = (Array.isArray(shape[0]) ? shape[0] : shape) as number[];
-    return new Tensor<D>(this.data, inferShape(dims, this.numel), this.dtype);
+    return new Tensor<D>(this.storage(), inferShape(dims, this.numel), this.dtype);
   }
 
   /** Same as `reshape` (every tensor is contiguous, so every reshape is a view). */
@@ -108,9 +203,37 @@ export class Tensor<D extends DType = 'float32'> {
     return this.reshape(...shape);
   }
 
-  /** Drops this handle's reference to the memory; later use throws. Views made earlier keep theirs. */
+  /**
+   * The tensor on `device` ('cpu', 'cuda' = 'cuda:0', 'cuda:N'): the tensor itself when it is already there
+   * (like PyTorch), else a copy there. int64 tensors stay on the CPU.
+   */
+  to(device: DeviceLike): Tensor<D> {
+    const target = parseDevice(device);
+    const storage = this.storage();
+    if (target === this.#device) return this;
+    if (this.dtype !== 'float32') throw int64OnCpuOnly(target);
+    if (target !== 'cpu') requireCudaDevice(cudaIndex(target));
+    return new Tensor<D>(copyStorage(storage as NativeStorage, target) as DataFor<D> | DeviceBuffer, this.shape, this.dtype);
+  }
+
+  /** `to('cuda:<index>')`. */
+  cuda(index = 0): Tensor<D> {
+    return this.to(`cuda:${checkInteger('index', index, { min: 0 })}`);
+  }
+
+  /** `to('cpu')`. */
+  cpu(): Tensor<D> {
+    return this.to('cpu');
+  }
+
+  /**
+   * Drops this handle's reference to the memory; later use throws. On the CPU, views made earlier keep theirs;
+   * on CUDA the device memory is freed now, so views made earlier by `reshape` become unusable too (their use throws).
+   */
   dispose(): void {
+    const d = this.#data;
     this.#data = null;
+    if (d !== null && isDeviceBuffer(d)) freeStorage(d);
   }
 }
 
@@ -152,11 +275,31 @@ export function checkTensor(name: string, value: unknown): Tensor<'float32'> {
 
 export interface TensorOptions<D extends DType = DType> {
   dtype?: D;
+  /** 'cpu' (default), 'cuda' or 'cuda:N'. */
+  device?: DeviceLike;
 }
 
-function dtypeOption<D extends DType>(fn: string, options: unknown): D {
-  const opts = checkOptions(`${fn} options`, options, ['dtype']);
-  return (opts.dtype === undefined ? 'float32' : checkOneOf('dtype', opts.dtype, DTYPES)) as D;
+export interface DeviceOptions {
+  /** 'cpu' (default), 'cuda' or 'cuda:N'. */
+  device?: DeviceLike;
+}
+
+/** Validated dtype and device of a factory's options; a CUDA device is checked to be usable. */
+function factoryOptions(fn: string, options: unknown, keys: readonly string[] = ['dtype', 'device']): { dtype: DType; device: Device } {
+  const opts = checkOptions(`${fn} options`, options, keys);
+  const dtype = opts.dtype === undefined ? 'float32' : checkOneOf('dtype', opts.dtype, DTYPES);
+  const device = opts.device === undefined ? 'cpu' : parseDevice(opts.device);
+  if (device !== 'cpu') {
+    if (dtype !== 'float32') throw int64OnCpuOnly(device);
+    requireCudaDevice(cudaIndex(device));
+  }
+  return { dtype, device };
+}
+
+/** A tensor over `host`'s values on `device` (shared on the CPU, uploaded to CUDA; int64 stays on the CPU). */
+function placed(host: Float32Array | BigInt64Array, shape: readonly number[], device: Device): AnyTensor {
+  if (device === 'cpu' || host instanceof BigInt64Array) return new Tensor(host as Float32Array, shape) as AnyTensor;
+  return new Tensor<'float32'>(copyStorage(host, device) as DeviceBuffer, shape);
 }
 
 function allocate<D extends DType>(dtype: D, n: number): DataFor<D> {
@@ -180,22 +323,27 @@ function flatten(value: unknown, shape: number[], depth: number, out: unknown[])
 }
 
 /**
- * A tensor from nested arrays (copied), or from a Float32Array/BigInt64Array (shared, not copied),
- * e.g. `tensor([[1, 2], [3, 4]])` or `tensor(float32Array, [2, 3])`.
+ * A tensor from nested arrays (copied), or from a Float32Array/BigInt64Array (shared, not copied, on the CPU;
+ * copied with `{ device: 'cuda' }`), e.g. `tensor([[1, 2], [3, 4]])` or `tensor(float32Array, [2, 3])`.
  */
-export function tensor(data: NestedArray<number>, shape?: readonly number[]): Tensor<'float32'>;
-export function tensor(data: Float32Array, shape?: readonly number[]): Tensor<'float32'>;
-export function tensor(data: BigInt64Array, shape?: readonly number[]): Tensor<'int64'>;
+export function tensor(data: NestedArray<number>, shape?: readonly number[], options?: TensorOptions<'float32'>): Tensor<'float32'>;
+export function tensor(data: Float32Array, shape?: readonly number[], options?: TensorOptions<'float32'>): Tensor<'float32'>;
+export function tensor(data: BigInt64Array, shape?: readonly number[], options?: TensorOptions<'int64'>): Tensor<'int64'>;
 export function tensor<D extends DType>(data: NestedArray<number | bigint> | Float32Array | BigInt64Array, shape: readonly number[] | undefined, options: TensorOptions<D>): Tensor<D>;
 export function tensor(data: unknown, shape?: readonly number[], options?: TensorOptions): AnyTensor {
-  const dtype = dtypeOption<DType>('tensor', options);
+  const opts = checkOptions('tensor options', options, ['dtype', 'device']);
+  if (opts.dtype !== undefined) checkOneOf('dtype', opts.dtype, DTYPES);
   if (data instanceof Float32Array || data instanceof BigInt64Array) {
     const kind = data instanceof BigInt64Array ? 'int64' : 'float32';
-    if (options?.dtype !== undefined && options.dtype !== kind) {
-      throw new TypeError(`Expected dtype ${kind} for a ${data.constructor.name} but received ${options.dtype}`);
+    if (opts.dtype !== undefined && opts.dtype !== kind) {
+      throw new TypeError(`Expected dtype ${kind} for a ${data.constructor.name} but received ${opts.dtype}`);
     }
-    return new Tensor(data as Float32Array, shape ?? [data.length]) as AnyTensor;
+    const { device } = factoryOptions('tensor', { dtype: kind, device: opts.device });
+    // the array is shared on the CPU, copied to a CUDA device
+    const t = new Tensor(data as Float32Array, shape ?? [data.length]);
+    return device === 'cpu' ? t : t.to(device);
   }
+  const { dtype, device } = factoryOptions('tensor', options);
   if (typeof data !== 'number' && !Array.isArray(data)) {
     throw new TypeError(`Expected a nested array, number, Float32Array or BigInt64Array for data but received ${describe(data)}`);
   }
@@ -207,13 +355,15 @@ export function tensor(data: unknown, shape?: readonly number[], options?: Tenso
     values[i] = (dtype === 'int64' ? BigInt(v as number) : Number(v)) as never;
   });
   const target = shape === undefined ? inferred : checkShape('shape', shape);
-  return new Tensor(values as Float32Array, target) as AnyTensor;
+  return placed(values, target, device);
 }
 
 export interface FromBufferOptions {
   /** Where the tensor starts, in bytes from the start of `buffer` (default 0). */
   byteOffset?: number;
   dtype?: DType;
+  /** Only 'cpu': the tensor shares the buffer's host memory (use `.to('cuda')` for a copy on the GPU). */
+  device?: 'cpu';
 }
 
 /**
@@ -223,8 +373,14 @@ export interface FromBufferOptions {
 export function fromBuffer(buffer: Buffer | Uint8Array | ArrayBuffer, shape: readonly number[], options?: FromBufferOptions): Tensor<'float32'>;
 export function fromBuffer<D extends DType>(buffer: Buffer | Uint8Array | ArrayBuffer, shape: readonly number[], options: FromBufferOptions & { dtype: D }): Tensor<D>;
 export function fromBuffer(buffer: unknown, shape: readonly number[], options?: FromBufferOptions): AnyTensor {
-  const opts = checkOptions('fromBuffer options', options, ['byteOffset', 'dtype']);
+  const opts = checkOptions('fromBuffer options', options, ['byteOffset', 'dtype', 'device']);
   const dtype = opts.dtype === undefined ? 'float32' : checkOneOf('dtype', opts.dtype, DTYPES);
+  if (opts.device !== undefined && parseDevice(opts.device) !== 'cpu') {
+    throw new Error(
+      `fromBuffer makes CPU tensors only (the tensor shares the buffer's host memory), so device ${describe(opts.device)} is not supported; ` +
+        `copy it to the GPU with fromBuffer(buffer, shape).to(${describe(opts.device)})`,
+    );
+  }
   const dims = checkShape('shape', shape);
   const byteOffset = opts.byteOffset === undefined ? 0 : checkInteger('byteOffset', opts.byteOffset, { min: 0 });
   let arrayBuffer: ArrayBufferLike;
@@ -258,39 +414,48 @@ export function fromBuffer(buffer: unknown, shape: readonly number[], options?: 
   return new Tensor(data as Float32Array, dims) as AnyTensor;
 }
 
-function filled(fn: string, shape: readonly number[], options: TensorOptions | undefined, value: (i: number) => number): AnyTensor {
-  const dtype = dtypeOption<DType>(fn, options);
+/**
+ * A new tensor of `shape` with element i = value(i), on the options' device. Constant fills (`constant` given)
+ * happen on the device; other values are computed on the host and uploaded.
+ */
+function filled(fn: string, shape: readonly number[], options: unknown, value: (i: number) => number, constant?: number, keys?: readonly string[]): AnyTensor {
+  const { dtype, device } = factoryOptions(fn, options, keys);
   const dims = checkShape('shape', shape);
-  const data = allocate(dtype, numelOf(dims));
+  const n = numelOf(dims);
+  if (device !== 'cpu' && constant !== undefined) return new Tensor<'float32'>(filledStorage(device, n, constant), dims);
+  const data = allocate(dtype, n);
   for (let i = 0; i < data.length; i++) data[i] = (dtype === 'int64' ? BigInt(Math.trunc(value(i))) : value(i)) as never;
-  return new Tensor(data as Float32Array, dims) as AnyTensor;
+  return placed(data, dims, device);
 }
 
 export function zeros(shape: readonly number[]): Tensor<'float32'>;
-export function zeros<D extends DType>(shape: readonly number[], options: TensorOptions<D>): Tensor<D>;
+export function zeros<D extends DType = 'float32'>(shape: readonly number[], options: TensorOptions<D>): Tensor<D>;
 export function zeros(shape: readonly number[], options?: TensorOptions): AnyTensor {
-  return filled('zeros', shape, options, () => 0);
+  return filled('zeros', shape, options, () => 0, 0);
 }
 
 export function ones(shape: readonly number[]): Tensor<'float32'>;
-export function ones<D extends DType>(shape: readonly number[], options: TensorOptions<D>): Tensor<D>;
+export function ones<D extends DType = 'float32'>(shape: readonly number[], options: TensorOptions<D>): Tensor<D>;
 export function ones(shape: readonly number[], options?: TensorOptions): AnyTensor {
-  return filled('ones', shape, options, () => 1);
+  return filled('ones', shape, options, () => 1, 1);
 }
 
 export function full(shape: readonly number[], value: number): Tensor<'float32'>;
-export function full<D extends DType>(shape: readonly number[], value: number, options: TensorOptions<D>): Tensor<D>;
+export function full<D extends DType = 'float32'>(shape: readonly number[], value: number, options: TensorOptions<D>): Tensor<D>;
 export function full(shape: readonly number[], value: number, options?: TensorOptions): AnyTensor {
   if (typeof value !== 'number') throw new TypeError(`Expected number for fill value but received ${describe(value)}`);
-  return filled('full', shape, options, () => value);
+  return filled('full', shape, options, () => value, value);
 }
 
-/** Uniform on [0, 1) from the seeded generator (see `manualSeed`). */
-export function rand(shape: readonly number[]): Tensor<'float32'> {
-  return filled('rand', shape, undefined, nextUniform) as Tensor<'float32'>;
+/**
+ * Uniform on [0, 1) from the seeded generator (see `manualSeed`). On CUDA the values are drawn on the host from
+ * the same generator and uploaded, so `rand(s, { device: 'cuda' })` holds what `rand(s)` would have.
+ */
+export function rand(shape: readonly number[], options?: DeviceOptions): Tensor<'float32'> {
+  return filled('rand', shape, options, nextUniform, undefined, ['device']) as Tensor<'float32'>;
 }
 
-/** Standard normal from the seeded generator (see `manualSeed`). */
-export function randn(shape: readonly number[]): Tensor<'float32'> {
-  return filled('randn', shape, undefined, nextNormal) as Tensor<'float32'>;
+/** Standard normal from the seeded generator (see `manualSeed`); on CUDA drawn on the host like `rand`. */
+export function randn(shape: readonly number[], options?: DeviceOptions): Tensor<'float32'> {
+  return filled('randn', shape, options, nextNormal, undefined, ['device']) as Tensor<'float32'>;
 }

@@ -1,9 +1,12 @@
 // Shared machinery of RNNCell, LSTMCell and GRUCell: one step of the layer driver (T = 1).
-import { native, NativeForwardSpec } from '../binding';
+import { NativeForwardSpec, NativeStorage } from '../binding';
 import { checkBoolean, checkInteger, checkOptions, describe } from '../checks';
+import { allocStorage, freeStorage } from '../cuda';
 import { Tensor, checkTensor } from '../tensor';
 import { Module } from './module';
-import { CellMode, GATES, NATIVE_KIND, PreparedCall, initUniform, sameShape, shapeText } from './rnn-base';
+import {
+  CellMode, GATES, NATIVE_KIND, PreparedCall, checkSameDevice, initUniform, nativeWeights, runPrepared, runPreparedAsync, sameShape, shapeText,
+} from './rnn-base';
 
 export interface CellBaseOptions {
   inputSize: number;
@@ -40,7 +43,7 @@ export abstract class CellBase extends Module {
     initUniform(this.parameters(), this.hiddenSize);
   }
 
-  private checkState(name: string, value: unknown, expected: number[]): Float32Array {
+  private checkState(name: string, value: unknown, expected: number[]): NativeStorage {
     const t = checkTensor(name, value);
     if (t.ndim !== expected.length) {
       throw new RangeError(`${this.constructor.name}: Expected ${name} to be ${expected.length}D, got ${t.ndim}D instead`);
@@ -51,7 +54,8 @@ export abstract class CellBase extends Module {
     if (!sameShape(t.shape, expected)) {
       throw new RangeError(`${name} has inconsistent hidden_size: got ${t.shape[t.ndim - 1]}, expected ${this.hiddenSize} (shape ${shapeText(t.shape)})`);
     }
-    return t.data;
+    checkSameDevice(name, t, 'weight_ih', this.device);
+    return t.storage();
   }
 
   /** Validates (input, hx) and returns the native arguments; results are h' (and c' for LSTM). */
@@ -59,6 +63,7 @@ export abstract class CellBase extends Module {
     const lstm = this.mode === 'LSTM';
     const name = this.constructor.name;
     const x = checkTensor('input', input);
+    checkSameDevice('input', x, 'weight_ih', this.device);
     if (x.ndim !== 1 && x.ndim !== 2) throw new RangeError(`${name}: Expected input to be 1D or 2D, got ${x.ndim}D instead`);
     const batched = x.ndim === 2;
     const B = batched ? x.shape[0] : 1;
@@ -67,8 +72,8 @@ export abstract class CellBase extends Module {
     if (B === 0) throw new RangeError(`${name}: Expected a batch size larger than 0, got input of shape ${shapeText(x.shape)}`);
     const H = this.hiddenSize;
     const stateShape = batched ? [B, H] : [H];
-    let h0: Float32Array | null = null;
-    let c0: Float32Array | null = null;
+    let h0: NativeStorage | null = null;
+    let c0: NativeStorage | null = null;
     if (hx !== undefined && hx !== null) {
       if (lstm) {
         if (!Array.isArray(hx) || hx.length !== 2) throw new TypeError(`Expected hx to be a pair [h, c] of Tensors for LSTMCell but received ${describe(hx)}`);
@@ -78,29 +83,40 @@ export abstract class CellBase extends Module {
         h0 = this.checkState('hx', hx, stateShape);
       }
     }
-    const hN = new Float32Array(B * H);
-    const cN = lstm ? new Float32Array(B * H) : null;
+    const weights = nativeWeights(this);
+    const allocated: NativeStorage[] = [];
+    const alloc = (n: number): NativeStorage => {
+      const s = allocStorage(this.device, n);
+      allocated.push(s);
+      return s;
+    };
+    let scratch: NativeStorage, hN: NativeStorage, cN: NativeStorage | null;
+    try {
+      // the layer driver's output for T = 1 is h' again; it gets its own scratch memory
+      scratch = alloc(B * H);
+      hN = alloc(B * H);
+      cN = lstm ? alloc(B * H) : null;
+    } catch (e) {
+      for (const s of allocated) freeStorage(s); // out of device memory
+      throw e;
+    }
     const spec: NativeForwardSpec = {
       kind: NATIVE_KIND[this.mode], inputSize: this.inputSize, hiddenSize: H, projSize: 0, numLayers: 1,
       bidirectional: false, bias: this.bias, batchFirst: false, seqLen: 1, batch: B, dropout: 0, training: false, seed: 0,
     };
-    const weights = this.parameters().map((p) => p.data);
     return {
-      // the layer driver's output for T = 1 is h' again; it gets its own scratch array
-      args: [spec, weights, x.data, h0, c0, new Float32Array(B * H), hN, cN, null],
+      args: [spec, weights, x.storage(), h0, c0, scratch, hN, cN, null],
+      temps: [scratch],
+      results: cN ? [hN, cN] : [hN],
       finish: () => (cN ? [new Tensor(hN, stateShape), new Tensor(cN, stateShape)] : new Tensor(hN, stateShape)),
     };
   }
 
   protected runStep<R>(call: PreparedCall<unknown>): R {
-    native.rnnForward(...call.args);
-    return call.finish() as R;
+    return runPrepared(call) as R;
   }
 
   protected runStepAsync<R>(call: PreparedCall<unknown>): Promise<R> {
-    return this.track(async () => {
-      await native.rnnForwardAsync(...call.args);
-      return call.finish() as R;
-    });
+    return this.track(async () => (await runPreparedAsync(call)) as R);
   }
 }

@@ -1,5 +1,7 @@
-// Module base: parameters under PyTorch's names, state dicts, train/eval.
+// Module base: parameters under PyTorch's names, state dicts, train/eval, devices.
+import { NativeStorage } from '../binding';
 import { checkBoolean, checkOptions, describe } from '../checks';
+import { Device, DeviceLike, copyInto, copyStorage, freeStorage, resolveDevice } from '../cuda';
 import { AnyTensor, Tensor, isTensor } from '../tensor';
 
 export interface LoadStateDictOptions {
@@ -24,6 +26,55 @@ export abstract class Module {
   /** True in training mode (the default), false after `eval()`. */
   get training(): boolean {
     return this.#training;
+  }
+
+  /**
+   * The device of the module's parameters ('cpu' unless moved with `to`). Every parameter is on this device,
+   * and forward wants its input and hidden state there too.
+   */
+  get device(): Device {
+    const first = this.#parameters.values().next();
+    return first.done ? 'cpu' : first.value.device;
+  }
+
+  /**
+   * Moves every parameter to `device` ('cpu', 'cuda' = 'cuda:0', 'cuda:N') in place, like PyTorch's `module.to`:
+   * the parameter Tensors stay the same objects (so `namedParameters()` and `stateDict()` references stay
+   * valid) and get memory on the new device; their old device memory is freed. Returns the module.
+   * On any error (an unusable device, out of memory) the module is left unchanged.
+   */
+  to(device: DeviceLike): this {
+    const target = resolveDevice(device);
+    this.#checkIdle('move');
+    const moves: [Tensor<'float32'>, NativeStorage][] = [];
+    try {
+      for (const [name, param] of this.#parameters) {
+        if (param.device === target) continue;
+        if (param.disposed) throw new Error(`parameter ${name} of ${this.constructor.name} has been disposed`);
+        moves.push([param, copyStorage(param.storage(), target)]);
+      }
+    } catch (e) {
+      for (const [, storage] of moves) freeStorage(storage);
+      throw e;
+    }
+    for (const [param, storage] of moves) param._replaceStorage(storage);
+    return this;
+  }
+
+  /** `to('cuda:<index>')`. */
+  cuda(index = 0): this {
+    return this.to(`cuda:${index}`);
+  }
+
+  /** `to('cpu')`. */
+  cpu(): this {
+    return this.to('cpu');
+  }
+
+  #checkIdle(what: 'load a state dict into' | 'move'): void {
+    if (this.#inFlight > 0) {
+      throw new Error(`Cannot ${what} ${this.constructor.name} while ${this.#inFlight} forwardAsync call(s) are running; await them first`);
+    }
   }
 
   protected registerParameter(name: string, value: Tensor<'float32'>): void {
@@ -51,8 +102,9 @@ export abstract class Module {
   }
 
   /**
-   * Copies values into the module's parameters. Every problem (missing or unexpected keys under `strict`,
-   * shape or dtype mismatches) is reported at once, and on any error the module is left unchanged.
+   * Copies values into the module's parameters, on whatever device they are (the dict's tensors may be on any
+   * device). Every problem (missing or unexpected keys under `strict`, shape or dtype mismatches) is reported
+   * at once, and on any error the module is left unchanged.
    */
   loadStateDict(dict: Record<string, AnyTensor>, options?: LoadStateDictOptions): LoadStateDictResult {
     const opts = checkOptions('loadStateDict options', options, ['strict']);
@@ -60,19 +112,19 @@ export abstract class Module {
     if (dict === null || typeof dict !== 'object' || Array.isArray(dict)) {
       throw new TypeError(`Expected an object of Tensors for stateDict but received ${describe(dict)}`);
     }
-    if (this.#inFlight > 0) {
-      throw new Error(`Cannot load a state dict into ${this.constructor.name} while ${this.#inFlight} forwardAsync call(s) are running; await them first`);
-    }
+    this.#checkIdle('load a state dict into');
     const missingKeys = [...this.#parameters.keys()].filter((k) => !(k in dict));
     const unexpectedKeys = Object.keys(dict).filter((k) => !this.#parameters.has(k));
     const errors: string[] = [];
     if (strict && missingKeys.length > 0) errors.push(`Missing key(s) in state_dict: ${missingKeys.map((k) => `"${k}"`).join(', ')}.`);
     if (strict && unexpectedKeys.length > 0) errors.push(`Unexpected key(s) in state_dict: ${unexpectedKeys.map((k) => `"${k}"`).join(', ')}.`);
-    const updates: [Tensor<'float32'>, Float32Array][] = [];
+    const updates: [NativeStorage, NativeStorage][] = [];
     for (const [name, param] of this.#parameters) {
       if (!(name in dict)) continue;
       const value = dict[name];
-      if (!isTensor(value)) {
+      if (param.disposed) {
+        errors.push(`parameter ${name} of the module has been disposed.`);
+      } else if (!isTensor(value)) {
         errors.push(`Expected a Tensor for ${name} but received ${describe(value)}.`);
       } else if (value.disposed) {
         errors.push(`${name} is a disposed Tensor.`);
@@ -81,13 +133,14 @@ export abstract class Module {
       } else if (shapeText(value.shape) !== shapeText(param.shape)) {
         errors.push(`size mismatch for ${name}: copying a param with shape ${shapeText(value.shape)} from checkpoint, the shape in current model is ${shapeText(param.shape)}.`);
       } else {
-        updates.push([param, value.data as Float32Array]);
+        updates.push([param.storage() as NativeStorage, value.storage() as NativeStorage]);
       }
     }
     if (errors.length > 0) {
       throw new Error(`Error(s) in loading state_dict for ${this.constructor.name}:\n\t${errors.join('\n\t')}`);
     }
-    for (const [param, source] of updates) param.data.set(source);
+    // into the parameters on whatever device they are, from tensors on any device
+    for (const [target, source] of updates) copyInto(target, source);
     return { missingKeys, unexpectedKeys };
   }
 

@@ -1,7 +1,15 @@
 // PyTorch's PackedSequence: the time steps of a batch of variable-length sequences, longest first,
 // with the batch shrinking as sequences end. The recurrent layers consume it natively (rows per step).
 import { checkBoolean, checkInteger, checkOptions, describe } from '../checks';
+import { DeviceBuffer } from '../binding';
+import { copyStorage } from '../cuda';
 import { AnyTensor, Tensor, checkTensor, tensor } from '../tensor';
+
+/** A float32 tensor of `host`'s values on `like`'s device (`host` itself on the CPU). */
+function onDeviceOf(like: Tensor<'float32'>, host: Float32Array, shape: readonly number[]): Tensor<'float32'> {
+  if (like.device === 'cpu') return new Tensor(host, shape);
+  return new Tensor(copyStorage(host, like.device) as DeviceBuffer, shape);
+}
 
 export class PackedSequence {
   /**
@@ -32,7 +40,7 @@ export interface PackOptions {
 function lengthList(lengths: unknown, batch: number): number[] {
   let list: unknown[];
   if (Array.isArray(lengths)) list = lengths;
-  else if (lengths instanceof Tensor && !lengths.disposed) list = Array.from(lengths.data as ArrayLike<number | bigint>, Number);
+  else if (lengths instanceof Tensor && !lengths.disposed) list = Array.from(lengths.hostData() as ArrayLike<number | bigint>, Number);
   else throw new TypeError(`Expected an array of integers or a Tensor for lengths but received ${describe(lengths)}`);
   if (list.length !== batch) {
     throw new RangeError(`Expected \`len(lengths)\` to be equal to batch_size, but got ${list.length} (batch_size=${batch})`);
@@ -40,7 +48,11 @@ function lengthList(lengths: unknown, batch: number): number[] {
   return list.map((v, i) => checkInteger(`lengths[${i}]`, v, { min: 0 }));
 }
 
-/** Packs a padded batch `[T, B, *]` (or `[B, T, *]` with batchFirst) of sequences with the given lengths. */
+/**
+ * Packs a padded batch `[T, B, *]` (or `[B, T, *]` with batchFirst) of sequences with the given lengths. The packed
+ * data is on the input's device (a CUDA input is packed on the host: downloaded and the result uploaded); batch
+ * sizes and indices are CPU int64 tensors, as in PyTorch.
+ */
 export function packPaddedSequence(input: Tensor<'float32'>, lengths: number[] | AnyTensor, options?: PackOptions): PackedSequence {
   const opts = checkOptions('packPaddedSequence options', options, ['batchFirst', 'enforceSorted']);
   const batchFirst = opts.batchFirst === undefined ? false : checkBoolean('batchFirst', opts.batchFirst);
@@ -70,7 +82,7 @@ export function packPaddedSequence(input: Tensor<'float32'>, lengths: number[] |
   for (let t = 0; t < maxLen; t++) batchSizes.push(order.filter((i) => lens[i] > t).length);
   const total = batchSizes.reduce((a, b) => a + b, 0);
   const data = new Float32Array(total * inner);
-  const src = x.data;
+  const src = x.hostData();
   let row = 0;
   for (let t = 0; t < maxLen; t++) {
     for (let k = 0; k < batchSizes[t]; k++) {
@@ -84,7 +96,7 @@ export function packPaddedSequence(input: Tensor<'float32'>, lengths: number[] |
   const unsorted = new Array<number>(B);
   order.forEach((b, k) => (unsorted[b] = k));
   return new PackedSequence(
-    new Tensor(data, [total, ...x.shape.slice(2)]),
+    onDeviceOf(x, data, [total, ...x.shape.slice(2)]),
     toInt64(batchSizes),
     enforceSorted ? null : toInt64(order),
     enforceSorted ? null : toInt64(unsorted),
@@ -98,7 +110,10 @@ export interface PadOptions {
   totalLength?: number;
 }
 
-/** Inverse of `packPaddedSequence`: `[padded, lengths]` in the original batch order. */
+/**
+ * Inverse of `packPaddedSequence`: `[padded, lengths]` in the original batch order. The padded tensor is on the
+ * packed data's device (done on the host for CUDA); lengths are a CPU int64 tensor, as in PyTorch.
+ */
 export function padPackedSequence(sequence: PackedSequence, options?: PadOptions): [Tensor<'float32'>, Tensor<'int64'>] {
   if (!(sequence instanceof PackedSequence)) throw new TypeError(`Expected a PackedSequence for sequence but received ${describe(sequence)}`);
   const opts = checkOptions('padPackedSequence options', options, ['batchFirst', 'paddingValue', 'totalLength']);
@@ -118,6 +133,7 @@ export function padPackedSequence(sequence: PackedSequence, options?: PadOptions
     }
   }
   const data = checkTensor('sequence.data', sequence.data);
+  const src = data.hostData();
   const inner = data.shape.slice(1).reduce((a, b) => a * b, 1);
   const out = new Float32Array(T * B * inner).fill(paddingValue);
   const sortedLengths = new Array<number>(B).fill(0);
@@ -127,7 +143,7 @@ export function padPackedSequence(sequence: PackedSequence, options?: PadOptions
     for (let k = 0; k < sizes[t]; k++) {
       const b = original[k];
       const to = (batchFirst ? b * T + t : t * B + b) * inner;
-      out.set(data.data.subarray(row * inner, (row + 1) * inner), to);
+      out.set(src.subarray(row * inner, (row + 1) * inner), to);
       sortedLengths[k]++;
       row++;
     }
@@ -135,5 +151,5 @@ export function padPackedSequence(sequence: PackedSequence, options?: PadOptions
   const lengths = new BigInt64Array(B);
   sortedLengths.forEach((len, k) => (lengths[original[k]] = BigInt(len)));
   const shape = batchFirst ? [B, T, ...data.shape.slice(1)] : [T, B, ...data.shape.slice(1)];
-  return [new Tensor(out, shape), new Tensor(lengths, [B])];
+  return [onDeviceOf(data, out, shape), new Tensor(lengths, [B])];
 }

@@ -1,7 +1,8 @@
 // Shared machinery of RNN, LSTM and GRU: options, parameters, argument checks and the native call.
 // Subclasses only fix the cell kind and the public, exactly typed forward signatures.
-import { native, NativeForwardSpec } from '../binding';
+import { native, NativeForwardSpec, NativeStorage } from '../binding';
 import { checkBoolean, checkInteger, checkNumberInRange, checkOneOf, checkOptions, describe } from '../checks';
+import { Device, allocStorage, copyInto, copyStorage, downloadStorage, freeStorage, isDeviceBuffer } from '../cuda';
 import { nextSeed, nextUniform } from '../random';
 import { Tensor, checkTensor } from '../tensor';
 import { Module } from './module';
@@ -31,12 +32,16 @@ export function sameShape(a: readonly number[], b: readonly number[]): boolean {
   return a.length === b.length && a.every((v, i) => v === b[i]);
 }
 
-/** Fills every parameter uniform(-1/sqrt(hiddenSize), 1/sqrt(hiddenSize)) from the seeded generator, like PyTorch. */
+/**
+ * Fills every parameter uniform(-1/sqrt(hiddenSize), 1/sqrt(hiddenSize)) from the seeded generator, like PyTorch
+ * (drawn on the host and uploaded for parameters on CUDA, so the values do not depend on the device).
+ */
 export function initUniform(params: Tensor<'float32'>[], hiddenSize: number): void {
   const k = 1 / Math.sqrt(hiddenSize);
   for (const p of params) {
-    const d = p.data;
+    const d = p.device === 'cpu' ? p.data : new Float32Array(p.numel);
     for (let i = 0; i < d.length; i++) d[i] = (2 * nextUniform() - 1) * k;
+    if (p.device !== 'cpu') copyInto(p.storage(), d);
   }
 }
 
@@ -44,6 +49,65 @@ export function initUniform(params: Tensor<'float32'>[], hiddenSize: number): vo
 export interface PreparedCall<R> {
   args: Parameters<typeof native.rnnForward>;
   finish(): R;
+  /** Memory only the call itself uses (permuted h0/c0, the cells' scratch output): freed when it settles. */
+  temps: NativeStorage[];
+  /** The results' memory: freed if the call fails. */
+  results: NativeStorage[];
+}
+
+/** Frees the device memory among `storages` now (host memory is left to the GC). */
+function release(storages: readonly (NativeStorage | null)[]): void {
+  for (const s of storages) freeStorage(s);
+}
+
+/** Runs a prepared call synchronously. */
+export function runPrepared<R>(call: PreparedCall<R>): R {
+  try {
+    native.rnnForward(...call.args);
+  } catch (e) {
+    release(call.results);
+    throw e;
+  } finally {
+    release(call.temps);
+  }
+  return call.finish();
+}
+
+/** Runs a prepared call on the libuv thread pool. */
+export async function runPreparedAsync<R>(call: PreparedCall<R>): Promise<R> {
+  try {
+    await native.rnnForwardAsync(...call.args);
+  } catch (e) {
+    release(call.results);
+    throw e;
+  } finally {
+    release(call.temps);
+  }
+  return call.finish();
+}
+
+/**
+ * Throws PyTorch's error when `tensor` (called `name`) is not on `refDevice`, the device of the module's first
+ * parameter `refName`.
+ */
+export function checkSameDevice(name: string, tensor: Tensor<'float32'>, refName: string, refDevice: Device): void {
+  if (tensor.device !== refDevice) {
+    throw new Error(
+      `Expected all tensors to be on the same device, but found at least two devices, ${refDevice} and ${tensor.device}! ` +
+        `(${name} is on ${tensor.device}, ${refName} is on ${refDevice})`,
+    );
+  }
+}
+
+/** The module's parameters' memory for native code, each checked to be usable and on the first one's device. */
+export function nativeWeights(module: Module): NativeStorage[] {
+  const named = module.namedParameters();
+  const [refName, ref] = named[0];
+  return named.map(([name, p]) => {
+    if (p.disposed) throw new Error(`parameter ${name} of ${module.constructor.name} has been disposed`);
+    checkSameDevice(name, p, refName, ref.device);
+    return p.storage();
+  });
 }
 
 type HiddenState = Tensor<'float32'> | [Tensor<'float32'>, Tensor<'float32'>];
@@ -115,21 +179,20 @@ export abstract class RNNBase extends Module {
     return this.projSize > 0 ? this.projSize : this.hiddenSize;
   }
 
-  private nativeWeights(): Float32Array[] {
-    return this.parameters().map((p, i) => {
-      if (p.disposed) throw new Error(`parameter ${this.namedParameters()[i][0]} of ${this.constructor.name} has been disposed`);
-      return p.data;
-    });
+  /** The first parameter's name, the reference in device errors. */
+  private get referenceName(): string {
+    return this.namedParameters()[0][0];
   }
 
-  private checkHidden(name: string, value: unknown, expected: number[], batched: boolean, label: string): Float32Array {
+  private checkHidden(name: string, value: unknown, expected: number[], batched: boolean, label: string): NativeStorage {
     const t = checkTensor(name, value);
     if (t.ndim !== expected.length) {
       const rank = batched ? '3-D' : '2-D';
       throw new RangeError(`For ${batched ? 'batched' : 'unbatched'} ${rank} input, ${name} should also be ${rank} but got ${t.ndim}-D tensor`);
     }
     if (!sameShape(t.shape, expected)) throw new RangeError(`Expected ${label} size ${shapeText(expected)}, got ${shapeText(t.shape)}`);
-    return t.data;
+    checkSameDevice(name, t, this.referenceName, this.device);
+    return t.storage();
   }
 
   /** Validates (input, hx), allocates the results and returns the native arguments plus a result wrapper. */
@@ -145,6 +208,7 @@ export abstract class RNNBase extends Module {
     if (input instanceof PackedSequence) {
       packed = input;
       data = checkTensor('input.data', input.data);
+      checkSameDevice('input.data', data, this.referenceName, this.device);
       if (data.ndim !== 2) throw new RangeError(`${name}: Expected packed input data to be 2D, got ${data.ndim}D instead`);
       const sizes = input.batchSizeList();
       sizes.forEach((s, i) => checkInteger(`input.batchSizes[${i}]`, s, { min: 1, max: i === 0 ? Number.MAX_SAFE_INTEGER : sizes[i - 1] }));
@@ -159,6 +223,7 @@ export abstract class RNNBase extends Module {
       checkPermutation('input.unsortedIndices', input.unsortedIndices, B);
     } else {
       data = checkTensor('input', input);
+      checkSameDevice('input', data, this.referenceName, this.device);
       if (data.ndim !== 2 && data.ndim !== 3) throw new RangeError(`${name}: Expected input to be 2D or 3D, got ${data.ndim}D instead`);
       batched = data.ndim === 3;
       T = batched && this.batchFirst ? data.shape[1] : data.shape[0];
@@ -171,8 +236,9 @@ export abstract class RNNBase extends Module {
 
     const hShape = batched ? [L * D, B, P] : [L * D, P];
     const cShape = batched ? [L * D, B, H] : [L * D, H];
-    let h0: Float32Array | null = null;
-    let c0: Float32Array | null = null;
+    let h0: NativeStorage | null = null;
+    let c0: NativeStorage | null = null;
+    const temps: NativeStorage[] = [];
     if (hx !== undefined && hx !== null) {
       if (lstm) {
         if (!Array.isArray(hx) || hx.length !== 2) throw new TypeError(`Expected hx to be a pair [h0, c0] of Tensors for LSTM but received ${describe(hx)}`);
@@ -183,14 +249,31 @@ export abstract class RNNBase extends Module {
       }
       if (packed?.sortedIndices) {
         h0 = permuteBatch(h0, packed.sortedIndices.data, L * D, P);
-        if (c0) c0 = permuteBatch(c0, packed.sortedIndices.data, L * D, H);
+        temps.push(h0);
+        if (c0) {
+          c0 = permuteBatch(c0, packed.sortedIndices.data, L * D, H);
+          temps.push(c0);
+        }
       }
     }
 
     const rows = data.shape[0] * (data.ndim === 3 ? data.shape[1] : 1);
-    const output = new Float32Array(rows * D * P);
-    const hN = new Float32Array(L * D * B * P);
-    const cN = lstm ? new Float32Array(L * D * B * H) : null;
+    let weights: NativeStorage[], output: NativeStorage, hN: NativeStorage, cN: NativeStorage | null;
+    const allocated: NativeStorage[] = [];
+    const alloc = (n: number): NativeStorage => {
+      const s = allocStorage(this.device, n);
+      allocated.push(s);
+      return s;
+    };
+    try {
+      weights = nativeWeights(this);
+      output = alloc(rows * D * P);
+      hN = alloc(L * D * B * P);
+      cN = lstm ? alloc(L * D * B * H) : null;
+    } catch (e) {
+      release([...temps, ...allocated]); // e.g. a disposed parameter, or out of device memory
+      throw e;
+    }
     const spec: NativeForwardSpec = {
       kind: NATIVE_KIND[this.mode], inputSize: this.inputSize, hiddenSize: H, projSize: this.projSize, numLayers: L,
       bidirectional: this.bidirectional, bias: this.bias, batchFirst: batched && this.batchFirst && !packed,
@@ -198,30 +281,35 @@ export abstract class RNNBase extends Module {
       seed: this.training && this.dropout > 0 && L > 1 ? nextSeed() : 0,
     };
     const outShape = packed ? [rows, D * P] : batched ? [...data.shape.slice(0, 2), D * P] : [T, D * P];
+    const unsorted = packed?.unsortedIndices?.data;
+    /** The state back in the caller's batch order (a new buffer; the sorted one is freed). */
+    const unsort = (state: NativeStorage, size: number): NativeStorage => {
+      if (!unsorted) return state;
+      const out = permuteBatch(state, unsorted, L * D, size);
+      freeStorage(state);
+      return out;
+    };
     return {
-      args: [spec, this.nativeWeights(), data.data, h0, c0, output, hN, cN, batchSizes],
+      args: [spec, weights, data.storage(), h0, c0, output, hN, cN, batchSizes],
+      temps,
+      results: cN ? [output, hN, cN] : [output, hN],
       finish: () => {
-        const unsorted = packed?.unsortedIndices?.data;
-        const hOut = new Tensor(unsorted ? permuteBatch(hN, unsorted, L * D, P) : hN, hShape);
+        const hOut = new Tensor(unsort(hN, P), hShape);
         const out = new Tensor(output, outShape);
         const result = packed ? new PackedSequence(out, packed.batchSizes, packed.sortedIndices, packed.unsortedIndices) : out;
         if (!cN) return [result, hOut];
-        const cOut = new Tensor(unsorted ? permuteBatch(cN, unsorted, L * D, H) : cN, cShape);
+        const cOut = new Tensor(unsort(cN, H), cShape);
         return [result, [hOut, cOut]];
       },
     };
   }
 
   protected run<R>(call: PreparedCall<R>): R {
-    native.rnnForward(...call.args);
-    return call.finish();
+    return runPrepared(call);
   }
 
   protected runAsync<R>(call: PreparedCall<R>): Promise<R> {
-    return this.track(async () => {
-      await native.rnnForwardAsync(...call.args);
-      return call.finish();
-    });
+    return this.track(() => runPreparedAsync(call));
   }
 }
 
@@ -234,17 +322,21 @@ function checkPermutation(name: string, index: Tensor<'int64'> | null, size: num
   }
 }
 
-/** out[:, k] = state[:, index[k]] for a [layers, B, size] state (PyTorch's permute_hidden). */
-function permuteBatch(state: Float32Array, index: BigInt64Array, layers: number, size: number): Float32Array {
+/**
+ * out[:, k] = state[:, index[k]] for a [layers, B, size] state (PyTorch's permute_hidden), in new memory on the
+ * state's device (a CUDA state is downloaded, permuted on the host and uploaded).
+ */
+function permuteBatch(state: NativeStorage, index: BigInt64Array, layers: number, size: number): NativeStorage {
+  const host = isDeviceBuffer(state) ? downloadStorage(state) : state;
   const B = index.length;
-  const out = new Float32Array(state.length);
+  const out = new Float32Array(host.length);
   for (let l = 0; l < layers; l++) {
     for (let k = 0; k < B; k++) {
       const from = (l * B + Number(index[k])) * size;
-      out.set(state.subarray(from, from + size), (l * B + k) * size);
+      out.set(host.subarray(from, from + size), (l * B + k) * size);
     }
   }
-  return out;
+  return isDeviceBuffer(state) ? copyStorage(out, `cuda:${state.device}`) : out;
 }
 
 export const RNN_BASE_KEYS = BASE_KEYS;

@@ -1,0 +1,205 @@
+// CUDA devices: availability (with errors that say how to fix a missing build or driver), device strings,
+// and the storage helpers the tensors and modules use to move memory between the host and the GPUs.
+// The public part is the `cuda` object and the matmul precision setting; the rest is internal to lib/.
+import { DeviceBuffer, Float32MatmulPrecision, NativeStorage, native } from './binding';
+import { checkInteger, checkOneOf, describe } from './checks';
+
+/** Where a tensor's memory lives: host memory, or the CUDA device with that index. */
+export type Device = 'cpu' | `cuda:${number}`;
+/** What device arguments accept: a `Device`, or `'cuda'` for the current (first) CUDA device, `'cuda:0'`. */
+export type DeviceLike = Device | 'cuda';
+
+export { DeviceBuffer, Float32MatmulPrecision };
+
+const REBUILD = 'Rebuild with CUDA: install the CUDA toolkit with cuBLAS and run `npm run build:native -- --CDRNN_CUDA=ON`';
+
+let buildInfoCache: { built: boolean; reason: string } | undefined;
+
+/** Whether the addon was compiled with CUDA, and if not why (internal; `cuda.isAvailable()` is the public question). */
+export function cudaBuildInfo(): { built: boolean; reason: string } {
+  if (buildInfoCache === undefined) {
+    if (typeof native.cudaBuildInfo !== 'function') {
+      // an addon compiled before CUDA support existed
+      buildInfoCache = { built: false, reason: 'the native build predates CUDA support' };
+    } else {
+      const info = native.cudaBuildInfo();
+      buildInfoCache = { built: info.built === true, reason: String(info.reason ?? '') };
+    }
+  }
+  return buildInfoCache;
+}
+
+function nativeDeviceCount(): number {
+  if (!cudaBuildInfo().built || typeof native.cudaDeviceCount !== 'function') return 0;
+  const n = native.cudaDeviceCount();
+  return Number.isInteger(n) && n > 0 ? n : 0;
+}
+
+/** Throws unless CUDA device `index` can be used, saying which of build, driver or index is the problem. */
+export function requireCudaDevice(index: number): void {
+  const info = cudaBuildInfo();
+  if (!info.built) {
+    throw new Error(`node-rnn was built without CUDA${info.reason ? ` (${info.reason})` : ''}. ${REBUILD}`);
+  }
+  const count = nativeDeviceCount();
+  if (count === 0) {
+    const driver = typeof native.cudaDriverError === 'function' ? native.cudaDriverError() : '';
+    throw new Error(`CUDA is not available: ${driver || 'no CUDA device was found'}. Check the NVIDIA driver (nvidia-smi)`);
+  }
+  if (index >= count) throw new RangeError(`CUDA device ${index} requested but only ${count} device(s) found`);
+}
+
+/** Parses 'cpu', 'cuda' (= 'cuda:0') or 'cuda:N'; a TypeError for non-strings, a RangeError for other strings. */
+export function parseDevice(value: unknown, name = 'device'): Device {
+  if (typeof value !== 'string') {
+    throw new TypeError(`Expected a device ('cpu', 'cuda' or 'cuda:N') for ${name} but received ${describe(value)}`);
+  }
+  if (value === 'cpu') return 'cpu';
+  if (value === 'cuda') return 'cuda:0';
+  const m = /^cuda:(\d+)$/.exec(value);
+  if (m === null || !Number.isSafeInteger(Number(m[1]))) {
+    throw new RangeError(`Expected a device ('cpu', 'cuda' or 'cuda:N' with N a non-negative integer) for ${name} but received ${describe(value)}`);
+  }
+  return `cuda:${Number(m[1])}`;
+}
+
+/** The CUDA device index of `device`, or -1 for the CPU. */
+export function cudaIndex(device: Device): number {
+  return device === 'cpu' ? -1 : Number(device.slice(5));
+}
+
+/** `parseDevice`, then for a CUDA device `requireCudaDevice`: a device that can be used now. */
+export function resolveDevice(value: unknown, name = 'device'): Device {
+  const device = parseDevice(value, name);
+  if (device !== 'cpu') requireCudaDevice(cudaIndex(device));
+  return device;
+}
+
+/** Whether `value` is a native DeviceBuffer (live or freed). */
+export function isDeviceBuffer(value: unknown): value is DeviceBuffer {
+  const ctor = (native as unknown as { DeviceBuffer?: unknown }).DeviceBuffer;
+  if (typeof ctor === 'function') return value instanceof (ctor as new () => DeviceBuffer);
+  // no class exported: recognise the shape
+  if (value === null || typeof value !== 'object' || ArrayBuffer.isView(value)) return false;
+  const v = value as Record<string, unknown>;
+  return typeof v.free === 'function' && typeof v.device === 'number' && typeof v.length === 'number' && typeof v.freed === 'boolean';
+}
+
+/** The device that holds `storage`. */
+export function storageDevice(storage: NativeStorage | BigInt64Array): Device {
+  return isDeviceBuffer(storage) ? `cuda:${storage.device}` : 'cpu';
+}
+
+// The native calls; only reached after requireCudaDevice passed or with an existing DeviceBuffer,
+// so the functions exist (a build without them reports built: false).
+function nativeCuda<K extends 'cudaAlloc' | 'cudaUpload' | 'cudaDownload' | 'cudaCopy' | 'cudaFill' | 'cudaDeviceName' | 'cudaSynchronize'>(
+  key: K,
+): NonNullable<(typeof native)[K]> {
+  const fn = native[key];
+  if (typeof fn !== 'function') requireCudaDevice(0);
+  return fn as NonNullable<(typeof native)[K]>;
+}
+
+/** Uninitialised float32 memory on `device`: a Float32Array (zeros) on the CPU, a DeviceBuffer on CUDA. */
+export function allocStorage(device: Device, elements: number): NativeStorage {
+  if (device === 'cpu') return new Float32Array(elements);
+  return nativeCuda('cudaAlloc')(cudaIndex(device), elements);
+}
+
+/** A copy of `source` on `device` (a new Float32Array or DeviceBuffer; never `source` itself). */
+export function copyStorage(source: NativeStorage, device: Device): NativeStorage {
+  if (device === 'cpu') {
+    if (!isDeviceBuffer(source)) return source.slice();
+    return downloadStorage(source);
+  }
+  const target = nativeCuda('cudaAlloc')(cudaIndex(device), source.length);
+  try {
+    copyInto(target, source);
+  } catch (e) {
+    target.free();
+    throw e;
+  }
+  return target;
+}
+
+/** Copies `source` into `target` (same length; any devices). */
+export function copyInto(target: NativeStorage, source: NativeStorage): void {
+  if (target === source || source.length === 0) return;
+  if (isDeviceBuffer(target)) {
+    if (isDeviceBuffer(source)) nativeCuda('cudaCopy')(target, source);
+    else nativeCuda('cudaUpload')(target, source);
+  } else if (isDeviceBuffer(source)) {
+    nativeCuda('cudaDownload')(target, source);
+  } else {
+    target.set(source);
+  }
+}
+
+/** The values of a DeviceBuffer in a new Float32Array. */
+export function downloadStorage(source: DeviceBuffer): Float32Array {
+  const out = new Float32Array(source.length);
+  if (out.length > 0) nativeCuda('cudaDownload')(out, source);
+  return out;
+}
+
+/** A DeviceBuffer on `device` with `value` in every element. */
+export function filledStorage(device: Device, elements: number, value: number): DeviceBuffer {
+  const buffer = nativeCuda('cudaAlloc')(cudaIndex(device), elements);
+  try {
+    if (elements > 0) nativeCuda('cudaFill')(buffer, value);
+  } catch (e) {
+    buffer.free();
+    throw e;
+  }
+  return buffer;
+}
+
+/** Frees device memory now (a no-op for host memory, which the GC reclaims). */
+export function freeStorage(storage: NativeStorage | BigInt64Array | null | undefined): void {
+  if (storage && isDeviceBuffer(storage)) storage.free();
+}
+
+function checkIndex(index: unknown): number {
+  const i = checkInteger('device index', index, { min: 0 });
+  requireCudaDevice(i);
+  return i;
+}
+
+/** CUDA queries, like `torch.cuda`. */
+export const cuda = Object.freeze({
+  /** True when node-rnn was built with CUDA and a usable CUDA device is present, like `torch.cuda.is_available()`. */
+  isAvailable(): boolean {
+    return nativeDeviceCount() > 0;
+  },
+  /** Number of usable CUDA devices (0 without a CUDA build or driver), like `torch.cuda.device_count()`. */
+  deviceCount(): number {
+    return nativeDeviceCount();
+  },
+  /** The device's name, e.g. 'NVIDIA H100 80GB HBM3', like `torch.cuda.get_device_name(i)`. */
+  deviceName(index = 0): string {
+    return nativeCuda('cudaDeviceName')(checkIndex(index));
+  },
+  /** Waits for all work on the device, like `torch.cuda.synchronize(i)`. */
+  synchronize(index = 0): void {
+    nativeCuda('cudaSynchronize')(checkIndex(index));
+  },
+});
+
+const PRECISIONS: readonly Float32MatmulPrecision[] = ['highest', 'high'];
+let fallbackPrecision: Float32MatmulPrecision = 'highest';
+
+/**
+ * Float32 matrix products on CUDA, like `torch.set_float32_matmul_precision`: 'highest' (the default) computes
+ * in float32; 'high' allows TensorFloat-32 (faster on Ampere and later, about 1e-3 relative error). CPU math is
+ * unaffected.
+ */
+export function setFloat32MatmulPrecision(precision: Float32MatmulPrecision): void {
+  const p = checkOneOf('precision', precision, PRECISIONS);
+  if (typeof native.setFloat32MatmulPrecision === 'function') native.setFloat32MatmulPrecision(p);
+  else fallbackPrecision = p;
+}
+
+export function getFloat32MatmulPrecision(): Float32MatmulPrecision {
+  if (typeof native.getFloat32MatmulPrecision === 'function') return native.getFloat32MatmulPrecision() as Float32MatmulPrecision;
+  return fallbackPrecision;
+}
