@@ -1,0 +1,281 @@
+#!/bin/bash
+# One-shot check of the CUDA backend on a GPU machine: environment, CUDA build, the whole test suite, and
+# forward timings next to PyTorch's cuDNN on the same shapes (bench/gpu-shapes.json).
+#
+# On the GPU machine, from the repository root, with dist/ (built here: npx tsc -p tsconfig.json) and
+# .device-carry/ (../shared/tools/device-stage.sh) carried:
+#     bash .device-carry/enter.sh bash scripts/gpu-check.sh
+# It writes to $OUT: gpu-check.log (everything printed), build.log, test.log, ours.json, torch.json.
+# Stages: a. environment  b. build with -DRNN_CUDA=ON and check cuda.isAvailable()  c. tests (mocha, whole
+# suite; failures are recorded, not fatal)  d. bench (ours, then PyTorch) and a comparison table, printed last.
+# Exit status: 1 if the build or the CUDA check failed (stops there), or if tests or a bench failed; else 0.
+#
+# Knobs (environment):
+#   GPU_CHECK_SKIP_BUILD=1   keep an existing build/Release/node_rnn.node (a rerun on a warm machine)
+#   GPU_CHECK_QUICK=1        fewer bench shapes (--quick on both sides)
+#   GPU_CHECK_OPENBLAS=auto|carried|system   OpenBLAS for the build: the system's, else (auto) the copy staged
+#                            in .device-carry/openblas.tar.xz if there is one
+#
+# The CMake build needs OpenBLAS (headers and library). If the GPU machine may lack it, stage this machine's
+# copy (about 5 MB) next to node and node_modules, here, after device-stage.sh:
+#     bash scripts/gpu-check.sh --stage-openblas
+#
+# No npm/npx on the GPU machine (enter.sh brings node only): the build calls cmake-js and the tests mocha
+# directly, as `npm run build:native` and `npx mocha` would.
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+
+# ---------------------------------------------------------------------------------------------------------
+# --stage-openblas (run on the development machine): pack OpenBLAS's headers and library, and the Fortran
+# runtime it needs, into .device-carry/openblas.tar.xz
+# ---------------------------------------------------------------------------------------------------------
+stage_openblas() {
+  local lib hdr dir tmp dep
+  lib=$(ldconfig -p 2>/dev/null | awk '$1 == "libopenblas.so.0" { print $NF; exit }') || true
+  if [ -z "$lib" ]; then
+    echo "gpu-check: no libopenblas.so.0 here (Debian/Ubuntu: apt-get install -y libopenblas-dev)" >&2
+    return 1
+  fi
+  lib=$(readlink -f "$lib")
+  hdr=''
+  for cand in $(find /usr/include /usr/local/include -name cblas.h 2>/dev/null || true); do
+    dir=$(dirname "$(readlink -f "$cand")")
+    if [ -f "$dir/openblas_config.h" ]; then hdr=$dir; break; fi
+  done
+  if [ -z "$hdr" ]; then
+    echo "gpu-check: OpenBLAS's cblas.h (next to openblas_config.h) was not found here" >&2
+    return 1
+  fi
+  tmp=$(mktemp -d)
+  mkdir -p "$tmp/openblas/include" "$tmp/openblas/lib" "$tmp/openblas/runtime"
+  cp "$hdr/cblas.h" "$hdr/openblas_config.h" "$tmp/openblas/include/"
+  if [ -f "$hdr/f77blas.h" ]; then cp "$hdr/f77blas.h" "$tmp/openblas/include/"; fi
+  cp "$lib" "$tmp/openblas/lib/libopenblas.so.0"
+  ln -s libopenblas.so.0 "$tmp/openblas/lib/libopenblas.so"
+  # the Fortran runtime OpenBLAS links (used on the GPU machine only if it has none)
+  for dep in $(ldd "$lib" | awk '$3 ~ /^\// && ($1 ~ /^libgfortran/ || $1 ~ /^libquadmath/) { print $1 "=" $3 }'); do
+    cp "$(readlink -f "${dep#*=}")" "$tmp/openblas/runtime/${dep%%=*}"
+  done
+  mkdir -p .device-carry
+  tar -C "$tmp" -cJf .device-carry/openblas.tar.xz openblas
+  rm -rf "$tmp"
+  echo "staged .device-carry/openblas.tar.xz ($(du -k .device-carry/openblas.tar.xz | cut -f1) KiB) from $lib and $hdr:"
+  tar -tvJf .device-carry/openblas.tar.xz | awk '{ print "  " $0 }'
+}
+
+if [ "${1:-}" = "--stage-openblas" ]; then
+  stage_openblas
+  exit
+fi
+if [ $# -gt 0 ]; then
+  echo "usage: OUT=folder bash scripts/gpu-check.sh   |   bash scripts/gpu-check.sh --stage-openblas" >&2
+  exit 2
+fi
+
+: "${OUT:?set OUT to a folder for the logs and results}"
+mkdir -p "$OUT"
+OUT=$(cd "$OUT" && pwd)
+
+# ---------------------------------------------------------------------------------------------------------
+# Stages and their timings
+# ---------------------------------------------------------------------------------------------------------
+STAGE_NAME=''
+STAGE_START=0
+STAGE_TIMES=()
+end_stage() {
+  if [ -n "$STAGE_NAME" ]; then
+    local took=$((SECONDS - STAGE_START))
+    printf -- '----- %s: %ss\n' "$STAGE_NAME" "$took"
+    STAGE_TIMES+=("$STAGE_NAME ${took}s")
+  fi
+  STAGE_NAME=''
+}
+stage() {
+  end_stage
+  STAGE_NAME=$1
+  STAGE_START=$SECONDS
+  printf '\n===== %s  [%s, +%ss] =====\n' "$1" "$(date +%T)" "$SECONDS"
+}
+
+# OpenBLAS: true when the system has the library and a cblas.h (what CMakeLists.txt looks for)
+system_openblas() {
+  local libs hdrs
+  libs=$(ldconfig -p 2>/dev/null | grep 'libopenblas\.so') || true
+  hdrs=$(find /usr/include /usr/local/include -maxdepth 3 -name cblas.h 2>/dev/null) || true
+  [ -n "$libs" ] && [ -n "$hdrs" ]
+}
+
+# an exit status, with a word for timeout's
+status() {
+  case "$1" in
+    0) echo "0" ;;
+    124 | 137) echo "$1 (timed out)" ;;
+    *) echo "$1 (failed)" ;;
+  esac
+}
+
+use_carried_openblas() {
+  local prefix=/tmp/node-rnn-openblas
+  if [ ! -f .device-carry/openblas.tar.xz ]; then
+    echo "gpu-check: no .device-carry/openblas.tar.xz (stage it with: bash scripts/gpu-check.sh --stage-openblas)"
+    exit 1
+  fi
+  rm -rf "$prefix"
+  mkdir -p "$prefix"
+  tar -C "$prefix" -xJf .device-carry/openblas.tar.xz
+  export CMAKE_PREFIX_PATH="$prefix/openblas${CMAKE_PREFIX_PATH:+:$CMAKE_PREFIX_PATH}"
+  local ldpath="$prefix/openblas/lib"
+  if [ -z "$(ldconfig -p 2>/dev/null | grep 'libgfortran\.so\.5')" ]; then ldpath="$ldpath:$prefix/openblas/runtime"; fi
+  export LD_LIBRARY_PATH="$ldpath${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+  echo "OpenBLAS: using the carried copy in $prefix/openblas (CMAKE_PREFIX_PATH, LD_LIBRARY_PATH=$LD_LIBRARY_PATH)"
+}
+
+main() {
+  local bench_args=()
+  if [ "${GPU_CHECK_QUICK:-0}" = 1 ]; then bench_args+=(--quick); fi
+
+  # -------------------------------------------------------------------------------------------------------
+  stage "a. environment"
+  nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv || echo "nvidia-smi failed: no NVIDIA driver on this machine?"
+  echo "node $(node --version)"
+  nvcc --version | tail -n 2 || echo "nvcc was not found (PATH=$PATH)"
+  python3 -c 'import torch; print("torch", torch.__version__, "cudnn", torch.backends.cudnn.version(), "cuda available:", torch.cuda.is_available())' \
+    || echo "python3 with torch failed"
+  (cmake --version || echo "cmake was not found") | head -n 1 || true
+  echo "cpus: $(nproc)"
+  local missing=''
+  for f in dist/lib/index.js dist/bench/gpu-bench.js bench/gpu-shapes.json bench/torch_peer.py node_modules/mocha/bin/mocha.js node_modules/cmake-js/bin/cmake-js; do
+    if [ ! -e "$f" ]; then missing="$missing $f"; fi
+  done
+  if [ -n "$missing" ]; then
+    echo "gpu-check: missing:$missing"
+    echo "  (build dist here with 'npx tsc -p tsconfig.json', stage node_modules with ../shared/tools/device-stage.sh, carry dist and .device-carry, and run through .device-carry/enter.sh)"
+    exit 1
+  fi
+  if [ ! -e dist/test/cuda.test.js ]; then echo "note: dist/test/cuda.test.js is missing: the CUDA tests are not in this dist"; fi
+  case "${GPU_CHECK_OPENBLAS:-auto}" in
+    system) echo "OpenBLAS: the system's (GPU_CHECK_OPENBLAS=system)" ;;
+    carried) use_carried_openblas ;;
+    *)
+      if system_openblas; then
+        echo "OpenBLAS: found on the system"
+      elif [ -f .device-carry/openblas.tar.xz ]; then
+        use_carried_openblas
+      else
+        echo "WARNING: no OpenBLAS found on this machine and none carried: the build will likely fail."
+        echo "  Stage one on the development machine with: bash scripts/gpu-check.sh --stage-openblas"
+      fi
+      ;;
+  esac
+
+  # -------------------------------------------------------------------------------------------------------
+  stage "b. build (-DRNN_CUDA=ON)"
+  if [ "${GPU_CHECK_SKIP_BUILD:-0}" = 1 ] && [ -f build/Release/node_rnn.node ]; then
+    echo "GPU_CHECK_SKIP_BUILD=1: keeping the existing build/Release/node_rnn.node"
+  else
+    rm -rf build
+    # = npm run build:native -- --CDRNN_CUDA=ON (scripts/build-native.js runs `cmake-js compile`), with `build`
+    # so that a failed build is not retried from scratch
+    local brc=0
+    timeout -k 10 360 node node_modules/cmake-js/bin/cmake-js build --CDRNN_CUDA=ON --parallel "$(nproc)" 2>&1 | tee "$OUT/build.log" || brc=$?
+    if [ "$brc" -ne 0 ] || [ ! -f build/Release/node_rnn.node ]; then
+      echo
+      echo "gpu-check: BUILD FAILED (exit $(status "$brc"); full log in build.log). Error lines:"
+      grep -n -i -E 'error|fatal|not found|undefined reference' "$OUT/build.log" | head -n 60 || true
+      exit 1
+    fi
+  fi
+  ls -la build/Release/node_rnn.node
+  ldd build/Release/node_rnn.node | grep -E 'cublas|cudart|openblas|gfortran|not found' || true
+  local crc=0
+  node -e '
+    let rnn;
+    try { rnn = require("./dist/lib/index"); } catch (e) { console.error("cannot load node-rnn: " + e.message); process.exit(1); }
+    if (!rnn.cuda) { console.error("dist/lib/index exports no cuda object: dist predates the CUDA API"); process.exit(1); }
+    if (rnn.cuda.isAvailable()) {
+      console.log("cuda.isAvailable(): true; " + rnn.cuda.deviceCount() + " device(s); device 0: " + rnn.cuda.deviceName(0));
+      process.exit(0);
+    }
+    let why = "no reason given";
+    try { rnn.cuda.synchronize(0); } catch (e) { why = e.message; }
+    console.error("cuda.isAvailable() is false: " + why);
+    process.exit(1);
+  ' || crc=$?
+  if [ "$crc" -ne 0 ]; then
+    echo "gpu-check: CUDA IS NOT USABLE from node-rnn (see the line above); stopping before the tests and the bench"
+    exit 1
+  fi
+
+  # -------------------------------------------------------------------------------------------------------
+  stage "c. tests (mocha, whole suite)"
+  local trc=0
+  timeout -k 10 180 node node_modules/mocha/bin/mocha.js --reporter dot --exit 2>&1 | tee "$OUT/test.log" || trc=$?
+  echo
+  echo "mocha exit status: $(status "$trc")"
+  local summary
+  summary=$(grep -E '^ *[0-9]+ (passing|failing|pending)' "$OUT/test.log") || summary="(no mocha summary line: mocha crashed or was stopped; see the end of test.log)"
+  echo "$summary"
+  if grep -q -E '^ *[0-9]+ failing' "$OUT/test.log"; then
+    echo "--- failures (first 200 lines; all in test.log) ---"
+    sed -n '/^ *[0-9][0-9]* failing/,$p' "$OUT/test.log" | head -n 200 || true
+  fi
+
+  # -------------------------------------------------------------------------------------------------------
+  stage "d. bench"
+  local orc=0 prc=0
+  timeout -k 10 150 node dist/bench/gpu-bench.js --json "$OUT/ours.json" ${bench_args[@]+"${bench_args[@]}"} 2>&1 || orc=$?
+  echo "gpu-bench exit status: $(status "$orc")"
+  echo
+  PYTHONUNBUFFERED=1 timeout -k 10 150 python3 bench/torch_peer.py --json "$OUT/torch.json" ${bench_args[@]+"${bench_args[@]}"} 2>&1 || prc=$?
+  echo "torch_peer exit status: $(status "$prc")"
+  end_stage
+
+  # -------------------------------------------------------------------------------------------------------
+  printf '\n===== summary  [%s, %ss in all] =====\n' "$(date +%T)" "$SECONDS"
+  local times
+  times=$(printf '%s, ' "${STAGE_TIMES[@]}")
+  echo "stage times: ${times%, }"
+  echo "tests: mocha exit $(status "$trc"); $(echo "$summary" | tr -s ' \n' ' ' | sed 's/^ //; s/ $//')"
+  echo "bench: ours exit $(status "$orc"), torch exit $(status "$prc")"
+  echo
+  python3 - "$OUT/ours.json" "$OUT/torch.json" <<'PY' || echo "(the comparison table failed)"
+import json, sys
+
+def load(path):
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except Exception as e:  # missing or broken file
+        print("  (%s: %s)" % (path, e))
+        return {"meta": {}, "records": []}
+
+ours, torch = load(sys.argv[1]), load(sys.argv[2])
+key = lambda r: (r["mode"], r["T"], r["B"], r["I"], r["H"], r["L"], r["D"], bool(r["tf32"]))
+mine = {key(r): r for r in ours.get("records", [])}
+theirs = {key(r): r for r in torch.get("records", [])}
+keys = list(mine) + [k for k in theirs if k not in mine]  # ours' order, then shapes only torch has
+print("ours (node-rnn) vs torch cuDNN forward on %s; torch %s, cuDNN %s; mean ms per forward"
+      % (ours.get("meta", {}).get("device") or torch.get("meta", {}).get("device") or "?",
+         torch.get("meta", {}).get("torch", "?"), torch.get("meta", {}).get("cudnn", "?")))
+print("ratio = torch ms / ours ms (> 1: ours faster); us/step = ms * 1000 / (T * L * D)")
+fmt = "%-30s %-4s %9s %9s %7s %9s %9s"
+print(fmt % ("shape", "math", "ours ms", "torch ms", "ratio", "ours us", "torch us"))
+num = lambda v, f: (f % v) if isinstance(v, (int, float)) else "-"
+for k in keys:
+    o, t = mine.get(k, {}), theirs.get(k, {})
+    r = o or t
+    shape = "%s T%d B%d I%d H%d%s%s" % (r["mode"], r["T"], r["B"], r["I"], r["H"],
+                                        " L%d" % r["L"] if r["L"] > 1 else "", " bi" if r["D"] == 2 else "")
+    om, tm = o.get("ms"), t.get("ms")
+    ratio = tm / om if isinstance(om, (int, float)) and isinstance(tm, (int, float)) and om > 0 else None
+    line = fmt % (shape, "tf32" if r["tf32"] else "fp32", num(om, "%.3f"), num(tm, "%.3f"), num(ratio, "%.2f"),
+                  num(o.get("per_step_us"), "%.1f"), num(t.get("per_step_us"), "%.1f"))
+    errs = [s + ": " + x["error"].splitlines()[0][:60] for s, x in (("ours", o), ("torch", t)) if x.get("error")]
+    print(line + ("  " + "; ".join(errs) if errs else ""))
+PY
+
+  if [ "$trc" -ne 0 ] || [ "$orc" -ne 0 ] || [ "$prc" -ne 0 ]; then return 1; fi
+}
+
+main 2>&1 | tee "$OUT/gpu-check.log"
