@@ -221,6 +221,14 @@ main() {
     sed -n '/^ *[0-9][0-9]* failing/,$p' "$OUT/test.log" | head -n 200 || true
   fi
 
+  # the CUDA tests once more without CUDA graphs, so the direct (uncaptured) path is proven too
+  local grc=0
+  NODE_RNN_CUDA_GRAPHS=0 timeout -k 10 120 node node_modules/mocha/bin/mocha.js --no-config --timeout 60000 --reporter dot --exit \
+    dist/test/cuda.test.js 2>&1 | tee "$OUT/test-nographs.log" || grc=$?
+  echo "mocha (CUDA tests, graphs off) exit status: $(status "$grc")"
+  grep -E '^ *[0-9]+ (passing|failing|pending)' "$OUT/test-nographs.log" || true
+  if [ "$grc" -ne 0 ]; then trc=$grc; fi
+
   # -------------------------------------------------------------------------------------------------------
   stage "d. bench"
   local orc=0 prc=0

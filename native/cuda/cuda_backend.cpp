@@ -6,12 +6,18 @@
 
 namespace rnn::cuda {
 
-DeviceScratch::DeviceScratch(Context& ctx, size_t floats) : ctx_(ctx) {
-  if (floats > 0) check(cudaMallocAsync(reinterpret_cast<void**>(&data_), floats * sizeof(float), ctx.stream), "cudaMallocAsync");
+DeviceScratch::DeviceScratch(Context& ctx, size_t floats, std::vector<void*>* owner) : ctx_(ctx), owned_(owner != nullptr) {
+  if (floats == 0) return;
+  if (owner) {
+    check(cudaMalloc(reinterpret_cast<void**>(&data_), floats * sizeof(float)), "cudaMalloc");
+    owner->push_back(data_);
+  } else {
+    check(cudaMallocAsync(reinterpret_cast<void**>(&data_), floats * sizeof(float), ctx.stream), "cudaMallocAsync");
+  }
 }
 
 DeviceScratch::~DeviceScratch() {
-  if (data_) cudaFreeAsync(data_, ctx_.stream);
+  if (data_ && !owned_) cudaFreeAsync(data_, ctx_.stream);
 }
 
 // C[M,N] = A[M,K] * B[N,K]^T in row-major terms; cuBLAS is column-major, so this is
@@ -30,8 +36,8 @@ void CudaBackend::recurrence(const LayerDirection& ld) {
   const int64_t rows = L.rows;
   check(cublasSetMathMode(ctx_.blas, allowTf32() ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH), "cublasSetMathMode");
 
-  DeviceScratch xg(ctx_, size_t(rows) * GH), hg(ctx_, size_t(B) * GH), hSpare(ctx_, size_t(B) * P);
-  DeviceScratch hFull(ctx_, proj ? size_t(B) * H : 0), bias(ctx_, size_t(GH) + H);
+  DeviceScratch xg = scratch(size_t(rows) * GH), hg = scratch(size_t(B) * GH), hSpare = scratch(size_t(B) * P);
+  DeviceScratch hFull = scratch(proj ? size_t(B) * H : 0), bias = scratch(size_t(GH) + H);
   float* biasX = bias.data();
   float* biasHn = biasX + GH;
   if (ld.weights.bIh) launchCombineBias(ld.kind, ld.weights.bIh, ld.weights.bHh, H, biasX, biasHn, ctx_.stream);
@@ -73,7 +79,7 @@ void CudaBackend::dropout(float* data, size_t n, float p, uint64_t seed) {
 void rnnForwardCuda(const RnnSpec& spec, const RnnIo& io, int device) {
   CudaBackend backend(device);
   try {
-    rnnForward(backend, spec, io);
+    if (!rnnForwardGraph(backend, spec, io)) rnnForward(backend, spec, io);
   } catch (...) {
     cudaStreamSynchronize(context(device).stream);  // leave no work in flight on memory the caller may free
     throw;

@@ -1,45 +1,58 @@
 // The CUDA backend of the shared driver: cuBLAS GEMMs (the input projection of the whole sequence,
 // one recurrent GEMM per step) and one fused element-wise kernel per step, on the calling thread's
-// stream for the device.
+// stream for the device. Small problems are launch-bound, so a whole forward is captured once into a
+// CUDA graph (see cuda_graphs.cpp) and replayed.
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <vector>
 
 #include "../core/rnn_driver.h"
 #include "cuda_context.h"
 
 namespace rnn::cuda {
 
-// Device memory for one call, freed (stream-ordered) when it goes out of scope.
+// Device memory for one call, freed (stream-ordered) when it goes out of scope. While a graph is
+// being captured, memory comes from `owner` instead and lives as long as the graph.
 class DeviceScratch {
  public:
-  DeviceScratch(Context& ctx, size_t floats);
+  DeviceScratch(Context& ctx, size_t floats, std::vector<void*>* owner = nullptr);
   ~DeviceScratch();
   DeviceScratch(const DeviceScratch&) = delete;
   DeviceScratch& operator=(const DeviceScratch&) = delete;
-  DeviceScratch(DeviceScratch&& other) noexcept : ctx_(other.ctx_), data_(other.data_) { other.data_ = nullptr; }
+  DeviceScratch(DeviceScratch&& other) noexcept : ctx_(other.ctx_), data_(other.data_), owned_(other.owned_) {
+    other.data_ = nullptr;
+  }
   float* data() const { return data_; }
 
  private:
   Context& ctx_;
   float* data_ = nullptr;
+  bool owned_ = false;  // true: memory belongs to a graph, not to this object
 };
 
 class CudaBackend {
  public:
   explicit CudaBackend(int device) : ctx_(context(device)) {}
   void recurrence(const LayerDirection& ld);
-  DeviceScratch scratch(size_t n) { return DeviceScratch(ctx_, n); }
+  DeviceScratch scratch(size_t n) { return DeviceScratch(ctx_, n, capturing_); }
   void copy(float* dst, const float* src, size_t n);
   void zero(float* dst, size_t n);
   void dropout(float* data, size_t n, float p, uint64_t seed);
   void finish() { synchronize(ctx_); }
+  Context& ctx() { return ctx_; }
+  // While set, scratch memory is allocated for (and owned by) the graph being captured.
+  void captureInto(std::vector<void*>* owner) { capturing_ = owner; }
 
  private:
   void gemmNT(int M, int N, int K, const float* A, int lda, const float* B, int ldb, float* C, int ldc);
   Context& ctx_;
+  std::vector<void*>* capturing_ = nullptr;
 };
 
 void rnnForwardCuda(const RnnSpec& spec, const RnnIo& io, int device);
+// Runs the forward through a cached CUDA graph; false when the call is not suited to one (the caller
+// then runs it directly).
+bool rnnForwardGraph(CudaBackend& backend, const RnnSpec& spec, const RnnIo& io);
 
 }  // namespace rnn::cuda

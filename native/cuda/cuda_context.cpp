@@ -10,6 +10,7 @@ namespace rnn::cuda {
 namespace {
 
 std::atomic<bool> gAllowTf32{false};
+constexpr size_t kCublasWorkspaceBytes = size_t(32) << 20;
 
 // Contexts live as long as their thread (libuv pool threads live as long as the process). They are
 // deliberately never destroyed: at process exit the CUDA runtime may already be unloaded.
@@ -42,6 +43,10 @@ Context& context(int device) {
   check(cudaEventCreateWithFlags(&ctx.done, cudaEventBlockingSync | cudaEventDisableTiming), "cudaEventCreate");
   check(cublasCreate(&ctx.blas), "cublasCreate");
   check(cublasSetStream(ctx.blas, ctx.stream), "cublasSetStream");
+  // A workspace of our own, so cuBLAS never allocates while a CUDA graph is being captured.
+  void* workspace = nullptr;
+  check(cudaMalloc(&workspace, kCublasWorkspaceBytes), "cudaMalloc (cuBLAS workspace)");
+  check(cublasSetWorkspace(ctx.blas, workspace, kCublasWorkspaceBytes), "cublasSetWorkspace");
   return contexts.byDevice.emplace(device, ctx).first->second;
 }
 

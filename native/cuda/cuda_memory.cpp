@@ -1,21 +1,41 @@
 #include "cuda_memory.h"
 
+#include <cstdint>
+
 #include "cuda_context.h"
 #include "cuda_kernels.h"
 
 namespace rnn::cuda {
 
+// Tensors come from the device's stream-ordered memory pool, which keeps freed memory for reuse
+// (like PyTorch's caching allocator): a forward allocates its results, and cudaMalloc/cudaFree
+// would each cost far more than a small forward's GPU work.
 float* allocate(int device, size_t floats) {
   Context& ctx = context(device);
+  static bool poolConfigured[64] = {};
+  if (device < 64 && !poolConfigured[device]) {
+    cudaMemPool_t pool;
+    if (cudaDeviceGetDefaultMemPool(&pool, device) == cudaSuccess) {
+      uint64_t keepAll = UINT64_MAX;
+      cudaMemPoolSetAttribute(pool, cudaMemPoolAttrReleaseThreshold, &keepAll);
+    }
+    cudaGetLastError();
+    poolConfigured[device] = true;
+  }
   float* data = nullptr;
-  check(cudaMalloc(reinterpret_cast<void**>(&data), (floats > 0 ? floats : 1) * sizeof(float)), "cudaMalloc");
-  (void)ctx;
+  check(cudaMallocAsync(reinterpret_cast<void**>(&data), (floats > 0 ? floats : 1) * sizeof(float), ctx.stream), "cudaMallocAsync");
+  synchronize(ctx);
   return data;
 }
 
 void release(int device, float* data) {
   if (!data) return;
-  if (cudaSetDevice(device) == cudaSuccess) cudaFree(data);
+  try {
+    Context& ctx = context(device);
+    cudaFreeAsync(data, ctx.stream);
+  } catch (...) {
+    // freeing at process exit, after the runtime is gone: nothing left to free
+  }
   cudaGetLastError();
 }
 
