@@ -36,7 +36,7 @@ export interface DeviceBuffer {
 export type NativeStorage = Float32Array | DeviceBuffer;
 
 /** Every tensor argument of one call must be on the same device (checked in lib/ before the call). */
-type ForwardArgs = [
+type CoreArgs = [
   spec: NativeForwardSpec,
   weights: NativeStorage[],
   input: NativeStorage,
@@ -48,10 +48,28 @@ type ForwardArgs = [
   batchSizes: Int32Array | null,
 ];
 
+/** A forward call; `saved` (sized by rnnSavedSize) receives what backward needs. */
+export type ForwardArgs = [...CoreArgs, saved?: Float32Array | null];
+/** A backward call: the forward's arguments with what it saved, then the gradients. */
+export type RecordedArgs = [...CoreArgs, saved: Float32Array];
+
+type BackwardArgs = [
+  gradOutput: Float32Array | null,
+  gradHN: Float32Array | null,
+  gradCN: Float32Array | null,
+  gradInput: Float32Array,
+  gradH0: Float32Array | null,
+  gradC0: Float32Array | null,
+  gradWeights: Float32Array[],
+];
+
 export type Float32MatmulPrecision = 'highest' | 'high';
 
 export interface NativeBinding {
   rnnForward(...args: ForwardArgs): void;
+  /** Floats the forward with these arguments saves for backward. */
+  rnnSavedSize(...args: ForwardArgs): number;
+  rnnBackward(...args: [...RecordedArgs, ...BackwardArgs]): void;
   rnnForwardAsync(...args: ForwardArgs): Promise<void>;
   setNumThreads(n: number): void;
   getNumThreads(): number;

@@ -6,6 +6,8 @@ export { Tensor, DType, Device, DeviceLike, AnyTensor, NestedArray, TensorOption
 export { cuda, setFloat32MatmulPrecision, getFloat32MatmulPrecision } from './cuda';
 export type { Float32MatmulPrecision } from './binding';
 export { manualSeed } from './random';
+export { noGrad, isGradEnabled, setGradEnabled } from './autograd/grad-mode';
+export * as autograd from './autograd/index';
 export { loadSafetensors, saveSafetensors, serializeSafetensors, readSafetensorsMetadata } from './safetensors';
 export * from './nn/index';
 export * as nn from './nn/index';

@@ -8,6 +8,8 @@ import {
   requireCudaDevice, cudaIndex, storageDevice,
 } from './cuda';
 import { formatTensor } from './format';
+import { backward as runBackward } from './autograd/engine';
+import type { GradNode } from './autograd/node';
 import { nextNormal, nextUniform } from './random';
 
 export type DType = 'float32' | 'int64';
@@ -52,6 +54,13 @@ export class Tensor<D extends DType = 'float32'> {
   readonly numel: number;
   #data: DataFor<D> | DeviceBuffer | null;
   #device: Device;
+  #requiresGrad = false;
+  /** Gradient accumulated by `backward()` (leaf tensors that require grad), like PyTorch's `.grad`. */
+  grad: Tensor<'float32'> | null = null;
+  /** The recorded operation that produced this tensor (null for leaves). Internal to autograd. */
+  gradFn: GradNode | null = null;
+  /** Which output of `gradFn` this tensor is. Internal to autograd. */
+  outputIndex = 0;
 
   /**
    * Wraps `data` without copying; prefer the factories (`tensor`, `zeros`, `fromBuffer`, ...). `data` may also be
@@ -82,6 +91,39 @@ export class Tensor<D extends DType = 'float32'> {
     this.dtype = inferred;
     this.#data = data;
     this.#device = storageDevice(data);
+  }
+
+  /** Whether operations on this tensor are recorded so that backward reaches it (like `requires_grad`). */
+  get requiresGrad(): boolean {
+    return this.#requiresGrad || this.gradFn !== null;
+  }
+
+  set requiresGrad(value: boolean) {
+    if (typeof value !== 'boolean') throw new TypeError(`Expected boolean for requiresGrad but received ${describe(value)}`);
+    if (value && this.dtype !== 'float32') throw new TypeError('only Tensors of floating point dtype can require gradients');
+    if (!value && this.gradFn !== null) {
+      throw new Error('you can only change requiresGrad flags of leaf variables; use detach() to get a tensor outside the graph');
+    }
+    this.#requiresGrad = value;
+  }
+
+  /** Sets requiresGrad and returns the tensor, like `requires_grad_()`. */
+  requiresGrad_(value = true): this {
+    this.requiresGrad = value;
+    return this;
+  }
+
+  /** A tensor over the same memory, outside the recorded graph (like `detach()`). */
+  detach(): Tensor<D> {
+    return new Tensor<D>(this.storage() as DataFor<D>, this.shape, this.dtype);
+  }
+
+  /**
+   * Backpropagates from this tensor: `grad` is dL/d(this) (omit it for a single-element tensor), and every leaf
+   * that requires grad accumulates dL/d(leaf) into `.grad`.
+   */
+  backward(grad?: Tensor<'float32'>): void {
+    runBackward([this as unknown as Tensor<'float32'>], [grad]);
   }
 
   /** Where the tensor's memory is: `'cpu'` or `'cuda:N'`. */

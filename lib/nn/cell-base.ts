@@ -1,5 +1,8 @@
 // Shared machinery of RNNCell, LSTMCell and GRUCell: one step of the layer driver (T = 1).
-import { NativeForwardSpec, NativeStorage } from '../binding';
+import { NativeForwardSpec, NativeStorage, ForwardArgs, RecordedArgs, native } from '../binding';
+import { isGradEnabled } from '../autograd/grad-mode';
+import { needsGrad } from '../autograd/node';
+import { recordRnn } from './rnn-node';
 import { checkBoolean, checkInteger, checkOptions, describe } from '../checks';
 import { allocStorage, freeStorage } from '../cuda';
 import { Tensor, checkTensor } from '../tensor';
@@ -59,7 +62,7 @@ export abstract class CellBase extends Module {
   }
 
   /** Validates (input, hx) and returns the native arguments; results are h' (and c' for LSTM). */
-  protected prepareStep(input: unknown, hx: unknown): PreparedCall<Tensor | [Tensor, Tensor]> {
+  protected prepareStep(input: unknown, hx: unknown, record = false): PreparedCall<Tensor | [Tensor, Tensor]> {
     const lstm = this.mode === 'LSTM';
     const name = this.constructor.name;
     const x = checkTensor('input', input);
@@ -74,7 +77,11 @@ export abstract class CellBase extends Module {
     const stateShape = batched ? [B, H] : [H];
     let h0: NativeStorage | null = null;
     let c0: NativeStorage | null = null;
+    let h0Tensor: Tensor | null = null;
+    let c0Tensor: Tensor | null = null;
     if (hx !== undefined && hx !== null) {
+      h0Tensor = (lstm ? (hx as Tensor[])[0] : hx) as Tensor;
+      c0Tensor = lstm ? (hx as Tensor[])[1] : null;
       if (lstm) {
         if (!Array.isArray(hx) || hx.length !== 2) throw new TypeError(`Expected hx to be a pair [h, c] of Tensors for LSTMCell but received ${describe(hx)}`);
         h0 = this.checkState('hx[0]', hx[0], stateShape);
@@ -104,11 +111,24 @@ export abstract class CellBase extends Module {
       kind: NATIVE_KIND[this.mode], inputSize: this.inputSize, hiddenSize: H, projSize: 0, numLayers: 1,
       bidirectional: false, bias: this.bias, batchFirst: false, seqLen: 1, batch: B, dropout: 0, training: false, seed: 0,
     };
+    const params = this.parameters();
+    const recording = record && isGradEnabled() && this.device === 'cpu' &&
+      (params.some((p) => p.requiresGrad) || needsGrad(x) || needsGrad(h0Tensor) || needsGrad(c0Tensor));
+    const args: ForwardArgs = [spec, weights, x.storage(), h0, c0, scratch, hN, cN, null];
+    const saved = recording ? new Float32Array(native.rnnSavedSize(...args)) : null;
+    if (saved) args.push(saved);
     return {
-      args: [spec, weights, x.storage(), h0, c0, scratch, hN, cN, null],
+      args,
       temps: [scratch],
       results: cN ? [hN, cN] : [hN],
-      finish: () => (cN ? [new Tensor(hN, stateShape), new Tensor(cN, stateShape)] : new Tensor(hN, stateShape)),
+      finish: () => {
+        const hOut = new Tensor(hN, stateShape);
+        const cOut = cN ? new Tensor(cN, stateShape) : null;
+        if (saved) {
+          recordRnn({ name: this.constructor.name, args: args as RecordedArgs, input: x, h0: h0Tensor, c0: c0Tensor, params, outputs: [null, hOut, cOut] });
+        }
+        return cOut ? [hOut, cOut] : hOut;
+      },
     };
   }
 

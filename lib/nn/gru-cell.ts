@@ -11,7 +11,7 @@ export class GRUCell extends CellBase {
 
   /** h' for input `[B, inputSize]` (or `[inputSize]`) and h `[B, hiddenSize]` (zeros when omitted). */
   forward(input: Tensor, hx?: Tensor): Tensor {
-    return this.runStep(this.prepareStep(input, hx));
+    return this.runStep(this.prepareStep(input, hx, true));
   }
 
   /** `forward` on the libuv thread pool; bad arguments reject the Promise. */

@@ -14,7 +14,7 @@ export class GRU extends RNNBase {
   forward(input: Tensor, hx?: Tensor): [Tensor, Tensor];
   forward(input: PackedSequence, hx?: Tensor): [PackedSequence, Tensor];
   forward(input: Tensor | PackedSequence, hx?: Tensor): [Tensor | PackedSequence, Tensor] {
-    return this.run(this.prepare(input, hx)) as [Tensor | PackedSequence, Tensor];
+    return this.run(this.prepare(input, hx, true)) as [Tensor | PackedSequence, Tensor];
   }
 
   /** `forward` on the libuv thread pool; the event loop stays free while it runs. */

@@ -11,7 +11,7 @@ export class LSTMCell extends CellBase {
 
   /** [h', c'] for input `[B, inputSize]` (or `[inputSize]`) and [h, c] `[B, hiddenSize]` (zeros when omitted). */
   forward(input: Tensor, hx?: [Tensor, Tensor]): [Tensor, Tensor] {
-    return this.runStep(this.prepareStep(input, hx));
+    return this.runStep(this.prepareStep(input, hx, true));
   }
 
   /** `forward` on the libuv thread pool; bad arguments reject the Promise. */

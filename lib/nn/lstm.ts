@@ -24,7 +24,7 @@ export class LSTM extends RNNBase {
   forward(input: Tensor, hx?: LSTMState): [Tensor, LSTMState];
   forward(input: PackedSequence, hx?: LSTMState): [PackedSequence, LSTMState];
   forward(input: Tensor | PackedSequence, hx?: LSTMState): [Tensor | PackedSequence, LSTMState] {
-    return this.run(this.prepare(input, hx)) as [Tensor | PackedSequence, LSTMState];
+    return this.run(this.prepare(input, hx, true)) as [Tensor | PackedSequence, LSTMState];
   }
 
   /** `forward` on the libuv thread pool; the event loop stays free while it runs. */

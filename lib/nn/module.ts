@@ -77,7 +77,9 @@ export abstract class Module {
     }
   }
 
+  /** Parameters require grad, as in PyTorch. */
   protected registerParameter(name: string, value: Tensor<'float32'>): void {
+    value.requiresGrad = true;
     this.#parameters.set(name, value);
   }
 
@@ -152,6 +154,11 @@ export abstract class Module {
 
   eval(): this {
     return this.train(false);
+  }
+
+  /** Clears every parameter's `.grad` (sets it to null, PyTorch's default). */
+  zeroGrad(): void {
+    for (const p of this.#parameters.values()) p.grad = null;
   }
 
   /** Runs `work` counted as an in-flight async call, so weight loads cannot tear it. */

@@ -3,6 +3,8 @@
 import { checkBoolean, checkInteger, checkOptions, describe } from '../checks';
 import { DeviceBuffer } from '../binding';
 import { copyStorage } from '../cuda';
+import { isGradEnabled } from '../autograd/grad-mode';
+import { GradNode, needsGrad } from '../autograd/node';
 import { AnyTensor, Tensor, checkTensor, tensor } from '../tensor';
 
 /** A float32 tensor of `host`'s values on `like`'s device (`host` itself on the CPU). */
@@ -83,20 +85,24 @@ export function packPaddedSequence(input: Tensor<'float32'>, lengths: number[] |
   const total = batchSizes.reduce((a, b) => a + b, 0);
   const data = new Float32Array(total * inner);
   const src = x.hostData();
+  const positions = new Int32Array(total);  // where each packed row sits in the padded input, in elements
   let row = 0;
   for (let t = 0; t < maxLen; t++) {
     for (let k = 0; k < batchSizes[t]; k++) {
       const b = order[k];
       const from = (batchFirst ? b * T + t : t * B + b) * inner;
       data.set(src.subarray(from, from + inner), row * inner);
+      positions[row] = from;
       row++;
     }
   }
   const toInt64 = (v: number[]) => tensor(BigInt64Array.from(v, BigInt), [v.length]);
   const unsorted = new Array<number>(B);
   order.forEach((b, k) => (unsorted[b] = k));
+  const packedData = onDeviceOf(x, data, [total, ...x.shape.slice(2)]);
+  recordRowMap('PackPaddedSequence', x, packedData, positions, inner, 'gather');
   return new PackedSequence(
-    onDeviceOf(x, data, [total, ...x.shape.slice(2)]),
+    packedData,
     toInt64(batchSizes),
     enforceSorted ? null : toInt64(order),
     enforceSorted ? null : toInt64(unsorted),
@@ -138,12 +144,14 @@ export function padPackedSequence(sequence: PackedSequence, options?: PadOptions
   const out = new Float32Array(T * B * inner).fill(paddingValue);
   const sortedLengths = new Array<number>(B).fill(0);
   const original = sequence.sortedIndices ? Array.from(sequence.sortedIndices.data, Number) : [...Array(B).keys()];
+  const positions = new Int32Array(data.shape[0]);
   let row = 0;
   for (let t = 0; t < maxLen; t++) {
     for (let k = 0; k < sizes[t]; k++) {
       const b = original[k];
       const to = (batchFirst ? b * T + t : t * B + b) * inner;
       out.set(src.subarray(row * inner, (row + 1) * inner), to);
+      positions[row] = to;
       sortedLengths[k]++;
       row++;
     }
@@ -151,5 +159,32 @@ export function padPackedSequence(sequence: PackedSequence, options?: PadOptions
   const lengths = new BigInt64Array(B);
   sortedLengths.forEach((len, k) => (lengths[original[k]] = BigInt(len)));
   const shape = batchFirst ? [B, T, ...data.shape.slice(1)] : [T, B, ...data.shape.slice(1)];
-  return [onDeviceOf(data, out, shape), new Tensor(lengths, [B])];
+  const padded = onDeviceOf(data, out, shape);
+  recordRowMap('PadPackedSequence', data, padded, positions, inner, 'scatter');
+  return [padded, new Tensor(lengths, [B])];
+}
+
+/**
+ * Records packing ('gather': output row r = input at positions[r]) or unpacking ('scatter': output at
+ * positions[r] = input row r) for autograd; the gradient applies the opposite map.
+ */
+function recordRowMap(name: string, input: Tensor<'float32'>, output: Tensor<'float32'>, positions: Int32Array, inner: number, kind: 'gather' | 'scatter'): void {
+  if (!isGradEnabled() || !needsGrad(input) || input.device !== 'cpu') return;
+  const node: GradNode = {
+    name: `${name}Backward`,
+    inputs: [input],
+    outputCount: 1,
+    backward([g]) {
+      if (!g) return [null];
+      const grad = new Float32Array(input.numel);
+      positions.forEach((pos, r) => {
+        if (kind === 'gather') grad.set(g.subarray(r * inner, (r + 1) * inner), pos);
+        else grad.set(g.subarray(pos, pos + inner), r * inner);
+      });
+      return [grad];
+    },
+    release() {},
+  };
+  output.gradFn = node;
+  output.outputIndex = 0;
 }

@@ -1,6 +1,9 @@
 // Shared machinery of RNN, LSTM and GRU: options, parameters, argument checks and the native call.
 // Subclasses only fix the cell kind and the public, exactly typed forward signatures.
-import { native, NativeForwardSpec, NativeStorage } from '../binding';
+import { ForwardArgs, RecordedArgs, native, NativeForwardSpec, NativeStorage } from '../binding';
+import { isGradEnabled } from '../autograd/grad-mode';
+import { needsGrad } from '../autograd/node';
+import { recordRnn } from './rnn-node';
 import { checkBoolean, checkInteger, checkNumberInRange, checkOneOf, checkOptions, describe } from '../checks';
 import { Device, allocStorage, copyInto, copyStorage, downloadStorage, freeStorage, isDeviceBuffer } from '../cuda';
 import { nextSeed, nextUniform } from '../random';
@@ -196,7 +199,8 @@ export abstract class RNNBase extends Module {
   }
 
   /** Validates (input, hx), allocates the results and returns the native arguments plus a result wrapper. */
-  protected prepare(input: unknown, hx: unknown): PreparedCall<[Tensor<'float32'> | PackedSequence, HiddenState]> {
+  /** `record`: build a graph node when grad mode is on and something requires grad (sync forward only). */
+  protected prepare(input: unknown, hx: unknown, record = false): PreparedCall<[Tensor<'float32'> | PackedSequence, HiddenState]> {
     const lstm = this.mode === 'LSTM';
     const name = this.constructor.name;
     const L = this.numLayers, D = this.directions, H = this.hiddenSize, P = this.outSize;
@@ -238,8 +242,12 @@ export abstract class RNNBase extends Module {
     const cShape = batched ? [L * D, B, H] : [L * D, H];
     let h0: NativeStorage | null = null;
     let c0: NativeStorage | null = null;
+    let h0Tensor: Tensor<'float32'> | null = null;
+    let c0Tensor: Tensor<'float32'> | null = null;
     const temps: NativeStorage[] = [];
     if (hx !== undefined && hx !== null) {
+      h0Tensor = (lstm ? (hx as Tensor<'float32'>[])[0] : hx) as Tensor<'float32'>;
+      c0Tensor = lstm ? (hx as Tensor<'float32'>[])[1] : null;
       if (lstm) {
         if (!Array.isArray(hx) || hx.length !== 2) throw new TypeError(`Expected hx to be a pair [h0, c0] of Tensors for LSTM but received ${describe(hx)}`);
         h0 = this.checkHidden('hx[0]', hx[0], hShape, batched, 'hidden[0]');
@@ -289,17 +297,33 @@ export abstract class RNNBase extends Module {
       freeStorage(state);
       return out;
     };
+    const params = this.parameters();
+    const recording = record && isGradEnabled() && this.device === 'cpu' &&
+      (params.some((p) => p.requiresGrad) || needsGrad(data) || needsGrad(h0Tensor) || needsGrad(c0Tensor));
+    const args: ForwardArgs = [spec, weights, data.storage(), h0, c0, output, hN, cN, batchSizes];
+    const saved = recording ? new Float32Array(native.rnnSavedSize(...args)) : null;
+    if (saved) args.push(saved);
+    const sorted = packed?.sortedIndices?.data;
     return {
-      args: [spec, weights, data.storage(), h0, c0, output, hN, cN, batchSizes],
+      args,
       temps,
       results: cN ? [output, hN, cN] : [output, hN],
       finish: () => {
         const hOut = new Tensor(unsort(hN, P), hShape);
         const out = new Tensor(output, outShape);
+        const cOut = cN ? new Tensor(unsort(cN, H), cShape) : null;
+        if (saved) {
+          recordRnn({
+            name: this.constructor.name, args: args as RecordedArgs, input: data, h0: h0Tensor, c0: c0Tensor, params,
+            outputs: [out, hOut, cOut],
+            permute: sorted && unsorted ? {
+              toSorted: (g) => permuteBatch(g, sorted, L * D, g.length / (L * D * B)) as Float32Array,
+              toCaller: (g) => permuteBatch(g, unsorted, L * D, g.length / (L * D * B)) as Float32Array,
+            } : undefined,
+          });
+        }
         const result = packed ? new PackedSequence(out, packed.batchSizes, packed.sortedIndices, packed.unsortedIndices) : out;
-        if (!cN) return [result, hOut];
-        const cOut = new Tensor(unsort(cN, H), cShape);
-        return [result, [hOut, cOut]];
+        return cOut ? [result, [hOut, cOut]] : [result, hOut];
       },
     };
   }

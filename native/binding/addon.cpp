@@ -5,6 +5,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "../core/rnn_saved.h"
 #include "../cpu/cpu_backend.h"
 #include "cuda_binding.h"
 #include "forward_args.h"
@@ -65,6 +66,27 @@ class ForwardWorker : public Napi::AsyncWorker {
   Napi::Promise::Deferred deferred_;
 };
 
+void runBackward(const ForwardJob& job) {
+  if (job.device >= 0) throw std::runtime_error("backward is not implemented on CUDA yet");
+  cpu::rnnBackwardCpu(job.spec, job.io, job.grads);
+}
+
+Napi::Value Backward(const Napi::CallbackInfo& info) {
+  ForwardJob job = unpackBackward(info, false);
+  try {
+    runBackward(job);
+  } catch (const std::exception& e) {
+    throw Napi::Error::New(info.Env(), std::string("rnn backward failed: ") + e.what());
+  }
+  return info.Env().Undefined();
+}
+
+Napi::Value SavedSize(const Napi::CallbackInfo& info) {
+  // the saved-state size for a forward with these arguments (validated like the forward itself)
+  ForwardJob job = unpackForward(info, false);
+  return Napi::Number::New(info.Env(), double(SavedLayout::of(job.spec).total));
+}
+
 Napi::Value ForwardAsync(const Napi::CallbackInfo& info) {
   auto* worker = new ForwardWorker(info.Env(), unpackForward(info, true));
   Napi::Promise promise = worker->Promise();
@@ -94,6 +116,8 @@ Napi::Value BlasInfo(const Napi::CallbackInfo& info) {
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("rnnForward", Napi::Function::New(env, Forward, "rnnForward"));
   exports.Set("rnnForwardAsync", Napi::Function::New(env, ForwardAsync, "rnnForwardAsync"));
+  exports.Set("rnnBackward", Napi::Function::New(env, Backward, "rnnBackward"));
+  exports.Set("rnnSavedSize", Napi::Function::New(env, SavedSize, "rnnSavedSize"));
   exports.Set("setNumThreads", Napi::Function::New(env, SetNumThreads, "setNumThreads"));
   exports.Set("getNumThreads", Napi::Function::New(env, GetNumThreads, "getNumThreads"));
   exports.Set("blasInfo", Napi::Function::New(env, BlasInfo, "blasInfo"));

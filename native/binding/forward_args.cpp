@@ -51,7 +51,9 @@ FloatSpan floats(Napi::Value v, const char* name, bool optional, ForwardJob& job
 
 }  // namespace
 
-ForwardJob unpackForward(const Napi::CallbackInfo& info, bool keepAlive) {
+namespace {
+
+ForwardJob unpackCall(const Napi::CallbackInfo& info, bool keepAlive, bool backward) {
   Napi::Env env = info.Env();
   if (info.Length() < 9 || !info[0].IsObject() || !info[1].IsArray()) {
     typeError(env, "native forward: expected (spec, weights[], input, h0, c0, output, hN, cN, batchSizes)");
@@ -93,17 +95,40 @@ ForwardJob unpackForward(const Napi::CallbackInfo& info, bool keepAlive) {
     auto sizes = info[8].As<Napi::Int32Array>();
     job.spec.batchSizes.assign(sizes.Data(), sizes.Data() + sizes.ElementLength());
   }
+  if (info.Length() > 9) job.io.saved = floats(info[9], "saved", !backward, job, keepAlive);
+  if (backward) {
+    if (info.Length() < 17 || !info[16].IsArray()) typeError(env, "native backward: expected 17 arguments");
+    RnnGradIo& g = job.grads;
+    g.gradOutput = floats(info[10], "gradOutput", true, job, keepAlive);
+    g.gradHN = floats(info[11], "gradHN", true, job, keepAlive);
+    g.gradCN = floats(info[12], "gradCN", true, job, keepAlive);
+    g.gradInput = floats(info[13], "gradInput", false, job, keepAlive);
+    g.gradH0 = floats(info[14], "gradH0", true, job, keepAlive);
+    g.gradC0 = floats(info[15], "gradC0", true, job, keepAlive);
+    Napi::Array gw = info[16].As<Napi::Array>();
+    for (uint32_t i = 0; i < gw.Length(); ++i) g.gradWeights.push_back(floats(gw.Get(i), "gradWeights[i]", false, job, keepAlive));
+  }
   // One device per call: the input's. Mixed devices are the JS layer's job to report; this is the backstop.
   job.device = job.io.input.device;
   std::vector<const FloatSpan*> spans{&job.io.h0, &job.io.c0, &job.io.output, &job.io.hN, &job.io.cN};
   for (const FloatSpan& w : job.io.weights) spans.push_back(&w);
+  const RnnGradIo& g = job.grads;
+  spans.push_back(&job.io.saved);
+  for (const FloatSpan* span : {&g.gradOutput, &g.gradHN, &g.gradCN, &g.gradInput, &g.gradH0, &g.gradC0}) spans.push_back(span);
+  for (const FloatSpan& w : g.gradWeights) spans.push_back(&w);
   for (const FloatSpan* span : spans) {
     if (span->data && span->device != job.device) throw Napi::RangeError::New(env, "native forward: all tensors must be on one device");
   }
-  const std::string error = validate(job.spec, job.io);
+  const std::string error = backward ? validateGrad(job.spec, job.io, job.grads) : validate(job.spec, job.io);
   if (!error.empty()) throw Napi::RangeError::New(env, error);
   return job;
 }
+
+}  // namespace
+
+ForwardJob unpackForward(const Napi::CallbackInfo& info, bool keepAlive) { return unpackCall(info, keepAlive, false); }
+
+ForwardJob unpackBackward(const Napi::CallbackInfo& info, bool keepAlive) { return unpackCall(info, keepAlive, true); }
 
 ForwardJob::~ForwardJob() {
   for (DeviceBuffer* buffer : inUse) buffer->release();

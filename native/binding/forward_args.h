@@ -5,6 +5,7 @@
 
 #include <vector>
 
+#include "../core/rnn_backward.h"
 #include "../core/rnn_spec.h"
 
 namespace rnn::binding {
@@ -14,6 +15,7 @@ class DeviceBuffer;
 struct ForwardJob {
   RnnSpec spec;
   RnnIo io;
+  RnnGradIo grads;  // backward jobs only
   int device = -1;                               // -1: CPU; else the CUDA device of every tensor
   std::vector<Napi::ObjectReference> keepAlive;  // filled only for async jobs
   std::vector<DeviceBuffer*> inUse;              // async jobs: device buffers that must not be freed yet
@@ -23,6 +25,10 @@ struct ForwardJob {
 };
 
 // Throws a JS TypeError/RangeError (as a Napi::Error) when the arguments are not what lib/ passes.
+// Forward: (spec, weights[], input, h0, c0, output, hN, cN, batchSizes, saved?)
 ForwardJob unpackForward(const Napi::CallbackInfo& info, bool keepAlive);
+// Backward: the forward's arguments (saved required), then
+// (gradOutput, gradHN, gradCN, gradInput, gradH0, gradC0, gradWeights[])
+ForwardJob unpackBackward(const Napi::CallbackInfo& info, bool keepAlive);
 
 }  // namespace rnn::binding

@@ -1,5 +1,8 @@
 #include "rnn_spec.h"
 
+#include "rnn_backward.h"
+#include "rnn_saved.h"
+
 #include <sstream>
 
 namespace rnn {
@@ -87,6 +90,7 @@ std::string validate(const RnnSpec& spec, const RnnIo& io) {
     if (err.empty()) err = expectSize("c0", io.c0, LD * B * H, true);
     if (err.empty()) err = expectSize("c_n", io.cN, LD * B * H);
   }
+  if (err.empty()) err = expectSize("saved", io.saved, SavedLayout::of(spec).total, true);
   return err;
 }
 
@@ -105,6 +109,25 @@ std::vector<LayerWeights> layerWeights(const RnnSpec& spec, const RnnIo& io) {
     result.push_back(lw);
   }
   return result;
+}
+
+std::string validateGrad(const RnnSpec& spec, const RnnIo& io, const RnnGradIo& g) {
+  std::string err = validate(spec, io);
+  if (!err.empty()) return err;
+  if (!io.saved.data) return "native check: backward needs the saved forward state";
+  const size_t LD = size_t(spec.numLayers) * spec.directions();
+  const size_t B = spec.batch, H = spec.hiddenSize, P = spec.outSize();
+  err = expectSize("grad_output", g.gradOutput, io.output.size, true);
+  if (err.empty()) err = expectSize("grad_h_n", g.gradHN, LD * B * P, true);
+  if (err.empty()) err = expectSize("grad_input", g.gradInput, io.input.size);
+  if (err.empty()) err = expectSize("grad_h0", g.gradH0, LD * B * P, true);
+  if (hasCellState(spec.kind)) {
+    if (err.empty()) err = expectSize("grad_c_n", g.gradCN, LD * B * H, true);
+    if (err.empty()) err = expectSize("grad_c0", g.gradC0, LD * B * H, true);
+  }
+  if (err.empty() && g.gradWeights.size() != io.weights.size()) err = "native check: wrong number of weight gradients";
+  for (size_t i = 0; err.empty() && i < g.gradWeights.size(); ++i) err = expectSize("weight gradient", g.gradWeights[i], io.weights[i].size);
+  return err;
 }
 
 }  // namespace rnn

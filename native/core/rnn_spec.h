@@ -57,6 +57,7 @@ struct RnnIo {
   FloatSpan h0, c0;                // optional (size 0 = zeros): [L*D, B, outSize] / [L*D, B, hiddenSize]
   FloatSpan output;                // rows x D*outSize
   FloatSpan hN, cN;                // [L*D, B, outSize] / [L*D, B, hiddenSize] (cN only for LSTM)
+  FloatSpan saved;                 // optional: what backward needs (see rnn_saved.h); size 0 = not saved
 };
 
 // Row index of (step t, batch entry b) in input and output: both share one layout.

@@ -23,6 +23,11 @@ struct StepArgs {
   int64_t hStride;
   float* c;              // LSTM: cell state of row b at c + b * cStride, updated in place
   int64_t cStride;
+  // For backward (null when not saving): block k of row b at saved + b * savedStride + k * savedBlockStride
+  // (LSTM: i, f, g, o activated; GRU: r, z, n, W_hn h + b_hn; RNN: h').
+  float* saved;
+  int64_t savedStride;
+  int64_t savedBlockStride;
 };
 
 }  // namespace rnn

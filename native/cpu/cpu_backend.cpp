@@ -151,13 +151,26 @@ void CpuBackend::recurrence(const LayerDirection& ld) {
           std::memcpy(ld.output + L.row(t, b) * ld.outputStride + c0, hNext + int64_t(b) * P + c0, bytes);
         }
       };
+      const SavedPointers& sv = ld.saved;
+      // the saved state a row's step started from, in that row's place (backward's h_{t-1}, c_{t-1})
+      auto saveRows = [&](float* dst, const float* src, int64_t width, int c0, int c1) {
+        for (int b = 0; b < bs; ++b) {
+          std::memcpy(dst + L.row(t, b) * width + c0, src + int64_t(b) * width + c0, sizeof(float) * (c1 - c0));
+        }
+      };
       for (int k = rank; k < blocks; k += size) {
         const int j0 = units[k], width = units[k + 1] - j0;
         if (width == 0) continue;
+        if (sv.gates) {
+          if (!proj) saveRows(sv.hPrev, hCur, P, j0, j0 + width);
+          if (sv.cPrev) saveRows(sv.cPrev, ld.c, H, j0, j0 + width);
+        }
         gemmNT(bs, G * width, P, hCur, P, wHh + int64_t(G) * j0 * P, P, hg + G * j0, GH);
         step(StepArgs{ld.kind, bs, width, xg + L.rowBase[t] * GH + G * j0, L.strideB * GH, hg + G * j0, GH,
                       bias + G * j0, biasHn + j0, hCur + j0, proj ? hFull + j0 : hNext + j0, proj ? H : P,
-                      ld.c ? ld.c + j0 : nullptr, H});
+                      ld.c ? ld.c + j0 : nullptr, H,
+                      sv.gates ? sv.gates + L.rowBase[t] * sv.blocks * H + j0 : nullptr, L.strideB * sv.blocks * H, H});
+        if (sv.hFull) saveRows(sv.hFull, hFull, H, j0, j0 + width);
         if (!proj) finish(j0, j0 + width);
       }
       if (proj) {
@@ -165,6 +178,7 @@ void CpuBackend::recurrence(const LayerDirection& ld) {
         for (int k = rank; k < blocks; k += size) {
           const int p0 = outCols[k], width = outCols[k + 1] - p0;
           if (width == 0) continue;
+          if (sv.gates) saveRows(sv.hPrev, hCur, P, p0, p0 + width);
           gemmNT(bs, width, H, hFull, H, w.wHr + int64_t(p0) * H, H, hNext + p0, P);
           finish(p0, p0 + width);
         }

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "../core/rnn_backward.h"
 #include "../core/rnn_driver.h"
 
 namespace rnn::cpu {
@@ -12,6 +13,7 @@ namespace rnn::cpu {
 class CpuBackend {
  public:
   void recurrence(const LayerDirection& ld);
+  void recurrenceBackward(const LayerDirectionGrad& ld);  // cpu_backward.cpp
   std::vector<float> scratch(size_t n) { return std::vector<float>(n); }
   void copy(float* dst, const float* src, size_t n);
   void zero(float* dst, size_t n);
@@ -19,6 +21,7 @@ class CpuBackend {
 };
 
 void rnnForwardCpu(const RnnSpec& spec, const RnnIo& io);
+void rnnBackwardCpu(const RnnSpec& spec, const RnnIo& io, const RnnGradIo& grads);
 
 // Threads of the team that runs each call (like torch.set_num_threads); OpenBLAS itself runs
 // single-threaded inside each member, so the two never compete for cores.

@@ -23,6 +23,17 @@ RNN_INLINE void gruStepImpl(const StepArgs& a) {
       const float n = fastTanh(x[2 * H + j] + a.biasX[2 * H + j] + r * g[2 * H + j]);
       hNew[j] = n + z * (hPrev[j] - n);
     }
+    if (a.saved) {
+      float* s = a.saved + b * a.savedStride;
+      const int64_t k = a.savedBlockStride;
+      for (int j = 0; j < H; ++j) {
+        const float r = fastSigmoid(g[j]);
+        s[j] = r;
+        s[k + j] = fastSigmoid(g[H + j]);
+        s[2 * k + j] = fastTanh(x[2 * H + j] + a.biasX[2 * H + j] + r * g[2 * H + j]);
+        s[3 * k + j] = g[2 * H + j];  // W_hn h + b_hn
+      }
+    }
   }
 }
 

@@ -24,6 +24,17 @@ RNN_INLINE void lstmStepImpl(const StepArgs& a) {
       c[j] = cNew;
       h[j] = o * fastTanh(cNew);
     }
+    if (a.saved) {
+      // activated gates for backward (recomputed from the pre-activations left in g)
+      float* s = a.saved + b * a.savedStride;
+      const int64_t k = a.savedBlockStride;
+      for (int j = 0; j < H; ++j) {
+        s[j] = fastSigmoid(g[j]);
+        s[k + j] = fastSigmoid(g[H + j]);
+        s[2 * k + j] = fastTanh(g[2 * H + j]);
+        s[3 * k + j] = fastSigmoid(g[3 * H + j]);
+      }
+    }
   }
 }
 

@@ -22,6 +22,10 @@ RNN_INLINE void rnnStepImpl(const StepArgs& a) {
     } else {
       for (int j = 0; j < H; ++j) h[j] = fastTanh(x[j] + g[j] + bias[j]);
     }
+    if (a.saved) {
+      float* s = a.saved + b * a.savedStride;
+      for (int j = 0; j < H; ++j) s[j] = h[j];
+    }
   }
 }
 

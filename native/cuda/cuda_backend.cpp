@@ -1,5 +1,6 @@
 #include "cuda_backend.h"
 
+#include <stdexcept>
 #include <utility>
 
 #include "cuda_kernels.h"
@@ -29,6 +30,7 @@ void CudaBackend::gemmNT(int M, int N, int K, const float* A, int lda, const flo
 }
 
 void CudaBackend::recurrence(const LayerDirection& ld) {
+  if (ld.saved.gates) throw std::runtime_error("saving for backward is not implemented on CUDA yet");
   const SeqLayout& L = *ld.layout;
   const int T = int(L.batchSizes.size()), B = L.batchSizes[0];
   const int H = ld.hiddenSize, P = ld.outSize, I = ld.inputSize, G = gateCount(ld.kind), GH = G * H;

@@ -1,0 +1,2 @@
+export { backward } from './engine';
+export { noGrad, isGradEnabled, setGradEnabled } from './grad-mode';
