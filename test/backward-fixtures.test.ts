@@ -68,6 +68,11 @@ function runBackward(f: Fixture): Record<string, Tensor | null> {
 }
 
 describe('backward matches PyTorch on every reference case', () => {
+  const worst: Record<string, number> = {};
+  after(() => {
+    const text = Object.entries(worst).map(([k, v]) => `${k} ${v.toExponential(1)}`).join(', ');
+    console.log(`      worst gradient relative error by module: ${text}`);
+  });
   for (const file of fixtureNames()) {
     it(file.replace(/\.safetensors$/, ''), () => {
       const f = loadFixture(file);
@@ -79,6 +84,7 @@ describe('backward matches PyTorch on every reference case', () => {
         const ours = grads[name];
         assert.ok(ours, `${f.name}: no gradient for ${name}`);
         const err = relativeError(ours, f.f32(key));
+        worst[f.config.module] = Math.max(worst[f.config.module] ?? 0, err);
         assert.ok(err <= TOLERANCE, `${f.name}: grad.${name} relative error ${err.toExponential(2)} > ${TOLERANCE}`);
       }
     });

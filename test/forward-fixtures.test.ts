@@ -68,13 +68,20 @@ function compare(f: Fixture, results: Results): void {
     if (!ref) continue;
     assert.ok(results[key], `${f.name}: no ${key} returned`);
     const err = relativeError(results[key], ref as Tensor);
+    worst[f.config.module] = Math.max(worst[f.config.module] ?? 0, err);
     assert.ok(err <= TOLERANCE, `${f.name}: ${key} relative error ${err.toExponential(2)} > ${TOLERANCE}`);
   }
   assert.equal(Object.keys(results).length, ['output', 'h_n', 'c_n', 'h_out', 'c_out'].filter((k) => f.tensors[k]).length);
 }
 
+const worst: Record<string, number> = {};
+
 describe('forward matches PyTorch on every reference case', () => {
   const names = fixtureNames();
+  after(() => {
+    const text = Object.entries(worst).map(([k, v]) => `${k} ${v.toExponential(1)}`).join(', ');
+    console.log(`      worst forward relative error by module: ${text}`);
+  });
   it('finds the whole reference set (138 cases)', () => {
     assert.equal(names.length, 138);
   });
