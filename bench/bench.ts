@@ -305,18 +305,19 @@ interface Result {
   ratio: number | null;
 }
 
+// Inference: no graph is recorded (parameters require grad, so a plain forward would save state for backward).
 function buildModule(lib: NodeRnn, s: Shape): { forward(x: Tensor): Tensor; module: Module } {
   const options = { inputSize: s.hiddenSize, hiddenSize: s.hiddenSize, numLayers: s.numLayers, bidirectional: s.bidirectional };
   if (s.cell === 'LSTM') {
     const m = new lib.LSTM(options).eval();
-    return { module: m, forward: (x) => m.forward(x)[0] };
+    return { module: m, forward: (x) => lib.noGrad(() => m.forward(x)[0]) };
   }
   if (s.cell === 'GRU') {
     const m = new lib.GRU(options).eval();
-    return { module: m, forward: (x) => m.forward(x)[0] };
+    return { module: m, forward: (x) => lib.noGrad(() => m.forward(x)[0]) };
   }
   const m = new lib.RNN({ ...options, nonlinearity: s.cell === 'RNN_RELU' ? 'relu' : 'tanh' }).eval();
-  return { module: m, forward: (x) => m.forward(x)[0] };
+  return { module: m, forward: (x) => lib.noGrad(() => m.forward(x)[0]) };
 }
 
 async function benchShape(lib: NodeRnn, s: Shape, index: number, opts: Options, ortAvailable: boolean, log: (line: string) => void): Promise<Result> {
