@@ -8,6 +8,14 @@ export type { Float32MatmulPrecision } from './binding';
 export { manualSeed } from './random';
 export { noGrad, isGradEnabled, setGradEnabled } from './autograd/grad-mode';
 export * as autograd from './autograd/index';
+export {
+  add, sub, mul, div, neg, matmul, sum, mean, tanh, sigmoid, relu, exp, log, softmax, logSoftmax,
+  reshape, view, transpose, permute, select, narrow, cat, stack, indexSelect,
+} from './autograd/ops';
+export type { Operand } from './autograd/ops';
+import './autograd/tensor-methods';
+export * as F from './nn/functional';
+export * as functional from './nn/functional';
 export { loadSafetensors, saveSafetensors, serializeSafetensors, readSafetensorsMetadata } from './safetensors';
 export * from './nn/index';
 export * as nn from './nn/index';

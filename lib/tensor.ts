@@ -9,6 +9,7 @@ import {
 } from './cuda';
 import { formatTensor } from './format';
 import { backward as runBackward } from './autograd/engine';
+import { reshape as reshapeOp } from './autograd/ops';
 import type { GradNode } from './autograd/node';
 import { nextNormal, nextUniform } from './random';
 
@@ -237,7 +238,7 @@ export class Tensor<D extends DType = 'float32'> {
   /** A view with another shape over the same memory (host or device); one dimension may be -1. */
   reshape(...shape: number[] | [number[]]): Tensor<D> {
     const dims = (Array.isArray(shape[0]) ? shape[0] : shape) as number[];
-    return new Tensor<D>(this.storage(), inferShape(dims, this.numel), this.dtype);
+    return reshapeOp(this as unknown as Tensor<'float32'>, dims) as unknown as Tensor<D>;
   }
 
   /** Same as `reshape` (every tensor is contiguous, so every reshape is a view). */

@@ -6,3 +6,8 @@ export { RNNCell, RNNCellOptions } from './rnn-cell';
 export { LSTMCell, LSTMCellOptions } from './lstm-cell';
 export { GRUCell, GRUCellOptions } from './gru-cell';
 export { PackedSequence, packPaddedSequence, padPackedSequence, PackOptions, PadOptions } from './packing';
+export { Linear, LinearOptions } from './linear';
+export { Embedding, EmbeddingOptions } from './embedding';
+export { Dropout } from './dropout';
+export { Sequential } from './sequential';
+export * as functional from './functional';

@@ -18,10 +18,31 @@ function shapeText(shape: readonly number[]): string {
   return `[${shape.join(', ')}]`;
 }
 
+/**
+ * Base of every module. Like PyTorch's nn.Module, a module's parameters are its own (registered with
+ * `registerParameter`) followed by those of its submodules: every own property holding a Module, in the order
+ * the properties were assigned, under dotted names (`rnn.weight_ih_l0`, `head.bias`).
+ */
 export abstract class Module {
   #parameters = new Map<string, Tensor<'float32'>>();
   #training = true;
   #inFlight = 0;
+
+  /** `[name, module]` for each direct submodule, in property order. */
+  namedChildren(): [string, Module][] {
+    return Object.entries(this).filter((entry): entry is [string, Module] => entry[1] instanceof Module);
+  }
+
+  children(): Module[] {
+    return this.namedChildren().map(([, m]) => m);
+  }
+
+  /** This module and every module below it, with dotted names ('' for this one). */
+  namedModules(prefix = ''): [string, Module][] {
+    const result: [string, Module][] = [[prefix, this]];
+    for (const [name, child] of this.namedChildren()) result.push(...child.namedModules(prefix ? `${prefix}.${name}` : name));
+    return result;
+  }
 
   /** True in training mode (the default), false after `eval()`. */
   get training(): boolean {
@@ -33,8 +54,8 @@ export abstract class Module {
    * and forward wants its input and hidden state there too.
    */
   get device(): Device {
-    const first = this.#parameters.values().next();
-    return first.done ? 'cpu' : first.value.device;
+    const first = this.parameters()[0];
+    return first ? first.device : 'cpu';
   }
 
   /**
@@ -48,7 +69,7 @@ export abstract class Module {
     this.#checkIdle('move');
     const moves: [Tensor<'float32'>, NativeStorage][] = [];
     try {
-      for (const [name, param] of this.#parameters) {
+      for (const [name, param] of this.namedParameters()) {
         if (param.device === target) continue;
         if (param.disposed) throw new Error(`parameter ${name} of ${this.constructor.name} has been disposed`);
         moves.push([param, copyStorage(param.storage(), target)]);
@@ -72,13 +93,16 @@ export abstract class Module {
   }
 
   #checkIdle(what: 'load a state dict into' | 'move'): void {
-    if (this.#inFlight > 0) {
-      throw new Error(`Cannot ${what} ${this.constructor.name} while ${this.#inFlight} forwardAsync call(s) are running; await them first`);
+    const running = this.namedModules().reduce((n, [, m]) => n + m.#inFlight, 0);
+    if (running > 0) {
+      throw new Error(`Cannot ${what} ${this.constructor.name} while ${running} forwardAsync call(s) are running; await them first`);
     }
   }
 
-  /** Parameters require grad, as in PyTorch. */
+  /** Adds a parameter of this module (it requires grad, as in PyTorch); for modules written by users too. */
   protected registerParameter(name: string, value: Tensor<'float32'>): void {
+    if (!(value instanceof Tensor) || value.dtype !== 'float32') throw new TypeError(`Expected a float32 Tensor for parameter ${name} but received ${describe(value)}`);
+    if (name.includes('.') || name === '') throw new RangeError(`parameter name can't contain "." or be empty, got ${JSON.stringify(name)}`);
     value.requiresGrad = true;
     this.#parameters.set(name, value);
   }
@@ -89,18 +113,23 @@ export abstract class Module {
     return p;
   }
 
-  /** `[name, tensor]` pairs in PyTorch's registration order; the tensors are the module's own (not copies). */
-  namedParameters(): [string, Tensor<'float32'>][] {
-    return [...this.#parameters.entries()];
+  /**
+   * `[name, tensor]` pairs in PyTorch's order (own parameters in registration order, then each submodule's
+   * under its property name); the tensors are the module's own (not copies).
+   */
+  namedParameters(prefix = ''): [string, Tensor<'float32'>][] {
+    const result: [string, Tensor<'float32'>][] = [...this.#parameters.entries()].map(([k, v]) => [prefix + k, v]);
+    for (const [name, child] of this.namedChildren()) result.push(...child.namedParameters(`${prefix}${name}.`));
+    return result;
   }
 
   parameters(): Tensor<'float32'>[] {
-    return [...this.#parameters.values()];
+    return this.namedParameters().map(([, p]) => p);
   }
 
   /** The parameters by name, sharing the module's memory like PyTorch's `state_dict()`. */
   stateDict(): Record<string, Tensor<'float32'>> {
-    return Object.fromEntries(this.#parameters);
+    return Object.fromEntries(this.namedParameters());
   }
 
   /**
@@ -115,13 +144,14 @@ export abstract class Module {
       throw new TypeError(`Expected an object of Tensors for stateDict but received ${describe(dict)}`);
     }
     this.#checkIdle('load a state dict into');
-    const missingKeys = [...this.#parameters.keys()].filter((k) => !(k in dict));
-    const unexpectedKeys = Object.keys(dict).filter((k) => !this.#parameters.has(k));
+    const params = new Map(this.namedParameters());
+    const missingKeys = [...params.keys()].filter((k) => !(k in dict));
+    const unexpectedKeys = Object.keys(dict).filter((k) => !params.has(k));
     const errors: string[] = [];
     if (strict && missingKeys.length > 0) errors.push(`Missing key(s) in state_dict: ${missingKeys.map((k) => `"${k}"`).join(', ')}.`);
     if (strict && unexpectedKeys.length > 0) errors.push(`Unexpected key(s) in state_dict: ${unexpectedKeys.map((k) => `"${k}"`).join(', ')}.`);
     const updates: [NativeStorage, NativeStorage][] = [];
-    for (const [name, param] of this.#parameters) {
+    for (const [name, param] of params) {
       if (!(name in dict)) continue;
       const value = dict[name];
       if (param.disposed) {
@@ -149,6 +179,7 @@ export abstract class Module {
   /** Training mode on (default) or off; returns the module, like PyTorch. */
   train(mode = true): this {
     this.#training = checkBoolean('mode', mode);
+    for (const child of this.children()) child.train(mode);
     return this;
   }
 
@@ -158,7 +189,7 @@ export abstract class Module {
 
   /** Clears every parameter's `.grad` (sets it to null, PyTorch's default). */
   zeroGrad(): void {
-    for (const p of this.#parameters.values()) p.grad = null;
+    for (const p of this.parameters()) p.grad = null;
   }
 
   /** Runs `work` counted as an in-flight async call, so weight loads cannot tear it. */
