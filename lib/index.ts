@@ -15,6 +15,8 @@ export {
 export type { Operand } from './autograd/ops';
 import './autograd/tensor-methods';
 export * as F from './nn/functional';
+export * as optim from './optim/index';
+export { clipGradNorm, clipGradValue, ClipGradNormOptions } from './nn/clip';
 export * as functional from './nn/functional';
 export { loadSafetensors, saveSafetensors, serializeSafetensors, readSafetensorsMetadata } from './safetensors';
 export * from './nn/index';

@@ -52,14 +52,20 @@ const G = [
   [-0.75, 0.25, 1.5],
   [1, 0.5, -0.5],
 ];
+// a large first gradient, then small ones, so Adam's second moment falls below its first value (AMSGrad differs)
+const GA = [
+  [4, -3, 2],
+  [0.0625, 0.03125, -0.0625],
+  [0.03125, -0.0625, 0.03125],
+];
 
-/** Runs `steps` steps of `make(p)` on P0 with the gradients G, returning the parameter values after each step. */
-function run(make: (params: Tensor[]) => Optimizer<object>, steps = 3): number[][] {
+/** Runs `steps` steps of `make(p)` on P0 with the gradients `grads`, returning the parameter values after each step. */
+function run(make: (params: Tensor[]) => Optimizer<object>, steps = 3, grads = G): number[][] {
   const p = param(P0);
   const opt = make([p]);
   const out: number[][] = [];
   for (let t = 0; t < steps; t++) {
-    setGrad(p, G[t]);
+    setGrad(p, grads[t]);
     opt.step();
     out.push(values(p));
   }
@@ -147,6 +153,7 @@ describe('optim.SGD', () => {
 function adamReference(
   steps: number,
   { lr = 1e-3, beta1 = 0.9, beta2 = 0.999, eps = 1e-8, weightDecay = 0, amsgrad = false, decoupled = false },
+  grads = G,
 ): number[][] {
   let p = P0.slice();
   let m = [0, 0, 0];
@@ -154,7 +161,7 @@ function adamReference(
   let vMax = [0, 0, 0];
   const out: number[][] = [];
   for (let t = 1; t <= steps; t++) {
-    let g = G[t - 1];
+    let g = grads[t - 1];
     if (decoupled) p = scale(1 - lr * weightDecay, p); // AdamW: p *= 1 - lr * wd, before the update
     else if (weightDecay !== 0) g = add(g, scale(weightDecay, p)); // Adam: L2 penalty into the gradient
     m = add(scale(beta1, m), scale(1 - beta1, g));
@@ -196,21 +203,12 @@ describe('optim.Adam', () => {
   });
 
   it('AMSGrad uses the running max of the second moment (which differs here: gradients shrink)', () => {
-    const saved = G.map((g) => g.slice());
-    // a large first gradient, then small ones, so v falls below its first value
-    G[0] = [4, -3, 2];
-    G[1] = [0.0625, 0.03125, -0.0625];
-    G[2] = [0.03125, -0.0625, 0.03125];
-    try {
-      const opts = { lr: 0.01, betas: [0.9, 0.5] as [number, number], amsgrad: true, weightDecay: 0.01 };
-      const got = run((ps) => new Adam(ps, opts));
-      const want = adamReference(3, { lr: 0.01, beta2: 0.5, amsgrad: true, weightDecay: 0.01 });
-      const plain = adamReference(3, { lr: 0.01, beta2: 0.5, weightDecay: 0.01 });
-      for (let t = 0; t < 3; t++) assertClose(got[t], want[t], `step ${t + 1}`);
-      for (let i = 0; i < 3; i++) assert.ok(Math.abs(want[2][i] - plain[2][i]) > 1e-3, 'the test data must make AMSGrad differ');
-    } finally {
-      G.splice(0, 3, ...saved);
-    }
+    const opts = { lr: 0.01, betas: [0.9, 0.5] as [number, number], amsgrad: true, weightDecay: 0.01 };
+    const got = run((ps) => new Adam(ps, opts), 3, GA);
+    const want = adamReference(3, { lr: 0.01, beta2: 0.5, amsgrad: true, weightDecay: 0.01 }, GA);
+    const plain = adamReference(3, { lr: 0.01, beta2: 0.5, weightDecay: 0.01 }, GA);
+    for (let t = 0; t < 3; t++) assertClose(got[t], want[t], `step ${t + 1}`);
+    for (let i = 0; i < 3; i++) assert.ok(Math.abs(want[2][i] - plain[2][i]) > 1e-3, 'the test data must make AMSGrad differ');
   });
 
   it('maximize ascends', () => {
@@ -256,6 +254,81 @@ describe('optim.AdamW', () => {
     const want = adamReference(3, { lr: 0.02, beta1: 0.5, beta2: 0.9, weightDecay: 0.5, amsgrad: true, decoupled: true });
     for (let t = 0; t < 3; t++) assertClose(got[t], want[t], `step ${t + 1}`);
   });
+});
+
+describe('optim: bit for bit as PyTorch (torch 2.11.0, CPU, foreach=False)', () => {
+  // Parameter values after each of three steps from P0, printed by torch.optim.SGD / Adam / AdamW with
+  // foreach=False on float32 CPU tensors (p.detach().tolist() after each step). The implementation takes
+  // PyTorch's scalars as float32 and rounds where PyTorch's kernels do, so these match exactly.
+  const cases: [string, 'SGD' | 'Adam' | 'AdamW', object, number[][], number[][]][] = [
+    ['sgd', 'SGD', { lr: 0.1 }, G,
+      [
+        [1.4500000476837158, -2.125, 0.550000011920929],
+        [1.5250000953674316, -2.1500000953674316, 0.4000000059604645],
+        [1.4250000715255737, -2.200000047683716, 0.45000001788139343],
+      ]],
+    ['sgd-mom-damp', 'SGD', { lr: 0.1, momentum: 0.9, dampening: 0.25 }, G,
+      [
+        [1.4500000476837158, -2.125, 0.550000011920929],
+        [1.4612500667572021, -2.03125, 0.257500022649765],
+        [1.396375060081482, -1.984375, 0.03175002709031105],
+      ]],
+    ['sgd-nesterov-wd', 'SGD', { lr: 0.05, momentum: 0.8, weightDecay: 0.1, nesterov: true }, G,
+      [
+        [1.441499948501587, -2.1172499656677246, 0.5632500052452087],
+        [1.4752264022827148, -2.0734946727752686, 0.3567807376384735],
+        [1.3746966123580933, -2.063297986984253, 0.2956472933292389],
+      ]],
+    ['sgd-max', 'SGD', { lr: 0.1, maximize: true }, G,
+      [
+        [1.5499999523162842, -2.375, 0.949999988079071],
+        [1.4749999046325684, -2.3499999046325684, 1.100000023841858],
+        [1.5749999284744263, -2.299999952316284, 1.0500000715255737],
+      ]],
+    ['adam', 'Adam', {}, G,
+      [
+        [1.4989999532699585, -2.249000072479248, 0.7490000128746033],
+        [1.499247670173645, -2.2484891414642334, 0.748017430305481],
+        [1.498901128768921, -2.248354911804199, 0.7473980784416199],
+      ]],
+    ['adam-wd', 'Adam', { lr: 0.05, betas: [0.8, 0.99], eps: 0.001, weightDecay: 0.2 }, G,
+      [
+        [1.4500623941421509, -2.2000293731689453, 0.7000232338905334],
+        [1.44240140914917, -2.1643753051757812, 0.6512038707733154],
+        [1.4104211330413818, -2.1399617195129395, 0.6209836006164551],
+      ]],
+    ['adamw', 'AdamW', { lr: 0.1 }, G,
+      [
+        [1.3984999656677246, -2.14775013923645, 0.6492500305175781],
+        [1.4218716621398926, -2.0944998264312744, 0.5503432750701904],
+        [1.3858013153076172, -2.078981399536133, 0.4878549575805664],
+      ]],
+    ['adamw-ams', 'AdamW', { lr: 0.02, betas: [0.5, 0.9], weightDecay: 0.5, amsgrad: true }, G,
+      [
+        [1.465000033378601, -2.2074999809265137, 0.7225000262260437],
+        [1.460705280303955, -2.1799113750457764, 0.6962783932685852],
+        [1.435303807258606, -2.162801742553711, 0.6834816932678223],
+      ]],
+    ['adam-max', 'Adam', { lr: 0.1, maximize: true }, G,
+      [
+        [1.600000023841858, -2.3499999046325684, 0.8499999642372131],
+        [1.5752298831939697, -2.4011025428771973, 0.9482575058937073],
+        [1.609878420829773, -2.4145264625549316, 1.0101954936981201],
+      ]],
+    ['adam-ams', 'Adam', { lr: 0.01, betas: [0.9, 0.5], amsgrad: true, weightDecay: 0.01 }, GA,
+      [
+        [1.4900000095367432, -2.240000009536743, 0.7400000095367432],
+        [1.484074354171753, -2.234217405319214, 0.734375536441803],
+        [1.4799796342849731, -2.2301392555236816, 0.730448305606842],
+      ]],
+  ];
+  for (const [name, kind, options, grads, steps] of cases) {
+    it(name, () => {
+      const make = (ps: Tensor[]): Optimizer<object> =>
+        kind === 'SGD' ? new SGD(ps, options as { lr: number }) : kind === 'Adam' ? new Adam(ps, options) : new AdamW(ps, options);
+      assert.deepEqual(run(make, 3, grads), steps);
+    });
+  }
 });
 
 describe('optim parameter groups and zeroGrad', () => {
@@ -389,6 +462,7 @@ describe('optim state dicts', () => {
       [{ state: { 0: { ...st, exp_avg: tensor([1, 2]) } }, paramGroups: good.paramGroups }, RangeError,
         /^size mismatch for state\[0\]\.exp_avg: copying a tensor with shape \[2\] from checkpoint, the shape of the parameter is \[3\]$/],
       [{ state: { 0: { ...st, step: undefined } }, paramGroups: good.paramGroups }, TypeError, /^Expected a non-negative number for state\[0\]\.step/],
+      [{ state: { 0: { ...st, step: -1 } }, paramGroups: good.paramGroups }, RangeError, /^Expected a non-negative number for state\[0\]\.step but received -1$/],
       [{ state: { 0: { ...st, momentum_buffer: tensor(P0) } }, paramGroups: good.paramGroups }, RangeError, /^Unexpected key "momentum_buffer" in state\[0\] for Adam/],
       [{ state: { 5: st }, paramGroups: good.paramGroups }, RangeError, /^state\[5\] of the state dict belongs to no parameter/],
       // with amsgrad on, the max second moment is required

@@ -1,3 +1,4 @@
+import { clipGradNorm as clipGradNormFn, clipGradValue as clipGradValueFn } from './clip';
 export { Module, LoadStateDictOptions, LoadStateDictResult } from './module';
 export { RNN, RNNOptions } from './rnn';
 export { LSTM, LSTMOptions, LSTMState } from './lstm';
@@ -11,3 +12,5 @@ export { Embedding, EmbeddingOptions } from './embedding';
 export { Dropout } from './dropout';
 export { Sequential } from './sequential';
 export * as functional from './functional';
+export { clipGradNorm, clipGradValue } from './clip';
+export const utils = { clipGradNorm: clipGradNormFn, clipGradValue: clipGradValueFn };

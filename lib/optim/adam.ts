@@ -118,8 +118,9 @@ export abstract class AdamBase extends Optimizer<AdamGroupOptions> {
       // end - (end - start) * (1 - weight)
       const diff = f(gi - m[i]);
       m[i] = w1 < 0.5 ? m[i] + w1 * diff : gi - diff * f(1 - w1);
-      // exp_avg_sq.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
-      v[i] = f(v[i] * beta2_32) + f(f(w2 * gi) * gi);
+      // exp_avg_sq.mul_(beta2).addcmul_(grad, grad, value=1 - beta2): self + (value * t1) * t2, the last step
+      // fused (what PyTorch's CPU build computes, bit for bit)
+      v[i] = f(v[i] * beta2_32) + f(w2 * gi) * gi;
       let second = v[i];
       if (vMax !== null) {
         // torch.maximum(max_exp_avg_sq, exp_avg_sq, out=max_exp_avg_sq) (NaN propagates)

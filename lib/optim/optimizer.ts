@@ -327,9 +327,8 @@ export abstract class Optimizer<O extends object = Record<string, unknown>> {
     for (const k of keys.numbers) {
       let value = saved[k];
       if (isTensor(value) && !value.disposed && value.numel === 1) value = Number(value.hostData()[0]);
-      if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
-        throw new TypeError(`Expected a non-negative number for ${where}.${k} but received ${describe(value)}`);
-      }
+      if (typeof value !== 'number') throw new TypeError(`Expected a non-negative number for ${where}.${k} but received ${describe(value)}`);
+      if (!Number.isFinite(value) || value < 0) throw new RangeError(`Expected a non-negative number for ${where}.${k} but received ${value}`);
       out[k] = value;
     }
     for (const k of [...keys.requiredTensors, ...keys.optionalTensors]) {
