@@ -14,14 +14,14 @@ namespace rnn::cpu {
 namespace {
 
 void lstmBackward(const StepGradArgs& a) {
-  const int H = a.hidden;
+  const int n = a.hidden, H = a.gateStride;
   for (int b = 0; b < a.batch; ++b) {
     const float* dh = a.gradH + b * a.gradHStride;
     const float* s = a.saved + b * a.savedStride;
     const float* cp = a.cPrev + b * a.cPrevStride;
     float* dc = a.gradC + int64_t(b) * H;
     float* gx = a.gradGatesX + b * a.gradStride;
-    for (int j = 0; j < H; ++j) {
+    for (int j = 0; j < n; ++j) {
       const float i = s[j], f = s[H + j], g = s[2 * H + j], o = s[3 * H + j];
       const float tc = std::tanh(f * cp[j] + i * g);
       const float dcj = dc[j] + dh[j] * o * (1.f - tc * tc);
@@ -35,7 +35,7 @@ void lstmBackward(const StepGradArgs& a) {
 }
 
 void gruBackward(const StepGradArgs& a) {
-  const int H = a.hidden;
+  const int n = a.hidden, H = a.gateStride;
   for (int b = 0; b < a.batch; ++b) {
     const float* dh = a.gradH + b * a.gradHStride;
     const float* s = a.saved + b * a.savedStride;
@@ -43,7 +43,7 @@ void gruBackward(const StepGradArgs& a) {
     float* gx = a.gradGatesX + b * a.gradStride;
     float* gh = a.gradGatesH + b * a.gradStride;
     float* direct = a.gradHDirect + int64_t(b) * H;
-    for (int j = 0; j < H; ++j) {
+    for (int j = 0; j < n; ++j) {
       const float r = s[j], z = s[H + j], n = s[2 * H + j], hn = s[3 * H + j];
       const float dan = dh[j] * (1.f - z) * (1.f - n * n);
       const float dar = dan * hn * r * (1.f - r);
@@ -58,13 +58,13 @@ void gruBackward(const StepGradArgs& a) {
 }
 
 void rnnBackward(const StepGradArgs& a) {
-  const int H = a.hidden;
+  const int n = a.hidden;
   const bool relu = a.kind == CellKind::RnnRelu;
   for (int b = 0; b < a.batch; ++b) {
     const float* dh = a.gradH + b * a.gradHStride;
     const float* h = a.saved + b * a.savedStride;
     float* gx = a.gradGatesX + b * a.gradStride;
-    for (int j = 0; j < H; ++j) gx[j] = relu ? (h[j] > 0.f ? dh[j] : 0.f) : dh[j] * (1.f - h[j] * h[j]);
+    for (int j = 0; j < n; ++j) gx[j] = relu ? (h[j] > 0.f ? dh[j] : 0.f) : dh[j] * (1.f - h[j] * h[j]);
   }
 }
 

@@ -10,7 +10,9 @@ namespace rnn::cpu {
 struct StepGradArgs {
   CellKind kind;
   int batch;                // active rows
-  int hidden;               // H
+  int hidden;               // units in this block (one team member's share)
+  int gateStride;           // H: distance between gate blocks in saved rows and gradient rows, and the row
+                            // stride of gradC and gradHDirect (all pointers are offset to the block's first unit)
   const float* gradH;       // [batch, H], row stride gradHStride (for LSTM with projections: dL/d(h before W_hr))
   int64_t gradHStride;
   const float* saved;       // row b at saved + b * savedStride, blocks of H (see rnn_saved.h)

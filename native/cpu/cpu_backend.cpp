@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "steps.h"
+#include "team_plan.h"
 #include "thread_team.h"
 
 extern "C" {
@@ -52,21 +53,6 @@ void permuteGateRows(const float* src, float* dst, int G, int H, int64_t cols, c
       }
     }
   }
-}
-
-std::vector<int> blockBounds(int n, int blocks) {
-  std::vector<int> bounds(blocks + 1);
-  for (int k = 0; k < blocks; ++k) shareOf(n, k, blocks, 16, bounds[k], bounds[k + 1]);
-  bounds[blocks] = n;
-  return bounds;
-}
-
-// Team size for a recurrence: one member per block of at least 16 units, and only when a step has
-// enough work to pay for a barrier (~1 us) per step.
-int teamSizeFor(int T, int B, int GH, int P, int H) {
-  const int64_t perStep = int64_t(B) * GH * P;
-  if (T < 2 || perStep < 65536) return 1;
-  return std::max(1, std::min(gNumThreads.load(), H / 16));
 }
 
 float* workspace(size_t n) {
