@@ -6,6 +6,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { LSTM, Tensor, loadSafetensors, manualSeed, randn } from '../lib/index';
+import { sample, trainCharLM } from './charlm-model';
 
 const reference = path.resolve(__dirname, '../../test/fixtures/torch/000-LSTM.safetensors');
 
@@ -26,3 +27,13 @@ const show = (name: string, t: Tensor) => console.log(`${name} = ${t}\n${name}.s
 show('output', output);
 show('h', h);
 show('c', c);
+
+// Training: a character-level LSTM language model (Embedding -> LSTM -> Linear, Adam) on a little Shakespeare,
+// for a few seconds. examples/train-charlm.ts is the full run (`npm run train`: progress bar, about 80 seconds,
+// saves a file that examples/load_in_pytorch.py loads into PyTorch).
+const steps = 50;
+console.log(`training a character-level LSTM language model for ${steps} steps...`);
+const run = trainCharLM({ steps });
+console.log(`held-out loss: ${run.valLossBefore.toFixed(3)} before -> ${run.valLossAfter.toFixed(3)} after (nats/char), ${run.seconds.toFixed(1)} s`);
+const prompt = 'MARCIUS:\n';
+console.log(`sample:\n${prompt}${sample(run.model, run.vocab, { prompt, length: 120, temperature: 0.8 })}`);
