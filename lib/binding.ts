@@ -67,6 +67,9 @@ export type Float32MatmulPrecision = 'highest' | 'high';
 
 export interface NativeBinding {
   rnnForward(...args: ForwardArgs): void;
+  /** C = alpha op(A) op(B) + beta C, row-major, on the CPU (ranges are checked natively). */
+  sgemm(transA: boolean, transB: boolean, M: number, N: number, K: number, alpha: number, A: Float32Array, lda: number,
+    B: Float32Array, ldb: number, beta: number, C: Float32Array, ldc: number): void;
   /** Floats the forward with these arguments saves for backward. */
   rnnSavedSize(...args: ForwardArgs): number;
   rnnBackward(...args: [...RecordedArgs, ...BackwardArgs]): void;

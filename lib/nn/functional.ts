@@ -1,6 +1,7 @@
 // torch.nn.functional, the part the layers and training loops need: linear, embedding, dropout, softmax,
 // logSoftmax and the losses crossEntropy, mseLoss and bceWithLogits. Each is its own CPU loop (float64
 // accumulation, float32 results) and records its own graph node, so it depends on no general tensor ops.
+import { native } from '../binding';
 import { checkBoolean, checkInteger, checkOneOf, checkOptions, describe } from '../checks';
 import { isGradEnabled } from '../autograd/grad-mode';
 import { GradNode, needsGrad } from '../autograd/node';
@@ -90,48 +91,21 @@ export function linear(input: Tensor<'float32'>, weight: Tensor<'float32'>, bias
   const xd = x.data;
   const wd = w.data;
   const bd = b ? b.data : null;
+  // y = x W^T (+ b), dx = g W, dW = g^T x: OpenBLAS through the native sgemm
   const out = new Float32Array(rows * outF);
-  for (let m = 0; m < rows; m++) {
-    const xo = m * inF;
-    for (let o = 0; o < outF; o++) {
-      const wo = o * inF;
-      let s = bd ? bd[o] : 0;
-      for (let k = 0; k < inF; k++) s += xd[xo + k] * wd[wo + k];
-      out[m * outF + o] = s;
-    }
-  }
+  if (bd) for (let m = 0; m < rows; m++) out.set(bd, m * outF);
+  native.sgemm(false, true, rows, outF, inF, 1, xd, inF, wd, inF, bd ? 1 : 0, out, outF);
   const y = new Tensor(out, [...x.shape.slice(0, -1), outF]);
   record('Linear', y, [x, w, b], (g, [wantX, wantW, wantB]) => {
     let gx: Float32Array | null = null;
     if (wantX) {
-      // dx[m, :] = sum_o g[m, o] W[o, :]
       gx = new Float32Array(rows * inF);
-      const acc = new Float64Array(inF);
-      for (let m = 0; m < rows; m++) {
-        acc.fill(0);
-        for (let o = 0; o < outF; o++) {
-          const go = g[m * outF + o];
-          if (go === 0) continue;
-          const wo = o * inF;
-          for (let k = 0; k < inF; k++) acc[k] += go * wd[wo + k];
-        }
-        gx.set(acc, m * inF);
-      }
+      native.sgemm(false, false, rows, inF, outF, 1, g, outF, wd, inF, 0, gx, inF);
     }
     let gw: Float32Array | null = null;
     if (wantW) {
-      // dW[o, :] = sum_m g[m, o] x[m, :]
-      const acc = new Float64Array(outF * inF);
-      for (let m = 0; m < rows; m++) {
-        const xo = m * inF;
-        for (let o = 0; o < outF; o++) {
-          const go = g[m * outF + o];
-          if (go === 0) continue;
-          const wo = o * inF;
-          for (let k = 0; k < inF; k++) acc[wo + k] += go * xd[xo + k];
-        }
-      }
-      gw = toFloat32(acc);
+      gw = new Float32Array(outF * inF);
+      native.sgemm(true, false, outF, inF, rows, 1, g, outF, xd, inF, 0, gw, inF);
     }
     let gb: Float32Array | null = null;
     if (wantB) {

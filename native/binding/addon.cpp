@@ -7,6 +7,7 @@
 
 #include "../core/rnn_saved.h"
 #include "../cpu/cpu_backend.h"
+#include "blas_binding.h"
 #include "cuda_binding.h"
 #include "forward_args.h"
 
@@ -122,6 +123,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("getNumThreads", Napi::Function::New(env, GetNumThreads, "getNumThreads"));
   exports.Set("blasInfo", Napi::Function::New(env, BlasInfo, "blasInfo"));
   RegisterCuda(env, exports);
+  RegisterBlas(env, exports);
   return exports;
 }
 
