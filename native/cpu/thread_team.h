@@ -1,7 +1,6 @@
 // A team of threads for one native call: the caller is rank 0, the others are started for the call.
-// Members meet at a spinning barrier once or twice per time step, so the team must not outnumber
-// the cores it runs on (setNumThreads); the barrier yields after a short spin so an oversubscribed
-// machine degrades instead of stalling.
+// Members meet at a barrier once or twice per time step: it spins for a few microseconds, then sleeps on
+// a futex, so a busy or oversubscribed machine degrades gracefully instead of burning the cores.
 #pragma once
 #include <atomic>
 #include <functional>
@@ -17,6 +16,7 @@ class SpinBarrier {
   const int size_;
   std::atomic<int> arrived_{0};
   std::atomic<int> generation_{0};
+  std::atomic<int> sleepers_{0};
 };
 
 // Runs fn(rank, size, barrier) on up to `size` threads and returns when all have finished. If threads
