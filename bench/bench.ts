@@ -1,7 +1,9 @@
 // `npm run bench`: forward-pass timings of node-rnn's LSTM / GRU / RNN against ONNX Runtime
-// (bench/onnx-peer.ts) with the same weights, the same input and the same number of threads.
+// (bench/onnx-peer.ts) with the same weights, the same input and the same number of threads; then training-step
+// timings (forward + backward + SGD update) against TensorFlow.js on its wasm backend (bench/tfjs-peer.ts).
 //
-//   node dist/bench/bench.js [--threads N] [--warmup N] [--repeats N] [--only lstm[,gru]] [--interleave] [--json] [--keep-env]
+//   node dist/bench/bench.js [--threads N] [--warmup N] [--repeats N] [--tfjs-repeats N] [--only lstm[,gru]]
+//                            [--no-train] [--interleave] [--json] [--keep-env]
 //
 // Timing: per shape, a block of warm-up runs then timed runs for node-rnn and one for ONNX Runtime, after a
 // pause (see SETTLE_MS for why not run by run; --interleave alternates run by run instead); the median is
@@ -10,6 +12,13 @@
 // Before timing anything it checks node-rnn against PyTorch's own outputs (three reference cases from
 // test/fixtures/torch), since the bench may run with another OpenBLAS kernel than the tests; and for every
 // shape it checks that node-rnn and ONNX Runtime agree, so that both columns time the same computation.
+//
+// Training section: one step = forward, backward of loss = sum(output * g) for a fixed random g
+// (autograd.backward([output], [g])), SGD (lr 0.01) on the module's parameters, zeroGrad; TensorFlow.js does the
+// same step on a tf.layers RNN layer with the same weights (optimizer.minimize, loss read with dataSync). Before
+// timing, the gradients of both are compared at the benchmarked shape (that first tfjs gradient computation is
+// also its warm-up). A tfjs step takes seconds (its wasm MatMul with a transposed operand, which backward uses
+// throughout, is 10-40x slower than the plain one), so tfjs gets its own, small repeat count.
 
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -19,6 +28,7 @@ import { performance } from 'node:perf_hooks';
 import type { AnyTensor, Module, Tensor } from '../lib/index';
 import { forwardFlops, type FlopsCell } from './flops';
 import { createOnnxPeer, loadOnnxRuntime, type OnnxPeer, type PeerSpec } from './onnx-peer';
+import { createTfjsPeer, loadTfjs, type TfjsCell, type TfjsPeer, type TfjsRuntime } from './tfjs-peer';
 
 // node-rnn is loaded only after the environment decision below (see reexecWithoutBlasEnv): OpenBLAS reads
 // OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE when the library is loaded, so the parent process must not load it.
@@ -31,6 +41,9 @@ const BLAS_ENV = ['OPENBLAS_CORETYPE', 'OPENBLAS_L2_SIZE'] as const;
 const CHILD_MARKER = 'NODE_RNN_BENCH_REEXEC';
 const REF_TOLERANCE = 1e-5;
 const PEER_TOLERANCE = 1e-4;
+/** Training section: learning rate of both sides' SGD, and the tolerance of the gradient comparison. */
+const TRAIN_LR = 0.01;
+const GRAD_TOLERANCE = 1e-4;
 const SEED = 0;
 /**
  * Pause before each block of runs (each run with --interleave). Both runtimes keep their worker threads
@@ -54,15 +67,23 @@ interface Options {
   keepEnv: boolean;
   interleave: boolean;
   only: string[];
+  train: boolean;
+  tfjsRepeats: number;
 }
 
 const USAGE = `usage: node dist/bench/bench.js [options]
   --threads N   threads for node-rnn (setNumThreads) and ONNX Runtime (intraOpNumThreads), default 2
   --warmup N    untimed runs per shape and implementation, default 3
-  --repeats N   timed runs per shape and implementation (the median is reported), default 10
+  --repeats N   timed runs per shape and implementation (the median is reported), default 10; also node-rnn's
+                training steps
+  --tfjs-repeats N
+                timed TensorFlow.js training steps per shape (the median is reported), default 3 (one step
+                takes seconds; the gradient check before them is its warm-up)
   --only LIST   only shapes whose name contains one of the comma-separated words, e.g. --only lstm,gru
+                (applies to both sections)
+  --no-train    skip the training-step section (node-rnn vs TensorFlow.js wasm)
   --interleave  alternate ours and ORT run by run (with a pause before each run) instead of one block of
-                runs per implementation and shape
+                runs per implementation and shape (forward section only; training steps are timed in blocks)
   --json        print the results as JSON on stdout (the progress text goes to stderr)
   --keep-env    keep OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE (otherwise the bench re-runs itself without them)`;
 
@@ -72,7 +93,9 @@ function usageError(message: string): never {
 }
 
 function parseArgs(argv: string[]): Options {
-  const opts: Options = { threads: 2, warmup: 3, repeats: 10, json: false, keepEnv: false, interleave: false, only: [] };
+  const opts: Options = {
+    threads: 2, warmup: 3, repeats: 10, json: false, keepEnv: false, interleave: false, only: [], train: true, tfjsRepeats: 3,
+  };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     const eq = arg.indexOf('=');
@@ -92,6 +115,8 @@ function parseArgs(argv: string[]): Options {
       case '--threads': opts.threads = count(1); break;
       case '--warmup': opts.warmup = count(0); break;
       case '--repeats': opts.repeats = count(1); break;
+      case '--tfjs-repeats': opts.tfjsRepeats = count(1); break;
+      case '--no-train': opts.train = false; break;
       case '--only': opts.only = value().split(',').map((s) => s.trim().toLowerCase()).filter((s) => s !== ''); break;
       case '--json': opts.json = true; break;
       case '--keep-env': opts.keepEnv = true; break;
@@ -432,13 +457,151 @@ function table(results: Result[], ortAvailable: boolean): string {
 }
 
 // ---------------------------------------------------------------------------
+// Training step: node-rnn vs TensorFlow.js (wasm backend)
+// ---------------------------------------------------------------------------
+
+const TRAIN_SHAPES: Shape[] = [shape('LSTM', 'LSTM', 100, 64, 256), shape('GRU', 'GRU', 100, 64, 256)];
+
+interface TrainResult {
+  shape: string;
+  cell: TfjsCell;
+  seqLen: number;
+  batch: number;
+  inputSize: number;
+  hiddenSize: number;
+  /** 3 x forward FLOPs (backward counted as twice the forward), in GFLOP. */
+  gflop: number;
+  ours: { medianMs: number; gflops: number; timesMs: number[] };
+  tfjs: { medianMs: number; gflops: number; timesMs: number[]; gradRelErr: number; agrees: boolean } | null;
+  /** tfjs ms / ours ms: above 1 means node-rnn is faster. */
+  ratio: number | null;
+}
+
+const copyOf = (x: Float32Array): Float32Array => Float32Array.from(x);
+
+async function benchTrainShape(lib: NodeRnn, s: Shape, index: number, opts: Options, tfjs: TfjsRuntime | null, log: (line: string) => void): Promise<TrainResult> {
+  const cell = s.cell as TfjsCell;
+  const spec = { cell, seqLen: s.seqLen, batch: s.batch, inputSize: s.hiddenSize, hiddenSize: s.hiddenSize };
+  const gflop = (3 * forwardFlops({ ...spec, numLayers: 1, bidirectional: false })) / 1e9;
+
+  lib.manualSeed(SEED);
+  const options = { inputSize: spec.inputSize, hiddenSize: spec.hiddenSize };
+  let module: Module;
+  let forward: (x: Tensor) => Tensor;
+  if (cell === 'LSTM') {
+    const m = new lib.LSTM(options);
+    [module, forward] = [m, (x) => m.forward(x)[0]];
+  } else {
+    const m = new lib.GRU(options);
+    [module, forward] = [m, (x) => m.forward(x)[0]];
+  }
+  const input = lib.randn([s.seqLen, s.batch, spec.inputSize]);
+  const g = lib.randn([s.seqLen, s.batch, spec.hiddenSize]);
+  // copies: the SGD steps below update the parameters in place
+  const weights = Object.fromEntries(module.namedParameters().map(([k, v]) => [k, copyOf(v.data as Float32Array)]));
+  const optimizer = new lib.optim.SGD(module.parameters(), { lr: TRAIN_LR });
+
+  const stepOurs = (): void => {
+    lib.autograd.backward([forward(input)], [g]);
+    optimizer.step();
+    optimizer.zeroGrad();
+  };
+
+  // Reference gradients (before any update), then the same from tfjs at this shape: both sides must compute the
+  // same step. The tfjs call is a full forward + backward, so it is tfjs's warm-up as well.
+  let peer: TfjsPeer | null = null;
+  let gradRelErr = NaN;
+  if (tfjs) {
+    peer = createTfjsPeer(tfjs, spec, weights, TRAIN_LR);
+    peer.setBatch(input.data as Float32Array, g.data as Float32Array);
+    lib.autograd.backward([forward(input)], [g]);
+    const ours = Object.fromEntries(module.namedParameters().map(([k, v]) => [k, copyOf(v.grad!.data as Float32Array)]));
+    optimizer.zeroGrad();
+    const theirs = peer.gradients();
+    gradRelErr = Math.max(...Object.keys(ours).map((k) => relativeError(theirs[k] ?? [], ours[k])));
+  }
+
+  const oursMs: number[] = [];
+  const tfjsMs: number[] = [];
+  const blocks: (() => Promise<void>)[] = [
+    async () => {
+      await sleep(SETTLE_MS);
+      for (let i = 0; i < opts.warmup; i++) stepOurs();
+      for (let i = 0; i < opts.repeats; i++) {
+        const t0 = performance.now();
+        stepOurs();
+        oursMs.push(performance.now() - t0);
+      }
+    },
+  ];
+  if (peer) {
+    blocks.push(async () => {
+      await sleep(SETTLE_MS);
+      for (let i = 0; i < opts.tfjsRepeats; i++) {
+        const t0 = performance.now();
+        peer!.trainStep(); // reads the loss with dataSync
+        tfjsMs.push(performance.now() - t0);
+      }
+    });
+  }
+  if (index % 2 === 1) blocks.reverse();
+  for (const block of blocks) await block();
+  peer?.dispose();
+
+  const oursMedian = median(oursMs);
+  const tfjsMedian = median(tfjsMs);
+  const tf = peer
+    ? { medianMs: tfjsMedian, gflops: gflop / (tfjsMedian / 1e3), timesMs: tfjsMs, gradRelErr, agrees: gradRelErr <= GRAD_TOLERANCE }
+    : null;
+  log(
+    `  ${s.name} training step: ours ${oursMedian.toFixed(1)} ms` +
+      (tf ? `, tfjs ${tf.medianMs.toFixed(0)} ms, gradient rel err ${gradRelErr.toExponential(2)}${tf.agrees ? '' : ' (DISAGREE)'}` : ''),
+  );
+  return {
+    shape: s.name,
+    cell,
+    seqLen: s.seqLen,
+    batch: s.batch,
+    inputSize: spec.inputSize,
+    hiddenSize: spec.hiddenSize,
+    gflop,
+    ours: { medianMs: oursMedian, gflops: gflop / (oursMedian / 1e3), timesMs: oursMs },
+    tfjs: tf,
+    ratio: tf ? tf.medianMs / oursMedian : null,
+  };
+}
+
+function trainTable(results: TrainResult[], tfjsAvailable: boolean): string {
+  const head = ['training step (TxBxH)', 'ours ms', 'ours GFLOP/s', 'tfjs ms', 'tfjs GFLOP/s', 'ratio', 'grad rel err'];
+  const rows = results.map((r) => [
+    r.shape,
+    r.ours.medianMs.toFixed(1),
+    r.ours.gflops.toFixed(1),
+    r.tfjs ? r.tfjs.medianMs.toFixed(0) : '-',
+    r.tfjs ? r.tfjs.gflops.toFixed(2) : '-',
+    r.ratio !== null ? r.ratio.toFixed(1) : '-',
+    r.tfjs ? r.tfjs.gradRelErr.toExponential(1) + (r.tfjs.agrees ? '' : ' !') : '-',
+  ]);
+  const cols = tfjsAvailable ? head.length : 3;
+  const all = [head, ...rows].map((row) => row.slice(0, cols));
+  const widths = all[0].map((_, c) => Math.max(...all.map((row) => row[c].length)));
+  const line = (row: string[]): string => row.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]) : cell.padStart(widths[c]))).join('  ');
+  return [line(all[0]), widths.map((w) => '-'.repeat(w)).join('  '), ...all.slice(1).map(line)].join('\n');
+}
+
+// ---------------------------------------------------------------------------
 // Main
 // ---------------------------------------------------------------------------
 
 async function main(): Promise<void> {
   const opts = parseArgs(process.argv.slice(2));
-  const shapes = opts.only.length === 0 ? SHAPES : SHAPES.filter((s) => opts.only.some((w) => s.name.toLowerCase().includes(w)));
-  if (shapes.length === 0) usageError(`--only ${opts.only.join(',')} matches no shape (${SHAPES.map((s) => s.name).join('; ')})`);
+  const pick = (list: Shape[]): Shape[] => (opts.only.length === 0 ? list : list.filter((s) => opts.only.some((w) => s.name.toLowerCase().includes(w))));
+  const shapes = pick(SHAPES);
+  const trainShapes = opts.train ? pick(TRAIN_SHAPES) : [];
+  if (shapes.length === 0 && trainShapes.length === 0) {
+    const names = [...new Set([...SHAPES, ...(opts.train ? TRAIN_SHAPES : [])].map((s) => s.name))];
+    usageError(`--only ${opts.only.join(',')} matches no shape (${names.join('; ')})`);
+  }
   reexecWithoutBlasEnv(opts);
 
   // With --json, stdout carries only the JSON document; everything else goes to stderr.
@@ -502,9 +665,7 @@ async function main(): Promise<void> {
   for (const [i, s] of shapes.entries()) results.push(await benchShape(lib, s, i, opts, ortVersion !== null, log));
   const disagreements = results.filter((r) => r.ort && !r.ort.agrees);
 
-  if (opts.json) {
-    console.log(JSON.stringify({ ...header, warmup: opts.warmup, repeats: opts.repeats, reference, results }, null, 2));
-  } else {
+  if (!opts.json && results.length > 0) {
     log('');
     log(table(results, ortVersion !== null));
     log('');
@@ -512,8 +673,59 @@ async function main(): Promise<void> {
     if (ortVersion !== null) log('ratio = ORT ms / ours ms (> 1: node-rnn faster); rel err = |ours - ORT| / |ORT| of the outputs');
     else log('ORT columns omitted: onnxruntime-node could not be loaded.');
   }
+
+  // Training section (after the forward table; tfjs is loaded only here)
+  let tfjs: TfjsRuntime | null = null;
+  let tfjsInfo: Record<string, unknown> | null = null;
+  const training: TrainResult[] = [];
+  if (trainShapes.length > 0) {
+    try {
+      tfjs = await loadTfjs();
+      tfjsInfo = { version: tfjs.version, backend: tfjs.backend, threads: tfjs.threads, simd: tfjs.simd, multithreadSupported: tfjs.multithreadSupported };
+    } catch (error) {
+      tfjsInfo = { error: (error as Error).message.split('\n')[0] };
+    }
+    log('');
+    log(
+      `training step = forward + backward of sum(output * g) + SGD (lr ${TRAIN_LR}) + zeroGrad; 1 layer, I = H; ` +
+        `ours: ${lib.getNumThreads()} threads, warm-up ${opts.warmup}, median of ${opts.repeats}`,
+    );
+    if (tfjs) {
+      log(
+        `tfjs ${tfjs.version}, ${tfjs.backend} backend (${tfjs.simd ? 'SIMD' : 'no SIMD'}), ${tfjs.threads} thread` +
+          `${tfjs.threads === 1 ? '' : 's'}${tfjs.multithreadSupported ? '' : ' (tfjs-backend-wasm has no multithreading under Node)'}; ` +
+          `tf.layers LSTM / reset_after GRU cell in tf.layers.rnn, optimizer.minimize + dataSync; ` +
+          `warm-up 1 (the gradient check), median of ${opts.tfjsRepeats}`,
+      );
+    } else {
+      log(`NOTE: TensorFlow.js with the wasm backend could not be loaded (${String(tfjsInfo?.error)}); only node-rnn's training steps are timed.`);
+    }
+    for (const [i, s] of trainShapes.entries()) training.push(await benchTrainShape(lib, s, i, opts, tfjs, log));
+    if (!opts.json) {
+      log('');
+      log(trainTable(training, tfjs !== null));
+      log('');
+      log(`ms: median; GFLOP/s counts 3x the forward FLOPs (backward = 2x forward)${tfjs ? '; ratio = tfjs ms / ours ms (> 1: node-rnn faster)' : ''}`);
+      if (tfjs) log('grad rel err = max over the parameters of |tfjs - ours| / |ours| of the gradients, before any update');
+    }
+  }
+  if (opts.train && trainShapes.length === 0) {
+    log(`\ntraining section: --only ${opts.only.join(',')} matches none of ${TRAIN_SHAPES.map((s) => s.name).join('; ')}`);
+  }
+  const gradDisagreements = training.filter((r) => r.tfjs && !r.tfjs.agrees);
+
+  if (opts.json) {
+    const trainJson = opts.train
+      ? { tfjs: tfjsInfo, threads: lib.getNumThreads(), warmup: opts.warmup, repeats: opts.repeats, tfjsRepeats: opts.tfjsRepeats, lr: TRAIN_LR, results: training }
+      : null;
+    console.log(JSON.stringify({ ...header, warmup: opts.warmup, repeats: opts.repeats, reference, results, training: trainJson }, null, 2));
+  }
   if (disagreements.length > 0) {
     console.error(`node-rnn and ONNX Runtime disagree (relative error > ${PEER_TOLERANCE}) on: ${disagreements.map((r) => r.shape).join(', ')}`);
+    process.exitCode = 1;
+  }
+  if (gradDisagreements.length > 0) {
+    console.error(`node-rnn and TensorFlow.js gradients disagree (relative error > ${GRAD_TOLERANCE}) on: ${gradDisagreements.map((r) => r.shape).join(', ')}`);
     process.exitCode = 1;
   }
 }
