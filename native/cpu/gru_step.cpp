@@ -17,14 +17,9 @@ RNN_INLINE void gruStepImpl(const StepArgs& a) {
     for (int j = 0; j < H; ++j) g[2 * H + j] += a.biasHn[j];
     const float* __restrict hPrev = a.hPrev + b * a.hStride;
     float* __restrict hNew = a.hNew + b * a.hStride;
-    for (int j = 0; j < H; ++j) {
-      const float r = fastSigmoid(g[j]);
-      const float z = fastSigmoid(g[H + j]);
-      const float n = fastTanh(x[2 * H + j] + a.biasX[2 * H + j] + r * g[2 * H + j]);
-      hNew[j] = n + z * (hPrev[j] - n);
-    }
     if (a.saved) {
-      float* s = a.saved + b * a.savedStride;
+      // saving for backward: activate into the saved row, then form h' from there
+      float* __restrict s = a.saved + b * a.savedStride;
       const int64_t k = a.savedBlockStride;
       for (int j = 0; j < H; ++j) {
         const float r = fastSigmoid(g[j]);
@@ -33,6 +28,14 @@ RNN_INLINE void gruStepImpl(const StepArgs& a) {
         s[2 * k + j] = fastTanh(x[2 * H + j] + a.biasX[2 * H + j] + r * g[2 * H + j]);
         s[3 * k + j] = g[2 * H + j];  // W_hn h + b_hn
       }
+      for (int j = 0; j < H; ++j) hNew[j] = s[2 * k + j] + s[k + j] * (hPrev[j] - s[2 * k + j]);
+      continue;
+    }
+    for (int j = 0; j < H; ++j) {
+      const float r = fastSigmoid(g[j]);
+      const float z = fastSigmoid(g[H + j]);
+      const float n = fastTanh(x[2 * H + j] + a.biasX[2 * H + j] + r * g[2 * H + j]);
+      hNew[j] = n + z * (hPrev[j] - n);
     }
   }
 }

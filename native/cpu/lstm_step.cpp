@@ -15,6 +15,23 @@ RNN_INLINE void lstmStepImpl(const StepArgs& a) {
     for (int j = 0; j < 4 * H; ++j) g[j] += x[j] + a.biasX[j];
     float* __restrict c = a.c + b * a.cStride;
     float* __restrict h = a.hNew + b * a.hStride;
+    if (a.saved) {
+      // saving for backward: activate into the saved row, then update the state from there
+      float* __restrict s = a.saved + b * a.savedStride;
+      const int64_t k = a.savedBlockStride;
+      for (int j = 0; j < H; ++j) {
+        s[j] = fastSigmoid(g[j]);
+        s[k + j] = fastSigmoid(g[H + j]);
+        s[2 * k + j] = fastTanh(g[2 * H + j]);
+        s[3 * k + j] = fastSigmoid(g[3 * H + j]);
+      }
+      for (int j = 0; j < H; ++j) {
+        const float cNew = s[k + j] * c[j] + s[j] * s[2 * k + j];
+        c[j] = cNew;
+        h[j] = s[3 * k + j] * fastTanh(cNew);
+      }
+      continue;
+    }
     for (int j = 0; j < H; ++j) {
       const float i = fastSigmoid(g[j]);
       const float f = fastSigmoid(g[H + j]);
@@ -23,17 +40,6 @@ RNN_INLINE void lstmStepImpl(const StepArgs& a) {
       const float cNew = f * c[j] + i * cell;
       c[j] = cNew;
       h[j] = o * fastTanh(cNew);
-    }
-    if (a.saved) {
-      // activated gates for backward (recomputed from the pre-activations left in g)
-      float* s = a.saved + b * a.savedStride;
-      const int64_t k = a.savedBlockStride;
-      for (int j = 0; j < H; ++j) {
-        s[j] = fastSigmoid(g[j]);
-        s[k + j] = fastSigmoid(g[H + j]);
-        s[2 * k + j] = fastTanh(g[2 * H + j]);
-        s[3 * k + j] = fastSigmoid(g[3 * H + j]);
-      }
     }
   }
 }
