@@ -122,7 +122,7 @@ function shownIndices(size: number, summarize: boolean): (number | null)[] {
 }
 
 /** `_add_suffixes`: appends `, suffix` entries, moving one to a new line if it would pass the line width. */
-function addSuffixes(str: string, suffixes: readonly string[], indent: number): string {
+export function addSuffixes(str: string, suffixes: readonly string[], indent: number): string {
   let out = str;
   let lastLineLength = str.length - str.lastIndexOf('\n') + 1;
   for (const suffix of suffixes) {

@@ -7,7 +7,7 @@ import {
   Device, DeviceLike, copyStorage, downloadStorage, filledStorage, freeStorage, isDeviceBuffer, parseDevice,
   requireCudaDevice, cudaIndex, storageDevice,
 } from './cuda';
-import { formatTensor } from './format';
+import { addSuffixes, formatTensor } from './format';
 import { backward as runBackward } from './autograd/engine';
 import { reshape as reshapeOp } from './autograd/ops';
 import type { GradNode } from './autograd/node';
@@ -27,23 +27,6 @@ function numelOf(shape: readonly number[]): number {
 }
 
 const DISPOSED = 'Tensor has been disposed; its data can no longer be used';
-const LINEWIDTH = 80;
-
-/** PyTorch's `_add_suffixes` (default print options): `body` is a repr without its closing parenthesis. */
-function addSuffixes(body: string, suffixes: readonly string[], indent: number): string {
-  let out = body;
-  let lastLineLength = body.length - body.lastIndexOf('\n') + 1;
-  for (const suffix of suffixes) {
-    if (lastLineLength + suffix.length + 2 > LINEWIDTH) {
-      out += `,\n${' '.repeat(indent)}${suffix}`;
-      lastLineLength = indent + suffix.length;
-    } else {
-      out += `, ${suffix}`;
-      lastLineLength += suffix.length + 2;
-    }
-  }
-  return `${out})`;
-}
 
 function int64OnCpuOnly(device: Device): Error {
   return new TypeError(`int64 tensors are CPU-only (they hold lengths and indices); cannot put one on ${device}`);

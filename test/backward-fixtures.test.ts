@@ -3,23 +3,10 @@
 // within relative error 1e-5 of PyTorch's float64 gradients.
 import { strict as assert } from 'node:assert';
 import { GRU, GRUCell, LSTM, LSTMCell, Module, PackedSequence, RNN, RNNCell, Tensor, autograd, packPaddedSequence, padPackedSequence } from '../lib/index';
-import { Fixture, fixtureNames, loadFixture, relativeError } from './helpers/fixtures';
+import { Fixture, fixtureNames, loadFixture, relativeError, buildModule } from './helpers/fixtures';
 
 const TOLERANCE = 1e-5;
 
-function buildModule(f: Fixture): Module {
-  const c = f.config;
-  const common = { inputSize: c.input_size, hiddenSize: c.hidden_size, bias: c.bias };
-  const layers = { ...common, numLayers: c.num_layers, batchFirst: c.batch_first, bidirectional: c.bidirectional, dropout: c.dropout };
-  switch (c.module) {
-    case 'RNN': return new RNN({ ...layers, nonlinearity: c.nonlinearity });
-    case 'LSTM': return new LSTM({ ...layers, projSize: c.proj_size ?? 0 });
-    case 'GRU': return new GRU(layers);
-    case 'RNNCell': return new RNNCell({ ...common, nonlinearity: c.nonlinearity });
-    case 'LSTMCell': return new LSTMCell(common);
-    case 'GRUCell': return new GRUCell(common);
-  }
-}
 
 /** A fresh leaf copy of a fixture tensor that requires grad. */
 function leaf(t: Tensor): Tensor {

@@ -7,7 +7,7 @@ import {
   manualSeed, ones, packPaddedSequence, padPackedSequence, rand, randn, setFloat32MatmulPrecision, tensor, zeros,
 } from '../lib/index';
 import { copyInto, cudaBuildInfo } from '../lib/cuda';
-import { Fixture, fixtureNames, loadFixture, relativeError } from './helpers/fixtures';
+import { Fixture, fixtureNames, loadFixture, relativeError, buildModule } from './helpers/fixtures';
 
 type ErrorClass = typeof Error | typeof TypeError | typeof RangeError;
 
@@ -474,19 +474,6 @@ describe('cuda', function () {
 type Results = Record<string, Tensor>;
 const RESULT_KEYS = ['output', 'h_n', 'c_n', 'h_out', 'c_out'];
 
-function buildModule(f: Fixture): Module {
-  const c = f.config;
-  const common = { inputSize: c.input_size, hiddenSize: c.hidden_size, bias: c.bias };
-  const layers = { ...common, numLayers: c.num_layers, batchFirst: c.batch_first, bidirectional: c.bidirectional, dropout: c.dropout };
-  switch (c.module) {
-    case 'RNN': return new RNN({ ...layers, nonlinearity: c.nonlinearity });
-    case 'LSTM': return new LSTM({ ...layers, projSize: c.proj_size ?? 0 });
-    case 'GRU': return new GRU(layers);
-    case 'RNNCell': return new RNNCell({ ...common, nonlinearity: c.nonlinearity });
-    case 'LSTMCell': return new LSTMCell(common);
-    case 'GRUCell': return new GRUCell(common);
-  }
-}
 
 /** The fixture's case on CUDA: the module is loaded on the CPU then moved; inputs are moved; results come back. */
 async function runFixture(file: string, tolerance: number): Promise<void> {

@@ -1,7 +1,7 @@
 // The PyTorch reference set (test/fixtures/torch, a copy of the shared set): every case, read from the folder.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { AnyTensor, Tensor, loadSafetensors, readSafetensorsMetadata } from '../../lib/index';
+import { AnyTensor, GRU, GRUCell, LSTM, LSTMCell, Module, RNN, RNNCell, Tensor, loadSafetensors, readSafetensorsMetadata } from '../../lib/index';
 
 export const FIXTURE_DIR = path.resolve(__dirname, '../../../test/fixtures/torch');
 
@@ -62,4 +62,19 @@ export function relativeError(ours: Tensor, ref: Tensor): number {
   }
   if (Number.isNaN(diff)) return Infinity;
   return norm === 0 ? Math.sqrt(diff) : Math.sqrt(diff / norm);
+}
+
+/** The module a reference case describes, with fresh (not yet loaded) parameters. */
+export function buildModule(f: Fixture): Module {
+  const c = f.config;
+  const common = { inputSize: c.input_size, hiddenSize: c.hidden_size, bias: c.bias };
+  const layers = { ...common, numLayers: c.num_layers, batchFirst: c.batch_first, bidirectional: c.bidirectional, dropout: c.dropout };
+  switch (c.module) {
+    case 'RNN': return new RNN({ ...layers, nonlinearity: c.nonlinearity });
+    case 'LSTM': return new LSTM({ ...layers, projSize: c.proj_size ?? 0 });
+    case 'GRU': return new GRU(layers);
+    case 'RNNCell': return new RNNCell({ ...common, nonlinearity: c.nonlinearity });
+    case 'LSTMCell': return new LSTMCell(common);
+    case 'GRUCell': return new GRUCell(common);
+  }
 }
