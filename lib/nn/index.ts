@@ -14,3 +14,4 @@ export { Sequential } from './sequential';
 export * as functional from './functional';
 export { clipGradNorm, clipGradValue } from './clip';
 export const utils = { clipGradNorm: clipGradNormFn, clipGradValue: clipGradValueFn };
+export { RecurrentSession, RecurrentModule, SessionState, session } from './session';

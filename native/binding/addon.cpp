@@ -59,8 +59,20 @@ class ForwardWorker : public Napi::AsyncWorker {
       SetError(std::string("rnn forward failed: ") + e.what());
     }
   }
-  void OnOK() override { deferred_.Resolve(Env().Undefined()); }
-  void OnError(const Napi::Error& error) override { deferred_.Reject(error.Value()); }
+  // When the environment is shutting down (a worker_thread terminated mid-call) settling the promise fails;
+  // there is nobody left to tell, and an exception escaping here would abort the whole process.
+  void OnOK() override {
+    try {
+      deferred_.Resolve(Env().Undefined());
+    } catch (const Napi::Error&) {
+    }
+  }
+  void OnError(const Napi::Error& error) override {
+    try {
+      deferred_.Reject(error.Value());
+    } catch (const Napi::Error&) {
+    }
+  }
 
  private:
   ForwardJob job_;  // holds references to every array until the worker is destroyed
