@@ -438,6 +438,14 @@ async function benchShape(lib: NodeRnn, s: Shape, index: number, opts: Options, 
 // Output
 // ---------------------------------------------------------------------------
 
+/** The first `cols` columns of a header row and data rows, aligned (first column left, the rest right). */
+function aligned(table: string[][], cols: number): string {
+  const all = table.map((row) => row.slice(0, cols));
+  const widths = all[0].map((_, c) => Math.max(...all.map((row) => row[c].length)));
+  const line = (row: string[]): string => row.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]) : cell.padStart(widths[c]))).join('  ');
+  return [line(all[0]), widths.map((w) => '-'.repeat(w)).join('  '), ...all.slice(1).map(line)].join('\n');
+}
+
 function table(results: Result[], ortAvailable: boolean): string {
   const head = ['shape (TxBxH)', 'ours ms', 'ours GFLOP/s', 'ORT ms', 'ORT GFLOP/s', 'ratio', 'rel err'];
   const rows = results.map((r) => [
@@ -449,11 +457,7 @@ function table(results: Result[], ortAvailable: boolean): string {
     r.ratio !== null ? r.ratio.toFixed(2) : '-',
     r.ort ? r.ort.relErr.toExponential(1) + (r.ort.agrees ? '' : ' !') : '-',
   ]);
-  const cols = ortAvailable ? head.length : 3;
-  const all = [head, ...rows].map((row) => row.slice(0, cols));
-  const widths = all[0].map((_, c) => Math.max(...all.map((row) => row[c].length)));
-  const line = (row: string[]): string => row.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]) : cell.padStart(widths[c]))).join('  ');
-  return [line(all[0]), widths.map((w) => '-'.repeat(w)).join('  '), ...all.slice(1).map(line)].join('\n');
+  return aligned([head, ...rows], ortAvailable ? head.length : 3);
 }
 
 // ---------------------------------------------------------------------------
@@ -582,11 +586,7 @@ function trainTable(results: TrainResult[], tfjsAvailable: boolean): string {
     r.ratio !== null ? r.ratio.toFixed(1) : '-',
     r.tfjs ? r.tfjs.gradRelErr.toExponential(1) + (r.tfjs.agrees ? '' : ' !') : '-',
   ]);
-  const cols = tfjsAvailable ? head.length : 3;
-  const all = [head, ...rows].map((row) => row.slice(0, cols));
-  const widths = all[0].map((_, c) => Math.max(...all.map((row) => row[c].length)));
-  const line = (row: string[]): string => row.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]) : cell.padStart(widths[c]))).join('  ');
-  return [line(all[0]), widths.map((w) => '-'.repeat(w)).join('  '), ...all.slice(1).map(line)].join('\n');
+  return aligned([head, ...rows], tfjsAvailable ? head.length : 3);
 }
 
 // ---------------------------------------------------------------------------
