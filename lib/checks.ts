@@ -65,3 +65,12 @@ export function checkOptions(name: string, options: unknown, known: readonly str
   }
   return options as Record<string, unknown>;
 }
+
+/** A shape as PyTorch lists it in messages: `[2, 3, 20]`. */
+export function shapeText(shape: readonly number[]): string {
+  return `[${shape.join(', ')}]`;
+}
+
+export function sameShape(a: readonly number[], b: readonly number[]): boolean {
+  return a.length === b.length && a.every((d, i) => d === b[i]);
+}

@@ -5,7 +5,7 @@
 //
 // NOTE: lib/tensor.ts may import this module (Tensor.reshape delegates to `reshape`), so nothing here may use
 // Tensor at module load time, only inside functions (the import cycle is then harmless).
-import { describe } from '../checks';
+import { describe, shapeText, sameShape } from '../checks';
 import { DType, DataFor, Tensor } from '../tensor';
 import { isGradEnabled } from './grad-mode';
 import { GradNode, needsGrad } from './node';
@@ -22,14 +22,6 @@ function numelOf(shape: readonly number[]): number {
   let n = 1;
   for (const d of shape) n *= d;
   return n;
-}
-
-function shapeText(shape: readonly number[]): string {
-  return `[${shape.join(', ')}]`;
-}
-
-function sameShape(a: readonly number[], b: readonly number[]): boolean {
-  return a.length === b.length && a.every((d, i) => d === b[i]);
 }
 
 /** A usable CPU tensor (float32 unless `allowInt64`), or an error naming the argument and the operation. */

@@ -3,12 +3,12 @@ import { NativeForwardSpec, NativeStorage, ForwardArgs, RecordedArgs, native } f
 import { isGradEnabled } from '../autograd/grad-mode';
 import { needsGrad } from '../autograd/node';
 import { recordRnn } from './rnn-node';
-import { checkBoolean, checkInteger, checkOptions, describe } from '../checks';
+import { checkBoolean, checkInteger, checkOptions, describe, sameShape, shapeText } from '../checks';
 import { allocStorage, freeStorage } from '../cuda';
 import { Tensor, checkTensor } from '../tensor';
 import { Module } from './module';
 import {
-  CellMode, GATES, NATIVE_KIND, PreparedCall, checkSameDevice, initUniform, nativeWeights, runPrepared, runPreparedAsync, sameShape, shapeText,
+  CellMode, GATES, NATIVE_KIND, PreparedCall, checkSameDevice, initUniform, nativeWeights, runPrepared, runPreparedAsync,
 } from './rnn-base';
 
 export interface CellBaseOptions {

@@ -2,7 +2,7 @@
 // logSoftmax and the losses crossEntropy, mseLoss and bceWithLogits. Each is its own CPU loop (float64
 // accumulation, float32 results) and records its own graph node, so it depends on no general tensor ops.
 import { native } from '../binding';
-import { checkBoolean, checkInteger, checkOneOf, checkOptions, describe } from '../checks';
+import { checkBoolean, checkInteger, checkOneOf, checkOptions, describe, shapeText, sameShape } from '../checks';
 import { isGradEnabled } from '../autograd/grad-mode';
 import { GradNode, needsGrad } from '../autograd/node';
 import { nextUniform } from '../random';
@@ -10,14 +10,6 @@ import { Tensor, checkTensor, normalizeDim } from '../tensor';
 
 export type Reduction = 'none' | 'mean' | 'sum';
 const REDUCTIONS: readonly Reduction[] = ['none', 'mean', 'sum'];
-
-function shapeText(shape: readonly number[]): string {
-  return `[${shape.join(', ')}]`;
-}
-
-function sameShape(a: readonly number[], b: readonly number[]): boolean {
-  return a.length === b.length && a.every((d, i) => d === b[i]);
-}
 
 function product(dims: readonly number[]): number {
   return dims.reduce((a, b) => a * b, 1);

@@ -1,6 +1,6 @@
 // Module base: parameters under PyTorch's names, state dicts, train/eval, devices.
 import { NativeStorage } from '../binding';
-import { checkBoolean, checkOptions, describe } from '../checks';
+import { checkBoolean, checkOptions, describe, shapeText } from '../checks';
 import { Device, DeviceLike, copyInto, copyStorage, freeStorage, resolveDevice } from '../cuda';
 import { AnyTensor, Tensor, isTensor } from '../tensor';
 
@@ -12,10 +12,6 @@ export interface LoadStateDictOptions {
 export interface LoadStateDictResult {
   missingKeys: string[];
   unexpectedKeys: string[];
-}
-
-function shapeText(shape: readonly number[]): string {
-  return `[${shape.join(', ')}]`;
 }
 
 /**

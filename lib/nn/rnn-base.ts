@@ -4,7 +4,7 @@ import { ForwardArgs, RecordedArgs, native, NativeForwardSpec, NativeStorage } f
 import { isGradEnabled } from '../autograd/grad-mode';
 import { needsGrad } from '../autograd/node';
 import { recordRnn } from './rnn-node';
-import { checkBoolean, checkInteger, checkNumberInRange, checkOneOf, checkOptions, describe } from '../checks';
+import { checkBoolean, checkInteger, checkNumberInRange, checkOneOf, checkOptions, describe, shapeText, sameShape } from '../checks';
 import { Device, allocStorage, copyInto, copyStorage, downloadStorage, freeStorage, isDeviceBuffer } from '../cuda';
 import { nextSeed, nextUniform } from '../random';
 import { Tensor, checkTensor } from '../tensor';
@@ -26,14 +26,6 @@ export interface RNNBaseOptions {
 }
 
 const BASE_KEYS = ['inputSize', 'hiddenSize', 'numLayers', 'bias', 'batchFirst', 'dropout', 'bidirectional'] as const;
-
-export function shapeText(shape: readonly number[]): string {
-  return `[${shape.join(', ')}]`;
-}
-
-export function sameShape(a: readonly number[], b: readonly number[]): boolean {
-  return a.length === b.length && a.every((v, i) => v === b[i]);
-}
 
 /**
  * Fills every parameter uniform(-1/sqrt(hiddenSize), 1/sqrt(hiddenSize)) from the seeded generator, like PyTorch

@@ -6,7 +6,7 @@
 // float32 tensor), on whatever device a parameter lives: a CUDA parameter and its state are downloaded, updated
 // and uploaded back.
 import { NativeStorage } from '../binding';
-import { checkBoolean, checkOptions, describe } from '../checks';
+import { checkBoolean, checkOptions, describe, shapeText } from '../checks';
 import { copyInto } from '../cuda';
 import { isGradEnabled, setGradEnabled } from '../autograd/grad-mode';
 import { Tensor, isTensor } from '../tensor';
@@ -41,10 +41,6 @@ export interface StateKeys {
   optionalTensors: readonly string[];
   /** Number entries that must be present once a parameter has state (such as `step`). */
   numbers: readonly string[];
-}
-
-function shapeText(shape: readonly number[]): string {
-  return `[${shape.join(', ')}]`;
 }
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {
