@@ -1,5 +1,6 @@
 // A recorded operation: which tensors it read and how to turn gradients of its outputs into theirs.
 import type { Tensor } from '../tensor';
+import { isGradEnabled } from './grad-mode';
 
 export interface GradNode {
   readonly name: string;
@@ -15,4 +16,43 @@ export interface GradNode {
 /** Whether a gradient must flow to `t`: a leaf that requires grad, or the result of a recorded operation. */
 export function needsGrad(t: Tensor | null | undefined): boolean {
   return !!t && (t.requiresGrad || t.gradFn !== null);
+}
+
+/**
+ * Makes `output` the single output of a new node over `inputs` when grad mode is on and one of them needs a
+ * gradient; returns whether it did. `backward(grad, needs)` gets dL/d(output) and which inputs need gradients.
+ * `freesState`: the closure holds saved tensors, so a second backward through it is refused, as in PyTorch.
+ */
+export function recordNode(
+  output: Tensor,
+  name: string,
+  inputs: readonly unknown[],
+  backward: (grad: Float32Array, needs: boolean[]) => (Float32Array | null)[],
+  freesState = true,
+): boolean {
+  if (!isGradEnabled()) return false;
+  const ins = inputs.map((t) => (isTensorValue(t) && t.dtype === 'float32' && needsGrad(t) ? t : null));
+  if (!ins.some((t) => t !== null)) return false;
+  const needs = ins.map((t) => t !== null);
+  let live = true;
+  const node: GradNode = {
+    name,
+    inputs: ins,
+    outputCount: 1,
+    backward([grad]) {
+      if (!live) throw new Error(`Trying to backward through the graph a second time: the saved state of ${name} was already freed`);
+      if (!grad) return ins.map(() => null);
+      return backward(grad, needs).map((g, i) => (needs[i] ? g : null));
+    },
+    release() {
+      if (freesState) live = false;
+    },
+  };
+  output.gradFn = node;
+  output.outputIndex = 0;
+  return true;
+}
+
+function isTensorValue(value: unknown): value is Tensor {
+  return typeof value === 'object' && value !== null && 'gradFn' in value && 'dtype' in value;
 }

@@ -7,13 +7,10 @@
 // Tensor at module load time, only inside functions (the import cycle is then harmless).
 import { describe, shapeText, sameShape } from '../checks';
 import { DType, DataFor, Tensor } from '../tensor';
-import { isGradEnabled } from './grad-mode';
-import { GradNode, needsGrad } from './node';
+import { recordNode } from './node';
 
 type F32 = Tensor<'float32'>;
 type AnyData = Float32Array | BigInt64Array;
-
-const FREED = 'Trying to backward through the graph a second time: its saved state was already freed';
 
 // ---------------------------------------------------------------------------------------------------------
 // Argument checks
@@ -151,27 +148,7 @@ function record(
   backward: (g: Float32Array, needs: boolean[]) => (Float32Array | null)[],
   saves = false,
 ): boolean {
-  if (!isGradEnabled()) return false;
-  const ins = inputs.map((t) => (t instanceof Tensor && t.dtype === 'float32' && needsGrad(t as F32) ? (t as F32) : null));
-  if (!ins.some((t) => t !== null)) return false;
-  const needs = ins.map((t) => t !== null);
-  let live = true;
-  const node: GradNode = {
-    name,
-    inputs: ins,
-    outputCount: 1,
-    backward([g]) {
-      if (!live) throw new Error(FREED);
-      if (!g) return ins.map(() => null);
-      return backward(g, needs).map((r, i) => (needs[i] ? r : null));
-    },
-    release() {
-      if (saves) live = false;
-    },
-  };
-  out.gradFn = node;
-  out.outputIndex = 0;
-  return true;
+  return recordNode(out as F32, name, inputs, backward, saves);
 }
 
 function allocate<D extends DType>(dtype: D, n: number): DataFor<D> {

@@ -4,7 +4,7 @@
 import { native } from '../binding';
 import { checkBoolean, checkInteger, checkOneOf, checkOptions, describe, shapeText, sameShape } from '../checks';
 import { isGradEnabled } from '../autograd/grad-mode';
-import { GradNode, needsGrad } from '../autograd/node';
+import { needsGrad, recordNode } from '../autograd/node';
 import { nextUniform } from '../random';
 import { Tensor, checkTensor, normalizeDim } from '../tensor';
 
@@ -37,25 +37,7 @@ type BackwardFn = (grad: Float32Array, wanted: readonly boolean[]) => (Float32Ar
  * inputs want theirs; what it captured is dropped once the engine has used it.
  */
 function record(name: string, output: Tensor<'float32'>, inputs: (Tensor<'float32'> | null)[], backward: BackwardFn): void {
-  if (!isGradEnabled()) return;
-  const wanted = inputs.map((t) => needsGrad(t));
-  if (!wanted.some(Boolean)) return;
-  let saved: BackwardFn | null = backward;
-  const node: GradNode = {
-    name: `${name}Backward`,
-    inputs: inputs.map((t, i) => (wanted[i] ? t : null)),
-    outputCount: 1,
-    backward([grad]) {
-      if (!saved) throw new Error(`Trying to backward through the graph a second time: the saved state of ${name}Backward was already freed`);
-      if (!grad) return inputs.map(() => null);
-      return saved(grad, wanted).map((g, i) => (wanted[i] ? g : null));
-    },
-    release() {
-      saved = null;
-    },
-  };
-  output.gradFn = node;
-  output.outputIndex = 0;
+  recordNode(output, `${name}Backward`, inputs, backward);
 }
 
 function toFloat32(values: Float64Array): Float32Array {
