@@ -3,8 +3,7 @@
 import { checkBoolean, checkInteger, checkOptions, describe } from '../checks';
 import { DeviceBuffer } from '../binding';
 import { copyStorage } from '../cuda';
-import { isGradEnabled } from '../autograd/grad-mode';
-import { GradNode, needsGrad } from '../autograd/node';
+import { recordNode } from '../autograd/node';
 import { AnyTensor, Tensor, checkTensor, tensor } from '../tensor';
 
 /** A float32 tensor of `host`'s values on `like`'s device (`host` itself on the CPU). */
@@ -169,22 +168,13 @@ export function padPackedSequence(sequence: PackedSequence, options?: PadOptions
  * positions[r] = input row r) for autograd; the gradient applies the opposite map.
  */
 function recordRowMap(name: string, input: Tensor<'float32'>, output: Tensor<'float32'>, positions: Int32Array, inner: number, kind: 'gather' | 'scatter'): void {
-  if (!isGradEnabled() || !needsGrad(input) || input.device !== 'cpu') return;
-  const node: GradNode = {
-    name: `${name}Backward`,
-    inputs: [input],
-    outputCount: 1,
-    backward([g]) {
-      if (!g) return [null];
-      const grad = new Float32Array(input.numel);
-      positions.forEach((pos, r) => {
-        if (kind === 'gather') grad.set(g.subarray(r * inner, (r + 1) * inner), pos);
-        else grad.set(g.subarray(pos, pos + inner), r * inner);
-      });
-      return [grad];
-    },
-    release() {},
-  };
-  output.gradFn = node;
-  output.outputIndex = 0;
+  if (input.device !== 'cpu') return;
+  recordNode(output, `${name}Backward`, [input], (g) => {
+    const grad = new Float32Array(input.numel);
+    positions.forEach((pos, r) => {
+      if (kind === 'gather') grad.set(g.subarray(r * inner, (r + 1) * inner), pos);
+      else grad.set(g.subarray(pos, pos + inner), r * inner);
+    });
+    return [grad];
+  }, false);
 }
