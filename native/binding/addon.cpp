@@ -80,8 +80,15 @@ class ForwardWorker : public Napi::AsyncWorker {
 };
 
 void runBackward(const ForwardJob& job) {
-  if (job.device >= 0) throw std::runtime_error("backward is not implemented on CUDA yet");
-  cpu::rnnBackwardCpu(job.spec, job.io, job.grads);
+  if (job.device < 0) {
+    cpu::rnnBackwardCpu(job.spec, job.io, job.grads);
+    return;
+  }
+#ifdef RNN_WITH_CUDA
+  cuda::rnnBackwardCuda(job.spec, job.io, job.grads, job.device);
+#else
+  throw std::runtime_error("node-rnn was built without CUDA");
+#endif
 }
 
 Napi::Value Backward(const Napi::CallbackInfo& info) {

@@ -30,7 +30,6 @@ void CudaBackend::gemmNT(int M, int N, int K, const float* A, int lda, const flo
 }
 
 void CudaBackend::recurrence(const LayerDirection& ld) {
-  if (ld.saved.gates) throw std::runtime_error("saving for backward is not implemented on CUDA yet");
   const SeqLayout& L = *ld.layout;
   const int T = int(L.batchSizes.size()), B = L.batchSizes[0];
   const int H = ld.hiddenSize, P = ld.outSize, I = ld.inputSize, G = gateCount(ld.kind), GH = G * H;
@@ -54,7 +53,8 @@ void CudaBackend::recurrence(const LayerDirection& ld) {
     const int bs = L.batchSizes[t];
     gemmNT(bs, GH, P, hCur, P, ld.weights.wHh, P, hg.data(), GH);
     StepParams p{ld.kind, B, bs, H, P, xg.data(), L.rowBase[t], L.strideB, hg.data(), biasX, biasHn,
-                 hCur, hNext, proj ? hFull.data() : nullptr, ld.c, ld.output, ld.outputStride};
+                 hCur, hNext, proj ? hFull.data() : nullptr, ld.c, ld.output, ld.outputStride,
+                 ld.saved.gates, ld.saved.blocks, ld.saved.hPrev, ld.saved.cPrev, ld.saved.hFull};
     launchStep(p, ctx_.stream);
     if (proj) {
       gemmNT(bs, P, H, hFull.data(), H, ld.weights.wHr, H, hNext, P);

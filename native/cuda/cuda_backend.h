@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "../core/rnn_backward.h"
 #include "../core/rnn_driver.h"
 #include "cuda_context.h"
 
@@ -35,6 +36,7 @@ class CudaBackend {
  public:
   explicit CudaBackend(int device) : ctx_(context(device)) {}
   void recurrence(const LayerDirection& ld);
+  void recurrenceBackward(const LayerDirectionGrad& ld);  // cuda_backward.cpp
   DeviceScratch scratch(size_t n) { return DeviceScratch(ctx_, n, capturing_); }
   void copy(float* dst, const float* src, size_t n);
   void zero(float* dst, size_t n);
@@ -45,12 +47,18 @@ class CudaBackend {
   void captureInto(std::vector<void*>* owner) { capturing_ = owner; }
 
  private:
+  // Row-major GEMMs on the context's stream: C[M,N] = A[M,K] B[N,K]^T; C = A[M,K] B[K,N] + beta C;
+  // C[M,N] += A[K,M]^T B[K,N] (a sum over K rows); y[N] += sum over rows of A[rows, N].
   void gemmNT(int M, int N, int K, const float* A, int lda, const float* B, int ldb, float* C, int ldc);
+  void gemmNN(int M, int N, int K, const float* A, int64_t lda, const float* B, int ldb, float beta, float* C, int ldc);
+  void gemmTNAccumulate(int M, int N, int K, const float* A, int lda, const float* B, int ldb, float* C, int ldc);
+  void columnSumsAccumulate(int rows, int N, const float* A, int lda, const float* ones, float* y);
   Context& ctx_;
   std::vector<void*>* capturing_ = nullptr;
 };
 
 void rnnForwardCuda(const RnnSpec& spec, const RnnIo& io, int device);
+void rnnBackwardCuda(const RnnSpec& spec, const RnnIo& io, const RnnGradIo& grads, int device);
 // Runs the forward through a cached CUDA graph; false when the call is not suited to one (the caller
 // then runs it directly).
 bool rnnForwardGraph(CudaBackend& backend, const RnnSpec& spec, const RnnIo& io);

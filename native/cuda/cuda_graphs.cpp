@@ -132,6 +132,9 @@ bool rnnForwardGraph(CudaBackend& be, const RnnSpec& spec, const RnnIo& io) {
   }();
   if (!enabled) return false;
   if (spec.training && spec.dropout > 0.f && spec.numLayers > 1) return false;  // a fresh mask every call
+  // a recording forward writes the caller's saved workspace, which a cached graph does not own; such
+  // calls precede a backward that costs more than the launches anyway
+  if (io.saved.data) return false;
   const size_t bytes = estimateBytes(spec, io);
   if (bytes > kMaxEntryBytes) return false;
   Context& ctx = be.ctx();

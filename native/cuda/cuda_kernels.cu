@@ -33,26 +33,45 @@ __global__ void stepKernel(StepParams p) {
       const float cell = tanhf(x[xr + 2 * H + j] + p.hg[gr + 2 * H + j] + p.biasX[2 * H + j]);
       const float o = sigmoid(x[xr + 3 * H + j] + p.hg[gr + 3 * H + j] + p.biasX[3 * H + j]);
       float* c = p.c + int64_t(b) * H + j;
-      const float cNew = f * *c + i * cell;
+      const float cOld = *c, cNew = f * cOld + i * cell;
       *c = cNew;
       h = o * tanhf(cNew);
+      if (p.savedGates) {
+        float* s = p.savedGates + row * 4 * H + j;
+        s[0] = i;
+        s[H] = f;
+        s[2 * H] = cell;
+        s[3 * H] = o;
+        p.savedCPrev[row * H + j] = cOld;
+      }
       break;
     }
     case CellKind::Gru: {
       const int64_t xr = row * 3 * H, gr = int64_t(b) * 3 * H;
       const float r = sigmoid(x[xr + j] + p.hg[gr + j] + p.biasX[j]);
       const float z = sigmoid(x[xr + H + j] + p.hg[gr + H + j] + p.biasX[H + j]);
-      const float n = tanhf(x[xr + 2 * H + j] + p.biasX[2 * H + j] + r * (p.hg[gr + 2 * H + j] + p.biasHn[j]));
+      const float hn = p.hg[gr + 2 * H + j] + p.biasHn[j];
+      const float n = tanhf(x[xr + 2 * H + j] + p.biasX[2 * H + j] + r * hn);
       h = n + z * (p.hCur[int64_t(b) * P + j] - n);
+      if (p.savedGates) {
+        float* s = p.savedGates + row * 4 * H + j;
+        s[0] = r;
+        s[H] = z;
+        s[2 * H] = n;
+        s[3 * H] = hn;
+      }
       break;
     }
     default: {
       const float pre = x[row * H + j] + p.hg[int64_t(b) * H + j] + p.biasX[j];
       // pre < 0 rather than pre > 0 so that NaN passes through, as in PyTorch
       h = p.kind == CellKind::RnnRelu ? (pre < 0.f ? 0.f : pre) : tanhf(pre);
+      if (p.savedGates) p.savedGates[row * H + j] = h;
       break;
     }
   }
+  if (p.savedHPrev && j < P) p.savedHPrev[row * P + j] = p.hCur[int64_t(b) * P + j];
+  if (p.savedHFull) p.savedHFull[row * H + j] = h;
   if (p.hFull) {
     p.hFull[int64_t(b) * H + j] = h;
   } else {

@@ -29,6 +29,14 @@ struct StepParams {
   float* c;             // [B, H] (LSTM)
   float* output;        // this direction's columns; row r at output + r * outputStride
   int64_t outputStride;
+  // For backward (null when not saving), rows as in rnn_saved.h: savedGates row r at r * savedBlocks*H
+  // (LSTM i, f, g, o activated; GRU r, z, n, W_hn h + b_hn; RNN h'), savedHPrev [rows, P],
+  // savedCPrev [rows, H] (LSTM), savedHFull [rows, H] (LSTM with projections).
+  float* savedGates = nullptr;
+  int savedBlocks = 0;
+  float* savedHPrev = nullptr;
+  float* savedCPrev = nullptr;
+  float* savedHFull = nullptr;
 };
 
 void launchStep(const StepParams& p, cudaStream_t stream);

@@ -3,6 +3,7 @@
 #include <cstdint>
 
 #include "cuda_context.h"
+#include "cuda_backward_kernels.h"
 #include "cuda_kernels.h"
 
 namespace rnn::cuda {
@@ -65,6 +66,13 @@ void fill(int device, float* dst, size_t floats, float value) {
   Context& ctx = context(device);
   launchFill(dst, int64_t(floats), value, ctx.stream);
   check(cudaGetLastError(), "fill kernel launch");
+  synchronize(ctx);
+}
+
+void add(int device, float* dst, const float* src, size_t floats) {
+  Context& ctx = context(device);
+  launchAdd(dst, src, int64_t(floats), ctx.stream);
+  check(cudaGetLastError(), "add kernel launch");
   synchronize(ctx);
 }
 

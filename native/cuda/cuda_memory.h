@@ -10,6 +10,8 @@ void upload(int device, float* dst, const float* src, size_t floats);
 void download(int device, float* dst, const float* src, size_t floats);
 void copyDevice(int dstDevice, float* dst, int srcDevice, const float* src, size_t floats);
 void fill(int device, float* dst, size_t floats, float value);
+// dst[i] += src[i], both on `device` (gradient accumulation)
+void add(int device, float* dst, const float* src, size_t floats);
 void synchronizeDevice(int device);
 
 }  // namespace rnn::cuda
