@@ -5,14 +5,14 @@
 # On the GPU machine, from the repository root, with dist/ (built here: npx tsc -p tsconfig.json) and
 # .device-carry/ (../shared/tools/device-stage.sh) carried:
 #     bash .device-carry/enter.sh bash scripts/gpu-check.sh
-# It writes to $OUT: gpu-check.log (everything printed), build.log, test.log, ours.json, torch.json.
+# It writes to $OUT: gpu-check.log (everything printed), build.log, test.log, bench.log, bench.json, bench.svg.
 # Stages: a. environment  b. build with -DRNN_CUDA=ON and check cuda.isAvailable()  c. tests (mocha, whole
-# suite; failures are recorded, not fatal)  d. bench (ours, then PyTorch) and a comparison table, printed last.
+# suite; failures are recorded, not fatal)  d. bench (node-rnn bench --device cuda --compare torch), its table printed last.
 # Exit status: 1 if the build or the CUDA check failed (stops there), or if tests or a bench failed; else 0.
 #
 # Knobs (environment):
 #   GPU_CHECK_SKIP_BUILD=1   keep an existing build/Release/node_rnn.node (a rerun on a warm machine)
-#   GPU_CHECK_QUICK=1        fewer bench shapes (--quick on both sides)
+#   GPU_CHECK_QUICK=1        fewer bench shapes (the torch-h100-quick preset)
 #   GPU_CHECK_OPENBLAS=auto|carried|system   OpenBLAS for the build: the system's, else (auto) the copy staged
 #                            in .device-carry/openblas.tar.xz if there is one
 #
@@ -133,7 +133,7 @@ use_carried_openblas() {
 
 main() {
   local bench_args=()
-  if [ "${GPU_CHECK_QUICK:-0}" = 1 ]; then bench_args+=(--quick); fi
+  if [ "${GPU_CHECK_QUICK:-0}" = 1 ]; then bench_args+=(--shapes torch-h100-quick); fi
 
   # -------------------------------------------------------------------------------------------------------
   stage "a. environment"
@@ -145,7 +145,7 @@ main() {
   (cmake --version || echo "cmake was not found") | head -n 1 || true
   echo "cpus: $(nproc)"
   local missing=''
-  for f in dist/lib/index.js dist/bench/gpu-bench.js bench/gpu-shapes.json bench/torch_peer.py node_modules/mocha/bin/mocha.js node_modules/cmake-js/bin/cmake-js; do
+  for f in dist/lib/index.js dist/bench/cli.js bench/gpu-shapes.json bench/torch_peer.py node_modules/mocha/bin/mocha.js node_modules/cmake-js/bin/cmake-js; do
     if [ ! -e "$f" ]; then missing="$missing $f"; fi
   done
   if [ -n "$missing" ]; then
@@ -221,22 +221,30 @@ main() {
     sed -n '/^ *[0-9][0-9]* failing/,$p' "$OUT/test.log" | head -n 200 || true
   fi
 
-  # the CUDA tests once more without CUDA graphs, so the direct (uncaptured) path is proven too
+  # the CUDA tests once more without CUDA graphs and without the fused small-batch step, so the direct
+  # (uncaptured) path and the cuBLAS + step-kernel path are proven on the small reference cases too
   local grc=0
-  NODE_RNN_CUDA_GRAPHS=0 timeout -k 10 120 node node_modules/mocha/bin/mocha.js --no-config --timeout 60000 --reporter dot --exit \
-    dist/test/cuda.test.js 2>&1 | tee "$OUT/test-nographs.log" || grc=$?
+  NODE_RNN_CUDA_GRAPHS=0 NODE_RNN_CUDA_FUSED=0 timeout -k 10 120 node node_modules/mocha/bin/mocha.js --no-config --timeout 60000 --reporter dot --exit \
+    dist/test/cuda.test.js dist/test/cuda-backward.test.js 2>&1 | tee "$OUT/test-nographs.log" || grc=$?
   echo "mocha (CUDA tests, graphs off) exit status: $(status "$grc")"
   grep -E '^ *[0-9]+ (passing|failing|pending)' "$OUT/test-nographs.log" || true
   if [ "$grc" -ne 0 ]; then trc=$grc; fi
 
   # -------------------------------------------------------------------------------------------------------
   stage "d. bench"
+  # node-rnn bench: node-rnn on the GPU, then PyTorch (python3 bench/torch_peer.py, cuDNN) on the same cases in the
+  # same call; the table goes to bench.log (and is printed again last), the JSON to bench.json, a chart to bench.svg
   local orc=0 prc=0
-  timeout -k 10 150 node dist/bench/gpu-bench.js --json "$OUT/ours.json" ${bench_args[@]+"${bench_args[@]}"} 2>&1 || orc=$?
-  echo "gpu-bench exit status: $(status "$orc")"
-  echo
-  PYTHONUNBUFFERED=1 timeout -k 10 150 python3 bench/torch_peer.py --json "$OUT/torch.json" ${bench_args[@]+"${bench_args[@]}"} 2>&1 || prc=$?
-  echo "torch_peer exit status: $(status "$prc")"
+  PYTHONUNBUFFERED=1 timeout -k 10 300 node bin/node-rnn.js bench --device cuda --shapes torch-h100 --compare torch \
+    ${bench_args[@]+"${bench_args[@]}"} --json --plot "$OUT/bench.svg" 2> >(tee "$OUT/bench.log" >&2) > "$OUT/bench.json" || orc=$?
+  wait  # for tee
+  echo "node-rnn bench exit status: $(status "$orc")"
+  # PyTorch's side counts as failed when any case has no torch time
+  python3 -c 'import json, sys
+rows = json.load(open(sys.argv[1]))["results"]
+bad = [r["label"] + " " + r["pass"] for r in rows if (r["peers"].get("torch") or {}).get("status") != "ok"]
+print("torch: %d of %d cases timed" % (len(rows) - len(bad), len(rows)))
+sys.exit(1 if bad or not rows else 0)' "$OUT/bench.json" || prc=$?
   end_stage
 
   # -------------------------------------------------------------------------------------------------------
@@ -245,43 +253,11 @@ main() {
   times=$(printf '%s, ' "${STAGE_TIMES[@]}")
   echo "stage times: ${times%, }"
   echo "tests: mocha exit $(status "$trc"); $(echo "$summary" | tr -s ' \n' ' ' | sed 's/^ //; s/ $//')"
-  echo "bench: ours exit $(status "$orc"), torch exit $(status "$prc")"
+  echo "bench: node-rnn bench exit $(status "$orc"), torch $([ "$prc" -eq 0 ] && echo 'timed every case' || echo 'missing cases (see bench.log)')"
   echo
-  python3 - "$OUT/ours.json" "$OUT/torch.json" <<'PY' || echo "(the comparison table failed)"
-import json, sys
-
-def load(path):
-    try:
-        with open(path) as f:
-            return json.load(f)
-    except Exception as e:  # missing or broken file
-        print("  (%s: %s)" % (path, e))
-        return {"meta": {}, "records": []}
-
-ours, torch = load(sys.argv[1]), load(sys.argv[2])
-key = lambda r: (r["mode"], r["T"], r["B"], r["I"], r["H"], r["L"], r["D"], bool(r["tf32"]))
-mine = {key(r): r for r in ours.get("records", [])}
-theirs = {key(r): r for r in torch.get("records", [])}
-keys = list(mine) + [k for k in theirs if k not in mine]  # ours' order, then shapes only torch has
-print("ours (node-rnn) vs torch cuDNN forward on %s; torch %s, cuDNN %s; mean ms per forward"
-      % (ours.get("meta", {}).get("device") or torch.get("meta", {}).get("device") or "?",
-         torch.get("meta", {}).get("torch", "?"), torch.get("meta", {}).get("cudnn", "?")))
-print("ratio = torch ms / ours ms (> 1: ours faster); us/step = ms * 1000 / (T * L * D)")
-fmt = "%-30s %-4s %9s %9s %7s %9s %9s"
-print(fmt % ("shape", "math", "ours ms", "torch ms", "ratio", "ours us", "torch us"))
-num = lambda v, f: (f % v) if isinstance(v, (int, float)) else "-"
-for k in keys:
-    o, t = mine.get(k, {}), theirs.get(k, {})
-    r = o or t
-    shape = "%s T%d B%d I%d H%d%s%s" % (r["mode"], r["T"], r["B"], r["I"], r["H"],
-                                        " L%d" % r["L"] if r["L"] > 1 else "", " bi" if r["D"] == 2 else "")
-    om, tm = o.get("ms"), t.get("ms")
-    ratio = tm / om if isinstance(om, (int, float)) and isinstance(tm, (int, float)) and om > 0 else None
-    line = fmt % (shape, "tf32" if r["tf32"] else "fp32", num(om, "%.3f"), num(tm, "%.3f"), num(ratio, "%.2f"),
-                  num(o.get("per_step_us"), "%.1f"), num(t.get("per_step_us"), "%.1f"))
-    errs = [s + ": " + x["error"].splitlines()[0][:60] for s, x in (("ours", o), ("torch", t)) if x.get("error")]
-    print(line + ("  " + "; ".join(errs) if errs else ""))
-PY
+  # the bench's header and table, from bench.log
+  grep -E '^(node-rnn [0-9]|device |timing:|PyTorch |torch: skipped|GEMM ceiling)' "$OUT/bench.log" || true
+  sed -n '/^shape (T x B x I x H)/,$p' "$OUT/bench.log" | grep -v '^wrote ' || echo "(no table in bench.log)"
 
   if [ "$trc" -ne 0 ] || [ "$orc" -ne 0 ] || [ "$prc" -ne 0 ]; then return 1; fi
 }

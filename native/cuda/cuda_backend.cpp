@@ -3,6 +3,7 @@
 #include <stdexcept>
 #include <utility>
 
+#include "cuda_fused_step.h"
 #include "cuda_kernels.h"
 
 namespace rnn::cuda {
@@ -35,9 +36,9 @@ void CudaBackend::recurrence(const LayerDirection& ld) {
   const int H = ld.hiddenSize, P = ld.outSize, I = ld.inputSize, G = gateCount(ld.kind), GH = G * H;
   const bool proj = ld.weights.wHr != nullptr;
   const int64_t rows = L.rows;
-  check(cublasSetMathMode(ctx_.blas, allowTf32() ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH), "cublasSetMathMode");
 
-  DeviceScratch xg = scratch(size_t(rows) * GH), hg = scratch(size_t(B) * GH), hSpare = scratch(size_t(B) * P);
+  const FusedStepPlan fused = planFusedStep(ld.kind, B, H, P, proj, ld.saved.gates != nullptr);
+  DeviceScratch xg = scratch(size_t(rows) * GH), hg = scratch(fused.use ? 0 : size_t(B) * GH), hSpare = scratch(size_t(B) * P);
   DeviceScratch hFull = scratch(proj ? size_t(B) * H : 0), bias = scratch(size_t(GH) + H);
   float* biasX = bias.data();
   float* biasHn = biasX + GH;
@@ -45,17 +46,20 @@ void CudaBackend::recurrence(const LayerDirection& ld) {
   else check(cudaMemsetAsync(biasX, 0, sizeof(float) * (GH + H), ctx_.stream), "cudaMemsetAsync");
   if (ld.kind != CellKind::Gru && ld.weights.bIh) check(cudaMemsetAsync(biasHn, 0, sizeof(float) * H, ctx_.stream), "cudaMemsetAsync");
 
+  sequenceMath();
   gemmNT(int(rows), GH, I, ld.input, I, ld.weights.wIh, I, xg.data(), GH);
+  recurrentMath();
   float* hCur = ld.h;
   float* hNext = hSpare.data();
   for (int s = 0; s < T; ++s) {
     const int t = ld.reverse ? T - 1 - s : s;
     const int bs = L.batchSizes[t];
-    gemmNT(bs, GH, P, hCur, P, ld.weights.wHh, P, hg.data(), GH);
+    if (!fused.use) gemmNT(bs, GH, P, hCur, P, ld.weights.wHh, P, hg.data(), GH);
     StepParams p{ld.kind, B, bs, H, P, xg.data(), L.rowBase[t], L.strideB, hg.data(), biasX, biasHn,
                  hCur, hNext, proj ? hFull.data() : nullptr, ld.c, ld.output, ld.outputStride,
                  ld.saved.gates, ld.saved.blocks, ld.saved.hPrev, ld.saved.cPrev, ld.saved.hFull};
-    launchStep(p, ctx_.stream);
+    if (fused.use) launchFusedStep(p, ld.weights.wHh, fused, ctx_.stream);
+    else launchStep(p, ctx_.stream);
     if (proj) {
       gemmNT(bs, P, H, hFull.data(), H, ld.weights.wHr, H, hNext, P);
       launchFinishProjected(p, ctx_.stream);
@@ -64,6 +68,10 @@ void CudaBackend::recurrence(const LayerDirection& ld) {
     std::swap(hCur, hNext);
   }
   if (hCur != ld.h) copy(ld.h, hCur, size_t(B) * P);
+}
+
+void CudaBackend::setMath(bool tf32) {
+  check(cublasSetMathMode(ctx_.blas, tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH), "cublasSetMathMode");
 }
 
 void CudaBackend::copy(float* dst, const float* src, size_t n) {
@@ -80,6 +88,7 @@ void CudaBackend::dropout(float* data, size_t n, float p, uint64_t seed) {
 
 void rnnForwardCuda(const RnnSpec& spec, const RnnIo& io, int device) {
   CudaBackend backend(device);
+  check(prepareFusedStep(device), "cudaFuncSetAttribute");
   try {
     if (!rnnForwardGraph(backend, spec, io)) rnnForward(backend, spec, io);
   } catch (...) {

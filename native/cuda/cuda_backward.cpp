@@ -36,7 +36,7 @@ void CudaBackend::recurrenceBackward(const LayerDirectionGrad& ld) {
   const int H = ld.hiddenSize, P = ld.outSize, I = ld.inputSize, G = gateCount(ld.kind), GH = G * H;
   const bool proj = ld.weights.wHr != nullptr, gru = ld.kind == CellKind::Gru, lstm = ld.kind == CellKind::Lstm;
   const int rows = int(L.rows);
-  check(cublasSetMathMode(ctx_.blas, allowTf32() ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH), "cublasSetMathMode");
+  recurrentMath();
 
   DeviceScratch gx = scratch(size_t(rows) * GH), ghGru = scratch(gru ? size_t(rows) * GH : 0);
   DeviceScratch dhRows = scratch(proj ? size_t(rows) * P : 0), dh = scratch(size_t(B) * P);
@@ -70,6 +70,7 @@ void CudaBackend::recurrenceBackward(const LayerDirectionGrad& ld) {
     gemmNN(bs, P, GH, gh + base * GH, strideB * GH, ld.weights.wHh, P, gru ? 1.f : 0.f, dh.data(), P);
   }
 
+  sequenceMath();
   gemmTNAccumulate(GH, I, rows, gx.data(), GH, ld.input, I, ld.grads.wIh, I);
   gemmTNAccumulate(GH, P, rows, gh, GH, ld.saved.hPrev, P, ld.grads.wHh, P);
   if (ld.grads.bIh) {

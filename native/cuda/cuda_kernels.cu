@@ -2,82 +2,23 @@
 // GRU r,z,n with n = tanh(x_n + b_in + r * (h_n + b_hn))), bias folding, dropout and fill.
 #include "cuda_kernels.h"
 
+#include "cuda_cell_step.cuh"
+
 namespace rnn::cuda {
 
 namespace {
 
 constexpr int kThreads = 256;
 
-__device__ __forceinline__ float sigmoid(float x) { return 1.f / (1.f + expf(-x)); }
-
 inline unsigned blocksFor(int64_t n) { return unsigned((n + kThreads - 1) / kThreads); }
 
 __global__ void stepKernel(StepParams p) {
   const int64_t idx = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
-  const int H = p.hidden, P = p.outSize;
+  const int H = p.hidden;
   if (idx >= int64_t(p.batch) * H) return;
   const int b = int(idx / H), j = int(idx % H);
-  if (b >= p.active) {
-    // rows that are done (or, in reverse, not started) keep their state
-    if (!p.hFull) p.hNext[int64_t(b) * P + j] = p.hCur[int64_t(b) * P + j];
-    return;
-  }
-  const int64_t row = p.rowBase + b * p.strideB;
-  const float* x = p.xg;
-  float h;
-  switch (p.kind) {
-    case CellKind::Lstm: {
-      const int64_t xr = row * 4 * H, gr = int64_t(b) * 4 * H;
-      const float i = sigmoid(x[xr + j] + p.hg[gr + j] + p.biasX[j]);
-      const float f = sigmoid(x[xr + H + j] + p.hg[gr + H + j] + p.biasX[H + j]);
-      const float cell = tanhf(x[xr + 2 * H + j] + p.hg[gr + 2 * H + j] + p.biasX[2 * H + j]);
-      const float o = sigmoid(x[xr + 3 * H + j] + p.hg[gr + 3 * H + j] + p.biasX[3 * H + j]);
-      float* c = p.c + int64_t(b) * H + j;
-      const float cOld = *c, cNew = f * cOld + i * cell;
-      *c = cNew;
-      h = o * tanhf(cNew);
-      if (p.savedGates) {
-        float* s = p.savedGates + row * 4 * H + j;
-        s[0] = i;
-        s[H] = f;
-        s[2 * H] = cell;
-        s[3 * H] = o;
-        p.savedCPrev[row * H + j] = cOld;
-      }
-      break;
-    }
-    case CellKind::Gru: {
-      const int64_t xr = row * 3 * H, gr = int64_t(b) * 3 * H;
-      const float r = sigmoid(x[xr + j] + p.hg[gr + j] + p.biasX[j]);
-      const float z = sigmoid(x[xr + H + j] + p.hg[gr + H + j] + p.biasX[H + j]);
-      const float hn = p.hg[gr + 2 * H + j] + p.biasHn[j];
-      const float n = tanhf(x[xr + 2 * H + j] + p.biasX[2 * H + j] + r * hn);
-      h = n + z * (p.hCur[int64_t(b) * P + j] - n);
-      if (p.savedGates) {
-        float* s = p.savedGates + row * 4 * H + j;
-        s[0] = r;
-        s[H] = z;
-        s[2 * H] = n;
-        s[3 * H] = hn;
-      }
-      break;
-    }
-    default: {
-      const float pre = x[row * H + j] + p.hg[int64_t(b) * H + j] + p.biasX[j];
-      // pre < 0 rather than pre > 0 so that NaN passes through, as in PyTorch
-      h = p.kind == CellKind::RnnRelu ? (pre < 0.f ? 0.f : pre) : tanhf(pre);
-      if (p.savedGates) p.savedGates[row * H + j] = h;
-      break;
-    }
-  }
-  if (p.savedHPrev && j < P) p.savedHPrev[row * P + j] = p.hCur[int64_t(b) * P + j];
-  if (p.savedHFull) p.savedHFull[row * H + j] = h;
-  if (p.hFull) {
-    p.hFull[int64_t(b) * H + j] = h;
-  } else {
-    p.hNext[int64_t(b) * P + j] = h;
-    p.output[row * p.outputStride + j] = h;
-  }
+  const float* hg = p.hg + int64_t(b) * gateCount(p.kind) * H + j;
+  stepUnit(p, b, j, [&](int g) { return hg[g * H]; });
 }
 
 __global__ void finishProjectedKernel(StepParams p) {

@@ -1,0 +1,136 @@
+// The fused small-batch step kernel (see cuda_fused_step.h). Block k owns units [k*U, k*U + U): its
+// warps compute the G*U rows of W_hh times every active row's h_{t-1} (staged in shared memory), each
+// lane striding over P with 16-byte loads and the warp reducing by shuffles; then its threads apply
+// the cell update (cuda_cell_step.cuh) to those units.
+#include "cuda_fused_step.h"
+
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <mutex>
+
+#include "cuda_cell_step.cuh"
+
+namespace rnn::cuda {
+
+namespace {
+
+constexpr int kThreads = 256;
+constexpr size_t kMaxShared = 160 * 1024;  // within every targeted GPU's opt-in limit (sm_80: 163 KB)
+constexpr double kMaxMacs = double(1 << 25);
+
+template <int BC>
+__global__ void __launch_bounds__(kThreads) fusedStepKernel(StepParams p, const float* __restrict__ w, int U) {
+  extern __shared__ float4 sharedRaw[];
+  float* hs = reinterpret_cast<float*>(sharedRaw);  // [B, P]: h_{t-1}
+  const int H = p.hidden, P = p.outSize, B = p.batch, G = gateCount(p.kind), active = p.active;
+  float* acc = hs + size_t(B) * P;                  // [G*U, B]: this block's W_hh h
+  const int u0 = blockIdx.x * U;
+  const int units = min(U, H - u0);
+  const bool vec = (P % 4 == 0) && ((reinterpret_cast<uintptr_t>(w) & 15) == 0) &&
+                   ((reinterpret_cast<uintptr_t>(p.hCur) & 15) == 0);
+  if (vec) {
+    const float4* src = reinterpret_cast<const float4*>(p.hCur);
+    float4* dst = reinterpret_cast<float4*>(hs);
+    for (int i = threadIdx.x; i < active * P / 4; i += blockDim.x) dst[i] = src[i];
+  } else {
+    for (int i = threadIdx.x; i < active * P; i += blockDim.x) hs[i] = p.hCur[i];
+  }
+  __syncthreads();
+
+  const int rows = G * units, chunks = (active + BC - 1) / BC;
+  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, warps = blockDim.x >> 5;
+  for (int item = warp; item < rows * chunks; item += warps) {
+    const int r = item / chunks, b0 = (item % chunks) * BC;
+    const int g = r / units, u = r % units;
+    const float* wr = w + (int64_t(g) * H + u0 + u) * P;
+    float sum[BC];
+#pragma unroll
+    for (int i = 0; i < BC; ++i) sum[i] = 0.f;
+    if (vec) {
+      const float4* w4 = reinterpret_cast<const float4*>(wr);
+      for (int k = lane; k < P / 4; k += 32) {
+        const float4 a = __ldg(w4 + k);
+#pragma unroll
+        for (int i = 0; i < BC; ++i) {
+          if (b0 + i < active) {
+            const float4 h = reinterpret_cast<const float4*>(hs + size_t(b0 + i) * P)[k];
+            sum[i] += a.x * h.x + a.y * h.y + a.z * h.z + a.w * h.w;
+          }
+        }
+      }
+    } else {
+      for (int k = lane; k < P; k += 32) {
+        const float a = __ldg(wr + k);
+#pragma unroll
+        for (int i = 0; i < BC; ++i) {
+          if (b0 + i < active) sum[i] += a * hs[size_t(b0 + i) * P + k];
+        }
+      }
+    }
+#pragma unroll
+    for (int i = 0; i < BC; ++i) {
+      float v = sum[i];
+#pragma unroll
+      for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+      if (lane == 0 && b0 + i < active) acc[size_t(r) * B + b0 + i] = v;
+    }
+  }
+  __syncthreads();
+
+  for (int idx = threadIdx.x; idx < units * B; idx += blockDim.x) {
+    const int u = idx % units, b = idx / units;
+    stepUnit(p, b, u0 + u, [&](int gate) { return acc[size_t(gate * units + u) * B + b]; });
+  }
+}
+
+bool fusedEnabled() {
+  static const bool enabled = [] {
+    const char* flag = std::getenv("NODE_RNN_CUDA_FUSED");
+    return !(flag && std::strcmp(flag, "0") == 0);
+  }();
+  return enabled;
+}
+
+}  // namespace
+
+FusedStepPlan planFusedStep(CellKind kind, int batch, int hidden, int outSize, bool projected, bool saving) {
+  FusedStepPlan plan;
+  const int G = gateCount(kind);
+  if (!fusedEnabled() || projected || saving || batch < 1 || batch > 64) return plan;
+  if (double(batch) * G * hidden * outSize > kMaxMacs) return plan;
+  // about 128 blocks (one wave on 100+ SMs) of at least one unit each
+  plan.unitsPerBlock = hidden <= 128 ? 1 : (hidden + 127) / 128;
+  plan.batchChunk = batch >= 8 ? 8 : batch >= 4 ? 4 : batch >= 2 ? 2 : 1;
+  plan.sharedBytes = (size_t(batch) * outSize + size_t(G) * plan.unitsPerBlock * batch) * sizeof(float);
+  plan.use = plan.sharedBytes <= kMaxShared;
+  return plan;
+}
+
+cudaError_t prepareFusedStep(int device) {
+  static std::mutex mutex;
+  static bool done[64] = {};
+  if (device < 0 || device >= 64) return cudaSuccess;
+  std::lock_guard<std::mutex> lock(mutex);
+  if (done[device]) return cudaSuccess;
+  const int bytes = int(kMaxShared);
+  cudaError_t status = cudaFuncSetAttribute(fusedStepKernel<1>, cudaFuncAttributeMaxDynamicSharedMemorySize, bytes);
+  if (status == cudaSuccess) status = cudaFuncSetAttribute(fusedStepKernel<2>, cudaFuncAttributeMaxDynamicSharedMemorySize, bytes);
+  if (status == cudaSuccess) status = cudaFuncSetAttribute(fusedStepKernel<4>, cudaFuncAttributeMaxDynamicSharedMemorySize, bytes);
+  if (status == cudaSuccess) status = cudaFuncSetAttribute(fusedStepKernel<8>, cudaFuncAttributeMaxDynamicSharedMemorySize, bytes);
+  done[device] = status == cudaSuccess;
+  return status;
+}
+
+void launchFusedStep(const StepParams& p, const float* wHh, const FusedStepPlan& plan, cudaStream_t stream) {
+  const int U = plan.unitsPerBlock;
+  const unsigned blocks = unsigned((p.hidden + U - 1) / U);
+  switch (plan.batchChunk) {
+    case 1: fusedStepKernel<1><<<blocks, kThreads, plan.sharedBytes, stream>>>(p, wHh, U); break;
+    case 2: fusedStepKernel<2><<<blocks, kThreads, plan.sharedBytes, stream>>>(p, wHh, U); break;
+    case 4: fusedStepKernel<4><<<blocks, kThreads, plan.sharedBytes, stream>>>(p, wHh, U); break;
+    default: fusedStepKernel<8><<<blocks, kThreads, plan.sharedBytes, stream>>>(p, wHh, U); break;
+  }
+}
+
+}  // namespace rnn::cuda
