@@ -49,18 +49,19 @@ type CoreArgs = [
 ];
 
 /** A forward call; `saved` (sized by rnnSavedSize) receives what backward needs. */
-export type ForwardArgs = [...CoreArgs, saved?: Float32Array | null];
+export type ForwardArgs = [...CoreArgs, saved?: NativeStorage | null];
 /** A backward call: the forward's arguments with what it saved, then the gradients. */
-export type RecordedArgs = [...CoreArgs, saved: Float32Array];
+export type RecordedArgs = [...CoreArgs, saved: NativeStorage];
 
+/** On the forward's device; weight gradients are accumulated into (+=), the others written. */
 type BackwardArgs = [
-  gradOutput: Float32Array | null,
-  gradHN: Float32Array | null,
-  gradCN: Float32Array | null,
-  gradInput: Float32Array,
-  gradH0: Float32Array | null,
-  gradC0: Float32Array | null,
-  gradWeights: Float32Array[],
+  gradOutput: NativeStorage | null,
+  gradHN: NativeStorage | null,
+  gradCN: NativeStorage | null,
+  gradInput: NativeStorage,
+  gradH0: NativeStorage | null,
+  gradC0: NativeStorage | null,
+  gradWeights: NativeStorage[],
 ];
 
 export type Float32MatmulPrecision = 'highest' | 'high';
@@ -94,12 +95,28 @@ export interface NativeBinding {
   /** Same length; same or different device. */
   cudaCopy?(dst: DeviceBuffer, src: DeviceBuffer): void;
   cudaFill?(dst: DeviceBuffer, value: number): void;
+  /** dst += src (same length and device). */
+  cudaAdd?(dst: DeviceBuffer, src: DeviceBuffer): void;
+  /** C = alpha op(A) op(B) + beta C, row-major, on DeviceBuffers of one device (cuBLAS; TF32 per the matmul precision). */
+  cudaSgemm?(transA: boolean, transB: boolean, M: number, N: number, K: number, alpha: number, A: DeviceBuffer, lda: number,
+    B: DeviceBuffer, ldb: number, beta: number, C: DeviceBuffer, ldc: number): void;
+  /** SGD update of a CUDA parameter in place (lib/optim/sgd.ts); buf null without momentum. */
+  cudaSgdStep?(param: DeviceBuffer, grad: DeviceBuffer, buf: DeviceBuffer | null, negLr: number, weightDecay: number,
+    momentum: number, keep: number, nesterov: boolean, maximize: boolean, firstStep: boolean): void;
+  /** Adam / AdamW update of a CUDA parameter and its state in place (lib/optim/adam.ts); maxExpAvgSq null without amsgrad. */
+  cudaAdamStep?(param: DeviceBuffer, grad: DeviceBuffer, expAvg: DeviceBuffer, expAvgSq: DeviceBuffer, maxExpAvgSq: DeviceBuffer | null,
+    negStepSize: number, biasCorrection2Sqrt: number, eps: number, weightDecay: number, decay: number, w1: number,
+    oneMinusW1: number, beta2: number, w2: number, decoupled: boolean, maximize: boolean): void;
   setFloat32MatmulPrecision?(precision: Float32MatmulPrecision): void;
   getFloat32MatmulPrecision?(): string;
 }
 
 const root = path.resolve(__dirname, '..', '..');
-const candidates = [path.join(root, 'build', 'Release', 'node_rnn.node'), path.join(root, 'build', 'Debug', 'node_rnn.node')];
+// NODE_RNN_ADDON names one build to load instead (e.g. scripts/asan.sh's sanitized one); no fallback, so a run
+// meant for that build never silently uses another.
+const candidates = process.env.NODE_RNN_ADDON
+  ? [path.resolve(process.env.NODE_RNN_ADDON)]
+  : [path.join(root, 'build', 'Release', 'node_rnn.node'), path.join(root, 'build', 'Debug', 'node_rnn.node')];
 
 /** Loads the first of `files` that exists; exported so the error path can be tested. */
 export function loadNative(files: readonly string[] = candidates): NativeBinding {

@@ -3,6 +3,7 @@
 // The public part is the `cuda` object and the matmul precision setting; the rest is internal to lib/.
 import { DeviceBuffer, Float32MatmulPrecision, NativeStorage, native } from './binding';
 import { checkInteger, checkOneOf, describe } from './checks';
+import { checkTensorAllocation } from './limits';
 
 /** Where a tensor's memory lives: host memory, or the CUDA device with that index. */
 export type Device = 'cpu' | `cuda:${number}`;
@@ -92,7 +93,7 @@ export function storageDevice(storage: NativeStorage | BigInt64Array): Device {
 
 // The native calls; only reached after requireCudaDevice passed or with an existing DeviceBuffer,
 // so the functions exist (a build without them reports built: false).
-function nativeCuda<K extends 'cudaAlloc' | 'cudaUpload' | 'cudaDownload' | 'cudaCopy' | 'cudaFill' | 'cudaDeviceName' | 'cudaSynchronize'>(
+function nativeCuda<K extends 'cudaAlloc' | 'cudaUpload' | 'cudaDownload' | 'cudaCopy' | 'cudaFill' | 'cudaAdd' | 'cudaDeviceName' | 'cudaSynchronize'>(
   key: K,
 ): NonNullable<(typeof native)[K]> {
   const fn = native[key];
@@ -102,6 +103,7 @@ function nativeCuda<K extends 'cudaAlloc' | 'cudaUpload' | 'cudaDownload' | 'cud
 
 /** Uninitialised float32 memory on `device`: a Float32Array (zeros) on the CPU, a DeviceBuffer on CUDA. */
 export function allocStorage(device: Device, elements: number): NativeStorage {
+  checkTensorAllocation(`a buffer of ${elements} float32 on ${device}`, elements);
   if (device === 'cpu') return new Float32Array(elements);
   return nativeCuda('cudaAlloc')(cudaIndex(device), elements);
 }
@@ -152,6 +154,28 @@ export function filledStorage(device: Device, elements: number, value: number): 
     throw e;
   }
   return buffer;
+}
+
+/**
+ * C = alpha op(A) op(B) + beta C on one device, row-major, with cuBLAS (TF32 when the precision is 'high'); returns
+ * after the product is done. Internal: the benchmark's GEMM ceiling.
+ */
+export function cudaSgemm(transA: boolean, transB: boolean, M: number, N: number, K: number, alpha: number, A: DeviceBuffer,
+  lda: number, B: DeviceBuffer, ldb: number, beta: number, C: DeviceBuffer, ldc: number): void {
+  if (typeof native.cudaSgemm !== 'function') throw new Error(`this native build has no cudaSgemm (it predates it). ${REBUILD}`);
+  native.cudaSgemm(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+
+/** target[i] += source[i]; same length and device (gradient accumulation). */
+export function addInto(target: NativeStorage, source: NativeStorage): void {
+  if (target.length !== source.length) throw new RangeError(`addInto: lengths differ (${target.length} and ${source.length})`);
+  if (isDeviceBuffer(target) && isDeviceBuffer(source)) {
+    nativeCuda('cudaAdd')(target, source);
+  } else if (!isDeviceBuffer(target) && !isDeviceBuffer(source)) {
+    for (let i = 0; i < target.length; i++) target[i] += source[i];
+  } else {
+    throw new RangeError(`addInto: the buffers are on different devices (${storageDevice(target)} and ${storageDevice(source)})`);
+  }
 }
 
 /** Frees device memory now (a no-op for host memory, which the GC reclaims). */

@@ -6,6 +6,7 @@ export { Tensor, DType, Device, DeviceLike, AnyTensor, NestedArray, TensorOption
 export { cuda, setFloat32MatmulPrecision, getFloat32MatmulPrecision } from './cuda';
 export type { Float32MatmulPrecision } from './binding';
 export { manualSeed } from './random';
+export { setMemoryLimit, getMemoryLimit } from './limits';
 export { noGrad, isGradEnabled, setGradEnabled } from './autograd/grad-mode';
 export * as autograd from './autograd/index';
 export {
@@ -21,6 +22,9 @@ export * as functional from './nn/functional';
 export { loadSafetensors, saveSafetensors, serializeSafetensors, readSafetensorsMetadata } from './safetensors';
 export * from './nn/index';
 export * as nn from './nn/index';
+export {
+  DynamicBatcher, DynamicBatcherOptions, DynamicBatcherStats, BatchedResult, dynamicBatcher, BATCHER_QUEUE_FULL, BATCHER_CLOSED,
+} from './serving/index';
 
 /** Threads used by native math (OpenBLAS), like `torch.set_num_threads`; defaults to the core count. */
 export function setNumThreads(n: number): void {

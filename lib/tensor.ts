@@ -10,8 +10,9 @@ import {
 import { addSuffixes, formatTensor } from './format';
 import { backward as runBackward } from './autograd/engine';
 import { reshape as reshapeOp } from './autograd/ops';
-import type { GradNode } from './autograd/node';
+import { type GradNode, recordNode } from './autograd/node';
 import { nextNormal, nextUniform } from './random';
+import { checkTensorAllocation } from './limits';
 
 export type DType = 'float32' | 'int64';
 export type { Device, DeviceLike };
@@ -239,7 +240,11 @@ export class Tensor<D extends DType = 'float32'> {
     if (target === this.#device) return this;
     if (this.dtype !== 'float32') throw int64OnCpuOnly(target);
     if (target !== 'cpu') requireCudaDevice(cudaIndex(target));
-    return new Tensor<D>(copyStorage(storage as NativeStorage, target) as DataFor<D> | DeviceBuffer, this.shape, this.dtype);
+    checkTensorAllocation(`to('${target}') of a [${this.shape.join(', ')}] tensor`, this.numel);
+    const moved = new Tensor<D>(copyStorage(storage as NativeStorage, target) as DataFor<D> | DeviceBuffer, this.shape, this.dtype);
+    // differentiable like PyTorch's: the gradient goes back to this tensor's device (the engine moves it)
+    if (this.dtype === 'float32') recordNode(moved as unknown as Tensor, 'ToCopyBackward0', [this], (g) => [g], false);
+    return moved;
   }
 
   /** `to('cuda:<index>')`. */
@@ -328,6 +333,13 @@ function placed(host: Float32Array | BigInt64Array, shape: readonly number[], de
   return new Tensor<'float32'>(copyStorage(host, device) as DeviceBuffer, shape);
 }
 
+/** An int64 element from a number, truncated toward zero like PyTorch's float-to-long conversion. */
+function toInt64(value: number | bigint, name: string): bigint {
+  if (typeof value === 'bigint') return value;
+  if (!Number.isFinite(value)) throw new RangeError(`Expected finite numbers for ${name} of dtype int64 but received ${value}`);
+  return BigInt(Math.trunc(value));
+}
+
 function allocate<D extends DType>(dtype: D, n: number): DataFor<D> {
   return (dtype === 'int64' ? new BigInt64Array(n) : new Float32Array(n)) as DataFor<D>;
 }
@@ -378,7 +390,7 @@ export function tensor(data: unknown, shape?: readonly number[], options?: Tenso
   flatten(data, inferred, 0, flat);
   const values = allocate(dtype, flat.length);
   flat.forEach((v, i) => {
-    values[i] = (dtype === 'int64' ? BigInt(v as number) : Number(v)) as never;
+    values[i] = (dtype === 'int64' ? toInt64(v as number | bigint, 'data') : Number(v)) as never;
   });
   const target = shape === undefined ? inferred : checkShape('shape', shape);
   return placed(values, target, device);
@@ -448,9 +460,10 @@ function filled(fn: string, shape: readonly number[], options: unknown, value: (
   const { dtype, device } = factoryOptions(fn, options, keys);
   const dims = checkShape('shape', shape);
   const n = numelOf(dims);
+  checkTensorAllocation(`${fn}([${dims.join(', ')}])`, n, dtype === 'int64' ? 8 : 4);
   if (device !== 'cpu' && constant !== undefined) return new Tensor<'float32'>(filledStorage(device, n, constant), dims);
   const data = allocate(dtype, n);
-  for (let i = 0; i < data.length; i++) data[i] = (dtype === 'int64' ? BigInt(Math.trunc(value(i))) : value(i)) as never;
+  for (let i = 0; i < data.length; i++) data[i] = (dtype === 'int64' ? toInt64(value(i), `${fn}'s value`) : value(i)) as never;
   return placed(data, dims, device);
 }
 

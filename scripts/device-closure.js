@@ -1,12 +1,12 @@
 #!/usr/bin/env node
-// Prints the node_modules folders a GPU run needs (cmake-js, node-addon-api, node-api-headers, pure-rand,
-// mocha, and everything they depend on), one path per line, relative to the project root.
+// Prints the node_modules folders a GPU run needs (cmake-js, node-addon-api, node-api-headers, pure-rand, cli-progress,
+// mocha, fast-check, and everything they depend on), one path per line, relative to the project root.
 'use strict';
 const fs = require('node:fs');
 const path = require('node:path');
 
 const root = path.resolve(__dirname, '..');
-const roots = ['cmake-js', 'node-addon-api', 'node-api-headers', 'pure-rand', 'mocha'];
+const roots = ['cmake-js', 'node-addon-api', 'node-api-headers', 'pure-rand', 'cli-progress', 'mocha', 'fast-check'];
 
 function resolve(name, from) {
   for (let dir = from; ; dir = path.dirname(dir)) {

@@ -1,17 +1,30 @@
 // Reverse-mode differentiation over recorded nodes (PyTorch's autograd engine, reduced to what the
 // recurrent modules and packing need): gradients are summed per node output, nodes run in reverse
-// topological order, leaves that require grad accumulate into `.grad`.
+// topological order, leaves that require grad accumulate into `.grad`. Gradients live on a device: each node
+// receives them where it asks (GradNode.device, host by default) and each leaf accumulates on its own device.
+import type { NativeStorage } from '../binding';
 import { describe } from '../checks';
+import { Device, addInto, copyStorage, storageDevice } from '../cuda';
 import { Tensor } from '../tensor';
 import { GradNode } from './node';
 
-function addInto(target: Float32Array, source: Float32Array): void {
-  for (let i = 0; i < target.length; i++) target[i] += source[i];
+type Grad = NativeStorage;
+
+/** `g` on `device`: itself when it is there already, else a copy there. */
+function onDevice(g: Grad, device: Device): Grad {
+  return storageDevice(g) === device ? g : copyStorage(g, device);
 }
 
-function accumulateLeaf(leaf: Tensor, grad: Float32Array): void {
-  if (leaf.grad === null) leaf.grad = new Tensor(Float32Array.from(grad), leaf.shape);
-  else addInto(leaf.grad.data, grad);
+/** a + b in new memory on a's device. */
+function sumOf(a: Grad, b: Grad): Grad {
+  const out = copyStorage(a, storageDevice(a));
+  addInto(out, onDevice(b, storageDevice(a)));
+  return out;
+}
+
+function accumulateLeaf(leaf: Tensor, grad: Grad): void {
+  if (leaf.grad === null) leaf.grad = new Tensor(copyStorage(grad, leaf.device) as Float32Array, leaf.shape);
+  else addInto(leaf.grad.storage() as Grad, onDevice(grad, leaf.device));
 }
 
 /**
@@ -23,8 +36,9 @@ export function backward(tensors: Tensor[], grads?: (Tensor | null | undefined)[
   if (grads !== undefined && (!Array.isArray(grads) || grads.length !== tensors.length)) {
     throw new RangeError(`Expected grads to be an array of ${tensors.length} gradients but received ${describe(grads)}`);
   }
-  const pending = new Map<GradNode, (Float32Array | null)[]>();
+  const pending = new Map<GradNode, (Grad | null)[]>();
   const roots: GradNode[] = [];
+  const seeds: Grad[] = [];
   tensors.forEach((t, i) => {
     if (!(t instanceof Tensor)) throw new TypeError(`Expected a Tensor for tensors[${i}] but received ${describe(t)}`);
     if (!t.requiresGrad && t.gradFn === null) {
@@ -33,13 +47,19 @@ export function backward(tensors: Tensor[], grads?: (Tensor | null | undefined)[
     let g = grads?.[i];
     if (g === undefined || g === null) {
       if (t.numel !== 1) throw new Error(`grad can be implicitly created only for scalar outputs (tensors[${i}] has shape [${t.shape.join(', ')}])`);
-      g = new Tensor(new Float32Array([1]), t.shape);
+      g = new Tensor(new Float32Array([1]), t.shape).to(t.device);
     }
     if (!(g instanceof Tensor) || g.dtype !== 'float32') throw new TypeError(`Expected a float32 Tensor for grads[${i}] but received ${describe(g)}`);
     if (g.shape.join() !== t.shape.join()) {
       throw new RangeError(`Mismatch in shape: grad_output[${i}] has a shape of [${g.shape.join(', ')}] and output[${i}] has a shape of [${t.shape.join(', ')}]`);
     }
-    const gData = g.device === 'cpu' ? g.data : g.hostData();
+    if (g.device !== t.device) {
+      throw new RangeError(`invalid gradient at index ${i} - expected device ${t.device} but got ${g.device}`);
+    }
+    seeds.push(g.storage() as Grad);
+  });
+  tensors.forEach((t, i) => {
+    const gData = seeds[i];
     if (t.gradFn === null) {
       accumulateLeaf(t, gData);
       return;
@@ -50,7 +70,7 @@ export function backward(tensors: Tensor[], grads?: (Tensor | null | undefined)[
       roots.push(node);
     }
     const slot = pending.get(node)!;
-    slot[t.outputIndex] = slot[t.outputIndex] ? addOf(slot[t.outputIndex]!, gData) : Float32Array.from(gData);
+    slot[t.outputIndex] = slot[t.outputIndex] ? sumOf(slot[t.outputIndex]!, gData) : copyStorage(gData, storageDevice(gData));
   });
 
   // dependency counts over the graph reachable from the roots
@@ -71,7 +91,8 @@ export function backward(tensors: Tensor[], grads?: (Tensor | null | undefined)[
   const ready = roots.filter((n) => !dependents.has(n));
   while (ready.length > 0) {
     const node = ready.pop()!;
-    const gradOutputs = pending.get(node) ?? new Array(node.outputCount).fill(null);
+    const want = node.device ?? 'cpu';
+    const gradOutputs = (pending.get(node) ?? new Array(node.outputCount).fill(null)).map((g) => (g ? onDevice(g, want) : null));
     pending.delete(node);
     const gradInputs = node.backward(gradOutputs);
     node.release();
@@ -82,7 +103,7 @@ export function backward(tensors: Tensor[], grads?: (Tensor | null | undefined)[
       if (next) {
         if (g) {
           const slot = pending.get(next) ?? new Array(next.outputCount).fill(null);
-          slot[input.outputIndex] = slot[input.outputIndex] ? addOf(slot[input.outputIndex]!, g) : g;
+          slot[input.outputIndex] = slot[input.outputIndex] ? sumOf(slot[input.outputIndex]!, g) : g;
           pending.set(next, slot);
         }
         const left = dependents.get(next)! - 1;
@@ -93,10 +114,4 @@ export function backward(tensors: Tensor[], grads?: (Tensor | null | undefined)[
       }
     });
   }
-}
-
-function addOf(a: Float32Array, b: Float32Array): Float32Array {
-  const out = Float32Array.from(a);
-  addInto(out, b);
-  return out;
 }

@@ -1,4 +1,6 @@
 // A recorded operation: which tensors it read and how to turn gradients of its outputs into theirs.
+import type { NativeStorage } from '../binding';
+import type { Device } from '../cuda';
 import type { Tensor } from '../tensor';
 import { isGradEnabled } from './grad-mode';
 
@@ -7,8 +9,13 @@ export interface GradNode {
   /** The inputs that gradients flow to, in the order `backward` returns them (null: no gradient needed). */
   readonly inputs: readonly (Tensor | null)[];
   readonly outputCount: number;
+  /**
+   * Where `backward` wants its gradients ('cpu' when absent: Float32Arrays); the engine moves them there. The
+   * gradients it returns may be on any device: the engine moves each to where its consumer wants it.
+   */
+  readonly device?: Device;
   /** Gradients of the inputs from those of the outputs (null where no gradient reached an output). */
-  backward(gradOutputs: readonly (Float32Array | null)[]): (Float32Array | null)[];
+  backward(gradOutputs: readonly (NativeStorage | null)[]): (NativeStorage | null)[];
   /** Frees what the node saved; called once backward has used it. */
   release(): void;
 }
@@ -42,7 +49,7 @@ export function recordNode(
     backward([grad]) {
       if (!live) throw new Error(`Trying to backward through the graph a second time: the saved state of ${name} was already freed`);
       if (!grad) return ins.map(() => null);
-      return backward(grad, needs).map((g, i) => (needs[i] ? g : null));
+      return backward(grad as Float32Array, needs).map((g, i) => (needs[i] ? g : null));
     },
     release() {
       if (freesState) live = false;

@@ -7,6 +7,7 @@ import { checkBoolean, checkInteger, checkOptions, describe, sameShape, shapeTex
 import { allocStorage, freeStorage } from '../cuda';
 import { Tensor, checkTensor } from '../tensor';
 import { Module } from './module';
+import { checkAllocation, checkRecurrenceAllocation } from '../limits';
 import {
   CellMode, GATES, NATIVE_KIND, PreparedCall, checkSameDevice, initUniform, nativeWeights, runPrepared, runPreparedAsync,
 } from './rnn-base';
@@ -32,6 +33,7 @@ export abstract class CellBase extends Module {
     this.hiddenSize = checkInteger('hiddenSize', o.hiddenSize);
     this.bias = o.bias === undefined ? true : checkBoolean('bias', o.bias);
     const G = GATES[mode] * this.hiddenSize;
+    checkAllocation(`${name} parameters`, [['parameters', 4 * (G * (this.inputSize + this.hiddenSize) + (this.bias ? 2 * G : 0))]]);
     this.registerParameter('weight_ih', new Tensor(new Float32Array(G * this.inputSize), [G, this.inputSize]));
     this.registerParameter('weight_hh', new Tensor(new Float32Array(G * this.hiddenSize), [G, this.hiddenSize]));
     if (this.bias) {
@@ -91,6 +93,10 @@ export abstract class CellBase extends Module {
       }
     }
     const weights = nativeWeights(this);
+    const params = this.parameters();
+    const recording = record && isGradEnabled() &&
+      (params.some((p) => p.requiresGrad) || needsGrad(x) || needsGrad(h0Tensor) || needsGrad(c0Tensor));
+    checkRecurrenceAllocation(`${name}.forward`, { mode: this.mode, rows: B, batch: B, layers: 1, directions: 1, hiddenSize: H, outSize: H, saving: recording });
     const allocated: NativeStorage[] = [];
     const alloc = (n: number): NativeStorage => {
       const s = allocStorage(this.device, n);
@@ -111,21 +117,19 @@ export abstract class CellBase extends Module {
       kind: NATIVE_KIND[this.mode], inputSize: this.inputSize, hiddenSize: H, projSize: 0, numLayers: 1,
       bidirectional: false, bias: this.bias, batchFirst: false, seqLen: 1, batch: B, dropout: 0, training: false, seed: 0,
     };
-    const params = this.parameters();
-    const recording = record && isGradEnabled() && this.device === 'cpu' &&
-      (params.some((p) => p.requiresGrad) || needsGrad(x) || needsGrad(h0Tensor) || needsGrad(c0Tensor));
     const args: ForwardArgs = [spec, weights, x.storage(), h0, c0, scratch, hN, cN, null];
-    const saved = recording ? new Float32Array(native.rnnSavedSize(...args)) : null;
+    const saved = recording ? alloc(native.rnnSavedSize(...args)) : null;
     if (saved) args.push(saved);
     return {
       args,
-      temps: [scratch],
+      // a recorded call's backward reads its arguments again: the graph node frees them once it has run
+      temps: saved ? [] : [scratch],
       results: cN ? [hN, cN] : [hN],
       finish: () => {
         const hOut = new Tensor(hN, stateShape);
         const cOut = cN ? new Tensor(cN, stateShape) : null;
         if (saved) {
-          recordRnn({ name: this.constructor.name, args: args as RecordedArgs, input: x, h0: h0Tensor, c0: c0Tensor, params, outputs: [null, hOut, cOut] });
+          recordRnn({ name: this.constructor.name, args: args as RecordedArgs, owned: [saved, scratch], input: x, h0: h0Tensor, c0: c0Tensor, params, outputs: [null, hOut, cOut] });
         }
         return cOut ? [hOut, cOut] : hOut;
       },

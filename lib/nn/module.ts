@@ -63,18 +63,28 @@ export abstract class Module {
   to(device: DeviceLike): this {
     const target = resolveDevice(device);
     this.#checkIdle('move');
-    const moves: [Tensor<'float32'>, NativeStorage][] = [];
+    // gradients move with their parameters, as in PyTorch (a gradient must live on its parameter's device)
+    const moves: [Tensor<'float32'>, NativeStorage, NativeStorage | null][] = [];
     try {
       for (const [name, param] of this.namedParameters()) {
         if (param.device === target) continue;
         if (param.disposed) throw new Error(`parameter ${name} of ${this.constructor.name} has been disposed`);
-        moves.push([param, copyStorage(param.storage(), target)]);
+        const grad = param.grad && !param.grad.disposed ? param.grad : null;
+        moves.push([param, copyStorage(param.storage(), target), null]);
+        if (grad) moves[moves.length - 1][2] = copyStorage(grad.storage() as NativeStorage, target);
       }
     } catch (e) {
-      for (const [, storage] of moves) freeStorage(storage);
+      for (const [, storage, grad] of moves) {
+        freeStorage(storage);
+        freeStorage(grad);
+      }
       throw e;
     }
-    for (const [param, storage] of moves) param._replaceStorage(storage);
+    for (const [param, storage, grad] of moves) {
+      const old = param.grad;
+      param._replaceStorage(storage);
+      if (grad && old) param.grad = new Tensor(grad as Float32Array, old.shape);
+    }
     return this;
   }
 

@@ -168,7 +168,7 @@ export function padPackedSequence(sequence: PackedSequence, options?: PadOptions
  * positions[r] = input row r) for autograd; the gradient applies the opposite map.
  */
 function recordRowMap(name: string, input: Tensor<'float32'>, output: Tensor<'float32'>, positions: Int32Array, inner: number, kind: 'gather' | 'scatter'): void {
-  if (input.device !== 'cpu') return;
+  // gradients reach this node on the host (recordNode); the engine moves them to a CUDA input's device
   recordNode(output, `${name}Backward`, [input], (g) => {
     const grad = new Float32Array(input.numel);
     positions.forEach((pos, r) => {

@@ -9,6 +9,7 @@ import { Device, allocStorage, copyInto, copyStorage, downloadStorage, freeStora
 import { nextSeed, nextUniform } from '../random';
 import { Tensor, checkTensor } from '../tensor';
 import { Module } from './module';
+import { checkAllocation, checkRecurrenceAllocation } from '../limits';
 import { PackedSequence } from './packing';
 
 export type CellMode = 'RNN_TANH' | 'RNN_RELU' | 'LSTM' | 'GRU';
@@ -143,6 +144,8 @@ export abstract class RNNBase extends Module {
     const G = GATES[mode] * this.hiddenSize;
     const realOut = this.projSize > 0 ? this.projSize : this.hiddenSize;
     const D = this.bidirectional ? 2 : 1;
+    const layerFloats = (layerIn: number): number => G * (layerIn + realOut) + (this.bias ? 2 * G : 0) + this.projSize * this.hiddenSize;
+    checkAllocation(`${name} parameters`, [['parameters', 4 * D * (layerFloats(this.inputSize) + (this.numLayers - 1) * layerFloats(realOut * D))]]);
     for (let layer = 0; layer < this.numLayers; layer++) {
       for (let dir = 0; dir < D; dir++) {
         const suffix = `_l${layer}${dir === 1 ? '_reverse' : ''}`;
@@ -258,6 +261,15 @@ export abstract class RNNBase extends Module {
     }
 
     const rows = data.shape[0] * (data.ndim === 3 ? data.shape[1] : 1);
+    const params = this.parameters();
+    const recording = record && isGradEnabled() &&
+      (params.some((p) => p.requiresGrad) || needsGrad(data) || needsGrad(h0Tensor) || needsGrad(c0Tensor));
+    try {
+      checkRecurrenceAllocation(`${name}.forward`, { mode: this.mode, rows, batch: B, layers: L, directions: D, hiddenSize: H, outSize: P, saving: recording });
+    } catch (e) {
+      release(temps);
+      throw e;
+    }
     let weights: NativeStorage[], output: NativeStorage, hN: NativeStorage, cN: NativeStorage | null;
     const allocated: NativeStorage[] = [];
     const alloc = (n: number): NativeStorage => {
@@ -282,23 +294,24 @@ export abstract class RNNBase extends Module {
     };
     const outShape = packed ? [rows, D * P] : batched ? [...data.shape.slice(0, 2), D * P] : [T, D * P];
     const unsorted = packed?.unsortedIndices?.data;
-    /** The state back in the caller's batch order (a new buffer; the sorted one is freed). */
+    /** Sorted states a recorded call's backward still reads (its arguments): freed with the graph node. */
+    const keptSorted: NativeStorage[] = [];
+    /** The state back in the caller's batch order (a new buffer; the sorted one is freed or kept for backward). */
     const unsort = (state: NativeStorage, size: number): NativeStorage => {
       if (!unsorted) return state;
       const out = permuteBatch(state, unsorted, L * D, size);
-      freeStorage(state);
+      if (saved) keptSorted.push(state);
+      else freeStorage(state);
       return out;
     };
-    const params = this.parameters();
-    const recording = record && isGradEnabled() && this.device === 'cpu' &&
-      (params.some((p) => p.requiresGrad) || needsGrad(data) || needsGrad(h0Tensor) || needsGrad(c0Tensor));
     const args: ForwardArgs = [spec, weights, data.storage(), h0, c0, output, hN, cN, batchSizes];
-    const saved = recording ? new Float32Array(native.rnnSavedSize(...args)) : null;
+    const saved = recording ? alloc(native.rnnSavedSize(...args)) : null;
     if (saved) args.push(saved);
     const sorted = packed?.sortedIndices?.data;
     return {
       args,
-      temps,
+      // a recorded call's backward reads its arguments again: the graph node frees them once it has run
+      temps: saved ? [] : temps,
       results: cN ? [output, hN, cN] : [output, hN],
       finish: () => {
         const hOut = new Tensor(unsort(hN, P), hShape);
@@ -306,11 +319,11 @@ export abstract class RNNBase extends Module {
         const cOut = cN ? new Tensor(unsort(cN, H), cShape) : null;
         if (saved) {
           recordRnn({
-            name: this.constructor.name, args: args as RecordedArgs, input: data, h0: h0Tensor, c0: c0Tensor, params,
+            name: this.constructor.name, args: args as RecordedArgs, owned: [saved, ...temps, ...keptSorted], input: data, h0: h0Tensor, c0: c0Tensor, params,
             outputs: [out, hOut, cOut],
             permute: sorted && unsorted ? {
-              toSorted: (g) => permuteBatch(g, sorted, L * D, g.length / (L * D * B)) as Float32Array,
-              toCaller: (g) => permuteBatch(g, unsorted, L * D, g.length / (L * D * B)) as Float32Array,
+              toSorted: (g) => permuteBatch(g, sorted, L * D, g.length / (L * D * B)),
+              toCaller: (g) => permuteBatch(g, unsorted, L * D, g.length / (L * D * B)),
             } : undefined,
           });
         }

@@ -2,6 +2,7 @@
 // gradient, moments as running averages, bias corrections from the step count, eps added to the corrected
 // square root, optional AMSGrad. `AdamBase` holds the algorithm; AdamW (adamw.ts) uses it with decoupled decay.
 import { checkOptions, describe } from '../checks';
+import { DeviceBuffer, native } from '../binding';
 import { Tensor } from '../tensor';
 import { Optimizer, ParamGroup, ParamState, ParamsInput, StateKeys, commit, hostValues, optionBoolean, optionNumber, zerosLike } from './optimizer';
 
@@ -89,6 +90,16 @@ export abstract class AdamBase extends Optimizer<AdamGroupOptions> {
     const expAvgT = state.exp_avg as Tensor<'float32'>;
     const expAvgSqT = state.exp_avg_sq as Tensor<'float32'>;
     const maxT = amsgrad ? (state.max_exp_avg_sq as Tensor<'float32'>) : null;
+    if (param.device !== 'cpu' && native.cudaAdamStep) {
+      // on the GPU, in place: the same float32 arithmetic as below (native/cuda/cuda_optim_kernels.cu)
+      const dev = (t: Tensor<'float32'>) => t.storage() as DeviceBuffer;
+      const bc1 = 1 - beta1 ** step;
+      const w1GPU = f(1 - beta1);
+      native.cudaAdamStep(dev(param), dev(grad), dev(expAvgT), dev(expAvgSqT), maxT === null ? null : dev(maxT), f(-(lr / bc1)),
+        f(Math.sqrt(1 - beta2 ** step)), f(eps), f(weightDecay), f(1 - lr * weightDecay), w1GPU, f(1 - w1GPU), f(beta2),
+        f(1 - beta2), this.#decoupled, maximize);
+      return;
+    }
     const p = hostValues(param);
     const g = hostValues(grad);
     const m = hostValues(expAvgT);

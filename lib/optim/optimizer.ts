@@ -3,8 +3,8 @@
 // (state indexed by parameter position over all groups, groups listing those positions).
 //
 // The updates run element by element on the host (in JS doubles, rounded to float32 wherever PyTorch stores a
-// float32 tensor), on whatever device a parameter lives: a CUDA parameter and its state are downloaded, updated
-// and uploaded back.
+// float32 tensor); SGD and Adam/AdamW update CUDA parameters on the GPU with the same roundings
+// (native/cuda/cuda_optim_kernels.cu), other optimizers download, update and upload them.
 import { NativeStorage } from '../binding';
 import { checkBoolean, checkOptions, describe, shapeText } from '../checks';
 import { copyInto } from '../cuda';

@@ -2,7 +2,8 @@
 // momentum buffer started as a copy of the first (decayed) gradient, optional dampening and Nesterov momentum.
 import { checkOptions } from '../checks';
 import { Tensor } from '../tensor';
-import { Optimizer, ParamGroup, ParamState, ParamsInput, StateKeys, commit, hostValues, optionBoolean, optionNumber, tensorLike } from './optimizer';
+import { DeviceBuffer, native } from '../binding';
+import { Optimizer, ParamGroup, ParamState, ParamsInput, StateKeys, commit, hostValues, optionBoolean, optionNumber, tensorLike, zerosLike } from './optimizer';
 
 export interface SGDOptions {
   /** Learning rate (required, >= 0). */
@@ -70,6 +71,15 @@ export class SGD extends Optimizer<SGDGroupOptions> {
     const momentum32 = f(momentum);
     const keep32 = f(1 - dampening);
     const negLr32 = f(-lr);
+    if (param.device !== 'cpu' && native.cudaSgdStep) {
+      // on the GPU, in place: the same float32 arithmetic as below (native/cuda/cuda_optim_kernels.cu)
+      const first = momentum !== 0 && state.momentum_buffer === undefined;
+      if (first) state.momentum_buffer = zerosLike(param);
+      const buf = momentum !== 0 ? ((state.momentum_buffer as Tensor<'float32'>).storage() as DeviceBuffer) : null;
+      native.cudaSgdStep(param.storage() as DeviceBuffer, grad.storage() as DeviceBuffer, buf, negLr32, wd32, momentum32, keep32,
+        nesterov, maximize, first);
+      return;
+    }
     const p = hostValues(param);
     const g = hostValues(grad);
     const n = p.length;

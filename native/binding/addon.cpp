@@ -10,6 +10,7 @@
 #include "blas_binding.h"
 #include "cuda_binding.h"
 #include "forward_args.h"
+#include "optim_binding.h"
 
 #ifdef RNN_WITH_CUDA
 #include "../cuda/cuda_backend.h"
@@ -143,6 +144,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("blasInfo", Napi::Function::New(env, BlasInfo, "blasInfo"));
   RegisterCuda(env, exports);
   RegisterBlas(env, exports);
+  RegisterOptim(env, exports);
   return exports;
 }
 

@@ -2,6 +2,7 @@
 // that CUDA is missing and why (RNN_CUDA_REASON comes from CMake).
 #include "cuda_binding.h"
 
+#include <cstdint>
 #include <string>
 
 #include "device_buffer.h"
@@ -59,6 +60,23 @@ void checkDevice(Napi::Env env, int device) {
   if (device < 0 || device >= count) {
     throw Napi::RangeError::New(env, "CUDA device " + std::to_string(device) + " requested but only " + std::to_string(count) +
                                          " device(s) found");
+  }
+}
+
+int gemmDimArg(const Napi::CallbackInfo& info, size_t i, const char* name) {
+  if (!info[i].IsNumber()) throw Napi::TypeError::New(info.Env(), std::string("cudaSgemm: ") + name + " must be a number");
+  const double v = info[i].As<Napi::Number>().DoubleValue();
+  if (v < 0 || v != double(int64_t(v)) || v > 2147483647.0) {
+    throw Napi::RangeError::New(info.Env(), std::string("cudaSgemm: ") + name + " must be a non-negative 32-bit integer");
+  }
+  return int(v);
+}
+
+// Elements a rows x cols row-major matrix with leading dimension ld needs (as blas_binding.cpp checks).
+void checkGemmExtent(Napi::Env env, const char* name, size_t have, int64_t rows, int64_t cols, int64_t ld) {
+  if (rows == 0 || cols == 0) return;
+  if (ld < cols || size_t((rows - 1) * ld + cols) > have) {
+    throw Napi::RangeError::New(env, std::string("cudaSgemm: ") + name + " is too small for its shape");
   }
 }
 #endif
@@ -175,6 +193,56 @@ Napi::Value Fill(const Napi::CallbackInfo& info) {
 #endif
 }
 
+Napi::Value Add(const Napi::CallbackInfo& info) {
+#ifdef RNN_WITH_CUDA
+  DeviceBuffer* dst = bufferArg(info, 0, "dst");
+  DeviceBuffer* src = bufferArg(info, 1, "src");
+  if (dst->length() != src->length()) throw Napi::RangeError::New(info.Env(), "cudaAdd: length mismatch");
+  if (dst->device() != src->device()) throw Napi::RangeError::New(info.Env(), "cudaAdd: the buffers are on different devices");
+  guarded(info.Env(), [&] { cuda::add(dst->device(), dst->data(), src->data(), dst->length()); });
+  return info.Env().Undefined();
+#else
+  noCuda(info.Env());
+#endif
+}
+
+// (transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc): the CPU sgemm's row-major contract on
+// DeviceBuffers of one device; TF32 follows setFloat32MatmulPrecision as in the recurrences. The bench's GEMM ceiling.
+Napi::Value Sgemm(const Napi::CallbackInfo& info) {
+#ifdef RNN_WITH_CUDA
+  Napi::Env env = info.Env();
+  if (info.Length() != 13 || !info[0].IsBoolean() || !info[1].IsBoolean() || !info[5].IsNumber() || !info[10].IsNumber()) {
+    throw Napi::TypeError::New(env, "cudaSgemm: expected (transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc)");
+  }
+  const bool ta = info[0].As<Napi::Boolean>(), tb = info[1].As<Napi::Boolean>();
+  const int M = gemmDimArg(info, 2, "M"), N = gemmDimArg(info, 3, "N"), K = gemmDimArg(info, 4, "K");
+  const int lda = gemmDimArg(info, 7, "lda"), ldb = gemmDimArg(info, 9, "ldb"), ldc = gemmDimArg(info, 12, "ldc");
+  const float alpha = info[5].As<Napi::Number>().FloatValue(), beta = info[10].As<Napi::Number>().FloatValue();
+  DeviceBuffer* A = bufferArg(info, 6, "A");
+  DeviceBuffer* B = bufferArg(info, 8, "B");
+  DeviceBuffer* C = bufferArg(info, 11, "C");
+  if (A->device() != C->device() || B->device() != C->device()) {
+    throw Napi::RangeError::New(env, "cudaSgemm: A, B and C must be on the same device");
+  }
+  checkGemmExtent(env, "A", A->length(), ta ? K : M, ta ? M : K, lda);
+  checkGemmExtent(env, "B", B->length(), tb ? N : K, tb ? K : N, ldb);
+  checkGemmExtent(env, "C", C->length(), M, N, ldc);
+  if (M == 0 || N == 0) return env.Undefined();
+  guarded(env, [&] {
+    cuda::Context& ctx = cuda::context(C->device());
+    cuda::check(cublasSetMathMode(ctx.blas, cuda::allowTf32() ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH), "cublasSetMathMode");
+    // row-major C = op(A) op(B) is column-major C^T = op(B)^T op(A)^T: the operands swap, their flags stay
+    cuda::check(cublasSgemm(ctx.blas, tb ? CUBLAS_OP_T : CUBLAS_OP_N, ta ? CUBLAS_OP_T : CUBLAS_OP_N, N, M, K, &alpha, B->data(), ldb,
+                            A->data(), lda, &beta, C->data(), ldc),
+                "cublasSgemm");
+    cuda::synchronize(ctx);
+  });
+  return env.Undefined();
+#else
+  noCuda(info.Env());
+#endif
+}
+
 Napi::Value SetPrecision(const Napi::CallbackInfo& info) {
   if (info.Length() < 1 || !info[0].IsString()) throw Napi::TypeError::New(info.Env(), "precision must be a string");
   const std::string p = info[0].As<Napi::String>().Utf8Value();
@@ -207,6 +275,8 @@ void RegisterCuda(Napi::Env env, Napi::Object exports) {
   exports.Set("cudaDownload", Napi::Function::New(env, Download, "cudaDownload"));
   exports.Set("cudaCopy", Napi::Function::New(env, Copy, "cudaCopy"));
   exports.Set("cudaFill", Napi::Function::New(env, Fill, "cudaFill"));
+  exports.Set("cudaSgemm", Napi::Function::New(env, Sgemm, "cudaSgemm"));
+  exports.Set("cudaAdd", Napi::Function::New(env, Add, "cudaAdd"));
   exports.Set("setFloat32MatmulPrecision", Napi::Function::New(env, SetPrecision, "setFloat32MatmulPrecision"));
   exports.Set("getFloat32MatmulPrecision", Napi::Function::New(env, GetPrecision, "getFloat32MatmulPrecision"));
 }

@@ -21,6 +21,11 @@ RNN_INLINE float bitsToFloat(int32_t bits) {
 
 // Cephes-style: exp(x) = 2^n * exp(r), |r| <= ln2/2, degree-6 polynomial for exp(r).
 RNN_INLINE float fastExp(float x) {
+  // NaN passes both clamps; converting it to int32 and shifting the result is undefined behaviour (UBSan), so
+  // it is computed as 0 and put back at the end (selects, which vectorise).
+  const bool nan = x != x;
+  const float input = x;
+  x = nan ? 0.f : x;
   x = x > 88.3762626647949f ? 88.3762626647949f : x;
   x = x < -87.3365447504f ? -87.3365447504f : x;
   const float t = x * 1.44269504088896341f;
@@ -35,7 +40,8 @@ RNN_INLINE float fastExp(float x) {
   y = y * r + 1.6666665459e-1f;
   y = y * r + 5.0000001201e-1f;
   y = y * r * r + r + 1.f;
-  return y * bitsToFloat((n + 127) << 23);
+  const float result = y * bitsToFloat(static_cast<int32_t>(static_cast<uint32_t>(n + 127) << 23));
+  return nan ? input : result;
 }
 
 RNN_INLINE float fastSigmoid(float x) { return 1.f / (1.f + fastExp(-x)); }

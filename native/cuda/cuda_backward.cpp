@@ -54,15 +54,16 @@ void CudaBackend::recurrenceBackward(const LayerDirectionGrad& ld) {
     const int t = ld.reverse ? T - 1 - s : s;
     const int bs = L.batchSizes[t];
     const int64_t base = L.rowBase[t], strideB = L.strideB;
-    launchAddStepGrad(dh.data(), bs, P, ld.gradOutput, ld.gradOutputStride, base, strideB, proj ? dhRows.data() : nullptr,
-                      ctx_.stream);
+    // without projections the upstream rows are added inside the cell kernel (one launch less per step)
     const float* gradH = dh.data();
     if (proj) {
+      launchAddStepGrad(dh.data(), bs, P, ld.gradOutput, ld.gradOutputStride, base, strideB, dhRows.data(), ctx_.stream);
       gemmNN(bs, H, P, dh.data(), P, ld.weights.wHr, H, 0.f, dhFull.data(), H);
       gradH = dhFull.data();
     }
-    launchCellBackward(StepGradParams{ld.kind, bs, H, base, strideB, gradH, gru ? dh.data() : nullptr, ld.saved.gates,
-                                      ld.saved.hPrev, ld.saved.cPrev, lstm ? dc.data() : nullptr, gx.data(), gh},
+    launchCellBackward(StepGradParams{ld.kind, bs, H, base, strideB, gradH, proj ? nullptr : ld.gradOutput,
+                                      ld.gradOutputStride, gru ? dh.data() : nullptr, ld.saved.gates, ld.saved.hPrev,
+                                      ld.saved.cPrev, lstm ? dc.data() : nullptr, gx.data(), gh},
                        ctx_.stream);
     check(cudaGetLastError(), "backward step kernel launch");
     // dL/dh_{t-1} of the active rows (GRU adds to dh * z, which the kernel left in dh); inactive rows keep

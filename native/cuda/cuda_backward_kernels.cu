@@ -16,7 +16,7 @@ __global__ void cellBackwardKernel(StepGradParams p) {
   if (idx >= int64_t(p.active) * H) return;
   const int b = int(idx / H), j = int(idx % H);
   const int64_t row = p.rowBase + b * p.strideB;
-  const float dh = p.gradH[int64_t(b) * H + j];
+  const float dh = p.gradH[int64_t(b) * H + j] + (p.gradOutput ? p.gradOutput[row * p.gradOutputStride + j] : 0.f);
   switch (p.kind) {
     case CellKind::Lstm: {
       const float* s = p.saved + row * 4 * H + j;

@@ -18,6 +18,8 @@ struct StepGradParams {
   int hidden;              // H
   int64_t rowBase, strideB;
   const float* gradH;      // [active, H] (LSTM with projections: dL/d(h before W_hr)); GRU: updated in place
+  const float* gradOutput; // when set (no projections), added to gradH: row b's at (rowBase + b*strideB) * stride
+  int64_t gradOutputStride;
   float* gradHInPlace;     // GRU: gradH itself, receives dL/dh * z (the path that skips W_hh); else null
   const float* saved;      // gates, row r at r * savedBlocks*H (rnn_saved.h)
   const float* hPrev;      // [rows, H] (GRU)

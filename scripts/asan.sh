@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Builds the addon with AddressSanitizer + UndefinedBehaviorSanitizer in its own build folder (build/asan, so the
+# normal build/Release is untouched) and runs the native-heavy mocha specs against it through NODE_RNN_ADDON.
+# Node itself is not instrumented, so libasan is preloaded; leak detection is off because Node does not free
+# everything at exit. UBSan reports do not abort (so one run lists them all); they are collected from the log.
+#
+#   bash scripts/asan.sh            # build + run the default spec list
+#   bash scripts/asan.sh --no-build # reuse build/asan
+#   ASAN_SPECS="dist/test/ops.test.js" bash scripts/asan.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+OUT=build/asan
+LOG=${ASAN_LOG:-$OUT/asan-run.log}
+if [[ "${1:-}" != "--no-build" ]]; then
+  SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize=vptr -g"
+  node "$(dirname "$(node -p "require.resolve('cmake-js/package.json')")")/bin/cmake-js" compile \
+    --out "$OUT" --CDRNN_CUDA=OFF \
+    --CDCMAKE_CXX_FLAGS_RELEASE="-O1 -DNDEBUG $SAN" \
+    --CDCMAKE_SHARED_LINKER_FLAGS="-fsanitize=address,undefined"
+fi
+ADDON="$PWD/$OUT/Release/node_rnn.node"
+[[ -f "$ADDON" ]] || { echo "asan: $ADDON was not built" >&2; exit 1; }
+# The addon must really be instrumented, or a clean run would prove nothing.
+nm -D "$ADDON" | grep -q __asan_ || { echo "asan: $ADDON has no ASan symbols" >&2; exit 1; }
+
+npx tsc -p tsconfig.json >/dev/null || true  # type errors elsewhere do not stop the emit
+PRELOAD="$(gcc -print-file-name=libasan.so) $(gcc -print-file-name=libubsan.so)"
+# Proves the specs will load this build, not build/Release.
+NODE_RNN_ADDON="$ADDON" LD_PRELOAD="$PRELOAD" ASAN_OPTIONS=detect_leaks=0 node -e \
+  "require('./dist/lib/binding'); if (!require('fs').readFileSync('/proc/self/maps', 'utf8').includes('$OUT/Release/node_rnn.node')) process.exit(1)" \
+  || { echo "asan: the sanitized addon was not the one loaded" >&2; exit 1; }
+SPECS=${ASAN_SPECS:-"dist/test/binding.test.js dist/test/forward-fixtures.test.js dist/test/backward-fixtures.test.js \
+dist/test/errors.test.js dist/test/packing.test.js dist/test/async.test.js dist/test/ops.test.js dist/test/autograd.test.js \
+dist/test/functional.test.js dist/test/module.test.js dist/test/session.test.js dist/test/threads.test.js \
+dist/test/training-fixtures.test.js dist/test/safetensors.test.js dist/test/tensor.test.js dist/test/limits.test.js \
+dist/test/fuzz.test.js"}
+
+mkdir -p "$(dirname "$LOG")"
+set +e
+NODE_RNN_ADDON="$ADDON" \
+  LD_PRELOAD="$PRELOAD" \
+  ASAN_OPTIONS="detect_leaks=0:abort_on_error=0:halt_on_error=1:print_summary=1" \
+  UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=0" \
+  npx mocha --no-config --timeout 600000 --reporter dot $SPECS 2>&1 | tee "$LOG"
+status=${PIPESTATUS[0]}
+set -e
+
+asan=$(grep -c "ERROR: AddressSanitizer" "$LOG" || true)
+ubsan=$(grep -c "runtime error:" "$LOG" || true)
+echo "asan: mocha exit status $status; AddressSanitizer errors: $asan; UndefinedBehaviorSanitizer reports: $ubsan (log: $LOG)"
+[[ $status -eq 0 && $asan -eq 0 && $ubsan -eq 0 ]]

@@ -1,0 +1,181 @@
+// The allocation cap (lib/limits.ts): requests over it are refused with a RangeError before anything is
+// allocated or any native code runs; requests under it work as before.
+import { strict as assert } from 'node:assert';
+import { spawnSync } from 'node:child_process';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import {
+  GRU, GRUCell, LSTM, LSTMCell, RNN, full, getMemoryLimit, manualSeed, noGrad, ones, packPaddedSequence, rand, randn,
+  setMemoryLimit, Tensor, zeros,
+} from '../lib/index';
+import { native } from '../lib/binding';
+import { formatBytes, parseBytes, rnnSavedFloats } from '../lib/limits';
+
+const GiB = 2 ** 30;
+const MiB = 2 ** 20;
+const LIMIT_ERROR = /more than the memory limit of .* \(setMemoryLimit\(\) \/ NODE_RNN_MAX_BYTES\)$/;
+
+function refused(fn: () => unknown, pattern: RegExp): void {
+  assert.throws(fn, (e: unknown) => {
+    assert.ok(e instanceof RangeError, `expected a RangeError, got ${String(e)}`);
+    assert.match(e.message, LIMIT_ERROR);
+    assert.match(e.message, pattern);
+    return true;
+  });
+}
+
+describe('memory limit', () => {
+  const initial = getMemoryLimit();
+  afterEach(() => setMemoryLimit(initial));
+
+  it('defaults to a positive byte count no larger than the machine', () => {
+    assert.ok(Number.isSafeInteger(initial) && initial > 0);
+    assert.ok(initial <= os.totalmem());
+  });
+
+  it('refuses tensor factories whose shape needs more than the limit, naming the size', () => {
+    refused(() => zeros([1e6, 1e6]), /^node-rnn: zeros\(\[1000000, 1000000\]\) needs 3\.6 TiB, /);
+    refused(() => ones([2 ** 40]), /ones\(\[1099511627776\]\) needs 4 TiB/);
+    refused(() => full([1e9, 1e9, 1e9], 1), /full\(/);
+    refused(() => randn([1e7, 1e7]), /randn\(/);
+    refused(() => rand([1e7, 1e7]), /rand\(/);
+    // int64 elements are 8 bytes
+    setMemoryLimit(MiB);
+    refused(() => zeros([131073], { dtype: 'int64' }), /needs 1 MiB/);
+    assert.equal(zeros([131072], { dtype: 'int64' }).numel, 131072);
+  });
+
+  it('allows exactly the limit and refuses one element more', () => {
+    setMemoryLimit(MiB);
+    const t = full([MiB / 4], 2);
+    assert.equal(t.numel, MiB / 4);
+    assert.equal(t.data[MiB / 4 - 1], 2);
+    refused(() => full([MiB / 4 + 1], 2), /full\(\[262145\]\) needs 1 MiB/);
+    // a zero-size tensor needs nothing, whatever its other extents
+    assert.equal(zeros([0, 1e12]).numel, 0);
+  });
+
+  it('refuses a module whose parameters exceed the limit before allocating them', () => {
+    refused(() => new LSTM({ inputSize: 1e6, hiddenSize: 1e6 }), /^node-rnn: LSTM parameters needs 29\.1 TiB/);
+    refused(() => new GRUCell({ inputSize: 1e6, hiddenSize: 1e6 }), /GRUCell parameters/);
+    // LSTM(8, 16, 2 layers, bidirectional, proj 4): per direction 64*(8+4)+2*64+4*16 = 960 floats in layer 0,
+    // 64*(8+4)+2*64+64 = 960 in layer 1 (input 2*4), so 2*(960+960)*4 = 15360 bytes
+    setMemoryLimit(15360);
+    const lstm = new LSTM({ inputSize: 8, hiddenSize: 16, numLayers: 2, bidirectional: true, projSize: 4 });
+    assert.equal(lstm.parameters().reduce((n, p) => n + p.numel, 0) * 4, 15360);
+    setMemoryLimit(15359);
+    refused(() => new LSTM({ inputSize: 8, hiddenSize: 16, numLayers: 2, bidirectional: true, projSize: 4 }), /needs 15 KiB/);
+  });
+
+  it('computes the saved workspace exactly as the native layout does', () => {
+    manualSeed(1);
+    const cases: [InstanceType<typeof LSTM | typeof GRU | typeof RNN>, number[]][] = [
+      [new LSTM({ inputSize: 3, hiddenSize: 5, numLayers: 3, bidirectional: true, projSize: 2 }), [4, 2, 3]],
+      [new LSTM({ inputSize: 3, hiddenSize: 5 }), [7, 3]],
+      [new GRU({ inputSize: 2, hiddenSize: 6, numLayers: 2, batchFirst: true }), [3, 5, 2]],
+      [new RNN({ inputSize: 4, hiddenSize: 3, numLayers: 2, bidirectional: true, nonlinearity: 'relu' }), [6, 2, 4]],
+    ];
+    for (const [module, shape] of cases) {
+      const seen: number[] = [];
+      const real = native.rnnSavedSize;
+      native.rnnSavedSize = (...args) => {
+        const n = real(...args);
+        seen.push(n);
+        return n;
+      };
+      try {
+        (module as unknown as { forward(x: Tensor): unknown }).forward(randn(shape));
+      } finally {
+        native.rnnSavedSize = real;
+      }
+      const batched = shape.length === 3;
+      const rows = batched ? shape[0] * shape[1] : shape[0];
+      const expected = rnnSavedFloats({
+        mode: module.mode, rows, batch: batched ? (module.batchFirst ? shape[0] : shape[1]) : 1, layers: module.numLayers,
+        directions: module.bidirectional ? 2 : 1, hiddenSize: module.hiddenSize,
+        outSize: module.projSize > 0 ? module.projSize : module.hiddenSize, saving: true,
+      });
+      assert.deepEqual(seen, [expected], `${module.constructor.name} ${JSON.stringify(shape)}`);
+    }
+  });
+
+  it('refuses a forward whose output and saved activations exceed the limit, before any native call', () => {
+    manualSeed(2);
+    const lstm = new LSTM({ inputSize: 4, hiddenSize: 8, numLayers: 2 });
+    const x = randn([10, 3, 4]);
+    const reference = noGrad(() => lstm.forward(x))[0].toArray();
+    // output 10*3*8 floats = 960 B, final state 2*2*3*8*4 = 384 B; saved: layer 1 input 240 floats, per layer
+    // 30*(32+8+8) = 1440 floats, so 3120 floats = 12480 B
+    setMemoryLimit(960 + 384 + 12480 - 1);
+    const calls = { forward: 0, saved: 0 };
+    const realForward = native.rnnForward;
+    const realSaved = native.rnnSavedSize;
+    native.rnnForward = (...args) => (calls.forward++, realForward(...args));
+    native.rnnSavedSize = (...args) => (calls.saved++, realSaved(...args));
+    try {
+      refused(() => lstm.forward(x), /^node-rnn: LSTM\.forward needs 13\.5 KiB \(output 960 B, final state 384 B, saved activations 12\.2 KiB\), /);
+      assert.deepEqual(calls, { forward: 0, saved: 0 });
+      // without a graph nothing is saved, so the same forward fits
+      const [out] = noGrad(() => lstm.forward(x));
+      assert.deepEqual(out.toArray(), reference);
+      setMemoryLimit(960 + 384 + 12480);
+      assert.deepEqual(lstm.forward(x)[0].toArray(), reference);
+      assert.equal(calls.saved, 1);
+    } finally {
+      native.rnnForward = realForward;
+      native.rnnSavedSize = realSaved;
+    }
+  });
+
+  it('refuses forwardAsync, packed input and cells over the limit with a rejected promise or a throw', async () => {
+    manualSeed(3);
+    const gru = new GRU({ inputSize: 2, hiddenSize: 4 });
+    const x = randn([5, 2, 2]);
+    const expected = noGrad(() => gru.forward(x))[0].toArray();
+    const cell = new LSTMCell({ inputSize: 2, hiddenSize: 4 });
+    setMemoryLimit(100);
+    await assert.rejects(gru.forwardAsync(x), (e: unknown) => e instanceof RangeError && /GRU\.forward needs 192 B \(output 160 B, final state 32 B\)/.test(e.message));
+    const packed = packPaddedSequence(x, [5, 3]);
+    refused(() => noGrad(() => gru.forward(packed)), /GRU\.forward needs 160 B \(output 128 B, final state 32 B\)/);
+    refused(() => noGrad(() => cell.forward(randn([7, 2]))), /LSTMCell\.forward needs 336 B/);
+    setMemoryLimit(initial);
+    assert.deepEqual((await gru.forwardAsync(x))[0].toArray(), expected);
+  });
+
+  it('validates setMemoryLimit and accepts Infinity', () => {
+    assert.throws(() => setMemoryLimit('4GiB' as unknown as number), TypeError);
+    assert.throws(() => setMemoryLimit(NaN), TypeError);
+    assert.throws(() => setMemoryLimit(0), RangeError);
+    assert.throws(() => setMemoryLimit(-5), RangeError);
+    assert.throws(() => setMemoryLimit(1.5), RangeError);
+    assert.equal(getMemoryLimit(), initial);
+    setMemoryLimit(Infinity);
+    assert.equal(getMemoryLimit(), Infinity);
+    assert.equal(zeros([0]).numel, 0);
+  });
+
+  it('parses byte counts with binary units and formats sizes', () => {
+    assert.equal(parseBytes('x', '4294967296'), 4 * GiB);
+    assert.equal(parseBytes('x', '4GiB'), 4 * GiB);
+    assert.equal(parseBytes('x', '512m'), 512 * MiB);
+    assert.equal(parseBytes('x', ' 1.5 GB '), 1.5 * GiB);
+    for (const bad of ['', 'abc', '-1', '0', '4 XB', '1e9']) assert.throws(() => parseBytes('NODE_RNN_MAX_BYTES', bad), RangeError, bad);
+    assert.equal(formatBytes(100), '100 B');
+    assert.equal(formatBytes(1536), '1.5 KiB');
+    assert.equal(formatBytes(6.1 * GiB), '6.1 GiB');
+  });
+
+  it('reads NODE_RNN_MAX_BYTES at load and rejects a malformed one with a clear error', () => {
+    const index = path.resolve(__dirname, '..', 'lib', 'index.js');
+    const script = `const m = require(${JSON.stringify(index)}); console.log(m.getMemoryLimit()); try { m.zeros([1024]); } catch (e) { console.log(e.message); }`;
+    const run = (value: string) => spawnSync(process.execPath, ['-e', script], { env: { ...process.env, NODE_RNN_MAX_BYTES: value }, encoding: 'utf8' });
+    const ok = run('2k');
+    assert.equal(ok.status, 0, ok.stderr);
+    assert.deepEqual(ok.stdout.trim().split('\n'), [
+      '2048', 'node-rnn: zeros([1024]) needs 4 KiB, more than the memory limit of 2 KiB (setMemoryLimit() / NODE_RNN_MAX_BYTES)',
+    ]);
+    const bad = run('lots');
+    assert.notEqual(bad.status, 0);
+    assert.match(bad.stderr, /RangeError: Expected a positive byte count such as 4294967296 or 4GiB for NODE_RNN_MAX_BYTES but received "lots"/);
+  });
+});
