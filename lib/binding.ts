@@ -58,7 +58,8 @@ type BackwardArgs = [
   gradOutput: NativeStorage | null,
   gradHN: NativeStorage | null,
   gradCN: NativeStorage | null,
-  gradInput: NativeStorage,
+  /** null when the input needs no gradient (dX is then not computed) */
+  gradInput: NativeStorage | null,
   gradH0: NativeStorage | null,
   gradC0: NativeStorage | null,
   gradWeights: NativeStorage[],

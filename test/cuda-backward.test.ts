@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { GRU, LSTM, RNN, Tensor, autograd, cuda, getFloat32MatmulPrecision, manualSeed, randn, setFloat32MatmulPrecision } from '../lib/index';
 import { mseLoss } from '../lib/nn/functional';
-import { SGD } from '../lib/optim/index';
+import { Adam, AdamW, SGD } from '../lib/optim/index';
 import { runBackward } from './helpers/backward';
 import { fixtureNames, loadFixture, relativeError } from './helpers/fixtures';
 
@@ -172,6 +172,38 @@ describe('cuda backward', function () {
         optGpu.step();
       }
       cpu.parameters().forEach((p, i) => assertClose(gpu.parameters()[i], p, 1e-4, `param ${i} after 10 steps`));
+    });
+
+    it('Adam (amsgrad, L2 decay) and AdamW update CUDA parameters on the GPU as the CPU updates do', () => {
+      for (const [name, make] of [
+        ['Adam', (ps: Tensor[]) => new Adam(ps, { lr: 0.01, weightDecay: 0.1, amsgrad: true })],
+        ['AdamW', (ps: Tensor[]) => new AdamW(ps, { lr: 0.01, betas: [0.8, 0.99], maximize: true })],
+      ] as const) {
+        const build = () => {
+          manualSeed(5);
+          return new GRU({ inputSize: 3, hiddenSize: 6, numLayers: 2 });
+        };
+        const x = randn([5, 2, 3]);
+        const target = randn([5, 2, 6]);
+        const cpu = build();
+        const gpu = build().to('cuda');
+        const optCpu = make(cpu.parameters());
+        const optGpu = make(gpu.parameters());
+        for (let step = 0; step < 5; step++) {
+          optCpu.zeroGrad();
+          mseLoss(cpu.forward(x)[0], target).backward();
+          optCpu.step();
+          optGpu.zeroGrad();
+          mseLoss(gpu.forward(x.cuda())[0].cpu(), target).backward();
+          optGpu.step();
+        }
+        cpu.parameters().forEach((p, i) => {
+          assert.equal(gpu.parameters()[i].device, 'cuda:0');
+          assertClose(gpu.parameters()[i], p, 1e-4, `${name} param ${i} after 5 steps`);
+        });
+        const state = optGpu.stateDict().state[0];
+        assert.equal((state.exp_avg as Tensor).device, 'cuda:0', `${name}: state stays on the GPU`);
+      }
     });
 
     it('a second backward through a CUDA graph is refused, as on the CPU', () => {

@@ -2,7 +2,7 @@
 // node's backward is one native call (backward through time for every layer and direction) on the
 // forward's device, with gradients allocated there.
 import { NativeStorage, RecordedArgs, native } from '../binding';
-import { GradNode } from '../autograd/node';
+import { GradNode, needsGrad } from '../autograd/node';
 import { Device, allocStorage, filledStorage, freeStorage } from '../cuda';
 import { Tensor } from '../tensor';
 
@@ -49,7 +49,8 @@ export function recordRnn(record: RnnRecord): void {
         return s;
       };
       try {
-        const gradInput = grad(input.numel);
+        // dX is a GEMM as large as the input projection: skipped when nothing needs it
+        const gradInput = needsGrad(input) ? grad(input.numel) : null;
         const gradH0 = h0 ? grad(h0.numel) : null;
         const gradC0 = c0 ? grad(c0.numel) : null;
         const gradWeights = params.map((p) => grad(p.numel));

@@ -60,8 +60,17 @@ class ForwardWorker : public Napi::AsyncWorker {
       SetError(std::string("rnn forward failed: ") + e.what());
     }
   }
-  // When the environment is shutting down (a worker_thread terminated mid-call) settling the promise fails;
-  // there is nobody left to tell, and an exception escaping here would abort the whole process.
+  // When the environment is shutting down (a worker_thread terminated mid-call) settling the promise fails,
+  // and so can opening the handle scope around OnOK/OnError in node-addon-api's completion handler: there is
+  // nobody left to tell, and an exception escaping from a libuv callback would abort the whole process
+  // (seen about once in 15 full test runs, in the worker_threads test).
+  void OnWorkComplete(Napi::Env env, napi_status status) override {
+    try {
+      Napi::AsyncWorker::OnWorkComplete(env, status);
+    } catch (const Napi::Error&) {
+      Destroy();  // the base threw before reaching its own Destroy()
+    }
+  }
   void OnOK() override {
     try {
       deferred_.Resolve(Env().Undefined());

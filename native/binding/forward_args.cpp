@@ -102,7 +102,7 @@ ForwardJob unpackCall(const Napi::CallbackInfo& info, bool keepAlive, bool backw
     g.gradOutput = floats(info[10], "gradOutput", true, job, keepAlive);
     g.gradHN = floats(info[11], "gradHN", true, job, keepAlive);
     g.gradCN = floats(info[12], "gradCN", true, job, keepAlive);
-    g.gradInput = floats(info[13], "gradInput", false, job, keepAlive);
+    g.gradInput = floats(info[13], "gradInput", true, job, keepAlive);  // null: the input needs no gradient
     g.gradH0 = floats(info[14], "gradH0", true, job, keepAlive);
     g.gradC0 = floats(info[15], "gradC0", true, job, keepAlive);
     Napi::Array gw = info[16].As<Napi::Array>();

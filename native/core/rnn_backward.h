@@ -12,7 +12,7 @@ namespace rnn {
 
 struct RnnGradIo {
   FloatSpan gradOutput, gradHN, gradCN;  // upstream gradients (size 0: zeros)
-  FloatSpan gradInput;                   // rows x inputSize, written
+  FloatSpan gradInput;                   // rows x inputSize, written (size 0: not wanted, dX is skipped)
   FloatSpan gradH0, gradC0;              // written when given
   std::vector<FloatSpan> gradWeights;    // like RnnIo::weights, accumulated
 };
@@ -36,7 +36,7 @@ struct LayerDirectionGrad {
   const float* gradCN;           // [B, H] or null
   float* gradH0;                 // [B, P] or null
   float* gradC0;                 // [B, H] or null
-  float* gradInput;              // rows x inputSize
+  float* gradInput;              // rows x inputSize (null: not wanted)
   bool accumulateInput;          // the second direction adds to the first's
   WeightGrads grads;
 };

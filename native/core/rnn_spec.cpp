@@ -119,7 +119,7 @@ std::string validateGrad(const RnnSpec& spec, const RnnIo& io, const RnnGradIo& 
   const size_t B = spec.batch, H = spec.hiddenSize, P = spec.outSize();
   err = expectSize("grad_output", g.gradOutput, io.output.size, true);
   if (err.empty()) err = expectSize("grad_h_n", g.gradHN, LD * B * P, true);
-  if (err.empty()) err = expectSize("grad_input", g.gradInput, io.input.size);
+  if (err.empty()) err = expectSize("grad_input", g.gradInput, io.input.size, true);  // absent: the input needs no gradient
   if (err.empty()) err = expectSize("grad_h0", g.gradH0, LD * B * P, true);
   if (hasCellState(spec.kind)) {
     if (err.empty()) err = expectSize("grad_c_n", g.gradCN, LD * B * H, true);

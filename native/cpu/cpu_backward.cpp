@@ -120,7 +120,7 @@ void CpuBackend::recurrenceBackward(const LayerDirectionGrad& ld) {
       if (r1 > r0) gemmTN(r1 - r0, H, rows, dhRows.data() + r0, P, ld.saved.hFull, H, ld.grads.wHr + int64_t(r0) * H, H);
     }
     int64_t share = (rows + size - 1) / size, x0 = std::min(rows, rank * share), x1 = std::min(rows, x0 + share);
-    if (x1 > x0) {
+    if (x1 > x0 && ld.gradInput) {
       gemmNN(x1 - x0, I, GH, gx.data() + x0 * GH, GH, ld.weights.wIh, I, ld.accumulateInput ? 1.f : 0.f,
              ld.gradInput + x0 * I, I);
     }

@@ -37,7 +37,7 @@ void CudaBackend::recurrence(const LayerDirection& ld) {
   const bool proj = ld.weights.wHr != nullptr;
   const int64_t rows = L.rows;
 
-  const FusedStepPlan fused = planFusedStep(ld.kind, B, H, P, proj, ld.saved.gates != nullptr);
+  const FusedStepPlan fused = planFusedStep(ld.kind, B, H, P, proj);
   DeviceScratch xg = scratch(size_t(rows) * GH), hg = scratch(fused.use ? 0 : size_t(B) * GH), hSpare = scratch(size_t(B) * P);
   DeviceScratch hFull = scratch(proj ? size_t(B) * H : 0), bias = scratch(size_t(GH) + H);
   float* biasX = bias.data();
@@ -48,7 +48,7 @@ void CudaBackend::recurrence(const LayerDirection& ld) {
 
   sequenceMath();
   gemmNT(int(rows), GH, I, ld.input, I, ld.weights.wIh, I, xg.data(), GH);
-  recurrentMath();
+  recurrentMath(latencyBoundStep(ld.kind, B, H, P));
   float* hCur = ld.h;
   float* hNext = hSpare.data();
   for (int s = 0; s < T; ++s) {

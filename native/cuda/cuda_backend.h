@@ -48,10 +48,11 @@ class CudaBackend {
 
  private:
   // 'high' precision allows TF32 in the GEMMs over the whole sequence (input projection, weight gradients,
-  // dX); the per-step recurrent GEMMs stay in float32, because their rounding compounds through time (TF32
-  // there made relu-RNN gradients 3-5x less accurate than PyTorch's own TF32 on the reference cases).
+  // dX) and in throughput-bound recurrent GEMMs; latency-bound steps (latencyBoundStep) stay float32, where
+  // TF32 gains nothing and its rounding compounds through time (on the reference cases TF32 there made
+  // relu-RNN gradients 3-5x less accurate than PyTorch's own TF32).
   void sequenceMath() { setMath(allowTf32()); }
-  void recurrentMath() { setMath(false); }
+  void recurrentMath(bool latencyBound) { setMath(allowTf32() && !latencyBound); }
   void setMath(bool tf32);
   // Row-major GEMMs on the context's stream: C[M,N] = A[M,K] B[N,K]^T; C = A[M,K] B[K,N] + beta C;
   // C[M,N] += A[K,M]^T B[K,N] (a sum over K rows); y[N] += sum over rows of A[rows, N].

@@ -6,6 +6,7 @@
 
 #include "cuda_backend.h"
 #include "cuda_backward_kernels.h"
+#include "cuda_fused_step.h"
 #include "cuda_kernels.h"
 
 namespace rnn::cuda {
@@ -36,7 +37,7 @@ void CudaBackend::recurrenceBackward(const LayerDirectionGrad& ld) {
   const int H = ld.hiddenSize, P = ld.outSize, I = ld.inputSize, G = gateCount(ld.kind), GH = G * H;
   const bool proj = ld.weights.wHr != nullptr, gru = ld.kind == CellKind::Gru, lstm = ld.kind == CellKind::Lstm;
   const int rows = int(L.rows);
-  recurrentMath();
+  recurrentMath(latencyBoundStep(ld.kind, B, H, P));
 
   DeviceScratch gx = scratch(size_t(rows) * GH), ghGru = scratch(gru ? size_t(rows) * GH : 0);
   DeviceScratch dhRows = scratch(proj ? size_t(rows) * P : 0), dh = scratch(size_t(B) * P);
@@ -80,7 +81,7 @@ void CudaBackend::recurrenceBackward(const LayerDirectionGrad& ld) {
     columnSumsAccumulate(rows, GH, gh, GH, ones.data(), ld.grads.bHh);
   }
   if (proj) gemmTNAccumulate(P, H, rows, dhRows.data(), P, ld.saved.hFull, H, ld.grads.wHr, H);
-  gemmNN(rows, I, GH, gx.data(), GH, ld.weights.wIh, I, ld.accumulateInput ? 1.f : 0.f, ld.gradInput, I);
+  if (ld.gradInput) gemmNN(rows, I, GH, gx.data(), GH, ld.weights.wIh, I, ld.accumulateInput ? 1.f : 0.f, ld.gradInput, I);
   if (ld.gradH0) copy(ld.gradH0, dh.data(), size_t(B) * P);
   if (lstm && ld.gradC0) copy(ld.gradC0, dc.data(), size_t(B) * H);
   check(cudaGetLastError(), "backward kernel launch");

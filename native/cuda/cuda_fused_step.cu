@@ -94,11 +94,14 @@ bool fusedEnabled() {
 
 }  // namespace
 
-FusedStepPlan planFusedStep(CellKind kind, int batch, int hidden, int outSize, bool projected, bool saving) {
+bool latencyBoundStep(CellKind kind, int batch, int hidden, int outSize) {
+  return batch >= 1 && batch <= 64 && double(batch) * gateCount(kind) * hidden * outSize <= kMaxMacs;
+}
+
+FusedStepPlan planFusedStep(CellKind kind, int batch, int hidden, int outSize, bool projected) {
   FusedStepPlan plan;
   const int G = gateCount(kind);
-  if (!fusedEnabled() || projected || saving || batch < 1 || batch > 64) return plan;
-  if (double(batch) * G * hidden * outSize > kMaxMacs) return plan;
+  if (!fusedEnabled() || projected || !latencyBoundStep(kind, batch, hidden, outSize)) return plan;
   // about 128 blocks (one wave on 100+ SMs) of at least one unit each
   plan.unitsPerBlock = hidden <= 128 ? 1 : (hidden + 127) / 128;
   plan.batchChunk = batch >= 8 ? 8 : batch >= 4 ? 4 : batch >= 2 ? 2 : 1;

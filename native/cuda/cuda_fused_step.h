@@ -19,11 +19,16 @@ struct FusedStepPlan {
   size_t sharedBytes = 0; // h_{t-1} of every row [B, P] plus the block's projections [G*U, B]
 };
 
-// Whether (and how) a layer-direction's forward uses the fused step: no projections (their GEMM sits
-// between the gates and h), not saving for backward, and small enough that the work per step is
-// latency-bound rather than a GEMM for cuBLAS (B <= 64, B*G*H*P <= 2^25 multiply-adds).
-// NODE_RNN_CUDA_FUSED=0 turns it off (the GPU check runs the CUDA tests both ways).
-FusedStepPlan planFusedStep(CellKind kind, int batch, int hidden, int outSize, bool projected, bool saving);
+// Whether a step's recurrent product is small enough to be latency-bound rather than a GEMM for cuBLAS
+// (B <= 64 and B*G*H*P <= 2^25 multiply-adds). Such steps run in float32 FMA even under 'high' precision:
+// TF32 buys no time there, and its rounding compounds through time (cuDNN's small-problem kernels behave
+// the same way, which is why PyTorch's own TF32 gradients stay close to float32 on small cases).
+bool latencyBoundStep(CellKind kind, int batch, int hidden, int outSize);
+
+// Whether (and how) a layer-direction's forward uses the fused step: latency-bound steps without
+// projections (their GEMM sits between the gates and h). NODE_RNN_CUDA_FUSED=0 turns it off (the GPU
+// check runs the CUDA tests both ways).
+FusedStepPlan planFusedStep(CellKind kind, int batch, int hidden, int outSize, bool projected);
 
 // Raises the kernels' shared-memory limit on `device` (the current one), once; call before any graph capture.
 cudaError_t prepareFusedStep(int device);

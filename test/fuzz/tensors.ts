@@ -117,8 +117,9 @@ export const tensorProperty = fc.property(
     walk(data);
     if (r.value.numel !== flat.length) throw new Error(`tensor of ${r.value.numel} elements from ${flat.length} values`);
     const int64 = (r.value.dtype as string) === 'int64';
+    const values = r.value.device === 'cpu' ? r.value.data : r.value.hostData(); // { device: 'cuda' } on a GPU machine
     flat.forEach((v, i) => {
-      const got = Number(r.value.data[i]);
+      const got = Number(values[i]);
       const want = int64 ? Math.trunc(Number(v)) : Math.fround(Number(v));
       if (!Object.is(got, want) && !(got === 0 && want === 0)) throw new Error(`tensor value ${i}: ${got}, expected ${want} from ${show(v)}`);
     });
