@@ -25,8 +25,8 @@ struct FusedStepPlan {
 // the same way, which is why PyTorch's own TF32 gradients stay close to float32 on small cases).
 bool latencyBoundStep(CellKind kind, int batch, int hidden, int outSize);
 
-// Whether (and how) a layer-direction's forward uses the fused step: latency-bound steps without
-// projections (their GEMM sits between the gates and h). NODE_RNN_CUDA_FUSED=0 turns it off (the GPU
+// Whether (and how) a layer-direction's forward uses the fused step: latency-bound steps of at most 16 rows
+// without projections (their GEMM sits between the gates and h). NODE_RNN_CUDA_FUSED=0 turns it off (the GPU
 // check runs the CUDA tests both ways).
 FusedStepPlan planFusedStep(CellKind kind, int batch, int hidden, int outSize, bool projected);
 
