@@ -8,6 +8,7 @@
 #include <utility>
 #include <vector>
 
+#include "lstm_fused.h"
 #include "steps.h"
 #include "team_plan.h"
 #include "thread_team.h"
@@ -55,10 +56,116 @@ void permuteGateRows(const float* src, float* dst, int G, int H, int64_t cols, c
   }
 }
 
+// LSTM input projection inside each step's kernel (W_ih is then read from the panels once per step, and no
+// [rows, 4H] projection goes through memory) while the packed weights stay in cache and a step has rows enough
+// to reuse them; otherwise (measured: batch 1, H = 1024) one GEMM for all steps first and only W_hh in the panels.
+bool projectionInPanels(int B, int I, int P, int H) {
+  return B >= 4 && int64_t(4) * H * (I + P) * sizeof(float) <= (8 << 20);
+}
+
 float* workspace(size_t n) {
   thread_local std::vector<float> buffer;
   if (buffer.size() < n) buffer.resize(n);
   return buffer.data();
+}
+
+// LSTM: the packed-panel kernel (lstm_fused.h) on the team; member k owns unit groups, as in the other cells.
+void lstmRecurrence(const LayerDirection& ld, int blocks) {
+  const SeqLayout& L = *ld.layout;
+  const int T = int(L.batchSizes.size()), B = L.batchSizes[0];
+  const int H = ld.hiddenSize, P = ld.outSize, I = ld.inputSize, GH = 4 * H;
+  const bool proj = ld.weights.wHr != nullptr;
+  const bool inPanels = projectionInPanels(B, I, P, H);
+  const int Ipanel = inPanels ? I : 0;
+  const int64_t rows = L.rows;
+  const int groups = lstmGroups(H);
+  const std::vector<int> units = blockBounds(H, blocks);
+  const std::vector<int> outCols = proj ? blockBounds(P, blocks) : units;
+
+  // xg's slack: the kernel reads whole groups of 16 units
+  const size_t sizes[] = {inPanels ? 0 : size_t(rows) * GH + kLstmUnits, size_t(B) * P, proj ? size_t(B) * H : 0,
+                          size_t(GH), size_t(groups) * lstmPanelFloats(Ipanel, P), size_t(groups) * kLstmPanelCols};
+  size_t total = 0;
+  for (size_t s : sizes) total += s;
+  float* p = workspace(total);
+  float* xg = p;                   p += sizes[0];
+  float* hSpare = p;               p += sizes[1];
+  float* hFull = p;                p += sizes[2];
+  float* bias = p;                 p += sizes[3];
+  float* panels = p;               p += sizes[4];
+  float* packedBias = p;
+
+  const LayerWeights& w = ld.weights;
+  if (w.bIh) {
+    for (int j = 0; j < GH; ++j) bias[j] = w.bIh[j] + w.bHh[j];
+  } else {
+    std::fill(bias, bias + GH, 0.f);
+  }
+
+  float* const hStart = ld.h;
+  float* hEnd = hStart;
+  runTeam(blocks, [&](int rank, int size, SpinBarrier& barrier) {
+    // each member packs the groups it runs, so its panels start out in its own cache
+    for (int k = rank; k < blocks; k += size) {
+      const int q0 = units[k] / kLstmUnits, q1 = (units[k + 1] + kLstmUnits - 1) / kLstmUnits;
+      packLstm(w.wIh, Ipanel, w.wHh, P, bias, H, q0, q1, panels, packedBias);
+    }
+    if (!inPanels) {
+      int r0, r1;
+      shareOf(int(rows), rank, size, 1, r0, r1);
+      gemmNT(r1 - r0, GH, I, ld.input + int64_t(r0) * I, I, w.wIh, I, xg + int64_t(r0) * GH, GH);
+      barrier.wait();  // a member's units need the projection of every row
+    }
+    float* hCur = hStart;
+    float* hNext = hSpare;
+    for (int s = 0; s < T; ++s) {
+      const int t = ld.reverse ? T - 1 - s : s;
+      const int bs = L.batchSizes[t];
+      auto finish = [&](int c0, int c1) {
+        const size_t bytes = sizeof(float) * (c1 - c0);
+        for (int b = bs; b < B; ++b) std::memcpy(hNext + int64_t(b) * P + c0, hCur + int64_t(b) * P + c0, bytes);
+        for (int b = 0; b < bs; ++b) {
+          std::memcpy(ld.output + L.row(t, b) * ld.outputStride + c0, hNext + int64_t(b) * P + c0, bytes);
+        }
+      };
+      const SavedPointers& sv = ld.saved;
+      auto saveRows = [&](float* dst, const float* src, int64_t width, int c0, int c1) {
+        for (int b = 0; b < bs; ++b) {
+          std::memcpy(dst + L.row(t, b) * width + c0, src + int64_t(b) * width + c0, sizeof(float) * (c1 - c0));
+        }
+      };
+      for (int k = rank; k < blocks; k += size) {
+        const int j0 = units[k], j1 = units[k + 1];
+        if (j1 == j0) continue;
+        if (sv.gates) {
+          if (!proj) saveRows(sv.hPrev, hCur, P, j0, j1);
+          if (sv.cPrev) saveRows(sv.cPrev, ld.c, H, j0, j1);
+        }
+        lstmFusedStep(LstmFusedArgs{bs, Ipanel, P, H, ld.input + L.rowBase[t] * I, L.strideB * I,
+                                    inPanels ? nullptr : xg + L.rowBase[t] * GH, L.strideB * GH, hCur, panels,
+                                    packedBias, j0 / kLstmUnits, (j1 + kLstmUnits - 1) / kLstmUnits, ld.c,
+                                    proj ? hFull : hNext, proj ? H : P,
+                                    sv.gates ? sv.gates + L.rowBase[t] * sv.blocks * H : nullptr,
+                                    L.strideB * sv.blocks * H});
+        if (sv.hFull) saveRows(sv.hFull, hFull, H, j0, j1);
+        if (!proj) finish(j0, j1);
+      }
+      if (proj) {
+        barrier.wait();  // the whole unprojected h is needed by every projection column
+        for (int k = rank; k < blocks; k += size) {
+          const int p0 = outCols[k], width = outCols[k + 1] - p0;
+          if (width == 0) continue;
+          if (sv.gates) saveRows(sv.hPrev, hCur, P, p0, p0 + width);
+          gemmNT(bs, width, H, hFull, H, w.wHr + int64_t(p0) * H, H, hNext + p0, P);
+          finish(p0, p0 + width);
+        }
+      }
+      barrier.wait();  // the next step's kernel reads every column of h
+      std::swap(hCur, hNext);
+    }
+    if (rank == 0) hEnd = hCur;
+  });
+  if (hEnd != hStart) std::memcpy(hStart, hEnd, sizeof(float) * size_t(B) * P);
 }
 
 }  // namespace
@@ -70,6 +177,7 @@ void CpuBackend::recurrence(const LayerDirection& ld) {
   const bool proj = ld.weights.wHr != nullptr;
   const int64_t rows = L.rows;
   const int blocks = teamSizeFor(T, B, GH, P, H);
+  if (ld.kind == CellKind::Lstm) return lstmRecurrence(ld, blocks);
   const std::vector<int> units = blockBounds(H, blocks);
   const std::vector<int> outCols = proj ? blockBounds(P, blocks) : units;
 

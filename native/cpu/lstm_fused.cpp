@@ -31,6 +31,8 @@ struct Tile {
   int P;
   const float* panel;
   const float* bias;
+  const float* xg;  // null, or the precomputed input projection of row m at xg + m * xgStride + gate * gateStride
+  int64_t xgStride, gateStride;
 };
 
 // c' = sigmoid(f) c + sigmoid(i) tanh(g), h' = sigmoid(o) tanh(c') for `rows` rows of a tile ([row][i|f|g|o x 16]).
@@ -79,7 +81,7 @@ RNN_INLINE void forTiles(const LstmFusedArgs& a, Kernel&& kernel) {
     for (int r = 0; r < a.rows; r += MR) {
       const int rows = std::min(MR, a.rows - r);
       const Tile t{a.x + r * a.xStride, a.xStride, a.I, a.h + int64_t(r) * a.P, a.P, a.P, a.panels + q * panelFloats,
-                   a.bias + q * NC};
+                   a.bias + q * NC, a.xg ? a.xg + r * a.xgStride + unit0 : nullptr, a.xgStride, a.H};
       kernel(t, rows, tile);
       epilogue(tile, rows, units, a, r, unit0);
     }
@@ -91,7 +93,9 @@ RNN_INLINE void forTiles(const LstmFusedArgs& a, Kernel&& kernel) {
 template <int MR>
 void tileBase(const Tile& t, float* out) {
   float acc[MR][NC];
-  for (int m = 0; m < MR; ++m) std::copy(t.bias, t.bias + NC, acc[m]);
+  for (int m = 0; m < MR; ++m) {
+    for (int j = 0; j < NC; ++j) acc[m][j] = t.bias[j] + (t.xg ? t.xg[m * t.xgStride + (j / U) * t.gateStride + j % U] : 0.f);
+  }
   const float* w = t.panel;
   for (int part = 0; part < 2; ++part) {
     const float* a = part ? t.h : t.x;
@@ -144,7 +148,9 @@ RNN_TARGET_AVX512 void tileAvx512(const Tile& t, float* out) {
   for (int g = 0; g < 4; ++g) {
     const __m512 b = _mm512_loadu_ps(t.bias + 16 * g);
 #pragma GCC unroll 8
-    for (int m = 0; m < MR; ++m) acc[m][g] = b;
+    for (int m = 0; m < MR; ++m) {
+      acc[m][g] = t.xg ? _mm512_add_ps(b, _mm512_loadu_ps(t.xg + m * t.xgStride + g * t.gateStride)) : b;
+    }
   }
   const float* w = t.panel;
   accumulateAvx512<MR>(acc, t.x, t.xStride, t.I, w);
@@ -194,7 +200,9 @@ RNN_TARGET_AVX2 void tileAvx2(const Tile& t, float* out) {
     for (int g = 0; g < 4; ++g) {
       const __m256 b = _mm256_loadu_ps(t.bias + 16 * g + 8 * half);
 #pragma GCC unroll 4
-      for (int m = 0; m < MR; ++m) acc[m][g] = b;
+      for (int m = 0; m < MR; ++m) {
+        acc[m][g] = t.xg ? _mm256_add_ps(b, _mm256_loadu_ps(t.xg + m * t.xgStride + g * t.gateStride + 8 * half)) : b;
+      }
     }
     const float* w = t.panel + 8 * half;
     accumulateAvx2<MR>(acc, t.x, t.xStride, t.I, w);

@@ -17,15 +17,18 @@ inline size_t lstmPanelFloats(int I, int P) { return size_t(I + P) * kLstmPanelC
 
 // Packs unit groups [q0, q1) of W_ih [4H, I], W_hh [4H, P] and the summed bias [4H] (PyTorch gate order):
 // group q's panel holds, for k = 0 .. I+P-1 (input columns, then hidden columns), the 64 weights of its four
-// gates x 16 units; units past H are zero. panels/bias point at group 0.
+// gates x 16 units; units past H are zero. panels/bias point at group 0. With I = 0, W_ih is not packed (the
+// input projection is then computed beforehand, for all steps, and passed as xg).
 void packLstm(const float* wIh, int I, const float* wHh, int P, const float* bias, int H, int q0, int q1,
               float* panels, float* packedBias);
 
 struct LstmFusedArgs {
   int rows;                  // active rows of this step
   int I, P, H;
-  const float* x;            // input row b at x + b * xStride
+  const float* x;            // input row b at x + b * xStride (I > 0: the input projection is in the panels)
   int64_t xStride;
+  const float* xg;           // I == 0: the input projection, gate g of unit j of row b at xg + b * xgStride + g * H + j
+  int64_t xgStride;          // (read up to 15 floats past the last unit: the buffer needs that much slack)
   const float* h;            // previous h, row b at h + b * P
   const float* panels;       // packed, group 0
   const float* bias;         // packed, group 0
