@@ -8,7 +8,7 @@
 #include <utility>
 #include <vector>
 
-#include "lstm_fused.h"
+#include "packed_step.h"
 #include "steps.h"
 #include "team_plan.h"
 #include "thread_team.h"
@@ -59,8 +59,8 @@ void permuteGateRows(const float* src, float* dst, int G, int H, int64_t cols, c
 // LSTM input projection inside each step's kernel (W_ih is then read from the panels once per step, and no
 // [rows, 4H] projection goes through memory) while the packed weights stay in cache and a step has rows enough
 // to reuse them; otherwise (measured: batch 1, H = 1024) one GEMM for all steps first and only W_hh in the panels.
-bool projectionInPanels(int B, int I, int P, int H) {
-  return B >= 4 && int64_t(4) * H * (I + P) * sizeof(float) <= (8 << 20);
+bool projectionInPanels(int B, int G, int I, int P, int H) {
+  return B >= 4 && int64_t(G) * H * (I + P) * sizeof(float) <= (8 << 20);
 }
 
 float* workspace(size_t n) {
@@ -69,37 +69,43 @@ float* workspace(size_t n) {
   return buffer.data();
 }
 
-// LSTM: the packed-panel kernel (lstm_fused.h) on the team; member k owns unit groups, as in the other cells.
-void lstmRecurrence(const LayerDirection& ld, int blocks) {
+// LSTM and GRU: the packed-panel kernel (packed_step.h) on the team; member k owns a block of unit groups.
+void packedRecurrence(const LayerDirection& ld, int blocks) {
   const SeqLayout& L = *ld.layout;
   const int T = int(L.batchSizes.size()), B = L.batchSizes[0];
-  const int H = ld.hiddenSize, P = ld.outSize, I = ld.inputSize, GH = 4 * H;
-  const bool proj = ld.weights.wHr != nullptr;
-  const bool inPanels = projectionInPanels(B, I, P, H);
+  const int H = ld.hiddenSize, P = ld.outSize, I = ld.inputSize, G = gateCount(ld.kind), GH = G * H;
+  const bool proj = ld.weights.wHr != nullptr, gru = ld.kind == CellKind::Gru;
+  const bool inPanels = projectionInPanels(B, G, I, P, H);
   const int Ipanel = inPanels ? I : 0;
   const int64_t rows = L.rows;
-  const int groups = lstmGroups(H);
+  const int groups = packedGroups(H);
   const std::vector<int> units = blockBounds(H, blocks);
   const std::vector<int> outCols = proj ? blockBounds(P, blocks) : units;
 
   // xg's slack: the kernel reads whole groups of 16 units
-  const size_t sizes[] = {inPanels ? 0 : size_t(rows) * GH + kLstmUnits, size_t(B) * P, proj ? size_t(B) * H : 0,
-                          size_t(GH), size_t(groups) * lstmPanelFloats(Ipanel, P), size_t(groups) * kLstmPanelCols};
+  const size_t sizes[] = {inPanels ? 0 : size_t(rows) * GH + kPackedUnits, size_t(B) * P, proj ? size_t(B) * H : 0,
+                          size_t(GH) + H, size_t(groups) * panelFloats(ld.kind, Ipanel, P), size_t(groups) * kTileCols};
   size_t total = 0;
   for (size_t s : sizes) total += s;
   float* p = workspace(total);
   float* xg = p;                   p += sizes[0];
   float* hSpare = p;               p += sizes[1];
   float* hFull = p;                p += sizes[2];
-  float* bias = p;                 p += sizes[3];
+  float* bias = p;
+  float* biasHn = p + GH;          p += sizes[3];
   float* panels = p;               p += sizes[4];
   float* packedBias = p;
 
+  // b_ih + b_hh summed once; GRU keeps b_hn apart because r scales it.
   const LayerWeights& w = ld.weights;
+  std::fill(bias, bias + GH + H, 0.f);
   if (w.bIh) {
-    for (int j = 0; j < GH; ++j) bias[j] = w.bIh[j] + w.bHh[j];
-  } else {
-    std::fill(bias, bias + GH, 0.f);
+    const int summed = gru ? 2 * H : GH;
+    for (int j = 0; j < summed; ++j) bias[j] = w.bIh[j] + w.bHh[j];
+    if (gru) {
+      std::memcpy(bias + 2 * H, w.bIh + 2 * H, sizeof(float) * H);
+      std::memcpy(biasHn, w.bHh + 2 * H, sizeof(float) * H);
+    }
   }
 
   float* const hStart = ld.h;
@@ -107,8 +113,8 @@ void lstmRecurrence(const LayerDirection& ld, int blocks) {
   runTeam(blocks, [&](int rank, int size, SpinBarrier& barrier) {
     // each member packs the groups it runs, so its panels start out in its own cache
     for (int k = rank; k < blocks; k += size) {
-      const int q0 = units[k] / kLstmUnits, q1 = (units[k + 1] + kLstmUnits - 1) / kLstmUnits;
-      packLstm(w.wIh, Ipanel, w.wHh, P, bias, H, q0, q1, panels, packedBias);
+      const int q0 = units[k] / kPackedUnits, q1 = (units[k + 1] + kPackedUnits - 1) / kPackedUnits;
+      packPanels(ld.kind, w.wIh, Ipanel, w.wHh, P, bias, biasHn, H, q0, q1, panels, packedBias);
     }
     if (!inPanels) {
       int r0, r1;
@@ -141,12 +147,12 @@ void lstmRecurrence(const LayerDirection& ld, int blocks) {
           if (!proj) saveRows(sv.hPrev, hCur, P, j0, j1);
           if (sv.cPrev) saveRows(sv.cPrev, ld.c, H, j0, j1);
         }
-        lstmFusedStep(LstmFusedArgs{bs, Ipanel, P, H, ld.input + L.rowBase[t] * I, L.strideB * I,
-                                    inPanels ? nullptr : xg + L.rowBase[t] * GH, L.strideB * GH, hCur, panels,
-                                    packedBias, j0 / kLstmUnits, (j1 + kLstmUnits - 1) / kLstmUnits, ld.c,
-                                    proj ? hFull : hNext, proj ? H : P,
-                                    sv.gates ? sv.gates + L.rowBase[t] * sv.blocks * H : nullptr,
-                                    L.strideB * sv.blocks * H});
+        packedStep(PackedStepArgs{ld.kind, bs, Ipanel, P, H, ld.input + L.rowBase[t] * I, L.strideB * I,
+                                  inPanels ? nullptr : xg + L.rowBase[t] * GH, L.strideB * GH, hCur, panels,
+                                  packedBias, j0 / kPackedUnits, (j1 + kPackedUnits - 1) / kPackedUnits, ld.c,
+                                  proj ? hFull : hNext, proj ? H : P,
+                                  sv.gates ? sv.gates + L.rowBase[t] * sv.blocks * H : nullptr,
+                                  L.strideB * sv.blocks * H});
         if (sv.hFull) saveRows(sv.hFull, hFull, H, j0, j1);
         if (!proj) finish(j0, j1);
       }
@@ -177,7 +183,7 @@ void CpuBackend::recurrence(const LayerDirection& ld) {
   const bool proj = ld.weights.wHr != nullptr;
   const int64_t rows = L.rows;
   const int blocks = teamSizeFor(T, B, GH, P, H);
-  if (ld.kind == CellKind::Lstm) return lstmRecurrence(ld, blocks);
+  if (ld.kind == CellKind::Lstm || ld.kind == CellKind::Gru) return packedRecurrence(ld, blocks);
   const std::vector<int> units = blockBounds(H, blocks);
   const std::vector<int> outCols = proj ? blockBounds(P, blocks) : units;
 
