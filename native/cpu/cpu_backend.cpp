@@ -34,28 +34,6 @@ void gemmNT(int64_t M, int N, int K, const float* A, int64_t lda, const float* B
   cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, int(M), N, K, 1.f, A, int(lda), B, int(ldb), 0.f, C, int(ldc));
 }
 
-void step(const StepArgs& args) {
-  switch (args.kind) {
-    case CellKind::Lstm: lstmStep(args); break;
-    case CellKind::Gru: gruStep(args); break;
-    default: rnnStep(args); break;
-  }
-}
-
-// Rows of a gate-major [G*H, cols] matrix reordered so that each block of units is contiguous:
-// block k = [gate 0 of units j0..j1, gate 1 of units j0..j1, ...]. A team member then owns one
-// contiguous slice of W_ih, W_hh, the biases and the gate columns.
-void permuteGateRows(const float* src, float* dst, int G, int H, int64_t cols, const std::vector<int>& bounds) {
-  int64_t row = 0;
-  for (size_t k = 0; k + 1 < bounds.size(); ++k) {
-    for (int g = 0; g < G; ++g) {
-      for (int j = bounds[k]; j < bounds[k + 1]; ++j, ++row) {
-        std::memcpy(dst + row * cols, src + (int64_t(g) * H + j) * cols, sizeof(float) * cols);
-      }
-    }
-  }
-}
-
 // LSTM input projection inside each step's kernel (W_ih is then read from the panels once per step, and no
 // [rows, 4H] projection goes through memory) while the packed weights stay in cache and a step has rows enough
 // to reuse them; otherwise (measured: batch 1, H = 1024) one GEMM for all steps first and only W_hh in the panels.
@@ -174,113 +152,58 @@ void packedRecurrence(const LayerDirection& ld, int blocks) {
   if (hEnd != hStart) std::memcpy(hStart, hEnd, sizeof(float) * size_t(B) * P);
 }
 
-}  // namespace
-
-void CpuBackend::recurrence(const LayerDirection& ld) {
+// Elman RNN (one gate, no projections): one GEMM for the input projection of all steps, then per step one
+// OpenBLAS GEMM for the member's columns of h W_hh^T and the fused step; W_hh's rows of a block of units are
+// already contiguous.
+void elmanRecurrence(const LayerDirection& ld, int blocks) {
   const SeqLayout& L = *ld.layout;
   const int T = int(L.batchSizes.size()), B = L.batchSizes[0];
-  const int H = ld.hiddenSize, P = ld.outSize, I = ld.inputSize, G = gateCount(ld.kind), GH = G * H;
-  const bool proj = ld.weights.wHr != nullptr;
+  const int H = ld.hiddenSize, I = ld.inputSize;
   const int64_t rows = L.rows;
-  const int blocks = teamSizeFor(T, B, GH, P, H);
-  if (ld.kind == CellKind::Lstm || ld.kind == CellKind::Gru) return packedRecurrence(ld, blocks);
   const std::vector<int> units = blockBounds(H, blocks);
-  const std::vector<int> outCols = proj ? blockBounds(P, blocks) : units;
 
   // One allocation per call (reused across calls on this thread); nothing is allocated in the loop.
-  const bool permute = blocks > 1;
-  const size_t sizes[] = {size_t(rows) * GH, size_t(B) * GH, size_t(B) * P, proj ? size_t(B) * H : 0, size_t(GH),
-                          size_t(H), size_t(GH), permute ? size_t(GH) * I : 0, permute ? size_t(GH) * P : 0};
-  size_t total = 0;
-  for (size_t s : sizes) total += s;
-  float* p = workspace(total);
+  const size_t sizes[] = {size_t(rows) * H, size_t(B) * H, size_t(B) * H, size_t(H)};
+  float* p = workspace(sizes[0] + sizes[1] + sizes[2] + sizes[3]);
   float* xg = p;                   p += sizes[0];
   float* hg = p;                   p += sizes[1];
   float* hSpare = p;               p += sizes[2];
-  float* hFull = p;                p += sizes[3];
-  float* biasX = p;                p += sizes[4];
-  float* biasHn = p;               p += sizes[5];
-  float* biasXBlocked = p;         p += sizes[6];
-  float* wIhBlocked = p;           p += sizes[7];
-  float* wHhBlocked = p;
+  float* bias = p;
 
-  // b_ih + b_hh summed once; GRU keeps b_hn apart because r scales it.
   const LayerWeights& w = ld.weights;
-  const bool gru = ld.kind == CellKind::Gru;
-  if (w.bIh) {
-    const int summed = gru ? 2 * H : GH;
-    for (int j = 0; j < summed; ++j) biasX[j] = w.bIh[j] + w.bHh[j];
-    if (gru) {
-      std::memcpy(biasX + 2 * H, w.bIh + 2 * H, sizeof(float) * H);
-      std::memcpy(biasHn, w.bHh + 2 * H, sizeof(float) * H);
-    }
-  } else {
-    std::fill(biasX, biasX + GH, 0.f);
-  }
-  if (!gru || !w.bIh) std::fill(biasHn, biasHn + H, 0.f);
-  const float* wIh = w.wIh;
-  const float* wHh = w.wHh;
-  const float* bias = biasX;
-  if (permute) {
-    permuteGateRows(w.wIh, wIhBlocked, G, H, I, units);
-    permuteGateRows(w.wHh, wHhBlocked, G, H, P, units);
-    permuteGateRows(biasX, biasXBlocked, G, H, 1, units);
-    wIh = wIhBlocked;
-    wHh = wHhBlocked;
-    bias = biasXBlocked;
-  }
+  for (int j = 0; j < H; ++j) bias[j] = w.bIh ? w.bIh[j] + w.bHh[j] : 0.f;
 
   float* const hStart = ld.h;
   float* hEnd = hStart;
   runTeam(blocks, [&](int rank, int size, SpinBarrier& barrier) {
-    // Input projection of this member's gate columns for the whole sequence: one GEMM over all rows.
+    // Input projection of this member's columns for the whole sequence: one GEMM over all rows.
     for (int k = rank; k < blocks; k += size) {
       const int j0 = units[k], width = units[k + 1] - j0;
-      gemmNT(rows, G * width, I, ld.input, I, wIh + int64_t(G) * j0 * I, I, xg + G * j0, GH);
+      gemmNT(rows, width, I, ld.input, I, w.wIh + int64_t(j0) * I, I, xg + j0, H);
     }
     float* hCur = hStart;
     float* hNext = hSpare;
     for (int s = 0; s < T; ++s) {
       const int t = ld.reverse ? T - 1 - s : s;
       const int bs = L.batchSizes[t];
-      // Columns [c0, c1) of the new h are final: carry inactive rows over, copy active rows to the output.
-      auto finish = [&](int c0, int c1) {
-        const size_t bytes = sizeof(float) * (c1 - c0);
-        for (int b = bs; b < B; ++b) std::memcpy(hNext + int64_t(b) * P + c0, hCur + int64_t(b) * P + c0, bytes);
-        for (int b = 0; b < bs; ++b) {
-          std::memcpy(ld.output + L.row(t, b) * ld.outputStride + c0, hNext + int64_t(b) * P + c0, bytes);
-        }
-      };
       const SavedPointers& sv = ld.saved;
-      // the saved state a row's step started from, in that row's place (backward's h_{t-1}, c_{t-1})
-      auto saveRows = [&](float* dst, const float* src, int64_t width, int c0, int c1) {
-        for (int b = 0; b < bs; ++b) {
-          std::memcpy(dst + L.row(t, b) * width + c0, src + int64_t(b) * width + c0, sizeof(float) * (c1 - c0));
-        }
-      };
       for (int k = rank; k < blocks; k += size) {
         const int j0 = units[k], width = units[k + 1] - j0;
         if (width == 0) continue;
         if (sv.gates) {
-          if (!proj) saveRows(sv.hPrev, hCur, P, j0, j0 + width);
-          if (sv.cPrev) saveRows(sv.cPrev, ld.c, H, j0, j0 + width);
+          for (int b = 0; b < bs; ++b) {
+            std::memcpy(sv.hPrev + L.row(t, b) * H + j0, hCur + int64_t(b) * H + j0, sizeof(float) * width);
+          }
         }
-        gemmNT(bs, G * width, P, hCur, P, wHh + int64_t(G) * j0 * P, P, hg + G * j0, GH);
-        step(StepArgs{ld.kind, bs, width, xg + L.rowBase[t] * GH + G * j0, L.strideB * GH, hg + G * j0, GH,
-                      bias + G * j0, biasHn + j0, hCur + j0, proj ? hFull + j0 : hNext + j0, proj ? H : P,
-                      ld.c ? ld.c + j0 : nullptr, H,
-                      sv.gates ? sv.gates + L.rowBase[t] * sv.blocks * H + j0 : nullptr, L.strideB * sv.blocks * H, H});
-        if (sv.hFull) saveRows(sv.hFull, hFull, H, j0, j0 + width);
-        if (!proj) finish(j0, j0 + width);
-      }
-      if (proj) {
-        barrier.wait();  // the whole unprojected h is needed by every projection column
-        for (int k = rank; k < blocks; k += size) {
-          const int p0 = outCols[k], width = outCols[k + 1] - p0;
-          if (width == 0) continue;
-          if (sv.gates) saveRows(sv.hPrev, hCur, P, p0, p0 + width);
-          gemmNT(bs, width, H, hFull, H, w.wHr + int64_t(p0) * H, H, hNext + p0, P);
-          finish(p0, p0 + width);
+        gemmNT(bs, width, H, hCur, H, w.wHh + int64_t(j0) * H, H, hg + j0, H);
+        rnnStep(StepArgs{ld.kind, bs, width, xg + L.rowBase[t] * H + j0, L.strideB * H, hg + j0, H, bias + j0,
+                         nullptr, hCur + j0, hNext + j0, H, nullptr, H,
+                         sv.gates ? sv.gates + L.rowBase[t] * sv.blocks * H + j0 : nullptr, L.strideB * sv.blocks * H, H});
+        // inactive rows carry their h over; active rows go to the output
+        const size_t bytes = sizeof(float) * width;
+        for (int b = bs; b < B; ++b) std::memcpy(hNext + int64_t(b) * H + j0, hCur + int64_t(b) * H + j0, bytes);
+        for (int b = 0; b < bs; ++b) {
+          std::memcpy(ld.output + L.row(t, b) * ld.outputStride + j0, hNext + int64_t(b) * H + j0, bytes);
         }
       }
       barrier.wait();  // the next step's GEMM reads every column of h
@@ -288,7 +211,18 @@ void CpuBackend::recurrence(const LayerDirection& ld) {
     }
     if (rank == 0) hEnd = hCur;
   });
-  if (hEnd != hStart) std::memcpy(hStart, hEnd, sizeof(float) * size_t(B) * P);
+  if (hEnd != hStart) std::memcpy(hStart, hEnd, sizeof(float) * size_t(B) * H);
+}
+
+}  // namespace
+
+void CpuBackend::recurrence(const LayerDirection& ld) {
+  const SeqLayout& L = *ld.layout;
+  const int T = int(L.batchSizes.size()), B = L.batchSizes[0];
+  const int H = ld.hiddenSize, G = gateCount(ld.kind);
+  const int blocks = teamSizeFor(T, B, G * H, ld.outSize, H);
+  if (ld.kind == CellKind::Lstm || ld.kind == CellKind::Gru) return packedRecurrence(ld, blocks);
+  elmanRecurrence(ld, blocks);
 }
 
 void CpuBackend::copy(float* dst, const float* src, size_t n) { std::memmove(dst, src, n * sizeof(float)); }
