@@ -56,13 +56,13 @@ void packedRecurrence(const LayerDirection& ld, int blocks) {
   const bool inPanels = projectionInPanels(B, G, I, P, H);
   const int Ipanel = inPanels ? I : 0;
   const int64_t rows = L.rows;
-  const int groups = packedGroups(H);
+  const int groups = packedGroups(H), U = packedUnits();  // blocks of units are multiples of 16, so of U
   const std::vector<int> units = blockBounds(H, blocks);
   const std::vector<int> outCols = proj ? blockBounds(P, blocks) : units;
 
   // xg's slack: the kernel reads whole groups of 16 units
-  const size_t sizes[] = {inPanels ? 0 : size_t(rows) * GH + kPackedUnits, size_t(B) * P, proj ? size_t(B) * H : 0,
-                          size_t(GH) + H, size_t(groups) * panelFloats(ld.kind, Ipanel, P), size_t(groups) * kTileCols};
+  const size_t sizes[] = {inPanels ? 0 : size_t(rows) * GH + kMaxPackedUnits, size_t(B) * P, proj ? size_t(B) * H : 0,
+                          size_t(GH) + H, size_t(groups) * panelFloats(ld.kind, Ipanel, P), size_t(groups) * packedBiasFloats()};
   size_t total = 0;
   for (size_t s : sizes) total += s;
   float* p = workspace(total);
@@ -91,7 +91,7 @@ void packedRecurrence(const LayerDirection& ld, int blocks) {
   runTeam(blocks, [&](int rank, int size, SpinBarrier& barrier) {
     // each member packs the groups it runs, so its panels start out in its own cache
     for (int k = rank; k < blocks; k += size) {
-      const int q0 = units[k] / kPackedUnits, q1 = (units[k + 1] + kPackedUnits - 1) / kPackedUnits;
+      const int q0 = units[k] / U, q1 = (units[k + 1] + U - 1) / U;
       packPanels(ld.kind, w.wIh, Ipanel, w.wHh, P, bias, biasHn, H, q0, q1, panels, packedBias);
     }
     if (!inPanels) {
@@ -127,7 +127,7 @@ void packedRecurrence(const LayerDirection& ld, int blocks) {
         }
         packedStep(PackedStepArgs{ld.kind, bs, Ipanel, P, H, ld.input + L.rowBase[t] * I, L.strideB * I,
                                   inPanels ? nullptr : xg + L.rowBase[t] * GH, L.strideB * GH, hCur, panels,
-                                  packedBias, j0 / kPackedUnits, (j1 + kPackedUnits - 1) / kPackedUnits, ld.c,
+                                  packedBias, j0 / U, (j1 + U - 1) / U, ld.c,
                                   proj ? hFull : hNext, proj ? H : P,
                                   sv.gates ? sv.gates + L.rowBase[t] * sv.blocks * H : nullptr,
                                   L.strideB * sv.blocks * H});

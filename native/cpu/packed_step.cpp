@@ -1,6 +1,6 @@
-// Register-blocked tiles: AVX-512 keeps 6 rows x 64 tile columns in 24 zmm accumulators (per k: three or four
-// panel loads, six broadcasts, 18-24 FMAs); AVX2 does each half of the 16 units as 3 rows x 32 columns (12 ymm);
-// the baseline is plain loops. Each kernel runs the whole K = I + P loop with the tile in registers, stores it
+// Register-blocked tiles: AVX-512 keeps 6 rows x 64 tile columns (16 units) in 24 zmm accumulators (per k:
+// three or four panel loads, six broadcasts, 18-24 FMAs); AVX2 keeps 3 rows x 32 columns (8 units) in 12 ymm;
+// the baseline is plain loops over 16-unit panels (measured: with 8 it was several times slower). Each kernel runs the whole K = I + P loop with the tile in registers, stores it
 // to a small buffer in L1, and the cell's epilogue finishes the tile's rows.
 #include "packed_step.h"
 
@@ -20,7 +20,6 @@ namespace rnn::cpu {
 
 namespace {
 
-constexpr int U = kPackedUnits, NC = kTileCols;
 
 struct Tile {
   const float* x;
@@ -42,7 +41,9 @@ constexpr int hiddenBlock(int g) {
 }
 
 // LSTM: c' = sigmoid(f) c + sigmoid(i) tanh(g), h' = sigmoid(o) tanh(c')
+template <int U>
 RNN_INLINE void lstmEpilogue(const float* tile, int rows, int units, const PackedStepArgs& a, int row0, int unit0) {
+  constexpr int NC = 4 * U;
   for (int m = 0; m < rows; ++m) {
     const float* __restrict g = tile + m * NC;
     const int64_t b = row0 + m;
@@ -77,7 +78,9 @@ RNN_INLINE void lstmEpilogue(const float* tile, int rows, int units, const Packe
 }
 
 // GRU: n = tanh(x_n + b_in + r (h_n + b_hn)), h' = (1 - z) n + z h
+template <int U>
 RNN_INLINE void gruEpilogue(const float* tile, int rows, int units, const PackedStepArgs& a, int row0, int unit0) {
+  constexpr int NC = 4 * U;
   for (int m = 0; m < rows; ++m) {
     const float* __restrict g = tile + m * NC;
     const int64_t b = row0 + m;
@@ -107,8 +110,9 @@ RNN_INLINE void gruEpilogue(const float* tile, int rows, int units, const Packed
 
 // Runs the tiles of one member: groups outer (a panel is reused by every row tile while it is in L2),
 // row tiles of MR rows inner, the last tile with fewer rows.
-template <int MR, bool Gru, class Kernel>
+template <int MR, int U, bool Gru, class Kernel>
 RNN_INLINE void forTiles(const PackedStepArgs& a, Kernel&& kernel) {
+  constexpr int NC = 4 * U;
   alignas(64) float tile[MR * NC];
   const size_t floats = panelFloats(a.kind, a.I, a.P);
   for (int q = a.q0; q < a.q1; ++q) {
@@ -118,17 +122,19 @@ RNN_INLINE void forTiles(const PackedStepArgs& a, Kernel&& kernel) {
       const Tile t{a.x + r * a.xStride, a.xStride, a.I, a.h + int64_t(r) * a.P, a.P, a.P, a.panels + q * floats,
                    a.bias + q * NC, a.xg ? a.xg + r * a.xgStride + unit0 : nullptr, a.xgStride, a.H};
       kernel(t, rows, tile);
-      if (Gru) gruEpilogue(tile, rows, units, a, r, unit0);
-      else lstmEpilogue(tile, rows, units, a, r, unit0);
+      if (Gru) gruEpilogue<U>(tile, rows, units, a, r, unit0);
+      else lstmEpilogue<U>(tile, rows, units, a, r, unit0);
     }
   }
 }
 
 // ---- baseline ----
 
+constexpr int kBaseUnits = 16;
+
 template <int MR, bool Gru>
 void tileBase(const Tile& t, float* out) {
-  constexpr int G = Gru ? 3 : 4, W = G * U;
+  constexpr int U = kBaseUnits, NC = 4 * U, G = Gru ? 3 : 4, W = G * U;
   float acc[MR][NC];
   for (int m = 0; m < MR; ++m) {
     for (int j = 0; j < NC; ++j) {
@@ -142,12 +148,13 @@ void tileBase(const Tile& t, float* out) {
     const int64_t as = part ? t.hStride : t.xStride;
     const int K = part ? t.P : t.I;
     for (int k = 0; k < K; ++k, w += W) {
+      // gates r, z (i, f) land in place; the third block (and LSTM's fourth) moves one block on for GRU's W_hn h
+      const int shift = part && Gru ? U : 0;
       for (int m = 0; m < MR; ++m) {
         const float s = a[m * as + k];
-        for (int g = 0; g < G; ++g) {
-          float* dst = acc[m] + U * (part ? hiddenBlock<Gru>(g) : g);
-          for (int j = 0; j < U; ++j) dst[j] += s * w[g * U + j];
-        }
+        float* __restrict dst = acc[m];
+        for (int j = 0; j < 2 * U; ++j) dst[j] += s * w[j];
+        for (int j = 2 * U; j < W; ++j) dst[j + shift] += s * w[j];
       }
     }
   }
@@ -156,7 +163,7 @@ void tileBase(const Tile& t, float* out) {
 
 template <bool Gru>
 void stepBase(const PackedStepArgs& a) {
-  forTiles<4, Gru>(a, [](const Tile& t, int rows, float* out) {
+  forTiles<4, kBaseUnits, Gru>(a, [](const Tile& t, int rows, float* out) {
     switch (rows) {
       case 4: tileBase<4, Gru>(t, out); break;
       case 3: tileBase<3, Gru>(t, out); break;
@@ -172,7 +179,7 @@ void stepBase(const PackedStepArgs& a) {
 
 template <int MR, bool Gru, bool Hidden>
 RNN_TARGET_AVX512 RNN_INLINE void accumulateAvx512(__m512 (&acc)[MR][4], const float* a, int64_t as, int K, const float*& w) {
-  constexpr int G = Gru ? 3 : 4;
+  constexpr int U = 16, G = Gru ? 3 : 4;
   for (int k = 0; k < K; ++k, w += G * U) {
     __m512 wg[G];
     for (int g = 0; g < G; ++g) wg[g] = _mm512_loadu_ps(w + 16 * g);
@@ -189,7 +196,7 @@ RNN_TARGET_AVX512 RNN_INLINE void accumulateAvx512(__m512 (&acc)[MR][4], const f
 
 template <int MR, bool Gru>
 RNN_TARGET_AVX512 void tileAvx512(const Tile& t, float* out) {
-  constexpr int G = Gru ? 3 : 4;
+  constexpr int NC = 64, G = Gru ? 3 : 4;
   __m512 acc[MR][4];
   for (int g = 0; g < 4; ++g) {
     const __m512 b = _mm512_loadu_ps(t.bias + 16 * g);
@@ -209,7 +216,7 @@ RNN_TARGET_AVX512 void tileAvx512(const Tile& t, float* out) {
 
 template <bool Gru>
 RNN_TARGET_AVX512 void stepAvx512(const PackedStepArgs& a) {
-  forTiles<6, Gru>(a, [](const Tile& t, int rows, float* out) RNN_TARGET_AVX512 {
+  forTiles<6, 16, Gru>(a, [](const Tile& t, int rows, float* out) RNN_TARGET_AVX512 {
     switch (rows) {
       case 6: tileAvx512<6, Gru>(t, out); break;
       case 5: tileAvx512<5, Gru>(t, out); break;
@@ -225,10 +232,10 @@ RNN_TARGET_AVX512 void stepAvx512(const PackedStepArgs& a) {
 
 template <int MR, bool Gru, bool Hidden>
 RNN_TARGET_AVX2 RNN_INLINE void accumulateAvx2(__m256 (&acc)[MR][4], const float* a, int64_t as, int K, const float*& w) {
-  constexpr int G = Gru ? 3 : 4;
+  constexpr int U = 8, G = Gru ? 3 : 4;
   for (int k = 0; k < K; ++k, w += G * U) {
     __m256 wg[G];
-    for (int g = 0; g < G; ++g) wg[g] = _mm256_loadu_ps(w + 16 * g);
+    for (int g = 0; g < G; ++g) wg[g] = _mm256_loadu_ps(w + 8 * g);
 #pragma GCC unroll 4
     for (int m = 0; m < MR; ++m) {
       const __m256 s = _mm256_set1_ps(a[m * as + k]);
@@ -240,33 +247,29 @@ RNN_TARGET_AVX2 RNN_INLINE void accumulateAvx2(__m256 (&acc)[MR][4], const float
   }
 }
 
-// Two passes, units 0-7 then 8-15 of the panel (each gate's eight columns at offset 8 * half).
 template <int MR, bool Gru>
 RNN_TARGET_AVX2 void tileAvx2(const Tile& t, float* out) {
-  constexpr int G = Gru ? 3 : 4;
-  for (int half = 0; half < 2; ++half) {
-    __m256 acc[MR][4];
-    for (int g = 0; g < 4; ++g) {
-      const __m256 b = _mm256_loadu_ps(t.bias + 16 * g + 8 * half);
-#pragma GCC unroll 4
-      for (int m = 0; m < MR; ++m) {
-        acc[m][g] = t.xg && g < G ? _mm256_add_ps(b, _mm256_loadu_ps(t.xg + m * t.xgStride + g * t.gateStride + 8 * half))
-                                  : b;
-      }
-    }
-    const float* w = t.panel + 8 * half;
-    accumulateAvx2<MR, Gru, false>(acc, t.x, t.xStride, t.I, w);
-    accumulateAvx2<MR, Gru, true>(acc, t.h, t.hStride, t.P, w);
+  constexpr int NC = 32, G = Gru ? 3 : 4;
+  __m256 acc[MR][4];
+  for (int g = 0; g < 4; ++g) {
+    const __m256 b = _mm256_loadu_ps(t.bias + 8 * g);
 #pragma GCC unroll 4
     for (int m = 0; m < MR; ++m) {
-      for (int g = 0; g < 4; ++g) _mm256_store_ps(out + m * NC + 16 * g + 8 * half, acc[m][g]);
+      acc[m][g] = t.xg && g < G ? _mm256_add_ps(b, _mm256_loadu_ps(t.xg + m * t.xgStride + g * t.gateStride)) : b;
     }
+  }
+  const float* w = t.panel;
+  accumulateAvx2<MR, Gru, false>(acc, t.x, t.xStride, t.I, w);
+  accumulateAvx2<MR, Gru, true>(acc, t.h, t.hStride, t.P, w);
+#pragma GCC unroll 4
+  for (int m = 0; m < MR; ++m) {
+    for (int g = 0; g < 4; ++g) _mm256_store_ps(out + m * NC + 8 * g, acc[m][g]);
   }
 }
 
 template <bool Gru>
 RNN_TARGET_AVX2 void stepAvx2(const PackedStepArgs& a) {
-  forTiles<3, Gru>(a, [](const Tile& t, int rows, float* out) RNN_TARGET_AVX2 {
+  forTiles<3, 8, Gru>(a, [](const Tile& t, int rows, float* out) RNN_TARGET_AVX2 {
     switch (rows) {
       case 3: tileAvx2<3, Gru>(t, out); break;
       case 2: tileAvx2<2, Gru>(t, out); break;
@@ -281,7 +284,7 @@ RNN_TARGET_AVX2 void stepAvx2(const PackedStepArgs& a) {
 
 void packPanels(CellKind kind, const float* wIh, int I, const float* wHh, int P, const float* bias,
                 const float* biasHn, int H, int q0, int q1, float* panels, float* packedBias) {
-  const int G = gateCount(kind), W = G * U;
+  const int U = packedUnits(), NC = 4 * U, G = gateCount(kind), W = G * U;
   const size_t floats = panelFloats(kind, I, P);
   for (int q = q0; q < q1; ++q) {
     float* panel = panels + q * floats;
@@ -305,6 +308,8 @@ void packPanels(CellKind kind, const float* wIh, int I, const float* wHh, int P,
     }
   }
 }
+
+int packedUnits() { return simdLevel() == 1 ? 8 : kBaseUnits; }
 
 void packedStep(const PackedStepArgs& a) {
   const bool gru = a.kind == CellKind::Gru;

@@ -1,4 +1,4 @@
-// The LSTM / GRU step as one kernel per tile: x_t W_ih^T + h W_hh^T + biases for a tile of rows and of 16 units
+// The LSTM / GRU step as one kernel per tile: x_t W_ih^T + h W_hh^T + biases for a tile of rows and of U units
 // (all gates of those units, so the tile's accumulators hold everything the cell needs), then the cell update
 // straight from the tile. The input projection can run inside each step's kernel too, so that no [T*B, G*H]
 // gate buffer goes through memory; the weights are read from panels packed once per call instead of being
@@ -11,12 +11,16 @@
 
 namespace rnn::cpu {
 
-constexpr int kPackedUnits = 16;  // units per panel
-constexpr int kTileCols = 64;     // tile columns: LSTM [i | f | g | o], GRU [r | z | n (input part) | n (hidden part)]
+// Units per panel: 8 with AVX2 (a gate's units fill one ymm), else 16 (one zmm), so that every kernel reads
+// whole panel rows. Group q holds units [q U, q U + U); a tile has 4 U columns: LSTM [i | f | g | o], GRU
+// [r | z | n (input part) | n (hidden part)].
+int packedUnits();
+constexpr int kMaxPackedUnits = 16;
 
-inline int packedGroups(int H) { return (H + kPackedUnits - 1) / kPackedUnits; }
-// floats per group: for each k (I input columns, then P hidden columns), the weights of G gates x 16 units
-inline size_t panelFloats(CellKind kind, int I, int P) { return size_t(I + P) * gateCount(kind) * kPackedUnits; }
+inline int packedGroups(int H) { return (H + packedUnits() - 1) / packedUnits(); }
+// floats per group: for each k (I input columns, then P hidden columns), the weights of G gates x U units
+inline size_t panelFloats(CellKind kind, int I, int P) { return size_t(I + P) * gateCount(kind) * packedUnits(); }
+inline size_t packedBiasFloats() { return size_t(4) * packedUnits(); }
 
 // Packs unit groups [q0, q1) of W_ih [G*H, I] and W_hh [G*H, P] (PyTorch gate order; units past H are zero) and
 // the tile's initial values per column: bias[G*H] (LSTM: b_ih + b_hh; GRU: b_ih + b_hh for r and z, b_in for n)
@@ -32,7 +36,7 @@ struct PackedStepArgs {
   const float* x;            // input row b at x + b * xStride (I > 0: the input projection is in the panels)
   int64_t xStride;
   const float* xg;           // I == 0: the input projection, gate g of unit j of row b at xg + b * xgStride + g * H + j
-  int64_t xgStride;          // (read up to 15 floats past the last unit: the buffer needs that much slack)
+  int64_t xgStride;          // (read up to kMaxPackedUnits - 1 floats past the last unit: the buffer needs that slack)
   const float* h;            // previous h, row b at h + b * P
   const float* panels;       // packed, group 0
   const float* bias;         // packed, group 0
