@@ -1,4 +1,4 @@
-// Branch-free float32 exp / sigmoid / tanh that the compiler vectorises inside the fused step loops
+// Branch-free float32 exp / sigmoid / tanh that the compiler vectorises inside the fused step loops and epilogues
 // (libm calls would not vectorise and would cost more than the recurrent GEMM at small batch).
 // Accuracy: about 2 ulp for exp and sigmoid, a few ulp for tanh; NaN propagates.
 #pragma once

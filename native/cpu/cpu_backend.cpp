@@ -8,6 +8,7 @@
 #include <utility>
 #include <vector>
 
+#include "packed_step.h"
 #include "steps.h"
 #include "team_plan.h"
 #include "thread_team.h"
@@ -33,26 +34,11 @@ void gemmNT(int64_t M, int N, int K, const float* A, int64_t lda, const float* B
   cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, int(M), N, K, 1.f, A, int(lda), B, int(ldb), 0.f, C, int(ldc));
 }
 
-void step(const StepArgs& args) {
-  switch (args.kind) {
-    case CellKind::Lstm: lstmStep(args); break;
-    case CellKind::Gru: gruStep(args); break;
-    default: rnnStep(args); break;
-  }
-}
-
-// Rows of a gate-major [G*H, cols] matrix reordered so that each block of units is contiguous:
-// block k = [gate 0 of units j0..j1, gate 1 of units j0..j1, ...]. A team member then owns one
-// contiguous slice of W_ih, W_hh, the biases and the gate columns.
-void permuteGateRows(const float* src, float* dst, int G, int H, int64_t cols, const std::vector<int>& bounds) {
-  int64_t row = 0;
-  for (size_t k = 0; k + 1 < bounds.size(); ++k) {
-    for (int g = 0; g < G; ++g) {
-      for (int j = bounds[k]; j < bounds[k + 1]; ++j, ++row) {
-        std::memcpy(dst + row * cols, src + (int64_t(g) * H + j) * cols, sizeof(float) * cols);
-      }
-    }
-  }
+// LSTM input projection inside each step's kernel (W_ih is then read from the panels once per step, and no
+// [rows, 4H] projection goes through memory) while the packed weights stay in cache and a step has rows enough
+// to reuse them; otherwise (measured: batch 1, H = 1024) one GEMM for all steps first and only W_hh in the panels.
+bool projectionInPanels(int B, int G, int I, int P, int H) {
+  return B >= 4 && int64_t(G) * H * (I + P) * sizeof(float) <= (8 << 20);
 }
 
 float* workspace(size_t n) {
@@ -61,75 +47,64 @@ float* workspace(size_t n) {
   return buffer.data();
 }
 
-}  // namespace
-
-void CpuBackend::recurrence(const LayerDirection& ld) {
+// LSTM and GRU: the packed-panel kernel (packed_step.h) on the team; member k owns a block of unit groups.
+void packedRecurrence(const LayerDirection& ld, int blocks) {
   const SeqLayout& L = *ld.layout;
   const int T = int(L.batchSizes.size()), B = L.batchSizes[0];
   const int H = ld.hiddenSize, P = ld.outSize, I = ld.inputSize, G = gateCount(ld.kind), GH = G * H;
-  const bool proj = ld.weights.wHr != nullptr;
+  const bool proj = ld.weights.wHr != nullptr, gru = ld.kind == CellKind::Gru;
+  const bool inPanels = projectionInPanels(B, G, I, P, H);
+  const int Ipanel = inPanels ? I : 0;
   const int64_t rows = L.rows;
-  const int blocks = teamSizeFor(T, B, GH, P, H);
+  const int groups = packedGroups(H), U = packedUnits();  // blocks of units are multiples of 16, so of U
   const std::vector<int> units = blockBounds(H, blocks);
   const std::vector<int> outCols = proj ? blockBounds(P, blocks) : units;
 
-  // One allocation per call (reused across calls on this thread); nothing is allocated in the loop.
-  const bool permute = blocks > 1;
-  const size_t sizes[] = {size_t(rows) * GH, size_t(B) * GH, size_t(B) * P, proj ? size_t(B) * H : 0, size_t(GH),
-                          size_t(H), size_t(GH), permute ? size_t(GH) * I : 0, permute ? size_t(GH) * P : 0};
+  // xg's slack: the kernel reads whole groups of 16 units
+  const size_t sizes[] = {inPanels ? 0 : size_t(rows) * GH + kMaxPackedUnits, size_t(B) * P, proj ? size_t(B) * H : 0,
+                          size_t(GH) + H, size_t(groups) * panelFloats(ld.kind, Ipanel, P), size_t(groups) * packedBiasFloats()};
   size_t total = 0;
   for (size_t s : sizes) total += s;
   float* p = workspace(total);
   float* xg = p;                   p += sizes[0];
-  float* hg = p;                   p += sizes[1];
-  float* hSpare = p;               p += sizes[2];
-  float* hFull = p;                p += sizes[3];
-  float* biasX = p;                p += sizes[4];
-  float* biasHn = p;               p += sizes[5];
-  float* biasXBlocked = p;         p += sizes[6];
-  float* wIhBlocked = p;           p += sizes[7];
-  float* wHhBlocked = p;
+  float* hSpare = p;               p += sizes[1];
+  float* hFull = p;                p += sizes[2];
+  float* bias = p;
+  float* biasHn = p + GH;          p += sizes[3];
+  float* panels = p;               p += sizes[4];
+  float* packedBias = p;
 
   // b_ih + b_hh summed once; GRU keeps b_hn apart because r scales it.
   const LayerWeights& w = ld.weights;
-  const bool gru = ld.kind == CellKind::Gru;
+  std::fill(bias, bias + GH + H, 0.f);
   if (w.bIh) {
     const int summed = gru ? 2 * H : GH;
-    for (int j = 0; j < summed; ++j) biasX[j] = w.bIh[j] + w.bHh[j];
+    for (int j = 0; j < summed; ++j) bias[j] = w.bIh[j] + w.bHh[j];
     if (gru) {
-      std::memcpy(biasX + 2 * H, w.bIh + 2 * H, sizeof(float) * H);
+      std::memcpy(bias + 2 * H, w.bIh + 2 * H, sizeof(float) * H);
       std::memcpy(biasHn, w.bHh + 2 * H, sizeof(float) * H);
     }
-  } else {
-    std::fill(biasX, biasX + GH, 0.f);
-  }
-  if (!gru || !w.bIh) std::fill(biasHn, biasHn + H, 0.f);
-  const float* wIh = w.wIh;
-  const float* wHh = w.wHh;
-  const float* bias = biasX;
-  if (permute) {
-    permuteGateRows(w.wIh, wIhBlocked, G, H, I, units);
-    permuteGateRows(w.wHh, wHhBlocked, G, H, P, units);
-    permuteGateRows(biasX, biasXBlocked, G, H, 1, units);
-    wIh = wIhBlocked;
-    wHh = wHhBlocked;
-    bias = biasXBlocked;
   }
 
   float* const hStart = ld.h;
   float* hEnd = hStart;
   runTeam(blocks, [&](int rank, int size, SpinBarrier& barrier) {
-    // Input projection of this member's gate columns for the whole sequence: one GEMM over all rows.
+    // each member packs the groups it runs, so its panels start out in its own cache
     for (int k = rank; k < blocks; k += size) {
-      const int j0 = units[k], width = units[k + 1] - j0;
-      gemmNT(rows, G * width, I, ld.input, I, wIh + int64_t(G) * j0 * I, I, xg + G * j0, GH);
+      const int q0 = units[k] / U, q1 = (units[k + 1] + U - 1) / U;
+      packPanels(ld.kind, w.wIh, Ipanel, w.wHh, P, bias, biasHn, H, q0, q1, panels, packedBias);
+    }
+    if (!inPanels) {
+      int r0, r1;
+      shareOf(int(rows), rank, size, 1, r0, r1);
+      gemmNT(r1 - r0, GH, I, ld.input + int64_t(r0) * I, I, w.wIh, I, xg + int64_t(r0) * GH, GH);
+      barrier.wait();  // a member's units need the projection of every row
     }
     float* hCur = hStart;
     float* hNext = hSpare;
     for (int s = 0; s < T; ++s) {
       const int t = ld.reverse ? T - 1 - s : s;
       const int bs = L.batchSizes[t];
-      // Columns [c0, c1) of the new h are final: carry inactive rows over, copy active rows to the output.
       auto finish = [&](int c0, int c1) {
         const size_t bytes = sizeof(float) * (c1 - c0);
         for (int b = bs; b < B; ++b) std::memcpy(hNext + int64_t(b) * P + c0, hCur + int64_t(b) * P + c0, bytes);
@@ -138,26 +113,26 @@ void CpuBackend::recurrence(const LayerDirection& ld) {
         }
       };
       const SavedPointers& sv = ld.saved;
-      // the saved state a row's step started from, in that row's place (backward's h_{t-1}, c_{t-1})
       auto saveRows = [&](float* dst, const float* src, int64_t width, int c0, int c1) {
         for (int b = 0; b < bs; ++b) {
           std::memcpy(dst + L.row(t, b) * width + c0, src + int64_t(b) * width + c0, sizeof(float) * (c1 - c0));
         }
       };
       for (int k = rank; k < blocks; k += size) {
-        const int j0 = units[k], width = units[k + 1] - j0;
-        if (width == 0) continue;
+        const int j0 = units[k], j1 = units[k + 1];
+        if (j1 == j0) continue;
         if (sv.gates) {
-          if (!proj) saveRows(sv.hPrev, hCur, P, j0, j0 + width);
-          if (sv.cPrev) saveRows(sv.cPrev, ld.c, H, j0, j0 + width);
+          if (!proj) saveRows(sv.hPrev, hCur, P, j0, j1);
+          if (sv.cPrev) saveRows(sv.cPrev, ld.c, H, j0, j1);
         }
-        gemmNT(bs, G * width, P, hCur, P, wHh + int64_t(G) * j0 * P, P, hg + G * j0, GH);
-        step(StepArgs{ld.kind, bs, width, xg + L.rowBase[t] * GH + G * j0, L.strideB * GH, hg + G * j0, GH,
-                      bias + G * j0, biasHn + j0, hCur + j0, proj ? hFull + j0 : hNext + j0, proj ? H : P,
-                      ld.c ? ld.c + j0 : nullptr, H,
-                      sv.gates ? sv.gates + L.rowBase[t] * sv.blocks * H + j0 : nullptr, L.strideB * sv.blocks * H, H});
-        if (sv.hFull) saveRows(sv.hFull, hFull, H, j0, j0 + width);
-        if (!proj) finish(j0, j0 + width);
+        packedStep(PackedStepArgs{ld.kind, bs, Ipanel, P, H, ld.input + L.rowBase[t] * I, L.strideB * I,
+                                  inPanels ? nullptr : xg + L.rowBase[t] * GH, L.strideB * GH, hCur, panels,
+                                  packedBias, j0 / U, (j1 + U - 1) / U, ld.c,
+                                  proj ? hFull : hNext, proj ? H : P,
+                                  sv.gates ? sv.gates + L.rowBase[t] * sv.blocks * H : nullptr,
+                                  L.strideB * sv.blocks * H});
+        if (sv.hFull) saveRows(sv.hFull, hFull, H, j0, j1);
+        if (!proj) finish(j0, j1);
       }
       if (proj) {
         barrier.wait();  // the whole unprojected h is needed by every projection column
@@ -169,12 +144,85 @@ void CpuBackend::recurrence(const LayerDirection& ld) {
           finish(p0, p0 + width);
         }
       }
-      barrier.wait();  // the next step's GEMM reads every column of h
+      barrier.wait();  // the next step's kernel reads every column of h
       std::swap(hCur, hNext);
     }
     if (rank == 0) hEnd = hCur;
   });
   if (hEnd != hStart) std::memcpy(hStart, hEnd, sizeof(float) * size_t(B) * P);
+}
+
+// Elman RNN (one gate, no projections): one GEMM for the input projection of all steps, then per step one
+// OpenBLAS GEMM for the member's columns of h W_hh^T and the fused step; W_hh's rows of a block of units are
+// already contiguous.
+void elmanRecurrence(const LayerDirection& ld, int blocks) {
+  const SeqLayout& L = *ld.layout;
+  const int T = int(L.batchSizes.size()), B = L.batchSizes[0];
+  const int H = ld.hiddenSize, I = ld.inputSize;
+  const int64_t rows = L.rows;
+  const std::vector<int> units = blockBounds(H, blocks);
+
+  // One allocation per call (reused across calls on this thread); nothing is allocated in the loop.
+  const size_t sizes[] = {size_t(rows) * H, size_t(B) * H, size_t(B) * H, size_t(H)};
+  float* p = workspace(sizes[0] + sizes[1] + sizes[2] + sizes[3]);
+  float* xg = p;                   p += sizes[0];
+  float* hg = p;                   p += sizes[1];
+  float* hSpare = p;               p += sizes[2];
+  float* bias = p;
+
+  const LayerWeights& w = ld.weights;
+  for (int j = 0; j < H; ++j) bias[j] = w.bIh ? w.bIh[j] + w.bHh[j] : 0.f;
+
+  float* const hStart = ld.h;
+  float* hEnd = hStart;
+  runTeam(blocks, [&](int rank, int size, SpinBarrier& barrier) {
+    // Input projection of this member's columns for the whole sequence: one GEMM over all rows.
+    for (int k = rank; k < blocks; k += size) {
+      const int j0 = units[k], width = units[k + 1] - j0;
+      gemmNT(rows, width, I, ld.input, I, w.wIh + int64_t(j0) * I, I, xg + j0, H);
+    }
+    float* hCur = hStart;
+    float* hNext = hSpare;
+    for (int s = 0; s < T; ++s) {
+      const int t = ld.reverse ? T - 1 - s : s;
+      const int bs = L.batchSizes[t];
+      const SavedPointers& sv = ld.saved;
+      for (int k = rank; k < blocks; k += size) {
+        const int j0 = units[k], width = units[k + 1] - j0;
+        if (width == 0) continue;
+        if (sv.gates) {
+          for (int b = 0; b < bs; ++b) {
+            std::memcpy(sv.hPrev + L.row(t, b) * H + j0, hCur + int64_t(b) * H + j0, sizeof(float) * width);
+          }
+        }
+        gemmNT(bs, width, H, hCur, H, w.wHh + int64_t(j0) * H, H, hg + j0, H);
+        rnnStep(StepArgs{ld.kind, bs, width, xg + L.rowBase[t] * H + j0, L.strideB * H, hg + j0, H, bias + j0,
+                         nullptr, hCur + j0, hNext + j0, H, nullptr, H,
+                         sv.gates ? sv.gates + L.rowBase[t] * sv.blocks * H + j0 : nullptr, L.strideB * sv.blocks * H, H});
+        // inactive rows carry their h over; active rows go to the output
+        const size_t bytes = sizeof(float) * width;
+        for (int b = bs; b < B; ++b) std::memcpy(hNext + int64_t(b) * H + j0, hCur + int64_t(b) * H + j0, bytes);
+        for (int b = 0; b < bs; ++b) {
+          std::memcpy(ld.output + L.row(t, b) * ld.outputStride + j0, hNext + int64_t(b) * H + j0, bytes);
+        }
+      }
+      barrier.wait();  // the next step's GEMM reads every column of h
+      std::swap(hCur, hNext);
+    }
+    if (rank == 0) hEnd = hCur;
+  });
+  if (hEnd != hStart) std::memcpy(hStart, hEnd, sizeof(float) * size_t(B) * H);
+}
+
+}  // namespace
+
+void CpuBackend::recurrence(const LayerDirection& ld) {
+  const SeqLayout& L = *ld.layout;
+  const int T = int(L.batchSizes.size()), B = L.batchSizes[0];
+  const int H = ld.hiddenSize, G = gateCount(ld.kind);
+  const int blocks = teamSizeFor(T, B, G * H, ld.outSize, H);
+  if (ld.kind == CellKind::Lstm || ld.kind == CellKind::Gru) return packedRecurrence(ld, blocks);
+  elmanRecurrence(ld, blocks);
 }
 
 void CpuBackend::copy(float* dst, const float* src, size_t n) { std::memmove(dst, src, n * sizeof(float)); }

@@ -1,8 +1,9 @@
 // Hot element-wise loops are compiled three times on x86-64 (AVX-512, AVX2+FMA, baseline) and picked at run time,
 // so one binary is fast on modern CPUs and still runs on old ones. (GCC's target_clones("arch=...")
-// dispatches on the CPU model, which sends AMD CPUs to the baseline; this checks features instead.)
+// dispatches on the CPU model, which sends AMD CPUs to the baseline; simdLevel checks features instead.)
 #pragma once
 #include "activations.h"
+#include "simd_level.h"
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #define RNN_DEFINE_DISPATCHED(name, impl)                                                          \
@@ -11,10 +12,7 @@
   __attribute__((target("avx2,fma"))) static void name##Avx2(const StepArgs& a) { impl(a); }      \
   static void name##Base(const StepArgs& a) { impl(a); }                                          \
   void name(const StepArgs& a) {                                                                  \
-    static const int level = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") && \
-                                     __builtin_cpu_supports("avx512dq") ? 2                        \
-                             : __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") ? 1 \
-                                                                                               : 0; \
+    const int level = simdLevel();                                                                \
     if (level == 2) name##Avx512(a);                                                              \
     else if (level == 1) name##Avx2(a);                                                           \
     else name##Base(a);                                                                           \

@@ -1,12 +1,10 @@
-// The fused element-wise step of each cell on the CPU: gates from the two projections and the biases,
-// activations, and the new state, in one pass over the active rows.
+// The fused element-wise step of the Elman RNN on the CPU: both projections and the bias, then the activation,
+// in one pass over the active rows. (LSTM and GRU fuse their cell into the GEMM kernel: packed_step.h.)
 #pragma once
 #include "../core/step_args.h"
 
 namespace rnn::cpu {
 
-void lstmStep(const StepArgs& a);
-void gruStep(const StepArgs& a);
 void rnnStep(const StepArgs& a);  // tanh or relu, from a.kind
 
 }  // namespace rnn::cpu

@@ -1,0 +1,34 @@
+#include "simd_level.h"
+
+#include <cstdlib>
+#include <cstring>
+
+namespace rnn::cpu {
+
+namespace {
+
+int detect() {
+#if defined(__x86_64__) && defined(__GNUC__)
+  const int hardware = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
+                               __builtin_cpu_supports("avx512dq")
+                           ? 2
+                       : __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") ? 1
+                                                                                         : 0;
+#else
+  const int hardware = 0;
+#endif
+  const char* env = std::getenv("NODE_RNN_SIMD");
+  int wanted = hardware;
+  if (env && std::strcmp(env, "avx2") == 0) wanted = 1;
+  if (env && std::strcmp(env, "base") == 0) wanted = 0;
+  return wanted < hardware ? wanted : hardware;
+}
+
+}  // namespace
+
+int simdLevel() {
+  static const int level = detect();
+  return level;
+}
+
+}  // namespace rnn::cpu
