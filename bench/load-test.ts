@@ -3,10 +3,7 @@
 // (64 connections by default) for a bounded time with mixed-length sequences, and prints throughput, client
 // latency p50/p99, failures, the server's mean batch size and its event-loop delay. Traffic goes to 127.0.0.1 only.
 // With --rounds N the modes alternate N times and the ratio is taken between the medians (the machine is shared).
-//
-//   node dist/bench/load-test.js [--duration 10] [--warmup 2] [--connections 64] [--modes batching,single] [--rounds 1]
-//        [--min-steps 25] [--max-steps 75] [--threads N] [--max-batch 64] [--max-delay-ms 2] [--concurrency 1]
-//        [--device cpu|cuda]
+// Options: --help (USAGE below).
 import { ChildProcess, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -26,6 +23,10 @@ interface AutocannonResult {
 }
 const autocannon = require('autocannon') as (options: Record<string, unknown>) => Promise<AutocannonResult>;
 
+const USAGE = `usage: node dist/bench/load-test.js [--duration 10] [--warmup 2] [--connections 64] [--modes batching,single]
+       [--rounds 1] [--min-steps 25] [--max-steps 75] [--threads N] [--device cpu|cuda]
+       [--max-batch 64] [--max-delay-ms 2] [--concurrency 1]   (these three: the batching server only)`;
+
 const MODES = { batching: [] as string[], single: ['--no-batching'] } as const;
 type Mode = keyof typeof MODES;
 
@@ -34,12 +35,13 @@ function options() {
     options: {
       duration: { type: 'string', default: '10' }, warmup: { type: 'string', default: '2' },
       connections: { type: 'string', default: '64' }, modes: { type: 'string', default: 'batching,single' },
-      rounds: { type: 'string', default: '1' },
+      rounds: { type: 'string', default: '1' }, help: { type: 'boolean' },
       'min-steps': { type: 'string', default: '25' }, 'max-steps': { type: 'string', default: '75' },
       threads: { type: 'string' }, 'max-batch': { type: 'string' }, 'max-delay-ms': { type: 'string' }, concurrency: { type: 'string' },
       device: { type: 'string' },
     },
   });
+  if (values.help) return null;
   const num = (name: string, text: string, min: number): number => {
     const n = Number(text);
     if (!Number.isFinite(n) || n < min) throw new RangeError(`--${name} should be a number >= ${min} but is ${JSON.stringify(text)}`);
@@ -51,14 +53,16 @@ function options() {
   });
   const serverArgs: string[] = [];
   if (values.threads !== undefined) serverArgs.push('--threads', String(num('threads', values.threads, 1)));
-  if (values['max-batch'] !== undefined) serverArgs.push('--max-batch', String(num('max-batch', values['max-batch'], 1)));
   if (values.device !== undefined) serverArgs.push('--device', values.device);
-  if (values.concurrency !== undefined) serverArgs.push('--concurrency', String(num('concurrency', values.concurrency, 1)));
-  if (values['max-delay-ms'] !== undefined) serverArgs.push('--max-delay-ms', String(num('max-delay-ms', values['max-delay-ms'], 0)));
+  // batching knobs go to the batching server only: the baseline stays one request at a time
+  const batchingArgs: string[] = [];
+  if (values['max-batch'] !== undefined) batchingArgs.push('--max-batch', String(num('max-batch', values['max-batch'], 1)));
+  if (values.concurrency !== undefined) batchingArgs.push('--concurrency', String(num('concurrency', values.concurrency, 1)));
+  if (values['max-delay-ms'] !== undefined) batchingArgs.push('--max-delay-ms', String(num('max-delay-ms', values['max-delay-ms'], 0)));
   const minSteps = num('min-steps', values['min-steps'], 1);
   return {
     duration: num('duration', values.duration, 1), warmup: num('warmup', values.warmup, 0),
-    connections: num('connections', values.connections, 1), modes, serverArgs, rounds: Math.floor(num('rounds', values.rounds, 1)),
+    connections: num('connections', values.connections, 1), modes, serverArgs, batchingArgs, rounds: Math.floor(num('rounds', values.rounds, 1)),
     minSteps, maxSteps: num('max-steps', values['max-steps'], minSteps),
   };
 }
@@ -84,12 +88,22 @@ function startServer(modelPath: string, args: string[]): Promise<Server> {
   const child = spawn(process.execPath, [script, '--port', '0', '--host', '127.0.0.1', '--model', modelPath, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
   return new Promise((resolve, reject) => {
     let seen = '';
-    child.once('exit', (code) => reject(new Error(`server exited with code ${code} before listening:\n${seen}`)));
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`server did not start listening within 60 s:\n${seen}`));
+    }, 60_000);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`server exited with code ${code} before listening:\n${seen}`));
+    });
     child.stdout!.setEncoding('utf8').on('data', (text: string) => {
       seen += text;
       for (const line of text.split('\n').filter(Boolean)) console.log(`  [server] ${line}`);
       const m = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(seen);
-      if (m) resolve({ url: m[1], child });
+      if (m) {
+        clearTimeout(timer);
+        resolve({ url: m[1], child });
+      }
     });
   });
 }
@@ -98,11 +112,14 @@ async function stopServer(server: Server): Promise<void> {
   if (server.child.exitCode !== null) return;
   const exited = new Promise((resolve) => server.child.once('exit', resolve));
   server.child.kill('SIGTERM');
+  // the server finishes its running batch and exits; a stuck one is killed
+  const timer = setTimeout(() => server.child.kill('SIGKILL'), 10_000);
   await exited;
+  clearTimeout(timer);
 }
 
 async function getJson<T>(url: string, init?: RequestInit): Promise<T> {
-  const res = await fetch(url, init);
+  const res = await fetch(url, { ...init, signal: AbortSignal.timeout(30_000) });
   if (!res.ok) throw new Error(`${init?.method ?? 'GET'} ${url}: HTTP ${res.status} ${await res.text()}`);
   return (await res.json()) as T;
 }
@@ -155,13 +172,13 @@ function median(values: number[]): number {
   return sorted.length % 2 === 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 }
 
-type Options = ReturnType<typeof options>;
+type Options = NonNullable<ReturnType<typeof options>>;
 
 /** One timed run of one mode on a fresh server: warm-up, metrics reset, the measured run, the server's metrics. */
 async function measure(mode: Mode, round: number, o: Options, modelPath: string, bodies: { body: string; steps: number }[], labels: number): Promise<Row> {
   console.log(`\n${mode}, round ${round}:`);
   const loadBefore = os.loadavg()[0];
-  const server = await startServer(modelPath, [...MODES[mode], ...o.serverArgs]);
+  const server = await startServer(modelPath, [...MODES[mode], ...o.serverArgs, ...(mode === 'batching' ? o.batchingArgs : [])]);
   try {
     await checkAnswer(server.url, bodies[0], labels);
     if (o.warmup > 0) await fire(server.url, o.warmup, o.connections, bodies);
@@ -181,12 +198,17 @@ async function measure(mode: Mode, round: number, o: Options, modelPath: string,
 
 async function main(): Promise<void> {
   const o = options();
+  if (o === null) {
+    console.log(USAGE);
+    return;
+  }
   const modelPath = path.join(os.tmpdir(), `node-rnn-loadtest-${process.pid}.safetensors`);
   const { model, created } = loadOrCreateTagger(modelPath, DEFAULT_CONFIG);
   const { inputSize, hiddenSize, labels } = model.config;
   console.log(`load test: LSTM(${inputSize}, ${hiddenSize}) + ${labels}-label head (${created ? 'random weights, ' : ''}${modelPath}), ` +
     `${o.connections} connections, ${o.duration} s per run after ${o.warmup} s warm-up, sequences of ${o.minSteps}-${o.maxSteps} steps, ` +
-    `${o.rounds} round(s)${o.serverArgs.length > 0 ? `, server ${o.serverArgs.join(' ')}` : ''}`);
+    `${o.rounds} round(s)${o.serverArgs.length > 0 ? `, server ${o.serverArgs.join(' ')}` : ''}` +
+    `${o.batchingArgs.length > 0 ? `, batching server ${o.batchingArgs.join(' ')}` : ''}`);
   console.log(`machine: ${os.cpus().length} cores (${os.cpus()[0]?.model ?? '?'}), load average ${loadAverage()}`);
   const bodies = makeBodies(32, o.minSteps, o.maxSteps, inputSize);
   const results: Row[] = [];
@@ -220,6 +242,7 @@ async function main(): Promise<void> {
 }
 
 main().catch((e) => {
-  console.error(e);
+  // argument mistakes get their message; anything else its stack
+  console.error(e instanceof TypeError || e instanceof RangeError ? `${e.message}\n${USAGE}` : e);
   process.exit(1);
 });

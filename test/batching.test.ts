@@ -84,6 +84,17 @@ describe('DynamicBatcher', () => {
         assert.deepEqual(stats.batchSizes, { [LENGTHS.length]: 1 }, 'one batch of all the requests');
         assert.equal(stats.completed, LENGTHS.length);
       });
+
+      it(`${label}: a lone request (run unbatched) with a starting state`, async () => {
+        manualSeed(22);
+        const module = make();
+        module.eval();
+        const batcher = dynamicBatcher(module, { maxBatch: 16, maxDelayMs: 0 });
+        const x = randn([4, INPUT]);
+        const state = randomState(module);
+        assertSameAsAlone(module, x, state, await batcher.run(x, state), 'lone request');
+        assert.deepEqual(batcher.stats().batchSizes, { 1: 1 });
+      });
     }
 
     it('a single request, and a request whose input is changed after submitting (inputs are copied)', async () => {
@@ -109,6 +120,8 @@ describe('DynamicBatcher', () => {
       // CUDA GEMMs round differently from OpenBLAS
       const tolerance = onDevice.device === 'cpu' ? 1e-6 : 1e-5;
       results.forEach((r, i) => assertSameAsAlone(reference, inputs[i], i === 0 ? state : undefined, r, `request ${i}`, tolerance));
+      const lone = randn([3, INPUT]);
+      assertSameAsAlone(reference, lone, state, await batcher.run(lone, state), 'lone request', tolerance);
     });
   });
 

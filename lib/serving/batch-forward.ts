@@ -3,11 +3,12 @@
 // into one result per request. Packing (rather than padding) is what makes each result equal to running that
 // request alone: the recurrence never sees another request's padding.
 import { noGrad } from '../autograd/grad-mode';
+import type { Device } from '../cuda';
 import { GRU } from '../nn/gru';
 import { LSTM } from '../nn/lstm';
 import { PackedSequence, packPaddedSequence, padPackedSequence } from '../nn/packing';
 import { RNN } from '../nn/rnn';
-import { RecurrentModule } from '../nn/session';
+import type { RecurrentModule } from '../nn/session';
 import { Tensor } from '../tensor';
 
 /** A request's data as copied when it was submitted (host memory, so later changes by the caller do not leak in). */
@@ -65,13 +66,41 @@ function toHost(t: Tensor): Float32Array {
   return host;
 }
 
-async function forwardPacked(module: RecurrentModule, input: PackedSequence, h0: Tensor | null, c0: Tensor | null): Promise<[PackedSequence, Tensor, Tensor | null]> {
+/** forwardAsync on a packed batch or on one unbatched sequence; [output, h, c (LSTM) or null]. */
+async function forwardAny<I extends PackedSequence | Tensor>(module: RecurrentModule, input: I, h0: Tensor | null, c0: Tensor | null): Promise<[I, Tensor, Tensor | null]> {
+  // the overloads pick the output type from the input type; I carries it through
   if (module instanceof LSTM) {
-    const [out, [h, c]] = await module.forwardAsync(input, h0 && c0 ? [h0, c0] : undefined);
-    return [out, h, c];
+    const [out, [h, c]] = await module.forwardAsync(input as Tensor, h0 && c0 ? [h0, c0] : undefined);
+    return [out as I, h, c];
   }
-  const [out, h] = await (module as RNN | GRU).forwardAsync(input, h0 ?? undefined);
-  return [out, h, null];
+  const [out, h] = await (module as RNN | GRU).forwardAsync(input as Tensor, h0 ?? undefined);
+  return [out as I, h, null];
+}
+
+/** `t` on `device`, recorded in `temps` (to be freed) when it is a new copy. */
+function onDevice(t: Tensor, device: Device, temps: Tensor[]): Tensor {
+  if (device === 'cpu') return t;
+  const copy = t.to(device);
+  temps.push(copy);
+  return copy;
+}
+
+/** A lone request runs as the unbatched sequence it is: nothing to pack, nothing to cut. */
+async function forwardOne(module: RecurrentModule, request: RequestData): Promise<RequestResult> {
+  const device = module.device;
+  const { rows, outSize, hiddenSize } = stateSizes(module);
+  const temps: Tensor[] = [];
+  let out: Tensor, hN: Tensor, cN: Tensor | null;
+  try {
+    const input = onDevice(new Tensor(request.input, [request.steps, module.inputSize]), device, temps);
+    const h0 = request.h0 ? onDevice(new Tensor(request.h0, [rows, outSize]), device, temps) : null;
+    const c0 = request.c0 ? onDevice(new Tensor(request.c0, [rows, hiddenSize]), device, temps) : null;
+    [out, hN, cN] = await forwardAny(module, input, h0, c0);
+  } finally {
+    for (const t of temps) t.dispose();
+  }
+  const host = (t: Tensor) => new Tensor(toHost(t), t.shape);
+  return { output: host(out), h: host(hN), c: cN ? host(cN) : null };
 }
 
 /**
@@ -79,6 +108,7 @@ async function forwardPacked(module: RecurrentModule, input: PackedSequence, h0:
  * are uploaded there, results come back to the CPU) and returns one result per request, in request order.
  */
 export async function forwardBatch(module: RecurrentModule, requests: readonly RequestData[]): Promise<RequestResult[]> {
+  if (requests.length === 1) return [await forwardOne(module, requests[0])];
   const device = module.device;
   const I = module.inputSize;
   const B = requests.length;
@@ -94,19 +124,17 @@ export async function forwardBatch(module: RecurrentModule, requests: readonly R
   const hasState = requests.some((r) => r.h0 !== null);
   /** Device copies made for this call, freed when it settles. */
   const temps: Tensor[] = [];
-  const onDeviceOf = (t: Tensor | null): Tensor | null => {
-    if (t === null || device === 'cpu') return t;
-    const copy = t.to(device);
-    temps.push(copy);
-    return copy;
+  const stacked = (states: (Float32Array | null)[], size: number): Tensor | null => {
+    const t = stackStates(states, rows, size);
+    return t && onDevice(t, device, temps);
   };
   let out: PackedSequence, hN: Tensor, cN: Tensor | null;
   try {
     const input = device === 'cpu' ? packed
-      : new PackedSequence(onDeviceOf(packed.data)!, packed.batchSizes, packed.sortedIndices, packed.unsortedIndices);
-    const h0 = hasState ? onDeviceOf(stackStates(requests.map((r) => r.h0), rows, outSize)) : null;
-    const c0 = hasState && lstm ? onDeviceOf(stackStates(requests.map((r) => r.c0), rows, hiddenSize)) : null;
-    [out, hN, cN] = await forwardPacked(module, input, h0, c0);
+      : new PackedSequence(onDevice(packed.data, device, temps), packed.batchSizes, packed.sortedIndices, packed.unsortedIndices);
+    const h0 = hasState ? stacked(requests.map((r) => r.h0), outSize) : null;
+    const c0 = hasState && lstm ? stacked(requests.map((r) => r.c0), hiddenSize) : null;
+    [out, hN, cN] = await forwardAny(module, input, h0, c0);
   } finally {
     for (const t of temps) t.dispose();
   }
