@@ -22,7 +22,8 @@ fi
 ADDON="$PWD/$OUT/Release/node_rnn.node"
 [[ -f "$ADDON" ]] || { echo "asan: $ADDON was not built" >&2; exit 1; }
 # The addon must really be instrumented, or a clean run would prove nothing.
-nm -D "$ADDON" | grep -q __asan_ || { echo "asan: $ADDON has no ASan symbols" >&2; exit 1; }
+# (grep reads all of nm's output: with -q it would stop early, nm would die of SIGPIPE and pipefail would fail)
+nm -D "$ADDON" | grep __asan_ >/dev/null || { echo "asan: $ADDON has no ASan symbols" >&2; exit 1; }
 
 npx tsc -p tsconfig.json >/dev/null || true  # type errors elsewhere do not stop the emit
 PRELOAD="$(gcc -print-file-name=libasan.so) $(gcc -print-file-name=libubsan.so)"
