@@ -2,8 +2,8 @@
 // 16-bit patterns in a Uint16Array (the bytes a GPU or a safetensors file holds) and convert at the edges.
 // Rounding is to nearest, ties to even, from the float32 value, as PyTorch's c10::Half / c10::BFloat16 do
 // (a JS number is first rounded to float32, as PyTorch's scalar-to-half conversion goes through float).
-// NaN becomes the canonical quiet NaN of each type (0x7e00 with the sign for float16, 0x7fc0 for bfloat16),
-// again as c10 does.
+// NaN becomes the canonical quiet NaN of each type (0x7e00 for float16, 0x7fc0 for bfloat16, as c10 writes
+// them; c10 keeps a NaN's sign for float16, dropped here because a JS NaN's sign bit is not observable).
 
 export type HalfDType = 'float16' | 'bfloat16';
 export type FloatDType = 'float32' | HalfDType;
@@ -19,7 +19,7 @@ const u32 = new Uint32Array(f32.buffer);
 function float16FromBits(u: number): number {
   const sign = (u >>> 16) & 0x8000;
   const a = u & 0x7fffffff;
-  if (a > 0x7f800000) return sign | 0x7e00;
+  if (a > 0x7f800000) return 0x7e00;
   // 65520 = 65504 + half an ulp: from there on the nearest value is infinity
   if (a >= 0x477ff000) return sign | 0x7c00;
   if (a >= 0x38800000) {
