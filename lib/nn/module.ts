@@ -1,7 +1,6 @@
-// Module base: parameters under PyTorch's names, state dicts, train/eval, devices.
-import { NativeStorage } from '../binding';
-import { checkBoolean, checkOptions, describe, shapeText } from '../checks';
+// Module base: parameters under PyTorch's names, state dicts, train/eval, devices and dtypes.
 import { FloatStorage } from '../binding';
+import { checkBoolean, checkOptions, describe, shapeText } from '../checks';
 import { Device, DeviceLike, convertStorage, copyInto, freeStorage, requireCudaDevice, cudaIndex } from '../cuda';
 import { FloatDType } from '../half';
 import { AnyTensor, Tensor, ToOptions, isTensor, parseToArgs } from '../tensor';
