@@ -17,23 +17,33 @@ export interface NativeForwardSpec {
   dropout: number;
   training: boolean;
   seed: number;
+  /** Element type of every tensor of the call (float32 when omitted); float16/bfloat16 run on CUDA only. */
+  dtype?: DeviceDType;
 }
 
+/** Element types of device memory: float32, or the raw 16-bit patterns of float16 / bfloat16. */
+export type DeviceDType = 'float32' | 'float16' | 'bfloat16';
+
 /**
- * Float32 memory on a CUDA device, owned by the native addon (`cudaAlloc`). It is reported to V8 as external
- * memory and freed by `free()` (idempotent) or when garbage collected; native calls given a freed buffer throw.
+ * Memory on a CUDA device, owned by the native addon (`cudaAlloc`): `length` elements of `dtype`. It is reported
+ * to V8 as external memory and freed by `free()` (idempotent) or when garbage collected; native calls given a
+ * freed buffer throw.
  */
 export interface DeviceBuffer {
   /** The CUDA device index. */
   readonly device: number;
-  /** Size in float32 elements. */
+  /** Size in elements of `dtype`. */
   readonly length: number;
+  /** The element type (buffers of an addon built before half support have none: float32). */
+  readonly dtype?: DeviceDType;
   readonly freed: boolean;
   free(): void;
 }
 
 /** Tensor memory as native code takes it: host (CPU) memory or a CUDA buffer. */
 export type NativeStorage = Float32Array | DeviceBuffer;
+/** Floating tensor memory of any float dtype: float32, or float16/bfloat16 bits in a Uint16Array, or a CUDA buffer. */
+export type FloatStorage = Float32Array | Uint16Array | DeviceBuffer;
 
 /** Every tensor argument of one call must be on the same device (checked in lib/ before the call). */
 type CoreArgs = [
@@ -88,13 +98,16 @@ export interface NativeBinding {
   cudaSynchronize?(device: number): void;
   /** '' when the driver is usable, else the CUDA error text. */
   cudaDriverError?(): string;
-  /** Uninitialised float32 device memory; out of memory throws an Error. */
-  cudaAlloc?(device: number, elements: number): DeviceBuffer;
-  /** `src.length === dst.length`. */
-  cudaUpload?(dst: DeviceBuffer, src: Float32Array): void;
-  cudaDownload?(dst: Float32Array, src: DeviceBuffer): void;
-  /** Same length; same or different device. */
+  /** Uninitialised device memory of `elements` of `dtype` (float32 when omitted); out of memory throws an Error. */
+  cudaAlloc?(device: number, elements: number, dtype?: DeviceDType): DeviceBuffer;
+  /** `src.length === dst.length`; a Float32Array for float32 buffers, a Uint16Array (bits) for float16/bfloat16. */
+  cudaUpload?(dst: DeviceBuffer, src: Float32Array | Uint16Array): void;
+  cudaDownload?(dst: Float32Array | Uint16Array, src: DeviceBuffer): void;
+  /** Same length and dtype; same or different device. */
   cudaCopy?(dst: DeviceBuffer, src: DeviceBuffer): void;
+  /** Same length and device, any dtypes: dst = src converted (round to nearest even). */
+  cudaConvert?(dst: DeviceBuffer, src: DeviceBuffer): void;
+  /** `value` rounded to the buffer's dtype in every element. */
   cudaFill?(dst: DeviceBuffer, value: number): void;
   /** dst += src (same length and device). */
   cudaAdd?(dst: DeviceBuffer, src: DeviceBuffer): void;

@@ -1,7 +1,8 @@
 // CUDA devices: availability (with errors that say how to fix a missing build or driver), device strings,
 // and the storage helpers the tensors and modules use to move memory between the host and the GPUs.
 // The public part is the `cuda` object and the matmul precision setting; the rest is internal to lib/.
-import { DeviceBuffer, Float32MatmulPrecision, NativeStorage, native } from './binding';
+import { DeviceBuffer, DeviceDType, Float32MatmulPrecision, FloatStorage, NativeStorage, native } from './binding';
+import { FloatDType, convertHostFloats } from './half';
 import { checkInteger, checkOneOf, describe } from './checks';
 import { checkTensorAllocation } from './limits';
 
@@ -87,13 +88,18 @@ export function isDeviceBuffer(value: unknown): value is DeviceBuffer {
 }
 
 /** The device that holds `storage`. */
-export function storageDevice(storage: NativeStorage | BigInt64Array): Device {
+export function storageDevice(storage: FloatStorage | BigInt64Array): Device {
   return isDeviceBuffer(storage) ? `cuda:${storage.device}` : 'cpu';
+}
+
+/** The element type of a DeviceBuffer (float32 for buffers of an addon that predates half support). */
+export function bufferDType(buffer: DeviceBuffer): DeviceDType {
+  return buffer.dtype ?? 'float32';
 }
 
 // The native calls; only reached after requireCudaDevice passed or with an existing DeviceBuffer,
 // so the functions exist (a build without them reports built: false).
-function nativeCuda<K extends 'cudaAlloc' | 'cudaUpload' | 'cudaDownload' | 'cudaCopy' | 'cudaFill' | 'cudaAdd' | 'cudaDeviceName' | 'cudaSynchronize'>(
+function nativeCuda<K extends 'cudaAlloc' | 'cudaUpload' | 'cudaDownload' | 'cudaCopy' | 'cudaConvert' | 'cudaFill' | 'cudaAdd' | 'cudaDeviceName' | 'cudaSynchronize'>(
   key: K,
 ): NonNullable<(typeof native)[K]> {
   const fn = native[key];
@@ -102,19 +108,62 @@ function nativeCuda<K extends 'cudaAlloc' | 'cudaUpload' | 'cudaDownload' | 'cud
 }
 
 /** Uninitialised float32 memory on `device`: a Float32Array (zeros) on the CPU, a DeviceBuffer on CUDA. */
-export function allocStorage(device: Device, elements: number): NativeStorage {
-  checkTensorAllocation(`a buffer of ${elements} float32 on ${device}`, elements);
-  if (device === 'cpu') return new Float32Array(elements);
-  return nativeCuda('cudaAlloc')(cudaIndex(device), elements);
+export function allocStorage(device: Device, elements: number): NativeStorage;
+/** Uninitialised memory of `dtype` (a Uint16Array of bits on the CPU for float16/bfloat16). */
+export function allocStorage(device: Device, elements: number, dtype: FloatDType): FloatStorage;
+export function allocStorage(device: Device, elements: number, dtype: FloatDType = 'float32'): FloatStorage {
+  checkTensorAllocation(`a buffer of ${elements} ${dtype} on ${device}`, elements, dtype === 'float32' ? 4 : 2);
+  if (device === 'cpu') return dtype === 'float32' ? new Float32Array(elements) : new Uint16Array(elements);
+  return dtype === 'float32' ? nativeCuda('cudaAlloc')(cudaIndex(device), elements) : nativeCuda('cudaAlloc')(cudaIndex(device), elements, dtype);
 }
 
-/** A copy of `source` on `device` (a new Float32Array or DeviceBuffer; never `source` itself). */
-export function copyStorage(source: NativeStorage, device: Device): NativeStorage {
+/** The element type of tensor memory: float32 for a Float32Array, the buffer's own for a DeviceBuffer; host half bits need `hostHalf`. */
+function storageDType(storage: FloatStorage, hostHalf?: FloatDType): FloatDType {
+  if (isDeviceBuffer(storage)) return bufferDType(storage);
+  if (storage instanceof Uint16Array) {
+    if (hostHalf === undefined || hostHalf === 'float32') throw new TypeError('a Uint16Array holds float16 or bfloat16 bits: its dtype must be given');
+    return hostHalf;
+  }
+  return 'float32';
+}
+
+/**
+ * Tensor memory of dtype `from` as dtype `to` on `device` (always new memory). The conversion runs where the
+ * data is going: on the host before an upload, on the GPU after a device copy (cudaConvert).
+ */
+export function convertStorage(source: FloatStorage, from: FloatDType, to: FloatDType, device: Device): FloatStorage {
+  if (storageDType(source, from) !== from) throw new TypeError(`convertStorage: the memory holds ${storageDType(source, from)}, not ${from}`);
+  if (from === to) return copyStorage(source as NativeStorage, device);
+  if (device === 'cpu') {
+    const host = isDeviceBuffer(source) ? downloadRaw(source) : source;
+    return convertHostFloats(host as Float32Array | Uint16Array, from, to);
+  }
+  if (!isDeviceBuffer(source)) return copyStorage(convertHostFloats(source as Float32Array | Uint16Array, from, to), device, to);
+  const onDevice = storageDevice(source) === device ? source : (copyStorage(source, device) as DeviceBuffer);
+  const target = nativeCuda('cudaAlloc')(cudaIndex(device), source.length, to);
+  try {
+    if (source.length > 0) nativeCuda('cudaConvert')(target, onDevice);
+  } catch (e) {
+    target.free();
+    throw e;
+  } finally {
+    if (onDevice !== source) onDevice.free();
+  }
+  return target;
+}
+
+/** A copy of `source` on `device` (a new Float32Array or DeviceBuffer; never `source` itself), same dtype. */
+export function copyStorage(source: NativeStorage, device: Device): NativeStorage;
+/** `hostHalf`: what the bits of a host Uint16Array are (float16 or bfloat16), which only the Tensor knows. */
+export function copyStorage(source: FloatStorage, device: Device, hostHalf?: FloatDType): FloatStorage;
+export function copyStorage(source: FloatStorage, device: Device, hostHalf?: FloatDType): FloatStorage {
   if (device === 'cpu') {
     if (!isDeviceBuffer(source)) return source.slice();
-    return downloadStorage(source);
+    return downloadRaw(source);
   }
-  const target = nativeCuda('cudaAlloc')(cudaIndex(device), source.length);
+  const dtype: DeviceDType = isDeviceBuffer(source) ? bufferDType(source) : storageDType(source, hostHalf);
+  const target = dtype === 'float32' ? nativeCuda('cudaAlloc')(cudaIndex(device), source.length)
+    : nativeCuda('cudaAlloc')(cudaIndex(device), source.length, dtype);
   try {
     copyInto(target, source);
   } catch (e) {
@@ -124,8 +173,8 @@ export function copyStorage(source: NativeStorage, device: Device): NativeStorag
   return target;
 }
 
-/** Copies `source` into `target` (same length; any devices). */
-export function copyInto(target: NativeStorage, source: NativeStorage): void {
+/** Copies `source` into `target` (same length and element size; any devices). */
+export function copyInto(target: FloatStorage, source: FloatStorage): void {
   if (target === source || source.length === 0) return;
   if (isDeviceBuffer(target)) {
     if (isDeviceBuffer(source)) nativeCuda('cudaCopy')(target, source);
@@ -137,16 +186,22 @@ export function copyInto(target: NativeStorage, source: NativeStorage): void {
   }
 }
 
-/** The values of a DeviceBuffer in a new Float32Array. */
+/** The values of a float32 DeviceBuffer in a new Float32Array (`downloadRaw` for any dtype). */
 export function downloadStorage(source: DeviceBuffer): Float32Array {
-  const out = new Float32Array(source.length);
+  if (bufferDType(source) !== 'float32') throw new TypeError(`downloadStorage: expected a float32 buffer but it holds ${bufferDType(source)}`);
+  return downloadRaw(source) as Float32Array;
+}
+
+/** The contents of a DeviceBuffer in a new host array: a Float32Array, or a Uint16Array of float16/bfloat16 bits. */
+export function downloadRaw(source: DeviceBuffer): Float32Array | Uint16Array {
+  const out = bufferDType(source) === 'float32' ? new Float32Array(source.length) : new Uint16Array(source.length);
   if (out.length > 0) nativeCuda('cudaDownload')(out, source);
   return out;
 }
 
-/** A DeviceBuffer on `device` with `value` in every element. */
-export function filledStorage(device: Device, elements: number, value: number): DeviceBuffer {
-  const buffer = nativeCuda('cudaAlloc')(cudaIndex(device), elements);
+/** A DeviceBuffer on `device` with `value` (rounded to `dtype`) in every element. */
+export function filledStorage(device: Device, elements: number, value: number, dtype: FloatDType = 'float32'): DeviceBuffer {
+  const buffer = dtype === 'float32' ? nativeCuda('cudaAlloc')(cudaIndex(device), elements) : nativeCuda('cudaAlloc')(cudaIndex(device), elements, dtype);
   try {
     if (elements > 0) nativeCuda('cudaFill')(buffer, value);
   } catch (e) {
@@ -179,7 +234,7 @@ export function addInto(target: NativeStorage, source: NativeStorage): void {
 }
 
 /** Frees device memory now (a no-op for host memory, which the GC reclaims). */
-export function freeStorage(storage: NativeStorage | BigInt64Array | null | undefined): void {
+export function freeStorage(storage: FloatStorage | BigInt64Array | null | undefined): void {
   if (storage && isDeviceBuffer(storage)) storage.free();
 }
 

@@ -138,10 +138,13 @@ export function addSuffixes(str: string, suffixes: readonly string[], indent: nu
 }
 
 /**
- * What PyTorch's `repr(t)` prints for a contiguous CPU tensor with this data, shape and dtype (default
- * print options, no grad_fn).
+ * What PyTorch's `repr(t)` prints for a contiguous tensor with this data, shape and dtype (default print
+ * options, no grad_fn). float16/bfloat16 values come widened to float32 (exact); `leading` suffixes (the
+ * device of a CUDA tensor) come first, as in `_str_intern`. Like PyTorch, a non-empty tensor shows its dtype
+ * unless it is float32 (the default) or int64 (inferred from the values).
  */
-export function formatTensor(data: Float32Array | BigInt64Array, shape: readonly number[], dtype: 'float32' | 'int64'): string {
+export function formatTensor(data: Float32Array | BigInt64Array, shape: readonly number[], dtype: 'float32' | 'float16' | 'bfloat16' | 'int64',
+  leading: readonly string[] = []): string {
   const prefix = 'tensor(';
   const indent = prefix.length;
   const ndim = shape.length;
@@ -149,7 +152,7 @@ export function formatTensor(data: Float32Array | BigInt64Array, shape: readonly
   if (numel !== data.length) throw new RangeError(`shape [${shape.join(', ')}] is invalid for input of size ${data.length}`);
 
   if (numel === 0) {
-    const suffixes: string[] = [];
+    const suffixes: string[] = [...leading];
     // Like NumPy, the shape is shown unless it is (0,); with no elements the dtype cannot be inferred
     // from them, so any non-default dtype (int64 included) is shown.
     if (ndim !== 1) suffixes.push(`size=(${shape.join(', ')})`);
@@ -167,7 +170,7 @@ export function formatTensor(data: Float32Array | BigInt64Array, shape: readonly
     else for (const i of shownIndices(shape[dim], summarize)) if (i !== null) collect(offset + i * strides[dim], dim + 1);
   };
   collect(0, 0);
-  const formatter = new Formatter(dtype === 'float32', shown);
+  const formatter = new Formatter(dtype !== 'int64', shown);
 
   const render = (offset: number, dim: number, indent: number): string => {
     if (dim === ndim) return formatter.format(data[offset]);
@@ -184,5 +187,6 @@ export function formatTensor(data: Float32Array | BigInt64Array, shape: readonly
     // Sub-tensors of higher dimension are set apart by more blank lines.
     return `[${slices.join(`,${'\n'.repeat(ndim - dim - 1)}${' '.repeat(indent + 1)}`)}]`;
   };
-  return addSuffixes(prefix + render(0, 0, indent), [], indent);
+  const dtypeSuffix = dtype === 'float32' || dtype === 'int64' ? [] : [`dtype=torch.${dtype}`];
+  return addSuffixes(prefix + render(0, 0, indent), [...leading, ...dtypeSuffix], indent);
 }

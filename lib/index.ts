@@ -3,6 +3,7 @@ import { native } from './binding';
 import { checkInteger } from './checks';
 
 export { Tensor, DType, Device, DeviceLike, AnyTensor, NestedArray, TensorOptions, DeviceOptions, tensor, fromBuffer, zeros, ones, full, rand, randn, isTensor } from './tensor';
+export type { FloatDType, HalfDType, FloatTensorOptions, ToOptions } from './tensor';
 export { cuda, setFloat32MatmulPrecision, getFloat32MatmulPrecision } from './cuda';
 export type { Float32MatmulPrecision } from './binding';
 export { manualSeed } from './random';
@@ -20,6 +21,7 @@ export * as optim from './optim/index';
 export { clipGradNorm, clipGradValue, ClipGradNormOptions } from './nn/clip';
 export * as functional from './nn/functional';
 export { loadSafetensors, saveSafetensors, serializeSafetensors, readSafetensorsMetadata } from './safetensors';
+export type { LoadSafetensorsOptions } from './safetensors';
 export * from './nn/index';
 export * as nn from './nn/index';
 export {

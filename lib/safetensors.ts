@@ -1,10 +1,24 @@
 // safetensors (https://huggingface.co/docs/safetensors): an 8-byte little-endian header length N, N bytes of
-// JSON header, then the raw little-endian tensor bytes. F32 and I64 load as views of the file's memory; other
-// dtypes are converted. Saving reproduces `safetensors.torch.save_file` byte for byte. Typed-array views use the
+// JSON header, then the raw little-endian tensor bytes. F32, F16, BF16 and I64 load as views of the file's memory
+// (float16/bfloat16 tensors keep their bits); other dtypes are converted. Saving reproduces `safetensors.torch.save_file` byte for byte. Typed-array views use the
 // host byte order, which is little-endian on every platform Node supports in practice.
 import * as fs from 'node:fs';
-import { describe } from './checks';
-import { AnyTensor, fromBuffer, isTensor, Tensor } from './tensor';
+import { checkBoolean, checkOptions, describe } from './checks';
+import { AnyTensor, DType, fromBuffer, isTensor, Tensor } from './tensor';
+
+export interface LoadSafetensorsOptions {
+  /**
+   * Load F16 and BF16 tensors as float32 (exact) instead of float16/bfloat16, which is what this library did
+   * before it had half-precision tensors; default false.
+   */
+  halfToFloat32?: boolean;
+}
+
+// The file dtypes loaded as views, with their tensor dtype and element size.
+const SHARED: Record<string, [DType, number]> = { F32: ['float32', 4], I64: ['int64', 8], F16: ['float16', 2], BF16: ['bfloat16', 2] };
+const FILE_DTYPE: Record<string, string> = { float32: 'F32', int64: 'I64', float16: 'F16', bfloat16: 'BF16' };
+// The Rust writer sorts by descending dtype (its enum order: ... F16, BF16, ..., F32, ..., I64), then by name.
+const WRITE_RANK: Record<string, number> = { I64: 0, F32: 1, BF16: 2, F16: 3 };
 
 // The Rust reader's limit; anything bigger is a corrupt length, not a real header.
 const MAX_HEADER_BYTES = 100_000_000;
@@ -44,8 +58,7 @@ const TO_INT64: Record<string, [number, Reader]> = {
 };
 
 function itemSize(dtype: string): number | undefined {
-  if (dtype === 'F32') return 4;
-  if (dtype === 'I64') return 8;
+  if (SHARED[dtype]) return SHARED[dtype][1];
   return (TO_FLOAT32[dtype] ?? TO_INT64[dtype])?.[0];
 }
 
@@ -99,11 +112,14 @@ function parseMetadata(header: Record<string, unknown>, label: string): Record<s
 }
 
 /**
- * Loads every tensor of a safetensors file (or of its bytes already in memory). F32 and I64 tensors share the
- * buffer's memory (copied only where the data is not aligned for its type); F16, BF16 and F64 become float32,
- * I32, U32, I16, U16, I8, U8 and BOOL become int64.
+ * Loads every tensor of a safetensors file (or of its bytes already in memory). F32, F16, BF16 and I64 tensors
+ * (float32, float16, bfloat16, int64) share the buffer's memory (copied only where the data is not aligned for
+ * its type); F64 becomes float32, I32, U32, I16, U16, I8, U8 and BOOL become int64. With `halfToFloat32`, F16
+ * and BF16 become float32 too.
  */
-export function loadSafetensors(pathOrBuffer: string | Buffer | Uint8Array): Record<string, AnyTensor> {
+export function loadSafetensors(pathOrBuffer: string | Buffer | Uint8Array, options?: LoadSafetensorsOptions): Record<string, AnyTensor> {
+  const opts = checkOptions('loadSafetensors options', options, ['halfToFloat32']);
+  const halfToFloat32 = opts.halfToFloat32 === undefined ? false : checkBoolean('halfToFloat32', opts.halfToFloat32);
   const { bytes, label } = readSource(pathOrBuffer);
   const { dataStart, header } = parseHeader(bytes, label, bytes.length);
   parseMetadata(header, label);
@@ -140,12 +156,13 @@ export function loadSafetensors(pathOrBuffer: string | Buffer | Uint8Array): Rec
   }
   return Object.fromEntries(entries.map(([name, { dtype, shape, begin, end }]): [string, AnyTensor] => {
     const start = dataStart + begin;
-    if (dtype === 'F32' || dtype === 'I64') {
-      const aligned = (bytes.byteOffset + start) % (dtype === 'I64' ? 8 : 4) === 0;
+    const shared = SHARED[dtype];
+    if (shared && !(halfToFloat32 && (dtype === 'F16' || dtype === 'BF16'))) {
+      const aligned = (bytes.byteOffset + start) % shared[1] === 0;
       // A new Uint8Array gets its own ArrayBuffer at offset 0 (Buffer#slice would be a view).
       const source = aligned ? bytes : new Uint8Array(bytes.subarray(start, dataStart + end));
       const byteOffset = aligned ? start : 0;
-      return [name, fromBuffer(source, shape, { byteOffset, dtype: dtype === 'I64' ? 'int64' : 'float32' }) as AnyTensor];
+      return [name, fromBuffer(source, shape, { byteOffset, dtype: shared[0] }) as AnyTensor];
     }
     const view = new DataView(bytes.buffer, bytes.byteOffset + start, end - begin);
     const float = TO_FLOAT32[dtype];
@@ -184,9 +201,9 @@ function compareNames(a: string, b: string): number {
 }
 
 /**
- * The bytes `safetensors.torch.save_file(dict, metadata=metadata)` writes: float32 as F32, int64 as I64, the
- * int64 tensors first (the Rust writer sorts by descending dtype, then name), the header padded with spaces to
- * a multiple of 8. Metadata keys keep their order here (Python's come out in hash order); empty metadata is
+ * The bytes `safetensors.torch.save_file(dict, metadata=metadata)` writes: float32 as F32, float16 as F16,
+ * bfloat16 as BF16, int64 as I64, ordered I64, F32, BF16, F16 (the Rust writer sorts by descending dtype), then
+ * by name, the header padded with spaces to a multiple of 8. Metadata keys keep their order here (Python's come out in hash order); empty metadata is
  * omitted.
  */
 export function serializeSafetensors(dict: Record<string, AnyTensor>, metadata?: Record<string, string>): Buffer {
@@ -196,7 +213,7 @@ export function serializeSafetensors(dict: Record<string, AnyTensor>, metadata?:
     if (name === '__metadata__') throw new RangeError(`Expected a tensor name other than "__metadata__" for ${key} (the header reserves it)`);
     if (!isTensor(value)) throw new TypeError(`Expected a Tensor for ${key} but received ${describe(value)}`);
     if (value.disposed) throw new Error(`${key} is a disposed Tensor; it can no longer be used`);
-    return { name, tensor: value, dtype: value.dtype === 'int64' ? 'I64' : 'F32' };
+    return { name, tensor: value, dtype: FILE_DTYPE[value.dtype] };
   });
   let json = '{';
   if (metadata !== undefined) {
@@ -209,7 +226,7 @@ export function serializeSafetensors(dict: Record<string, AnyTensor>, metadata?:
   // readSafetensorsMetadata's {} (Python would write "__metadata__":{} for an explicit {}).
   const hasMetadata = metadata !== undefined && Object.keys(metadata).length > 0;
   if (hasMetadata) json += `"__metadata__":${JSON.stringify(metadata)}`;
-  tensors.sort((a, b) => (a.dtype === b.dtype ? compareNames(a.name, b.name) : a.dtype === 'I64' ? -1 : 1));
+  tensors.sort((a, b) => (a.dtype === b.dtype ? compareNames(a.name, b.name) : WRITE_RANK[a.dtype] - WRITE_RANK[b.dtype]));
   let offset = 0;
   const parts = tensors.map(({ name, tensor, dtype }) => {
     const data = tensor.data;

@@ -287,8 +287,8 @@ describe('errors: layer forward arguments', () => {
 
   it('rejects an int64 input', () => {
     const ints = tensor(new BigInt64Array(150), [5, 3, 10]);
-    rejectsBeforeNative(() => lstm.forward(ints as never), TypeError, /^Expected a float32 Tensor for input but received dtype int64/);
-    rejectsBeforeNative(() => rnn.forward(x, tensor(new BigInt64Array(120), [2, 3, 20]) as never), TypeError, /^Expected a float32 Tensor for hx but received dtype int64/);
+    rejectsBeforeNative(() => lstm.forward(ints as never), TypeError, /^Expected a floating point Tensor \(float32, float16 or bfloat16\) for input but received dtype int64/);
+    rejectsBeforeNative(() => rnn.forward(x, tensor(new BigInt64Array(120), [2, 3, 20]) as never), TypeError, /^Expected a floating point Tensor \(float32, float16 or bfloat16\) for hx but received dtype int64/);
   });
 
   it('rejects bad arguments in forwardAsync without queueing native work', async () => {
@@ -408,7 +408,7 @@ describe('errors: cell forward arguments', () => {
     const h = zeros([3, 20]);
     h.dispose();
     rejectsBeforeNative(() => gruCell.forward(x, h), Error, /^hx is a disposed Tensor/);
-    rejectsBeforeNative(() => rnnCell.forward(tensor(new BigInt64Array(30), [3, 10]) as never), TypeError, /^Expected a float32 Tensor for input but received dtype int64/);
+    rejectsBeforeNative(() => rnnCell.forward(tensor(new BigInt64Array(30), [3, 10]) as never), TypeError, /^Expected a floating point Tensor \(float32, float16 or bfloat16\) for input but received dtype int64/);
   });
 });
 
@@ -482,15 +482,15 @@ describe('errors: tensor factories and views', () => {
   });
 
   it('rejects bad tensor() data and shapes', () => {
-    throwsExactly(() => tensor('abc' as never), TypeError, /^Expected a nested array, number, Float32Array or BigInt64Array for data but received "abc"$/);
+    throwsExactly(() => tensor('abc' as never), TypeError, /^Expected a nested array, number, Float32Array, Uint16Array or BigInt64Array for data but received "abc"$/);
     throwsExactly(() => tensor([[1, 2], [3]]), RangeError, /^Expected a rectangular nested array for data but dimension 1 has lengths 2 and 1$/);
     throwsExactly(() => tensor([1, 'a'] as never), TypeError, /^Expected numbers in data but received "a"$/);
     throwsExactly(() => tensor([1, 2, 3], [2, 2]), RangeError, /^shape \[2, 2\] is invalid for input of size 3$/);
     throwsExactly(() => tensor(new Float32Array(6), [4]), RangeError, /^shape \[4\] is invalid for input of size 6$/);
     throwsExactly(() => tensor([1, 2], [2.5]), TypeError, /^Expected integer for shape\[0\] but received 2\.5$/);
     throwsExactly(() => tensor(new Float32Array(2), undefined, { dtype: 'int64' }), TypeError, /^Expected dtype float32 for a Float32Array but received int64$/);
-    throwsExactly(() => tensor([1], undefined, { dtype: 'float16' as never }), RangeError, /^Expected one of 'float32', 'int64' for dtype but received "float16"$/);
-    throwsExactly(() => new Tensor([1, 2] as never, [2]), TypeError, /^Expected a Float32Array or BigInt64Array for data but received an array of length 2$/);
+    throwsExactly(() => tensor([1], undefined, { dtype: 'float64' as never }), RangeError, /^Expected one of 'float32', 'float16', 'bfloat16', 'int64' for dtype but received "float64"$/);
+    throwsExactly(() => new Tensor([1, 2] as never, [2]), TypeError, /^Expected a Float32Array, Uint16Array or BigInt64Array for data but received an array of length 2$/);
   });
 
   it('rejects bad reshape arguments', () => {

@@ -2,7 +2,7 @@ import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { loadSafetensors, readSafetensorsMetadata, saveSafetensors, serializeSafetensors } from '../lib/safetensors';
+import { LoadSafetensorsOptions, loadSafetensors, readSafetensorsMetadata, saveSafetensors, serializeSafetensors } from '../lib/safetensors';
 import { Tensor, tensor } from '../lib/tensor';
 
 // Tests compile to dist/test/, the fixtures stay in the source tree.
@@ -22,8 +22,8 @@ function u16(...values: number[]): Buffer {
   return out;
 }
 
-function loadOne(dtype: string, shape: number[], data: Buffer) {
-  return loadSafetensors(build({ x: { dtype, shape, data_offsets: [0, data.length] } }, data)).x;
+function loadOne(dtype: string, shape: number[], data: Buffer, options?: LoadSafetensorsOptions) {
+  return loadSafetensors(build({ x: { dtype, shape, data_offsets: [0, data.length] } }, data), options).x;
 }
 
 describe('safetensors', () => {
@@ -147,16 +147,38 @@ describe('safetensors', () => {
   });
 
   describe('dtype conversion', () => {
-    it('F16 to float32, subnormals and infinities included', () => {
-      const x = loadOne('F16', [9], u16(0x3c00, 0xc000, 0x0001, 0x03ff, 0x7bff, 0x7c00, 0xfc00, 0x8000, 0x3555));
+    it('F16 to float32 with halfToFloat32, subnormals and infinities included', () => {
+      const x = loadOne('F16', [9], u16(0x3c00, 0xc000, 0x0001, 0x03ff, 0x7bff, 0x7c00, 0xfc00, 0x8000, 0x3555), { halfToFloat32: true });
       assert.equal(x.dtype, 'float32');
       assert.deepEqual(x.toArray(), [1, -2, 2 ** -24, 1023 * 2 ** -24, 65504, Infinity, -Infinity, -0, Math.fround(0.333251953125)]);
-      assert.ok(Number.isNaN(loadOne('F16', [1], u16(0x7e00)).data[0]));
+      assert.ok(Number.isNaN(loadOne('F16', [1], u16(0x7e00), { halfToFloat32: true }).data[0] as number));
     });
 
-    it('BF16 to float32', () => {
-      const x = loadOne('BF16', [2, 2], u16(0x3f80, 0xc000, 0x7f80, 0x0001));
+    it('BF16 to float32 with halfToFloat32', () => {
+      const x = loadOne('BF16', [2, 2], u16(0x3f80, 0xc000, 0x7f80, 0x0001), { halfToFloat32: true });
+      assert.equal(x.dtype, 'float32');
       assert.deepEqual(x.toArray(), [[1, -2], [Infinity, 2 ** -133]]);
+    });
+
+    it('F16 and BF16 load as float16 / bfloat16 by default, sharing the bytes', () => {
+      const bits = [0x3c00, 0xc000, 0x0001, 0x7c00, 0x8000, 0x3555];
+      const json = JSON.stringify({ h: { dtype: 'F16', shape: [2, 3], data_offsets: [0, 12] }, b: { dtype: 'BF16', shape: [2], data_offsets: [12, 16] } });
+      // padded like the writer's header, so that the data is aligned and loads as a view
+      const bytes = build(json.padEnd(Math.ceil(json.length / 8) * 8, ' '), Buffer.concat([u16(...bits), u16(0x3f80, 0x7f80)]));
+      const loaded = loadSafetensors(bytes);
+      assert.equal(loaded.h.dtype, 'float16');
+      assert.deepEqual(Array.from(loaded.h.data as Uint16Array), bits);
+      assert.deepEqual(loaded.h.toArray(), [[1, -2, 2 ** -24], [Infinity, -0, 0.333251953125]]);
+      assert.equal(loaded.b.dtype, 'bfloat16');
+      assert.deepEqual(loaded.b.toArray(), [1, Infinity]);
+      // a view of the bytes, like F32: writing the file's memory shows through
+      bytes.writeUInt16LE(0x4000, bytes.length - 16);
+      assert.equal((loaded.h.toArray() as number[][])[0][0], 2);
+    });
+
+    it('halfToFloat32 must be a boolean', () => {
+      assert.throws(() => loadSafetensors(build({}, Buffer.alloc(0)), { halfToFloat32: 1 as never }), { name: 'TypeError', message: /halfToFloat32/ });
+      assert.throws(() => loadSafetensors(build({}, Buffer.alloc(0)), { upcast: true } as never), { name: 'TypeError', message: /Unknown option "upcast"/ });
     });
 
     it('F64 to float32, rounding', () => {

@@ -5,11 +5,12 @@ import { needsGrad } from '../autograd/node';
 import { recordRnn } from './rnn-node';
 import { checkBoolean, checkInteger, checkOptions, describe, sameShape, shapeText } from '../checks';
 import { allocStorage, freeStorage } from '../cuda';
-import { Tensor, checkTensor } from '../tensor';
+import { Tensor, checkFloatTensor } from '../tensor';
+import { FloatDType } from '../half';
 import { Module } from './module';
 import { checkAllocation, checkRecurrenceAllocation } from '../limits';
 import {
-  CellMode, GATES, NATIVE_KIND, PreparedCall, checkSameDevice, initUniform, nativeWeights, runPrepared, runPreparedAsync,
+  CellMode, GATES, NATIVE_KIND, PreparedCall, checkCallDType, checkSameDevice, initUniform, nativeWeights, runPrepared, runPreparedAsync,
 } from './rnn-base';
 
 export interface CellBaseOptions {
@@ -49,7 +50,7 @@ export abstract class CellBase extends Module {
   }
 
   private checkState(name: string, value: unknown, expected: number[]): NativeStorage {
-    const t = checkTensor(name, value);
+    const t = checkFloatTensor(name, value);
     if (t.ndim !== expected.length) {
       throw new RangeError(`${this.constructor.name}: Expected ${name} to be ${expected.length}D, got ${t.ndim}D instead`);
     }
@@ -67,7 +68,7 @@ export abstract class CellBase extends Module {
   protected prepareStep(input: unknown, hx: unknown, record = false): PreparedCall<Tensor | [Tensor, Tensor]> {
     const lstm = this.mode === 'LSTM';
     const name = this.constructor.name;
-    const x = checkTensor('input', input);
+    const x = checkFloatTensor('input', input);
     checkSameDevice('input', x, 'weight_ih', this.device);
     if (x.ndim !== 1 && x.ndim !== 2) throw new RangeError(`${name}: Expected input to be 1D or 2D, got ${x.ndim}D instead`);
     const batched = x.ndim === 2;
@@ -96,19 +97,20 @@ export abstract class CellBase extends Module {
     const params = this.parameters();
     const recording = record && isGradEnabled() &&
       (params.some((p) => p.requiresGrad) || needsGrad(x) || needsGrad(h0Tensor) || needsGrad(c0Tensor));
+    const dtype: FloatDType = checkCallDType(this, x, [h0Tensor, c0Tensor], recording);
     checkRecurrenceAllocation(`${name}.forward`, { mode: this.mode, rows: B, batch: B, layers: 1, directions: 1, hiddenSize: H, outSize: H, saving: recording });
     const allocated: NativeStorage[] = [];
-    const alloc = (n: number): NativeStorage => {
-      const s = allocStorage(this.device, n);
+    const alloc = (n: number, type: FloatDType = 'float32'): NativeStorage => {
+      const s = allocStorage(this.device, n, type) as NativeStorage;
       allocated.push(s);
       return s;
     };
     let scratch: NativeStorage, hN: NativeStorage, cN: NativeStorage | null;
     try {
       // the layer driver's output for T = 1 is h' again; it gets its own scratch memory
-      scratch = alloc(B * H);
-      hN = alloc(B * H);
-      cN = lstm ? alloc(B * H) : null;
+      scratch = alloc(B * H, dtype);
+      hN = alloc(B * H, dtype);
+      cN = lstm ? alloc(B * H, dtype) : null;
     } catch (e) {
       for (const s of allocated) freeStorage(s); // out of device memory
       throw e;
@@ -116,6 +118,7 @@ export abstract class CellBase extends Module {
     const spec: NativeForwardSpec = {
       kind: NATIVE_KIND[this.mode], inputSize: this.inputSize, hiddenSize: H, projSize: 0, numLayers: 1,
       bidirectional: false, bias: this.bias, batchFirst: false, seqLen: 1, batch: B, dropout: 0, training: false, seed: 0,
+      ...(dtype !== 'float32' ? { dtype } : {}),
     };
     const args: ForwardArgs = [spec, weights, x.storage(), h0, c0, scratch, hN, cN, null];
     const saved = recording ? alloc(native.rnnSavedSize(...args)) : null;

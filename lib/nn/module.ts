@@ -1,8 +1,9 @@
-// Module base: parameters under PyTorch's names, state dicts, train/eval, devices.
-import { NativeStorage } from '../binding';
+// Module base: parameters under PyTorch's names, state dicts, train/eval, devices and dtypes.
+import { FloatStorage } from '../binding';
 import { checkBoolean, checkOptions, describe, shapeText } from '../checks';
-import { Device, DeviceLike, copyInto, copyStorage, freeStorage, resolveDevice } from '../cuda';
-import { AnyTensor, Tensor, isTensor } from '../tensor';
+import { Device, DeviceLike, convertStorage, copyInto, freeStorage, requireCudaDevice, cudaIndex } from '../cuda';
+import { FloatDType } from '../half';
+import { AnyTensor, Tensor, ToOptions, isTensor, parseToArgs } from '../tensor';
 
 export interface LoadStateDictOptions {
   /** Require the dict's keys to match the module's parameters exactly (default true). */
@@ -55,47 +56,77 @@ export abstract class Module {
   }
 
   /**
-   * Moves every parameter to `device` ('cpu', 'cuda' = 'cuda:0', 'cuda:N') in place, like PyTorch's `module.to`:
-   * the parameter Tensors stay the same objects (so `namedParameters()` and `stateDict()` references stay
-   * valid) and get memory on the new device; their old device memory is freed. Returns the module.
-   * On any error (an unusable device, out of memory) the module is left unchanged.
+   * Moves every parameter to `device` ('cpu', 'cuda' = 'cuda:0', 'cuda:N') and/or converts it to a floating
+   * `dtype` ('float32', 'float16', 'bfloat16') in place, like PyTorch's `module.to`: `to(device)`, `to(dtype)`,
+   * `to(device, dtype)` or `to({ device, dtype })`. The parameter Tensors stay the same objects (so
+   * `namedParameters()` and `stateDict()` references stay valid) and get new memory; their old device memory is
+   * freed. Gradients move and convert with them, as in PyTorch. Returns the module. On any error (an unusable
+   * device, out of memory) the module is left unchanged.
    */
-  to(device: DeviceLike): this {
-    const target = resolveDevice(device);
+  to(device: DeviceLike): this;
+  to(dtype: FloatDType): this;
+  to(device: DeviceLike, dtype: FloatDType): this;
+  to(options: ToOptions): this;
+  to(...args: unknown[]): this {
+    const asked = parseToArgs(args);
+    if (asked.device !== undefined && asked.device !== 'cpu') requireCudaDevice(cudaIndex(asked.device));
     this.#checkIdle('move');
-    // gradients move with their parameters, as in PyTorch (a gradient must live on its parameter's device)
-    const moves: [Tensor<'float32'>, NativeStorage, NativeStorage | null][] = [];
+    const moves: [Tensor<'float32'>, FloatDType, FloatStorage, FloatStorage | null][] = [];
     try {
       for (const [name, param] of this.namedParameters()) {
-        if (param.device === target) continue;
+        const device: Device = asked.device ?? param.device;
+        const from = param.dtype as FloatDType;
+        const dtype = asked.dtype ?? from;
+        if (param.device === device && from === dtype) continue;
         if (param.disposed) throw new Error(`parameter ${name} of ${this.constructor.name} has been disposed`);
         const grad = param.grad && !param.grad.disposed ? param.grad : null;
-        moves.push([param, copyStorage(param.storage(), target), null]);
-        if (grad) moves[moves.length - 1][2] = copyStorage(grad.storage() as NativeStorage, target);
+        moves.push([param, dtype, convertStorage(param.storage(), from, dtype, device), null]);
+        if (grad) moves[moves.length - 1][3] = convertStorage(grad.storage() as FloatStorage, grad.dtype as FloatDType, dtype, device);
       }
     } catch (e) {
-      for (const [, storage, grad] of moves) {
+      for (const [, , storage, grad] of moves) {
         freeStorage(storage);
         freeStorage(grad);
       }
       throw e;
     }
-    for (const [param, storage, grad] of moves) {
+    for (const [param, dtype, storage, grad] of moves) {
       const old = param.grad;
-      param._replaceStorage(storage);
-      if (grad && old) param.grad = new Tensor(grad as Float32Array, old.shape);
+      param._replaceStorage(storage, dtype);
+      if (grad && old) param.grad = new Tensor(grad as Float32Array, old.shape, dtype as 'float32');
     }
     return this;
   }
 
+  /** `to('float16')`: every parameter (and gradient) converted in place, like PyTorch's `module.half()`. */
+  half(): this {
+    return this.to('float16');
+  }
+
+  /** `to('bfloat16')`. */
+  bfloat16(): this {
+    return this.to('bfloat16');
+  }
+
+  /** `to('float32')`. */
+  float(): this {
+    return this.to('float32');
+  }
+
+  /** The dtype of the module's parameters (float32 unless converted with `to`/`half`/`bfloat16`). */
+  get dtype(): FloatDType {
+    const first = this.parameters()[0];
+    return first ? (first.dtype as FloatDType) : 'float32';
+  }
+
   /** `to('cuda:<index>')`. */
   cuda(index = 0): this {
-    return this.to(`cuda:${index}`);
+    return this.to(`cuda:${index}` as DeviceLike);
   }
 
   /** `to('cpu')`. */
   cpu(): this {
-    return this.to('cpu');
+    return this.to('cpu' as DeviceLike);
   }
 
   #checkIdle(what: 'load a state dict into' | 'move'): void {
@@ -156,7 +187,7 @@ export abstract class Module {
     const errors: string[] = [];
     if (strict && missingKeys.length > 0) errors.push(`Missing key(s) in state_dict: ${missingKeys.map((k) => `"${k}"`).join(', ')}.`);
     if (strict && unexpectedKeys.length > 0) errors.push(`Unexpected key(s) in state_dict: ${unexpectedKeys.map((k) => `"${k}"`).join(', ')}.`);
-    const updates: [NativeStorage, NativeStorage][] = [];
+    const updates: [Tensor<'float32'>, AnyTensor][] = [];
     for (const [name, param] of params) {
       if (!(name in dict)) continue;
       const value = dict[name];
@@ -166,19 +197,31 @@ export abstract class Module {
         errors.push(`Expected a Tensor for ${name} but received ${describe(value)}.`);
       } else if (value.disposed) {
         errors.push(`${name} is a disposed Tensor.`);
-      } else if (value.dtype !== 'float32') {
-        errors.push(`dtype mismatch for ${name}: copying a param of dtype ${value.dtype} from checkpoint, the dtype in current model is float32.`);
+      } else if (value.dtype === 'int64') {
+        errors.push(`dtype mismatch for ${name}: copying a param of dtype ${value.dtype} from checkpoint, the dtype in current model is ${param.dtype}.`);
       } else if (shapeText(value.shape) !== shapeText(param.shape)) {
         errors.push(`size mismatch for ${name}: copying a param with shape ${shapeText(value.shape)} from checkpoint, the shape in current model is ${shapeText(param.shape)}.`);
       } else {
-        updates.push([param.storage() as NativeStorage, value.storage() as NativeStorage]);
+        updates.push([param, value]);
       }
     }
     if (errors.length > 0) {
       throw new Error(`Error(s) in loading state_dict for ${this.constructor.name}:\n\t${errors.join('\n\t')}`);
     }
-    // into the parameters on whatever device they are, from tensors on any device
-    for (const [target, source] of updates) copyInto(target, source);
+    // into the parameters on whatever device they are, from tensors on any device; floating dtypes convert to the
+    // parameter's, as PyTorch's copy_ does
+    for (const [param, value] of updates) {
+      if (value.dtype === param.dtype) {
+        copyInto(param.storage(), value.storage() as FloatStorage);
+        continue;
+      }
+      const converted = convertStorage(value.storage() as FloatStorage, value.dtype as FloatDType, param.dtype as FloatDType, param.device);
+      try {
+        copyInto(param.storage(), converted);
+      } finally {
+        freeStorage(converted);
+      }
+    }
     return { missingKeys, unexpectedKeys };
   }
 

@@ -5,9 +5,10 @@ import { isGradEnabled } from '../autograd/grad-mode';
 import { needsGrad } from '../autograd/node';
 import { recordRnn } from './rnn-node';
 import { checkBoolean, checkInteger, checkNumberInRange, checkOneOf, checkOptions, describe, shapeText, sameShape } from '../checks';
-import { Device, allocStorage, copyInto, copyStorage, downloadStorage, freeStorage, isDeviceBuffer } from '../cuda';
+import { Device, allocStorage, copyInto, copyStorage, downloadRaw, freeStorage, isDeviceBuffer } from '../cuda';
+import { FloatDType } from '../half';
 import { nextSeed, nextUniform } from '../random';
-import { Tensor, checkTensor } from '../tensor';
+import { Tensor, checkFloatTensor } from '../tensor';
 import { Module } from './module';
 import { checkAllocation, checkRecurrenceAllocation } from '../limits';
 import { PackedSequence } from './packing';
@@ -106,6 +107,44 @@ export function nativeWeights(module: Module): NativeStorage[] {
   });
 }
 
+/** PyTorch's names of the floating dtypes in its dtype errors. */
+const TORCH_NAME: Record<FloatDType, string> = { float32: 'Float', float16: 'Half', bfloat16: 'BFloat16' };
+
+/**
+ * The element type of a recurrent call: the parameters' (all of one dtype), which the input and the states must
+ * share, with PyTorch's messages for mixes. float16/bfloat16 run on CUDA only (PyTorch's CPU RNNs take bfloat16,
+ * this CPU backend is float32), and without recording for backward (not implemented in half precision).
+ */
+export function checkCallDType(module: Module, input: Tensor<'float32'>, states: readonly (Tensor<'float32'> | null)[], recording: boolean): FloatDType {
+  const named = module.namedParameters();
+  const dtype = (named.length > 0 ? named[0][1].dtype : 'float32') as FloatDType;
+  for (const [name, p] of named) {
+    if (p.dtype !== dtype) {
+      throw new TypeError(`Expected every parameter of ${module.constructor.name} to be ${dtype} like ${named[0][0]}, but ${name} is ${p.dtype}; convert the module with .to('${dtype}')`);
+    }
+  }
+  const inputType = input.dtype as FloatDType;
+  if (inputType !== dtype) {
+    throw new TypeError(`Input and parameter tensors are not the same dtype, found input tensor with ${TORCH_NAME[inputType]} and parameter tensor with ${TORCH_NAME[dtype]}`);
+  }
+  for (const state of states) {
+    if (state && state.dtype !== dtype) {
+      throw new TypeError(`Input and hidden tensors are not the same dtype, found input tensor with ${TORCH_NAME[inputType]} and hidden tensor with ${TORCH_NAME[state.dtype as FloatDType]}`);
+    }
+  }
+  if (dtype !== 'float32' && module.device === 'cpu') {
+    throw new TypeError(
+      `${module.constructor.name} in ${dtype} runs on CUDA only (the CPU backend computes in float32): move the module and its inputs to CUDA with .cuda(), or convert them to float32 with .float()`,
+    );
+  }
+  if (dtype !== 'float32' && recording) {
+    throw new Error(
+      `backward through ${dtype} recurrent modules is not implemented: run the forward under noGrad() for inference (or set requiresGrad = false on the parameters), or train in float32 (module.float())`,
+    );
+  }
+  return dtype;
+}
+
 type HiddenState = Tensor<'float32'> | [Tensor<'float32'>, Tensor<'float32'>];
 
 export abstract class RNNBase extends Module {
@@ -183,7 +222,7 @@ export abstract class RNNBase extends Module {
   }
 
   private checkHidden(name: string, value: unknown, expected: number[], batched: boolean, label: string): NativeStorage {
-    const t = checkTensor(name, value);
+    const t = checkFloatTensor(name, value);
     if (t.ndim !== expected.length) {
       const rank = batched ? '3-D' : '2-D';
       throw new RangeError(`For ${batched ? 'batched' : 'unbatched'} ${rank} input, ${name} should also be ${rank} but got ${t.ndim}-D tensor`);
@@ -206,7 +245,7 @@ export abstract class RNNBase extends Module {
     let packed: PackedSequence | null = null;
     if (input instanceof PackedSequence) {
       packed = input;
-      data = checkTensor('input.data', input.data);
+      data = checkFloatTensor('input.data', input.data);
       checkSameDevice('input.data', data, this.referenceName, this.device);
       if (data.ndim !== 2) throw new RangeError(`${name}: Expected packed input data to be 2D, got ${data.ndim}D instead`);
       const sizes = input.batchSizeList();
@@ -221,7 +260,7 @@ export abstract class RNNBase extends Module {
       checkPermutation('input.sortedIndices', input.sortedIndices, B);
       checkPermutation('input.unsortedIndices', input.unsortedIndices, B);
     } else {
-      data = checkTensor('input', input);
+      data = checkFloatTensor('input', input);
       checkSameDevice('input', data, this.referenceName, this.device);
       if (data.ndim !== 2 && data.ndim !== 3) throw new RangeError(`${name}: Expected input to be 2D or 3D, got ${data.ndim}D instead`);
       batched = data.ndim === 3;
@@ -251,10 +290,10 @@ export abstract class RNNBase extends Module {
         h0 = this.checkHidden('hx', hx, hShape, batched, 'hidden');
       }
       if (packed?.sortedIndices) {
-        h0 = permuteBatch(h0, packed.sortedIndices.data, L * D, P);
+        h0 = permuteBatch(h0, packed.sortedIndices.data, L * D, P, h0Tensor.dtype as FloatDType);
         temps.push(h0);
         if (c0) {
-          c0 = permuteBatch(c0, packed.sortedIndices.data, L * D, H);
+          c0 = permuteBatch(c0, packed.sortedIndices.data, L * D, H, (c0Tensor as Tensor).dtype as FloatDType);
           temps.push(c0);
         }
       }
@@ -264,7 +303,9 @@ export abstract class RNNBase extends Module {
     const params = this.parameters();
     const recording = record && isGradEnabled() &&
       (params.some((p) => p.requiresGrad) || needsGrad(data) || needsGrad(h0Tensor) || needsGrad(c0Tensor));
+    let dtype: FloatDType;
     try {
+      dtype = checkCallDType(this, data, [h0Tensor, c0Tensor], recording);
       checkRecurrenceAllocation(`${name}.forward`, { mode: this.mode, rows, batch: B, layers: L, directions: D, hiddenSize: H, outSize: P, saving: recording });
     } catch (e) {
       release(temps);
@@ -272,16 +313,16 @@ export abstract class RNNBase extends Module {
     }
     let weights: NativeStorage[], output: NativeStorage, hN: NativeStorage, cN: NativeStorage | null;
     const allocated: NativeStorage[] = [];
-    const alloc = (n: number): NativeStorage => {
-      const s = allocStorage(this.device, n);
+    const alloc = (n: number, type: FloatDType = 'float32'): NativeStorage => {
+      const s = allocStorage(this.device, n, type) as NativeStorage;
       allocated.push(s);
       return s;
     };
     try {
       weights = nativeWeights(this);
-      output = alloc(rows * D * P);
-      hN = alloc(L * D * B * P);
-      cN = lstm ? alloc(L * D * B * H) : null;
+      output = alloc(rows * D * P, dtype);
+      hN = alloc(L * D * B * P, dtype);
+      cN = lstm ? alloc(L * D * B * H, dtype) : null;
     } catch (e) {
       release([...temps, ...allocated]); // e.g. a disposed parameter, or out of device memory
       throw e;
@@ -291,6 +332,7 @@ export abstract class RNNBase extends Module {
       bidirectional: this.bidirectional, bias: this.bias, batchFirst: batched && this.batchFirst && !packed,
       seqLen: T, batch: B, dropout: this.dropout, training: this.training,
       seed: this.training && this.dropout > 0 && L > 1 ? nextSeed() : 0,
+      ...(dtype !== 'float32' ? { dtype } : {}),
     };
     const outShape = packed ? [rows, D * P] : batched ? [...data.shape.slice(0, 2), D * P] : [T, D * P];
     const unsorted = packed?.unsortedIndices?.data;
@@ -299,7 +341,7 @@ export abstract class RNNBase extends Module {
     /** The state back in the caller's batch order (a new buffer; the sorted one is freed or kept for backward). */
     const unsort = (state: NativeStorage, size: number): NativeStorage => {
       if (!unsorted) return state;
-      const out = permuteBatch(state, unsorted, L * D, size);
+      const out = permuteBatch(state, unsorted, L * D, size, dtype);
       if (saved) keptSorted.push(state);
       else freeStorage(state);
       return out;
@@ -322,8 +364,8 @@ export abstract class RNNBase extends Module {
             name: this.constructor.name, args: args as RecordedArgs, owned: [saved, ...temps, ...keptSorted], input: data, h0: h0Tensor, c0: c0Tensor, params,
             outputs: [out, hOut, cOut],
             permute: sorted && unsorted ? {
-              toSorted: (g) => permuteBatch(g, sorted, L * D, g.length / (L * D * B)),
-              toCaller: (g) => permuteBatch(g, unsorted, L * D, g.length / (L * D * B)),
+              toSorted: (g) => permuteBatch(g, sorted, L * D, g.length / (L * D * B), 'float32'),
+              toCaller: (g) => permuteBatch(g, unsorted, L * D, g.length / (L * D * B), 'float32'),
             } : undefined,
           });
         }
@@ -352,20 +394,20 @@ function checkPermutation(name: string, index: Tensor<'int64'> | null, size: num
 }
 
 /**
- * out[:, k] = state[:, index[k]] for a [layers, B, size] state (PyTorch's permute_hidden), in new memory on the
- * state's device (a CUDA state is downloaded, permuted on the host and uploaded).
+ * out[:, k] = state[:, index[k]] for a [layers, B, size] state of `dtype` (PyTorch's permute_hidden), in new
+ * memory on the state's device (a CUDA state is downloaded, permuted on the host and uploaded).
  */
-function permuteBatch(state: NativeStorage, index: BigInt64Array, layers: number, size: number): NativeStorage {
-  const host = isDeviceBuffer(state) ? downloadStorage(state) : state;
+function permuteBatch(state: NativeStorage, index: BigInt64Array, layers: number, size: number, dtype: FloatDType): NativeStorage {
+  const host = isDeviceBuffer(state) ? downloadRaw(state) : state;
   const B = index.length;
-  const out = new Float32Array(host.length);
+  const out = host instanceof Uint16Array ? new Uint16Array(host.length) : new Float32Array(host.length);
   for (let l = 0; l < layers; l++) {
     for (let k = 0; k < B; k++) {
       const from = (l * B + Number(index[k])) * size;
-      out.set(host.subarray(from, from + size), (l * B + k) * size);
+      (out as Float32Array).set((host as Float32Array).subarray(from, from + size), (l * B + k) * size);
     }
   }
-  return isDeviceBuffer(state) ? copyStorage(out, `cuda:${state.device}`) : out;
+  return (isDeviceBuffer(state) ? copyStorage(out, `cuda:${state.device}`, dtype) : out) as NativeStorage;
 }
 
 export const RNN_BASE_KEYS = BASE_KEYS;

@@ -31,7 +31,8 @@ void runJob(const ForwardJob& job) {
     return;
   }
 #ifdef RNN_WITH_CUDA
-  cuda::rnnForwardCuda(job.spec, job.io, job.device);
+  if (isHalf(job.spec.dtype)) cuda::rnnForwardCudaHalf(job.spec, job.io, job.device);
+  else cuda::rnnForwardCuda(job.spec, job.io, job.device);
 #else
   throw std::runtime_error("node-rnn was built without CUDA");
 #endif

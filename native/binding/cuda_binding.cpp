@@ -31,11 +31,27 @@ namespace {
   return buffer;
 }
 
-[[maybe_unused]] Napi::Float32Array hostArg(const Napi::CallbackInfo& info, size_t i, const char* name) {
-  if (i >= info.Length() || !info[i].IsTypedArray() || info[i].As<Napi::TypedArray>().TypedArrayType() != napi_float32_array) {
-    throw Napi::TypeError::New(info.Env(), std::string(name) + " must be a Float32Array");
+// A float32 DeviceBuffer argument (arithmetic that exists for float32 only: add, sgemm, optimizers).
+[[maybe_unused]] DeviceBuffer* floatBufferArg(const Napi::CallbackInfo& info, size_t i, const char* name) {
+  DeviceBuffer* buffer = bufferArg(info, i, name);
+  if (buffer->type() != ElemType::F32) {
+    throw Napi::TypeError::New(info.Env(), std::string(name) + " must be a float32 buffer, not " + elemName(buffer->type()));
   }
-  return info[i].As<Napi::Float32Array>();
+  return buffer;
+}
+
+// The host array matching a buffer of `type`: a Float32Array for float32, a Uint16Array (the bits) for the half types.
+[[maybe_unused]] Napi::TypedArray hostArg(const Napi::CallbackInfo& info, size_t i, const char* name, ElemType type) {
+  const napi_typedarray_type want = type == ElemType::F32 ? napi_float32_array : napi_uint16_array;
+  if (i >= info.Length() || !info[i].IsTypedArray() || info[i].As<Napi::TypedArray>().TypedArrayType() != want) {
+    throw Napi::TypeError::New(info.Env(), std::string(name) + " must be a " + (type == ElemType::F32 ? "Float32Array" : "Uint16Array") +
+                                               " for a " + elemName(type) + " buffer");
+  }
+  return info[i].As<Napi::TypedArray>();
+}
+
+[[maybe_unused]] void* hostData(Napi::TypedArray array) {
+  return static_cast<uint8_t*>(array.ArrayBuffer().Data()) + array.ByteOffset();
 }
 
 [[maybe_unused]] int intArg(const Napi::CallbackInfo& info, size_t i, const char* name) {
@@ -139,7 +155,12 @@ Napi::Value Alloc(const Napi::CallbackInfo& info) {
   if (info.Length() < 2 || !info[1].IsNumber() || info[1].As<Napi::Number>().DoubleValue() < 0) {
     throw Napi::TypeError::New(info.Env(), "elements must be a non-negative number");
   }
-  return DeviceBuffer::Create(info.Env(), device, size_t(info[1].As<Napi::Number>().DoubleValue()));
+  ElemType type = ElemType::F32;
+  if (info.Length() > 2 && !info[2].IsUndefined() &&
+      (!info[2].IsString() || !parseElemType(info[2].As<Napi::String>().Utf8Value(), &type))) {
+    throw Napi::TypeError::New(info.Env(), "dtype must be 'float32', 'float16' or 'bfloat16'");
+  }
+  return DeviceBuffer::Create(info.Env(), device, size_t(info[1].As<Napi::Number>().DoubleValue()), type);
 #else
   noCuda(info.Env());
 #endif
@@ -148,9 +169,9 @@ Napi::Value Alloc(const Napi::CallbackInfo& info) {
 Napi::Value Upload(const Napi::CallbackInfo& info) {
 #ifdef RNN_WITH_CUDA
   DeviceBuffer* dst = bufferArg(info, 0, "dst");
-  Napi::Float32Array src = hostArg(info, 1, "src");
+  Napi::TypedArray src = hostArg(info, 1, "src", dst->type());
   if (src.ElementLength() != dst->length()) throw Napi::RangeError::New(info.Env(), "cudaUpload: length mismatch");
-  guarded(info.Env(), [&] { cuda::upload(dst->device(), dst->data(), src.Data(), dst->length()); });
+  guarded(info.Env(), [&] { cuda::upload(dst->device(), dst->raw(), hostData(src), dst->bytes()); });
   return info.Env().Undefined();
 #else
   noCuda(info.Env());
@@ -159,10 +180,10 @@ Napi::Value Upload(const Napi::CallbackInfo& info) {
 
 Napi::Value Download(const Napi::CallbackInfo& info) {
 #ifdef RNN_WITH_CUDA
-  Napi::Float32Array dst = hostArg(info, 0, "dst");
   DeviceBuffer* src = bufferArg(info, 1, "src");
+  Napi::TypedArray dst = hostArg(info, 0, "dst", src->type());
   if (dst.ElementLength() != src->length()) throw Napi::RangeError::New(info.Env(), "cudaDownload: length mismatch");
-  guarded(info.Env(), [&] { cuda::download(src->device(), dst.Data(), src->data(), src->length()); });
+  guarded(info.Env(), [&] { cuda::download(src->device(), hostData(dst), src->raw(), src->bytes()); });
   return info.Env().Undefined();
 #else
   noCuda(info.Env());
@@ -174,7 +195,8 @@ Napi::Value Copy(const Napi::CallbackInfo& info) {
   DeviceBuffer* dst = bufferArg(info, 0, "dst");
   DeviceBuffer* src = bufferArg(info, 1, "src");
   if (dst->length() != src->length()) throw Napi::RangeError::New(info.Env(), "cudaCopy: length mismatch");
-  guarded(info.Env(), [&] { cuda::copyDevice(dst->device(), dst->data(), src->device(), src->data(), dst->length()); });
+  if (dst->type() != src->type()) throw Napi::TypeError::New(info.Env(), "cudaCopy: dtypes differ (use cudaConvert)");
+  guarded(info.Env(), [&] { cuda::copyDevice(dst->device(), dst->raw(), src->device(), src->raw(), dst->bytes()); });
   return info.Env().Undefined();
 #else
   noCuda(info.Env());
@@ -186,7 +208,20 @@ Napi::Value Fill(const Napi::CallbackInfo& info) {
   DeviceBuffer* dst = bufferArg(info, 0, "dst");
   if (info.Length() < 2 || !info[1].IsNumber()) throw Napi::TypeError::New(info.Env(), "value must be a number");
   const float value = info[1].As<Napi::Number>().FloatValue();
-  guarded(info.Env(), [&] { cuda::fill(dst->device(), dst->data(), dst->length(), value); });
+  guarded(info.Env(), [&] { cuda::fill(dst->device(), dst->raw(), dst->type(), dst->length(), value); });
+  return info.Env().Undefined();
+#else
+  noCuda(info.Env());
+#endif
+}
+
+Napi::Value Convert(const Napi::CallbackInfo& info) {
+#ifdef RNN_WITH_CUDA
+  DeviceBuffer* dst = bufferArg(info, 0, "dst");
+  DeviceBuffer* src = bufferArg(info, 1, "src");
+  if (dst->length() != src->length()) throw Napi::RangeError::New(info.Env(), "cudaConvert: length mismatch");
+  if (dst->device() != src->device()) throw Napi::RangeError::New(info.Env(), "cudaConvert: the buffers are on different devices");
+  guarded(info.Env(), [&] { cuda::convert(dst->device(), dst->raw(), dst->type(), src->raw(), src->type(), dst->length()); });
   return info.Env().Undefined();
 #else
   noCuda(info.Env());
@@ -195,8 +230,8 @@ Napi::Value Fill(const Napi::CallbackInfo& info) {
 
 Napi::Value Add(const Napi::CallbackInfo& info) {
 #ifdef RNN_WITH_CUDA
-  DeviceBuffer* dst = bufferArg(info, 0, "dst");
-  DeviceBuffer* src = bufferArg(info, 1, "src");
+  DeviceBuffer* dst = floatBufferArg(info, 0, "dst");
+  DeviceBuffer* src = floatBufferArg(info, 1, "src");
   if (dst->length() != src->length()) throw Napi::RangeError::New(info.Env(), "cudaAdd: length mismatch");
   if (dst->device() != src->device()) throw Napi::RangeError::New(info.Env(), "cudaAdd: the buffers are on different devices");
   guarded(info.Env(), [&] { cuda::add(dst->device(), dst->data(), src->data(), dst->length()); });
@@ -218,9 +253,9 @@ Napi::Value Sgemm(const Napi::CallbackInfo& info) {
   const int M = gemmDimArg(info, 2, "M"), N = gemmDimArg(info, 3, "N"), K = gemmDimArg(info, 4, "K");
   const int lda = gemmDimArg(info, 7, "lda"), ldb = gemmDimArg(info, 9, "ldb"), ldc = gemmDimArg(info, 12, "ldc");
   const float alpha = info[5].As<Napi::Number>().FloatValue(), beta = info[10].As<Napi::Number>().FloatValue();
-  DeviceBuffer* A = bufferArg(info, 6, "A");
-  DeviceBuffer* B = bufferArg(info, 8, "B");
-  DeviceBuffer* C = bufferArg(info, 11, "C");
+  DeviceBuffer* A = floatBufferArg(info, 6, "A");
+  DeviceBuffer* B = floatBufferArg(info, 8, "B");
+  DeviceBuffer* C = floatBufferArg(info, 11, "C");
   if (A->device() != C->device() || B->device() != C->device()) {
     throw Napi::RangeError::New(env, "cudaSgemm: A, B and C must be on the same device");
   }
@@ -275,6 +310,7 @@ void RegisterCuda(Napi::Env env, Napi::Object exports) {
   exports.Set("cudaDownload", Napi::Function::New(env, Download, "cudaDownload"));
   exports.Set("cudaCopy", Napi::Function::New(env, Copy, "cudaCopy"));
   exports.Set("cudaFill", Napi::Function::New(env, Fill, "cudaFill"));
+  exports.Set("cudaConvert", Napi::Function::New(env, Convert, "cudaConvert"));
   exports.Set("cudaSgemm", Napi::Function::New(env, Sgemm, "cudaSgemm"));
   exports.Set("cudaAdd", Napi::Function::New(env, Add, "cudaAdd"));
   exports.Set("setFloat32MatmulPrecision", Napi::Function::New(env, SetPrecision, "setFloat32MatmulPrecision"));

@@ -25,16 +25,17 @@ void DeviceBuffer::Register(Napi::Env env, Napi::Object exports) {
                                     {InstanceMethod<&DeviceBuffer::Free>("free"),
                                      InstanceAccessor<&DeviceBuffer::GetDevice>("device"),
                                      InstanceAccessor<&DeviceBuffer::GetLength>("length"),
+                                     InstanceAccessor<&DeviceBuffer::GetDType>("dtype"),
                                      InstanceAccessor<&DeviceBuffer::GetFreed>("freed")});
   auto* classes = new AddonClasses{Napi::Persistent(ctor)};
   env.SetInstanceData<AddonClasses>(classes);
   exports.Set("DeviceBuffer", ctor);
 }
 
-Napi::Object DeviceBuffer::Create(Napi::Env env, int device, size_t length) {
+Napi::Object DeviceBuffer::Create(Napi::Env env, int device, size_t length, ElemType type) {
   auto* classes = env.GetInstanceData<AddonClasses>();
   return classes->deviceBuffer.New({Napi::External<int>::New(env, &kConstructToken), Napi::Number::New(env, device),
-                                    Napi::Number::New(env, double(length))});
+                                    Napi::Number::New(env, double(length)), Napi::Number::New(env, int(type))});
 }
 
 DeviceBuffer* DeviceBuffer::From(Napi::Value value) {
@@ -45,19 +46,20 @@ DeviceBuffer* DeviceBuffer::From(Napi::Value value) {
 }
 
 DeviceBuffer::DeviceBuffer(const Napi::CallbackInfo& info) : Napi::ObjectWrap<DeviceBuffer>(info), env_(info.Env()) {
-  if (info.Length() != 3 || !info[0].IsExternal() || info[0].As<Napi::External<int>>().Data() != &kConstructToken) {
+  if (info.Length() != 4 || !info[0].IsExternal() || info[0].As<Napi::External<int>>().Data() != &kConstructToken) {
     throw Napi::TypeError::New(info.Env(), "DeviceBuffer cannot be constructed directly; use a CUDA tensor factory");
   }
   device_ = info[1].As<Napi::Number>().Int32Value();
   length_ = size_t(info[2].As<Napi::Number>().DoubleValue());
+  type_ = ElemType(info[3].As<Napi::Number>().Int32Value());
 #ifdef RNN_WITH_CUDA
   try {
-    data_ = cuda::allocate(device_, length_);
+    data_ = cuda::allocate(device_, bytes());
   } catch (const std::exception& e) {
-    throw Napi::Error::New(info.Env(), std::string("CUDA out of memory or allocation failed (") + std::to_string(length_ * 4) +
+    throw Napi::Error::New(info.Env(), std::string("CUDA out of memory or allocation failed (") + std::to_string(bytes()) +
                                            " bytes on cuda:" + std::to_string(device_) + "): " + e.what());
   }
-  Napi::MemoryManagement::AdjustExternalMemory(info.Env(), int64_t(length_ * sizeof(float)));
+  Napi::MemoryManagement::AdjustExternalMemory(info.Env(), int64_t(bytes()));
 #else
   throw Napi::Error::New(info.Env(), "node-rnn was built without CUDA");
 #endif
@@ -69,7 +71,7 @@ void DeviceBuffer::releaseMemory() {
   if (!data_) return;
 #ifdef RNN_WITH_CUDA
   cuda::release(device_, data_);
-  Napi::MemoryManagement::AdjustExternalMemory(env_, -int64_t(length_ * sizeof(float)));
+  Napi::MemoryManagement::AdjustExternalMemory(env_, -int64_t(bytes()));
 #endif
   data_ = nullptr;
 }
@@ -86,6 +88,7 @@ Napi::Value DeviceBuffer::Free(const Napi::CallbackInfo& info) {
 
 Napi::Value DeviceBuffer::GetDevice(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), device_); }
 Napi::Value DeviceBuffer::GetLength(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), double(length_)); }
+Napi::Value DeviceBuffer::GetDType(const Napi::CallbackInfo& info) { return Napi::String::New(info.Env(), elemName(type_)); }
 Napi::Value DeviceBuffer::GetFreed(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), freed()); }
 
 }  // namespace rnn::binding

@@ -39,7 +39,7 @@ FloatSpan floats(Napi::Value v, const char* name, bool optional, ForwardJob& job
       buffer->acquire();
       job.inUse.push_back(buffer);
     }
-    return {buffer->data(), buffer->length(), buffer->device()};
+    return {static_cast<float*>(buffer->raw()), buffer->length(), buffer->device(), buffer->type()};
   }
   if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array) {
     typeError(v.Env(), std::string("native forward: ") + name + " must be a Float32Array");
@@ -76,6 +76,10 @@ ForwardJob unpackCall(const Napi::CallbackInfo& info, bool keepAlive, bool backw
   spec.dropout = float(number(s, "dropout"));
   spec.training = boolean(s, "training");
   spec.seed = uint64_t(number(s, "seed"));
+  Napi::Value dtype = s.Get("dtype");
+  if (!dtype.IsUndefined() && (!dtype.IsString() || !parseElemType(dtype.As<Napi::String>().Utf8Value(), &spec.dtype))) {
+    typeError(env, "native forward: spec.dtype must be 'float32', 'float16' or 'bfloat16'");
+  }
   if (!(spec.dropout >= 0.f && spec.dropout <= 1.f)) throw Napi::RangeError::New(env, "native forward: dropout must be in [0, 1]");
 
   Napi::Array weights = info[1].As<Napi::Array>();
@@ -118,6 +122,20 @@ ForwardJob unpackCall(const Napi::CallbackInfo& info, bool keepAlive, bool backw
   for (const FloatSpan& w : g.gradWeights) spans.push_back(&w);
   for (const FloatSpan* span : spans) {
     if (span->data && span->device != job.device) throw Napi::RangeError::New(env, "native forward: all tensors must be on one device");
+  }
+  // One element type per call, the spec's; the saved workspace and gradients exist only in float32 (backward of
+  // a half call is not implemented natively). lib/ reports mixed dtypes with PyTorch's message first.
+  if (job.io.input.type != spec.dtype) throw Napi::TypeError::New(env, "native forward: input dtype differs from spec.dtype");
+  for (const FloatSpan* span : spans) {
+    if (!span->data) continue;
+    const ElemType want = backward || span == &job.io.saved ? ElemType::F32 : spec.dtype;
+    if (span->type != want) {
+      throw Napi::TypeError::New(env, std::string("native forward: every tensor must be ") + elemName(want) + " in this call, found " +
+                                          elemName(span->type));
+    }
+  }
+  if (isHalf(spec.dtype) && (job.device < 0 || backward || job.io.saved.data)) {
+    throw Napi::TypeError::New(env, "native forward: float16/bfloat16 run only on CUDA and without saving for backward");
   }
   const std::string error = backward ? validateGrad(job.spec, job.io, job.grads) : validate(job.spec, job.io);
   if (!error.empty()) throw Napi::RangeError::New(env, error);

@@ -26,6 +26,10 @@ namespace {
   DeviceBuffer* b = i < info.Length() ? DeviceBuffer::From(info[i]) : nullptr;
   if (!b) throw Napi::TypeError::New(info.Env(), std::string(name) + " must be a DeviceBuffer");
   if (b->freed()) throw Napi::Error::New(info.Env(), std::string(name) + " has been freed (the tensor was disposed)");
+  if (b->type() != ElemType::F32) {
+    throw Napi::TypeError::New(info.Env(), std::string(name) + " must be a float32 buffer (optimizers update float32 parameters), not " +
+                                               elemName(b->type()));
+  }
   return b;
 }
 

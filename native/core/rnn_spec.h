@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "cell_kind.h"
+#include "elem_type.h"
 
 namespace rnn {
 
@@ -27,6 +28,9 @@ struct RnnSpec {
   float dropout = 0.f;      // between layers, only when training
   bool training = false;
   uint64_t seed = 0;        // for dropout masks
+  // Element type of every tensor of the call. Half types (CUDA only) keep the gate sums and the cell state in
+  // float32 inside the backend; their spans' `data` then points at 2-byte elements.
+  ElemType dtype = ElemType::F32;
 
   int directions() const { return bidirectional ? 2 : 1; }
   int outSize() const { return projSize > 0 ? projSize : hiddenSize; }
@@ -35,11 +39,15 @@ struct RnnSpec {
   bool packed() const { return !batchSizes.empty(); }
 };
 
-// A float range handed over from JS: pointer and element count.
+// A tensor's memory handed over from JS: pointer and element count. `data` is typed float* because the CPU and
+// the float32 CUDA path use it as such; for float16/bfloat16 (`type`) it points at 2-byte elements and only the
+// CUDA half path reads it (through raw()).
 struct FloatSpan {
   float* data = nullptr;
   size_t size = 0;
   int device = -1;  // -1: host memory; otherwise the CUDA device that holds it
+  ElemType type = ElemType::F32;
+  void* raw() const { return data; }
 };
 
 // Per layer and direction, PyTorch's order: weight_ih, weight_hh, bias_ih, bias_hh, weight_hr.

@@ -65,6 +65,8 @@ class CudaBackend {
 };
 
 void rnnForwardCuda(const RnnSpec& spec, const RnnIo& io, int device);
+// spec.dtype float16 / bfloat16 (cuda_half_forward.cpp): half storage, float32 GEMM accumulation and cell state.
+void rnnForwardCudaHalf(const RnnSpec& spec, const RnnIo& io, int device);
 void rnnBackwardCuda(const RnnSpec& spec, const RnnIo& io, const RnnGradIo& grads, int device);
 // Runs the forward through a cached CUDA graph; false when the call is not suited to one (the caller
 // then runs it directly).

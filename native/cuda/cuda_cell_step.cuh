@@ -2,6 +2,7 @@
 // from a cuBLAS GEMM in global memory) and the fused small-batch kernel (projection in shared memory):
 // PyTorch's gate orders, LSTM i,f,g,o; GRU r,z,n with n = tanh(x_n + b_in + r * (h_n + b_hn)).
 #pragma once
+#include "cuda_elem.cuh"
 #include "cuda_kernels.h"
 
 namespace rnn::cuda {
@@ -9,9 +10,10 @@ namespace rnn::cuda {
 __device__ __forceinline__ float sigmoid(float x) { return 1.f / (1.f + expf(-x)); }
 
 // `hg(g)` is the recurrent projection (W_hh h) of gate g for this row and unit. Rows at or past p.active
-// (done, or in reverse not started) keep their state.
-template <class HG>
-__device__ __forceinline__ void stepUnit(const StepParams& p, int b, int j, HG hg) {
+// (done, or in reverse not started) keep their state. h is read and written as T (float or a half type); the
+// arithmetic is float32.
+template <class T, class HG>
+__device__ __forceinline__ void stepUnit(const StepParamsOf<T>& p, int b, int j, HG hg) {
   const int H = p.hidden, P = p.outSize;
   if (b >= p.active) {
     if (!p.hFull) p.hNext[int64_t(b) * P + j] = p.hCur[int64_t(b) * P + j];
@@ -47,7 +49,7 @@ __device__ __forceinline__ void stepUnit(const StepParams& p, int b, int j, HG h
       const float z = sigmoid(x[xr + H + j] + hg(1) + p.biasX[H + j]);
       const float hn = hg(2) + p.biasHn[j];
       const float n = tanhf(x[xr + 2 * H + j] + p.biasX[2 * H + j] + r * hn);
-      h = n + z * (p.hCur[int64_t(b) * P + j] - n);
+      h = n + z * (toFloat(p.hCur[int64_t(b) * P + j]) - n);
       if (p.savedGates) {
         float* s = p.savedGates + row * 4 * H + j;
         s[0] = r;
@@ -65,13 +67,14 @@ __device__ __forceinline__ void stepUnit(const StepParams& p, int b, int j, HG h
       break;
     }
   }
-  if (p.savedHPrev && j < P) p.savedHPrev[row * P + j] = p.hCur[int64_t(b) * P + j];
+  if (p.savedHPrev && j < P) p.savedHPrev[row * P + j] = toFloat(p.hCur[int64_t(b) * P + j]);
   if (p.savedHFull) p.savedHFull[row * H + j] = h;
+  const T hOut = fromFloat<T>(h);
   if (p.hFull) {
-    p.hFull[int64_t(b) * H + j] = h;
+    p.hFull[int64_t(b) * H + j] = hOut;
   } else {
-    p.hNext[int64_t(b) * P + j] = h;
-    p.output[row * p.outputStride + j] = h;
+    p.hNext[int64_t(b) * P + j] = hOut;
+    p.output[row * p.outputStride + j] = hOut;
   }
 }
 

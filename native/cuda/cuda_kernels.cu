@@ -12,7 +12,8 @@ constexpr int kThreads = 256;
 
 inline unsigned blocksFor(int64_t n) { return unsigned((n + kThreads - 1) / kThreads); }
 
-__global__ void stepKernel(StepParams p) {
+template <class T>
+__global__ void stepKernel(StepParamsOf<T> p) {
   const int64_t idx = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   const int H = p.hidden;
   if (idx >= int64_t(p.batch) * H) return;
@@ -21,7 +22,8 @@ __global__ void stepKernel(StepParams p) {
   stepUnit(p, b, j, [&](int g) { return hg[g * H]; });
 }
 
-__global__ void finishProjectedKernel(StepParams p) {
+template <class T>
+__global__ void finishProjectedKernel(StepParamsOf<T> p) {
   const int64_t idx = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   const int P = p.outSize;
   if (idx >= int64_t(p.batch) * P) return;
@@ -65,15 +67,24 @@ __global__ void fillKernel(float* data, int64_t n, float value) {
 
 }  // namespace
 
-void launchStep(const StepParams& p, cudaStream_t stream) {
+template <class T>
+void launchStep(const StepParamsOf<T>& p, cudaStream_t stream) {
   const int64_t n = int64_t(p.batch) * p.hidden;
-  if (n > 0) stepKernel<<<blocksFor(n), kThreads, 0, stream>>>(p);
+  if (n > 0) stepKernel<T><<<blocksFor(n), kThreads, 0, stream>>>(p);
 }
 
-void launchFinishProjected(const StepParams& p, cudaStream_t stream) {
+template <class T>
+void launchFinishProjected(const StepParamsOf<T>& p, cudaStream_t stream) {
   const int64_t n = int64_t(p.batch) * p.outSize;
-  if (n > 0) finishProjectedKernel<<<blocksFor(n), kThreads, 0, stream>>>(p);
+  if (n > 0) finishProjectedKernel<T><<<blocksFor(n), kThreads, 0, stream>>>(p);
 }
+
+template void launchStep<float>(const StepParamsOf<float>&, cudaStream_t);
+template void launchStep<F16Bits>(const StepParamsOf<F16Bits>&, cudaStream_t);
+template void launchStep<BF16Bits>(const StepParamsOf<BF16Bits>&, cudaStream_t);
+template void launchFinishProjected<float>(const StepParamsOf<float>&, cudaStream_t);
+template void launchFinishProjected<F16Bits>(const StepParamsOf<F16Bits>&, cudaStream_t);
+template void launchFinishProjected<BF16Bits>(const StepParamsOf<BF16Bits>&, cudaStream_t);
 
 void launchCombineBias(CellKind kind, const float* bIh, const float* bHh, int H, float* biasX, float* biasHn,
                        cudaStream_t stream) {

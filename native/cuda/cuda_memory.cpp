@@ -4,6 +4,7 @@
 
 #include "cuda_context.h"
 #include "cuda_backward_kernels.h"
+#include "cuda_half_kernels.h"
 #include "cuda_kernels.h"
 
 namespace rnn::cuda {
@@ -11,7 +12,7 @@ namespace rnn::cuda {
 // Tensors come from the device's stream-ordered memory pool, which keeps freed memory for reuse
 // (like PyTorch's caching allocator): a forward allocates its results, and cudaMalloc/cudaFree
 // would each cost far more than a small forward's GPU work.
-float* allocate(int device, size_t floats) {
+void* allocate(int device, size_t bytes) {
   Context& ctx = context(device);
   static bool poolConfigured[64] = {};
   if (device < 64 && !poolConfigured[device]) {
@@ -23,13 +24,13 @@ float* allocate(int device, size_t floats) {
     cudaGetLastError();
     poolConfigured[device] = true;
   }
-  float* data = nullptr;
-  check(cudaMallocAsync(reinterpret_cast<void**>(&data), (floats > 0 ? floats : 1) * sizeof(float), ctx.stream), "cudaMallocAsync");
+  void* data = nullptr;
+  check(cudaMallocAsync(&data, bytes > 0 ? bytes : 4, ctx.stream), "cudaMallocAsync");
   synchronize(ctx);
   return data;
 }
 
-void release(int device, float* data) {
+void release(int device, void* data) {
   if (!data) return;
   try {
     Context& ctx = context(device);
@@ -40,32 +41,40 @@ void release(int device, float* data) {
   cudaGetLastError();
 }
 
-void upload(int device, float* dst, const float* src, size_t floats) {
+void upload(int device, void* dst, const void* src, size_t bytes) {
   Context& ctx = context(device);
-  check(cudaMemcpyAsync(dst, src, floats * sizeof(float), cudaMemcpyHostToDevice, ctx.stream), "cudaMemcpy to device");
+  check(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, ctx.stream), "cudaMemcpy to device");
   synchronize(ctx);
 }
 
-void download(int device, float* dst, const float* src, size_t floats) {
+void download(int device, void* dst, const void* src, size_t bytes) {
   Context& ctx = context(device);
-  check(cudaMemcpyAsync(dst, src, floats * sizeof(float), cudaMemcpyDeviceToHost, ctx.stream), "cudaMemcpy to host");
+  check(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToHost, ctx.stream), "cudaMemcpy to host");
   synchronize(ctx);
 }
 
-void copyDevice(int dstDevice, float* dst, int srcDevice, const float* src, size_t floats) {
+void copyDevice(int dstDevice, void* dst, int srcDevice, const void* src, size_t bytes) {
   Context& ctx = context(dstDevice);
   if (dstDevice == srcDevice) {
-    check(cudaMemcpyAsync(dst, src, floats * sizeof(float), cudaMemcpyDeviceToDevice, ctx.stream), "cudaMemcpy");
+    check(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, ctx.stream), "cudaMemcpy");
   } else {
-    check(cudaMemcpyPeerAsync(dst, dstDevice, src, srcDevice, floats * sizeof(float), ctx.stream), "cudaMemcpyPeer");
+    check(cudaMemcpyPeerAsync(dst, dstDevice, src, srcDevice, bytes, ctx.stream), "cudaMemcpyPeer");
   }
   synchronize(ctx);
 }
 
-void fill(int device, float* dst, size_t floats, float value) {
+void fill(int device, void* dst, ElemType type, size_t n, float value) {
   Context& ctx = context(device);
-  launchFill(dst, int64_t(floats), value, ctx.stream);
+  if (type == ElemType::F32) launchFill(static_cast<float*>(dst), int64_t(n), value, ctx.stream);
+  else launchFillHalf(dst, type, int64_t(n), value, ctx.stream);
   check(cudaGetLastError(), "fill kernel launch");
+  synchronize(ctx);
+}
+
+void convert(int device, void* dst, ElemType dstType, const void* src, ElemType srcType, size_t n) {
+  Context& ctx = context(device);
+  launchConvert(dst, dstType, src, srcType, int64_t(n), ctx.stream);
+  check(cudaGetLastError(), "convert kernel launch");
   synchronize(ctx);
 }
 

@@ -6,6 +6,11 @@ import {
   cat, stack, reshape, indexSelect,
 } from '../../lib/index';
 import { anyShape, deviceArg, junk, lcg, smallShape } from './arbitraries';
+import { halfToNumber, numberToHalf } from '../../lib/half';
+
+const FLOAT_DTYPES: readonly unknown[] = ['float32', 'float16', 'bfloat16'];
+const isPlain = (v: unknown): v is Record<string, unknown> =>
+  v !== null && typeof v === 'object' && (Object.getPrototypeOf(v) === Object.prototype || Object.getPrototypeOf(v) === null);
 import { closeTo, sameShapeAs, settle, show } from './harness';
 
 const isDim = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
@@ -26,34 +31,35 @@ const FACTORIES = ['zeros', 'ones', 'full', 'rand', 'randn'] as const;
 
 export const factoryProperty = fc.property(
   fc.constantFrom(...FACTORIES), anyShape,
-  fc.oneof({ weight: 4, arbitrary: fc.constant(undefined) }, { weight: 4, arbitrary: fc.record({ dtype: fc.oneof(fc.constantFrom('float32', 'int64'), junk), device: deviceArg }, { requiredKeys: [] }) }, { weight: 1, arbitrary: junk }),
+  fc.oneof({ weight: 4, arbitrary: fc.constant(undefined) }, { weight: 4, arbitrary: fc.record({ dtype: fc.oneof(fc.constantFrom('float32', 'int64', 'float16', 'bfloat16'), junk), device: deviceArg }, { requiredKeys: [] }) }, { weight: 1, arbitrary: junk }),
   fc.oneof(fc.double({ min: -1e6, max: 1e6 }), fc.constantFrom(NaN, Infinity, -Infinity, 2 ** 63), junk),
   (fn, shape, options, value) => {
     const make = { zeros, ones, rand, randn, full: (s: unknown, o: unknown) => full(s as number[], value as number, o as never) }[fn] as (s: unknown, o?: unknown) => Tensor<'float32' | 'int64' & never>;
     const r = settle(`${fn}(${show(shape)})`, () => make(shape, options) as unknown as Tensor<'float32'> | Tensor<'int64'>);
     const o = (options ?? {}) as Record<string, unknown>;
     const optsOk = options === undefined || (typeof options === 'object' && options !== null && !Array.isArray(options) &&
-      Object.keys(o).every((k) => (fn === 'rand' || fn === 'randn' ? ['device'] : ['dtype', 'device']).includes(k)) &&
-      (o.dtype === undefined || o.dtype === 'float32' || o.dtype === 'int64') && (o.device === undefined || deviceUsable(o.device)) &&
-      !(o.dtype === 'int64' && o.device !== undefined && o.device !== 'cpu'));
-    const dtype = o.dtype === 'int64' ? 'int64' : 'float32';
+      Object.keys(o).every((k) => ['dtype', 'device'].includes(k)) &&
+      (o.dtype === undefined || FLOAT_DTYPES.includes(o.dtype) || (o.dtype === 'int64' && fn !== 'rand' && fn !== 'randn')) &&
+      (o.device === undefined || deviceUsable(o.device)) && !(o.dtype === 'int64' && o.device !== undefined && o.device !== 'cpu'));
+    const dtype = (o.dtype ?? 'float32') as 'float32' | 'float16' | 'bfloat16' | 'int64';
     const shapeOk = Array.isArray(shape) && shape.every(isDim);
-    const fits = shapeOk && numel(shape) * (dtype === 'int64' ? 8 : 4) <= getMemoryLimit();
+    const fits = shapeOk && numel(shape) * (dtype === 'int64' ? 8 : dtype === 'float32' ? 4 : 2) <= getMemoryLimit();
     // int64 holds integers: a fill value that is not finite has no int64 form
-    const valueOk = fn !== 'full' || (typeof value === 'number' && (dtype === 'float32' || Number.isFinite(value) || (shapeOk && numel(shape) === 0)));
+    const valueOk = fn !== 'full' || (typeof value === 'number' && (dtype !== 'int64' || Number.isFinite(value) || (shapeOk && numel(shape) === 0)));
     const valid = optsOk && shapeOk && fits && valueOk;
     if (r.ok !== valid) throw new Error(`${fn}(${show(shape)}, ${show(value)}, ${show(options)}) ${r.ok ? 'accepted' : `refused (${(r as { error: Error }).error.message})`}`);
     if (!r.ok) return;
     const t = r.value;
     sameShapeAs(t.shape, shape as number[], fn);
     if (t.dtype !== dtype) throw new Error(`dtype ${t.dtype}, expected ${dtype}`);
-    const host = Array.from(t.hostData() as ArrayLike<number | bigint>, Number);
-    const want = fn === 'zeros' ? 0 : fn === 'ones' ? 1 : fn === 'full' ? (dtype === 'int64' ? Math.trunc(value as number) : Math.fround(value as number)) : null;
+    const host = Array.from(t.hostValues() as ArrayLike<number | bigint>, Number);
+    const rounded = (v: number) => (dtype === 'float32' ? Math.fround(v) : dtype === 'int64' ? Math.trunc(v) : halfToNumber(dtype, numberToHalf(dtype, v)));
+    const want = fn === 'zeros' ? 0 : fn === 'ones' ? 1 : fn === 'full' ? rounded(value as number) : null;
     if (want !== null && host.some((v) => !Object.is(v, want) && !(v === 0 && want === 0) && !(Number.isNaN(v) && Number.isNaN(want)))) {
       if (!(dtype === 'int64' && Math.abs(want) >= 2 ** 53)) throw new Error(`${fn} filled ${host[0]}, expected ${want}`);
     }
     if (fn === 'rand' && host.some((v) => !(v >= 0 && v < 1))) throw new Error('rand outside [0, 1)');
-    if (fn === 'randn' && host.some((v) => !Number.isFinite(v))) throw new Error('randn not finite');
+    if (fn === 'randn' && (dtype as string) !== 'float16' && host.some((v) => !Number.isFinite(v))) throw new Error('randn not finite');
     const moved = settle('to', () => t.to(o.device === undefined ? 'cpu' : (o.device as 'cpu')));
     if (!moved.ok) throw new Error(`to(its own device) refused: ${moved.error.message}`);
   },
@@ -63,7 +69,14 @@ export const deviceProperty = fc.property(smallShape(3), deviceArg, fc.boolean()
   const t = int64 ? zeros(shape, { dtype: 'int64' }) : randn(shape);
   if (disposed) t.dispose();
   const r = settle(`to(${show(device)})`, () => t.to(device as 'cpu'));
-  const valid = !disposed && deviceUsable(device) && (device === 'cpu' || !int64);
+  // to() takes a device, a floating dtype or { device, dtype }; int64 tensors keep their dtype and stay on the CPU
+  const opts = isPlain(device) ? device : null;
+  const optsOk = opts !== null && Object.keys(opts).every((k) => k === 'device' || k === 'dtype') &&
+    (opts.device === undefined || deviceUsable(opts.device)) && (opts.dtype === undefined || FLOAT_DTYPES.includes(opts.dtype));
+  const targetDevice = opts ? opts.device ?? 'cpu' : FLOAT_DTYPES.includes(device) ? 'cpu' : device;
+  const changesDtype = opts ? opts.dtype !== undefined : FLOAT_DTYPES.includes(device);
+  const valid = !disposed && (opts ? optsOk : FLOAT_DTYPES.includes(device) || deviceUsable(device)) &&
+    !(int64 && (changesDtype || targetDevice !== 'cpu'));
   if (r.ok !== valid) throw new Error(`to(${show(device)}) ${r.ok ? 'accepted' : `refused (${(r as { error: Error }).error.message})`} (int64 ${int64}, disposed ${disposed})`);
   if (r.ok) sameShapeAs(r.value.shape, shape, 'moved');
 });

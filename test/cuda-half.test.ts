@@ -1,0 +1,168 @@
+// float16 / bfloat16 on a GPU: device storage and conversions (bit for bit against the host conversion),
+// factories and printing, modules converted in place on the device, and every PyTorch reference case run in
+// bfloat16 (relative error <= 2e-2) and float16 (<= 1e-2) against the float64 reference, sync and async.
+// Without a CUDA build and device the whole file is skipped, saying why.
+import { strict as assert } from 'node:assert';
+import {
+  GRU, LSTM, LSTMCell, PackedSequence, RNN, Tensor, cuda, full, manualSeed, noGrad, packPaddedSequence, padPackedSequence, randn, tensor,
+  zeros,
+} from '../lib/index';
+import { cudaBuildInfo } from '../lib/cuda';
+import { toHalfArray } from '../lib/half';
+import { fixtureNames, loadFixture, relativeError, buildModule } from './helpers/fixtures';
+
+type Half = 'float16' | 'bfloat16';
+
+function whyUnavailable(): string {
+  try {
+    zeros([1], { device: 'cuda' }).dispose();
+  } catch (e) {
+    return (e as Error).message;
+  }
+  return cudaBuildInfo().built ? 'cuda.isAvailable() is false' : 'node-rnn was built without CUDA';
+}
+
+describe('cuda half precision', function () {
+  before(function () {
+    if (!cuda.isAvailable()) {
+      console.log(`    CUDA half-precision tests skipped: ${whyUnavailable()}`);
+      this.skip();
+    }
+  });
+
+  describe('tensors', () => {
+    it('host and device conversions agree bit for bit (round to nearest even), both ways, NaN/Inf/subnormals included', () => {
+      manualSeed(5);
+      const values = Float32Array.from([...(randn([997]).toArray() as number[]).map((v) => v * 1000), 0, -0, Infinity, -Infinity, NaN,
+        65519, 65520, 2 ** -24, 2 ** -25, 3 * 2 ** -25, 1e-30, 3e38]);
+      const x = tensor(values).cuda();
+      for (const dtype of ['float16', 'bfloat16'] as Half[]) {
+        const onDevice = x.to(dtype);
+        assert.equal(onDevice.device, 'cuda:0');
+        assert.equal(onDevice.dtype, dtype);
+        assert.deepEqual(Array.from(onDevice.cpu().data as Uint16Array), Array.from(toHalfArray(values, dtype)), `${dtype}: device vs host rounding`);
+        const uploaded = tensor(values).to('cuda', dtype);
+        assert.deepEqual(Array.from(uploaded.cpu().data as Uint16Array), Array.from(toHalfArray(values, dtype)));
+        assert.deepEqual(onDevice.float().cpu().toArray(), onDevice.cpu().float().toArray(), `${dtype}: widening on the device`);
+        const other: Half = dtype === 'float16' ? 'bfloat16' : 'float16';
+        assert.deepEqual(Array.from(onDevice.to(other).cpu().data as Uint16Array), Array.from(onDevice.cpu().to(other).data as Uint16Array));
+      }
+    });
+
+    it('factories, clone, printing', () => {
+      assert.deepEqual(full([3], 1 / 3, { dtype: 'float16', device: 'cuda' }).cpu().toArray(), [0.333251953125, 0.333251953125, 0.333251953125]);
+      assert.deepEqual(zeros([2], { dtype: 'bfloat16', device: 'cuda' }).cpu().toArray(), [0, 0]);
+      const t = tensor([1, 2], undefined, { dtype: 'float16', device: 'cuda' });
+      assert.equal(t.toString(), "tensor([1., 2.], device='cuda:0', dtype=torch.float16)");
+      assert.equal(zeros([0], { dtype: 'bfloat16', device: 'cuda' }).toString(), "tensor([], device='cuda:0', dtype=torch.bfloat16)");
+      const c = t.clone();
+      assert.equal(c.dtype, 'float16');
+      assert.deepEqual(c.cpu().toArray(), [1, 2]);
+    });
+
+    it('module.to(device, dtype) and half() on the device keep the parameter objects', () => {
+      manualSeed(2);
+      const gru = new GRU({ inputSize: 3, hiddenSize: 4 });
+      const params = gru.parameters();
+      const host = params.map((p) => p.half().data.slice());
+      gru.to('cuda', 'float16');
+      gru.parameters().forEach((p, i) => {
+        assert.equal(p, params[i]);
+        assert.equal(p.device, 'cuda:0');
+        assert.equal(p.dtype, 'float16');
+        assert.deepEqual(Array.from(p.cpu().data as unknown as Uint16Array), Array.from(host[i]));
+      });
+      gru.float().bfloat16().cpu();
+      assert.equal(gru.dtype, 'bfloat16');
+      assert.equal(gru.device, 'cpu');
+    });
+
+    it('training a half module is refused with the way out; mixed dtypes on CUDA give PyTorch\'s message', () => {
+      const lstm = new LSTM({ inputSize: 2, hiddenSize: 3 }).cuda().half();
+      const x = randn([4, 1, 2]).to('cuda', 'float16');
+      assert.throws(() => lstm.forward(x as never), { name: 'Error', message: /^backward through float16 recurrent modules is not implemented/ });
+      assert.throws(() => noGrad(() => lstm.forward(randn([4, 1, 2]).cuda())), {
+        name: 'TypeError', message: 'Input and parameter tensors are not the same dtype, found input tensor with Float and parameter tensor with Half',
+      });
+    });
+  });
+
+  describe('every PyTorch reference case', () => {
+    const names = fixtureNames();
+    for (const [dtype, tolerance] of [['bfloat16', 2e-2], ['float16', 1e-2]] as [Half, number][]) {
+      describe(`in ${dtype}: relative error <= ${tolerance}`, () => {
+        for (const file of names) {
+          it(file.replace(/\.safetensors$/, ''), async () => runHalfFixture(file, dtype, tolerance));
+        }
+      });
+    }
+  });
+});
+
+type Results = Record<string, Tensor>;
+const RESULT_KEYS = ['output', 'h_n', 'c_n', 'h_out', 'c_out'];
+
+/** The case on CUDA in `dtype`: parameters loaded in float32, then converted in place; results widened to compare. */
+async function runHalfFixture(file: string, dtype: Half, tolerance: number): Promise<void> {
+  const f = loadFixture(file);
+  const c = f.config;
+  const module = buildModule(f);
+  module.loadStateDict(Object.fromEntries(module.namedParameters().map(([name]) => [name, f.tensors[name]])));
+  module.to('cuda', dtype);
+  assert.equal(module.dtype, dtype);
+  const dev = (name: string): Tensor => f.f32(name).to('cuda', dtype) as unknown as Tensor;
+  const lstm = module instanceof LSTM || module instanceof LSTMCell;
+  const hx = (): Tensor | [Tensor, Tensor] | undefined => (c.has_h0 ? (lstm ? [dev('h0'), dev('c0')] : dev('h0')) : undefined);
+  const toHost = (t: Tensor, key: string): Tensor => {
+    assert.equal(t.device, 'cuda:0', `${f.name}: ${key} is not on cuda:0`);
+    assert.equal(t.dtype, dtype, `${f.name}: ${key} is ${t.dtype}`);
+    return t.cpu().float();
+  };
+  let run: () => Results;
+  let runAsync: () => Promise<Results>;
+  if (module instanceof RNN || module instanceof LSTM || module instanceof GRU) {
+    // packing works on float32 data: pack, then convert the packed rows
+    const input = (): Tensor | PackedSequence => {
+      if (!c.packed) return dev('input');
+      const p = packPaddedSequence(f.f32('input').cuda(), f.tensors.lengths as never, { batchFirst: c.batch_first, enforceSorted: false });
+      return new PackedSequence(p.data.to(dtype) as unknown as Tensor, p.batchSizes, p.sortedIndices, p.unsortedIndices);
+    };
+    const collect = ([out, h]: [Tensor | PackedSequence, Tensor | [Tensor, Tensor]]): Results => {
+      let output: Tensor;
+      if (out instanceof PackedSequence) {
+        assert.equal(out.data.dtype, dtype);
+        const wide = new PackedSequence(out.data.float(), out.batchSizes, out.sortedIndices, out.unsortedIndices);
+        output = padPackedSequence(wide, { batchFirst: c.batch_first, totalLength: c.seq_len })[0].to(dtype) as unknown as Tensor;
+      } else {
+        output = out;
+      }
+      const r: Results = { output: toHost(output, 'output') };
+      if (Array.isArray(h)) {
+        r.h_n = toHost(h[0], 'h_n');
+        r.c_n = toHost(h[1], 'c_n');
+      } else {
+        r.h_n = toHost(h, 'h_n');
+      }
+      return r;
+    };
+    const m = module as LSTM;
+    run = () => collect(noGrad(() => m.forward(input() as Tensor, hx() as [Tensor, Tensor])));
+    runAsync = async () => collect(await m.forwardAsync(input() as Tensor, hx() as [Tensor, Tensor]));
+  } else {
+    const collect = (h: Tensor | [Tensor, Tensor]): Results =>
+      Array.isArray(h) ? { h_out: toHost(h[0], 'h_out'), c_out: toHost(h[1], 'c_out') } : { h_out: toHost(h, 'h_out') };
+    const m = module as LSTMCell;
+    run = () => collect(noGrad(() => m.forward(dev('input'), hx() as [Tensor, Tensor])));
+    runAsync = async () => collect(await m.forwardAsync(dev('input'), hx() as [Tensor, Tensor]));
+  }
+  for (const results of [run(), await runAsync()]) {
+    for (const key of RESULT_KEYS) {
+      const ref = f.tensors[key];
+      if (!ref) continue;
+      assert.ok(results[key], `${f.name}: no ${key} returned`);
+      const err = relativeError(results[key], ref as Tensor);
+      assert.ok(err <= tolerance, `${f.name} (${dtype}): ${key} relative error ${err.toExponential(2)} > ${tolerance}`);
+    }
+    assert.equal(Object.keys(results).length, RESULT_KEYS.filter((k) => f.tensors[k]).length);
+  }
+}
