@@ -7,6 +7,7 @@
 #include <algorithm>
 
 #include "activations.h"
+#include "activations_vec.h"
 #include "simd_level.h"
 
 #if defined(__x86_64__) && defined(__GNUC__)
@@ -15,6 +16,9 @@
 #define RNN_TARGET_AVX512 __attribute__((target("avx512f,avx512vl,avx512dq,avx2,fma,prefer-vector-width=512")))
 #define RNN_TARGET_AVX2 __attribute__((target("avx2,fma")))
 #endif
+
+// Wide vectors pass between always-inlined helpers only (activations_vec.h), so GCC's ABI note does not apply.
+#pragma GCC diagnostic ignored "-Wpsabi"
 
 namespace rnn::cpu {
 
@@ -40,77 +44,76 @@ constexpr int hiddenBlock(int g) {
   return Gru && g == 2 ? 3 : g;
 }
 
-// LSTM: c' = sigmoid(f) c + sigmoid(i) tanh(g), h' = sigmoid(o) tanh(c')
-template <int U>
-RNN_INLINE void lstmEpilogue(const float* tile, int rows, int units, const PackedStepArgs& a, int row0, int unit0) {
-  constexpr int NC = 4 * U;
-  for (int m = 0; m < rows; ++m) {
-    const float* __restrict g = tile + m * NC;
-    const int64_t b = row0 + m;
-    float* __restrict c = a.c + b * a.H + unit0;
-    float* __restrict h = a.hNew + b * a.hNewStride + unit0;
-    if (a.saved) {
-      float* __restrict s = a.saved + b * a.savedStride + unit0;
-      const int64_t k = a.H;
-      for (int j = 0; j < units; ++j) {
-        s[j] = fastSigmoid(g[j]);
-        s[k + j] = fastSigmoid(g[U + j]);
-        s[2 * k + j] = fastTanh(g[2 * U + j]);
-        s[3 * k + j] = fastSigmoid(g[3 * U + j]);
-      }
-      for (int j = 0; j < units; ++j) {
-        const float cNew = s[k + j] * c[j] + s[j] * s[2 * k + j];
-        c[j] = cNew;
-        h[j] = s[3 * k + j] * fastTanh(cNew);
-      }
-      continue;
+// LSTM: c' = sigmoid(f) c + sigmoid(i) tanh(g), h' = sigmoid(o) tanh(c'), units [j0, j1) of a tile row
+template <int L, int U>
+RNN_INLINE void lstmUnits(const float* g, const PackedStepArgs& a, int64_t b, int unit0, int j0, int j1) {
+  using V = vec::Lanes<L>;
+  float* c = a.c + b * a.H + unit0;
+  float* h = a.hNew + b * a.hNewStride + unit0;
+  float* s = a.saved ? a.saved + b * a.savedStride + unit0 : nullptr;
+  const int64_t k = a.H;
+  for (int j = j0; j < j1; j += L) {
+    const auto i = V::sigmoid(V::load(g + j));
+    const auto f = V::sigmoid(V::load(g + U + j));
+    const auto cell = V::tanh(V::load(g + 2 * U + j));
+    const auto o = V::sigmoid(V::load(g + 3 * U + j));
+    if (s) {
+      V::store(s + j, i);
+      V::store(s + k + j, f);
+      V::store(s + 2 * k + j, cell);
+      V::store(s + 3 * k + j, o);
     }
-    for (int j = 0; j < units; ++j) {
-      const float i = fastSigmoid(g[j]);
-      const float f = fastSigmoid(g[U + j]);
-      const float cell = fastTanh(g[2 * U + j]);
-      const float o = fastSigmoid(g[3 * U + j]);
-      const float cNew = f * c[j] + i * cell;
-      c[j] = cNew;
-      h[j] = o * fastTanh(cNew);
-    }
+    const auto cNew = f * V::load(c + j) + i * cell;
+    V::store(c + j, cNew);
+    V::store(h + j, o * V::tanh(cNew));
   }
 }
 
 // GRU: n = tanh(x_n + b_in + r (h_n + b_hn)), h' = (1 - z) n + z h
-template <int U>
-RNN_INLINE void gruEpilogue(const float* tile, int rows, int units, const PackedStepArgs& a, int row0, int unit0) {
-  constexpr int NC = 4 * U;
-  for (int m = 0; m < rows; ++m) {
-    const float* __restrict g = tile + m * NC;
-    const int64_t b = row0 + m;
-    const float* __restrict hPrev = a.h + b * a.P + unit0;
-    float* __restrict h = a.hNew + b * a.hNewStride + unit0;
-    if (a.saved) {
-      float* __restrict s = a.saved + b * a.savedStride + unit0;
-      const int64_t k = a.H;
-      for (int j = 0; j < units; ++j) {
-        const float r = fastSigmoid(g[j]);
-        s[j] = r;
-        s[k + j] = fastSigmoid(g[U + j]);
-        s[2 * k + j] = fastTanh(g[2 * U + j] + r * g[3 * U + j]);
-        s[3 * k + j] = g[3 * U + j];
-      }
-      for (int j = 0; j < units; ++j) h[j] = s[2 * k + j] + s[k + j] * (hPrev[j] - s[2 * k + j]);
-      continue;
+template <int L, int U>
+RNN_INLINE void gruUnits(const float* g, const PackedStepArgs& a, int64_t b, int unit0, int j0, int j1) {
+  using V = vec::Lanes<L>;
+  const float* hPrev = a.h + b * a.P + unit0;
+  float* h = a.hNew + b * a.hNewStride + unit0;
+  float* s = a.saved ? a.saved + b * a.savedStride + unit0 : nullptr;
+  const int64_t k = a.H;
+  for (int j = j0; j < j1; j += L) {
+    const auto r = V::sigmoid(V::load(g + j));
+    const auto z = V::sigmoid(V::load(g + U + j));
+    const auto hn = V::load(g + 3 * U + j);
+    const auto n = V::tanh(V::load(g + 2 * U + j) + r * hn);
+    if (s) {
+      V::store(s + j, r);
+      V::store(s + k + j, z);
+      V::store(s + 2 * k + j, n);
+      V::store(s + 3 * k + j, hn);
     }
-    for (int j = 0; j < units; ++j) {
-      const float r = fastSigmoid(g[j]);
-      const float z = fastSigmoid(g[U + j]);
-      const float n = fastTanh(g[2 * U + j] + r * g[3 * U + j]);
-      h[j] = n + z * (hPrev[j] - n);
+    V::store(h + j, n + z * (V::load(hPrev + j) - n));
+  }
+}
+
+// The tile's rows: whole groups L units at a time, the last group of an H that is no multiple of U unit by unit
+// (its rows end within the group).
+template <int U, int L, bool Gru>
+RNN_INLINE void epilogue(const float* tile, int rows, int units, const PackedStepArgs& a, int row0, int unit0) {
+  static_assert(U % L == 0, "a group is whole registers");
+  const int full = units == U ? U : 0;
+  for (int m = 0; m < rows; ++m) {
+    const float* g = tile + m * 4 * U;
+    const int64_t b = row0 + m;
+    if (Gru) {
+      gruUnits<L, U>(g, a, b, unit0, 0, full);
+      gruUnits<1, U>(g, a, b, unit0, full, units);
+    } else {
+      lstmUnits<L, U>(g, a, b, unit0, 0, full);
+      lstmUnits<1, U>(g, a, b, unit0, full, units);
     }
   }
 }
 
 // Runs the tiles of one member: groups outer (a panel is reused by every row tile while it is in L2),
 // row tiles of MR rows inner, the last tile with fewer rows.
-template <int MR, int U, bool Gru, class Kernel>
+template <int MR, int U, int L, bool Gru, class Kernel>
 RNN_INLINE void forTiles(const PackedStepArgs& a, Kernel&& kernel) {
   constexpr int NC = 4 * U;
   alignas(64) float tile[MR * NC];
@@ -122,8 +125,7 @@ RNN_INLINE void forTiles(const PackedStepArgs& a, Kernel&& kernel) {
       const Tile t{a.x + r * a.xStride, a.xStride, a.I, a.h + int64_t(r) * a.P, a.P, a.P, a.panels + q * floats,
                    a.bias + q * NC, a.xg ? a.xg + r * a.xgStride + unit0 : nullptr, a.xgStride, a.H};
       kernel(t, rows, tile);
-      if (Gru) gruEpilogue<U>(tile, rows, units, a, r, unit0);
-      else lstmEpilogue<U>(tile, rows, units, a, r, unit0);
+      epilogue<U, L, Gru>(tile, rows, units, a, r, unit0);
     }
   }
 }
@@ -163,7 +165,7 @@ void tileBase(const Tile& t, float* out) {
 
 template <bool Gru>
 void stepBase(const PackedStepArgs& a) {
-  forTiles<4, kBaseUnits, Gru>(a, [](const Tile& t, int rows, float* out) {
+  forTiles<4, kBaseUnits, 4, Gru>(a, [](const Tile& t, int rows, float* out) {
     switch (rows) {
       case 4: tileBase<4, Gru>(t, out); break;
       case 3: tileBase<3, Gru>(t, out); break;
@@ -214,9 +216,73 @@ RNN_TARGET_AVX512 void tileAvx512(const Tile& t, float* out) {
   }
 }
 
+#ifndef RNN_GEMV_NG
+#define RNN_GEMV_NG 2
+#endif
+#ifndef RNN_GEMV_PF
+#define RNN_GEMV_PF 0
+#endif
+
+// One row: the step is a matrix-vector product bound by streaming the panels from L2, so NG groups run at
+// once (4 NG independent accumulator chains instead of 4, which FMA latency would otherwise limit).
+template <int NG, bool Gru, bool Hidden>
+RNN_TARGET_AVX512 RNN_INLINE void rowAccumulateAvx512(__m512 (&acc)[NG][4], const float* a, int K, const float* w,
+                                                     size_t panelStride) {
+  constexpr int U = 16, G = Gru ? 3 : 4, W = G * U;
+  for (int k = 0; k < K; ++k, w += W) {
+    const __m512 s = _mm512_set1_ps(a[k]);
+#pragma GCC unroll 4
+    for (int n = 0; n < NG; ++n) {
+      if (RNN_GEMV_PF) _mm_prefetch(reinterpret_cast<const char*>(w + n * panelStride + RNN_GEMV_PF), _MM_HINT_T0);
+      for (int g = 0; g < G; ++g) {
+        const int dst = Hidden ? hiddenBlock<Gru>(g) : g;
+        acc[n][dst] = _mm512_fmadd_ps(s, _mm512_loadu_ps(w + n * panelStride + 16 * g), acc[n][dst]);
+      }
+    }
+  }
+}
+
+template <int NG, bool Gru>
+RNN_TARGET_AVX512 void rowTilesAvx512(const PackedStepArgs& a, int q, float* out) {
+  constexpr int U = 16, NC = 4 * U, G = Gru ? 3 : 4;
+  const size_t floats = panelFloats(a.kind, a.I, a.P);
+  __m512 acc[NG][4];
+#pragma GCC unroll 4
+  for (int n = 0; n < NG; ++n) {
+    const int unit0 = (q + n) * U;
+    for (int g = 0; g < 4; ++g) {
+      const __m512 b = _mm512_loadu_ps(a.bias + (q + n) * NC + 16 * g);
+      acc[n][g] = a.xg && g < G ? _mm512_add_ps(b, _mm512_loadu_ps(a.xg + g * a.H + unit0)) : b;
+    }
+  }
+  const float* w = a.panels + q * floats;
+  rowAccumulateAvx512<NG, Gru, false>(acc, a.x, a.I, w, floats);
+  rowAccumulateAvx512<NG, Gru, true>(acc, a.h, a.P, w + size_t(a.I) * G * U, floats);
+#pragma GCC unroll 4
+  for (int n = 0; n < NG; ++n) {
+    for (int g = 0; g < 4; ++g) _mm512_store_ps(out + n * NC + 16 * g, acc[n][g]);
+  }
+}
+
+template <bool Gru>
+RNN_TARGET_AVX512 void rowStepAvx512(const PackedStepArgs& a) {
+  constexpr int U = 16, NC = 4 * U, NG = RNN_GEMV_NG;
+  alignas(64) float tile[NG * NC];
+  for (int q = a.q0; q < a.q1;) {
+    const int n = a.q1 - q >= NG ? NG : 1;
+    if (n == NG) rowTilesAvx512<NG, Gru>(a, q, tile);
+    else rowTilesAvx512<1, Gru>(a, q, tile);
+    for (int i = 0; i < n; ++i, ++q) {
+      const int unit0 = q * U, units = std::min(U, a.H - unit0);
+      epilogue<U, 16, Gru>(tile + i * NC, 1, units, a, 0, unit0);
+    }
+  }
+}
+
 template <bool Gru>
 RNN_TARGET_AVX512 void stepAvx512(const PackedStepArgs& a) {
-  forTiles<6, 16, Gru>(a, [](const Tile& t, int rows, float* out) RNN_TARGET_AVX512 {
+  if (a.rows == 1) return rowStepAvx512<Gru>(a);
+  forTiles<6, 16, 16, Gru>(a, [](const Tile& t, int rows, float* out) RNN_TARGET_AVX512 {
     switch (rows) {
       case 6: tileAvx512<6, Gru>(t, out); break;
       case 5: tileAvx512<5, Gru>(t, out); break;
@@ -269,7 +335,7 @@ RNN_TARGET_AVX2 void tileAvx2(const Tile& t, float* out) {
 
 template <bool Gru>
 RNN_TARGET_AVX2 void stepAvx2(const PackedStepArgs& a) {
-  forTiles<3, 8, Gru>(a, [](const Tile& t, int rows, float* out) RNN_TARGET_AVX2 {
+  forTiles<3, 8, 8, Gru>(a, [](const Tile& t, int rows, float* out) RNN_TARGET_AVX2 {
     switch (rows) {
       case 3: tileAvx2<3, Gru>(t, out); break;
       case 2: tileAvx2<2, Gru>(t, out); break;
