@@ -27,9 +27,9 @@ RNN_INLINE F splat(float v) {
 }
 
 template <class F, class I>
-RNN_INLINE F exp(F x) {
-  const I nan = x != x;
-  const F input = x;
+RNN_INLINE F exp(const F& input) {
+  const I nan = input != input;
+  F x = input;
   x = nan ? splat<F>(0.f) : x;
   x = x > 88.3762626647949f ? splat<F>(88.3762626647949f) : x;
   x = x < -87.3365447504f ? splat<F>(-87.3365447504f) : x;
@@ -51,12 +51,12 @@ RNN_INLINE F exp(F x) {
 }
 
 template <class F, class I>
-RNN_INLINE F sigmoid(F x) {
+RNN_INLINE F sigmoid(const F& x) {
   return 1.f / (1.f + exp<F, I>(-x));
 }
 
 template <class F, class I>
-RNN_INLINE F tanh(F x) {
+RNN_INLINE F tanh(const F& x) {
   const F a = x < 0.f ? -x : x;
   const F z = x * x;
   F p = splat<F>(-5.70498872745e-3f);
@@ -78,7 +78,7 @@ RNN_INLINE F load(const float* p) {
 }
 
 template <class F>
-RNN_INLINE void store(float* p, F v) {
+RNN_INLINE void store(float* p, const F& v) {
   __builtin_memcpy(p, &v, sizeof v);
 }
 
@@ -88,16 +88,16 @@ struct Lanes {
   using F = typename Types<L>::F;
   using I = typename Types<L>::I;
   static RNN_INLINE F load(const float* p) { return vec::load<F>(p); }
-  static RNN_INLINE void store(float* p, F v) { vec::store(p, v); }
-  static RNN_INLINE F sigmoid(F x) { return vec::sigmoid<F, I>(x); }
-  static RNN_INLINE F tanh(F x) { return vec::tanh<F, I>(x); }
+  static RNN_INLINE void store(float* p, const F& v) { vec::store(p, v); }
+  static RNN_INLINE F sigmoid(const F& x) { return vec::sigmoid<F, I>(x); }
+  static RNN_INLINE F tanh(const F& x) { return vec::tanh<F, I>(x); }
 };
 
 template <>
 struct Lanes<1> {
   using F = float;
   static RNN_INLINE F load(const float* p) { return *p; }
-  static RNN_INLINE void store(float* p, F v) { *p = v; }
+  static RNN_INLINE void store(float* p, const F& v) { *p = v; }
   static RNN_INLINE F sigmoid(F x) { return fastSigmoid(x); }
   static RNN_INLINE F tanh(F x) { return fastTanh(x); }
 };

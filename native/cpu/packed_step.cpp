@@ -216,72 +216,8 @@ RNN_TARGET_AVX512 void tileAvx512(const Tile& t, float* out) {
   }
 }
 
-#ifndef RNN_GEMV_NG
-#define RNN_GEMV_NG 2
-#endif
-#ifndef RNN_GEMV_PF
-#define RNN_GEMV_PF 0
-#endif
-
-// One row: the step is a matrix-vector product bound by streaming the panels from L2, so NG groups run at
-// once (4 NG independent accumulator chains instead of 4, which FMA latency would otherwise limit).
-template <int NG, bool Gru, bool Hidden>
-RNN_TARGET_AVX512 RNN_INLINE void rowAccumulateAvx512(__m512 (&acc)[NG][4], const float* a, int K, const float* w,
-                                                     size_t panelStride) {
-  constexpr int U = 16, G = Gru ? 3 : 4, W = G * U;
-  for (int k = 0; k < K; ++k, w += W) {
-    const __m512 s = _mm512_set1_ps(a[k]);
-#pragma GCC unroll 4
-    for (int n = 0; n < NG; ++n) {
-      if (RNN_GEMV_PF) _mm_prefetch(reinterpret_cast<const char*>(w + n * panelStride + RNN_GEMV_PF), _MM_HINT_T0);
-      for (int g = 0; g < G; ++g) {
-        const int dst = Hidden ? hiddenBlock<Gru>(g) : g;
-        acc[n][dst] = _mm512_fmadd_ps(s, _mm512_loadu_ps(w + n * panelStride + 16 * g), acc[n][dst]);
-      }
-    }
-  }
-}
-
-template <int NG, bool Gru>
-RNN_TARGET_AVX512 void rowTilesAvx512(const PackedStepArgs& a, int q, float* out) {
-  constexpr int U = 16, NC = 4 * U, G = Gru ? 3 : 4;
-  const size_t floats = panelFloats(a.kind, a.I, a.P);
-  __m512 acc[NG][4];
-#pragma GCC unroll 4
-  for (int n = 0; n < NG; ++n) {
-    const int unit0 = (q + n) * U;
-    for (int g = 0; g < 4; ++g) {
-      const __m512 b = _mm512_loadu_ps(a.bias + (q + n) * NC + 16 * g);
-      acc[n][g] = a.xg && g < G ? _mm512_add_ps(b, _mm512_loadu_ps(a.xg + g * a.H + unit0)) : b;
-    }
-  }
-  const float* w = a.panels + q * floats;
-  rowAccumulateAvx512<NG, Gru, false>(acc, a.x, a.I, w, floats);
-  rowAccumulateAvx512<NG, Gru, true>(acc, a.h, a.P, w + size_t(a.I) * G * U, floats);
-#pragma GCC unroll 4
-  for (int n = 0; n < NG; ++n) {
-    for (int g = 0; g < 4; ++g) _mm512_store_ps(out + n * NC + 16 * g, acc[n][g]);
-  }
-}
-
-template <bool Gru>
-RNN_TARGET_AVX512 void rowStepAvx512(const PackedStepArgs& a) {
-  constexpr int U = 16, NC = 4 * U, NG = RNN_GEMV_NG;
-  alignas(64) float tile[NG * NC];
-  for (int q = a.q0; q < a.q1;) {
-    const int n = a.q1 - q >= NG ? NG : 1;
-    if (n == NG) rowTilesAvx512<NG, Gru>(a, q, tile);
-    else rowTilesAvx512<1, Gru>(a, q, tile);
-    for (int i = 0; i < n; ++i, ++q) {
-      const int unit0 = q * U, units = std::min(U, a.H - unit0);
-      epilogue<U, 16, Gru>(tile + i * NC, 1, units, a, 0, unit0);
-    }
-  }
-}
-
 template <bool Gru>
 RNN_TARGET_AVX512 void stepAvx512(const PackedStepArgs& a) {
-  if (a.rows == 1) return rowStepAvx512<Gru>(a);
   forTiles<6, 16, 16, Gru>(a, [](const Tile& t, int rows, float* out) RNN_TARGET_AVX512 {
     switch (rows) {
       case 6: tileAvx512<6, Gru>(t, out); break;
@@ -348,6 +284,78 @@ RNN_TARGET_AVX2 void stepAvx2(const PackedStepArgs& a) {
 
 }  // namespace
 
+// Packing reads G U source rows and writes panel rows of W floats. It goes in blocks of 16 k so that the block's
+// destination lines stay in L1 (writing a column's whole K at a stride of W floats touched K lines per column
+// and ran at a few GB/s, a large share of a batch-1 call); with AVX-512 a block of 16 units x 16 k is one
+// register transpose.
+constexpr int kPackK = 16;
+
+// Columns [k0, k1) of gate g's rows of group q, one float at a time (the baseline, and any tail).
+void packBlockScalar(const float* src, int K, int H, int U, int W, int q, int g, int k0, int k1, float* dst) {
+  for (int u = 0; u < U; ++u) {
+    const int j = q * U + u, col = g * U + u;
+    const float* row = j < H ? src + (int64_t(g) * H + j) * K : nullptr;
+    for (int k = k0; k < k1; ++k) dst[size_t(k) * W + col] = row ? row[k] : 0.f;
+  }
+}
+
+#if RNN_X86
+// GCC 12 reports the unpack and shuffle intrinsics' own placeholder source operand as uninitialised.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+// 16 rows x 16 floats (units x k) to 16 panel rows of 16 units: unpack pairs of rows, then pairs of pairs,
+// then gather the 128-bit lanes.
+RNN_TARGET_AVX512 void packBlockAvx512(const float* src, int K, int H, int W, int q, int g, int k0, float* dst) {
+  __m512 r[16], t[16];
+  const float* row0 = src + (int64_t(g) * H + q * 16) * K + k0;
+  for (int u = 0; u < 16; ++u) r[u] = _mm512_loadu_ps(row0 + int64_t(u) * K);
+  for (int i = 0; i < 8; ++i) {
+    t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+    t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+  }
+  for (int i = 0; i < 4; ++i) {
+    const __m512d a = _mm512_castps_pd(t[4 * i]), b = _mm512_castps_pd(t[4 * i + 2]);
+    const __m512d c = _mm512_castps_pd(t[4 * i + 1]), d = _mm512_castps_pd(t[4 * i + 3]);
+    r[4 * i] = _mm512_castpd_ps(_mm512_unpacklo_pd(a, b));
+    r[4 * i + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(a, b));
+    r[4 * i + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(c, d));
+    r[4 * i + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(c, d));
+  }
+  // r[4 i + j], 128-bit lane l: element 4 l + j of rows 4 i .. 4 i + 3
+  float* out = dst + size_t(k0) * W + g * 16;
+  for (int j = 0; j < 4; ++j) {
+    const __m512 v = _mm512_shuffle_f32x4(r[j], r[4 + j], 0x88), w = _mm512_shuffle_f32x4(r[8 + j], r[12 + j], 0x88);
+    const __m512 v1 = _mm512_shuffle_f32x4(r[j], r[4 + j], 0xdd), w1 = _mm512_shuffle_f32x4(r[8 + j], r[12 + j], 0xdd);
+    _mm512_storeu_ps(out + size_t(j) * W, _mm512_shuffle_f32x4(v, w, 0x88));
+    _mm512_storeu_ps(out + size_t(8 + j) * W, _mm512_shuffle_f32x4(v, w, 0xdd));
+    _mm512_storeu_ps(out + size_t(4 + j) * W, _mm512_shuffle_f32x4(v1, w1, 0x88));
+    _mm512_storeu_ps(out + size_t(12 + j) * W, _mm512_shuffle_f32x4(v1, w1, 0xdd));
+  }
+}
+#pragma GCC diagnostic pop
+#endif
+
+// One weight matrix ([G H, K]) into group q's panel rows.
+void packPart(const float* src, int K, int H, int U, int G, int q, float* dst) {
+  const int W = G * U;
+#if RNN_X86
+  const bool transpose = U == 16 && simdLevel() == 2 && (q + 1) * 16 <= H;
+#endif
+  for (int k0 = 0; k0 < K; k0 += kPackK) {
+    const int k1 = std::min(K, k0 + kPackK);
+    for (int g = 0; g < G; ++g) {
+#if RNN_X86
+      if (transpose && k1 - k0 == 16) {
+        packBlockAvx512(src, K, H, W, q, g, k0, dst);
+        continue;
+      }
+#endif
+      packBlockScalar(src, K, H, U, W, q, g, k0, k1, dst);
+    }
+  }
+}
+
 void packPanels(CellKind kind, const float* wIh, int I, const float* wHh, int P, const float* bias,
                 const float* biasHn, int H, int q0, int q1, float* panels, float* packedBias) {
   const int U = packedUnits(), NC = 4 * U, G = gateCount(kind), W = G * U;
@@ -359,19 +367,13 @@ void packPanels(CellKind kind, const float* wIh, int I, const float* wHh, int P,
     for (int g = 0; g < G; ++g) {
       for (int u = 0; u < U; ++u) {
         const int j = q * U + u, col = g * U + u;
-        if (j >= H) {
-          for (int k = 0; k < I + P; ++k) panel[k * W + col] = 0.f;
-          continue;
-        }
-        const int64_t row = int64_t(g) * H + j;
-        b[col] = bias[row];
+        if (j >= H) continue;
+        b[col] = bias[int64_t(g) * H + j];
         if (kind == CellKind::Gru && g == 2) b[3 * U + u] = biasHn[j];
-        const float* ih = wIh + row * I;
-        const float* hh = wHh + row * P;
-        for (int k = 0; k < I; ++k) panel[k * W + col] = ih[k];
-        for (int k = 0; k < P; ++k) panel[(I + k) * W + col] = hh[k];
       }
     }
+    packPart(wIh, I, H, U, G, q, panel);
+    packPart(wHh, P, H, U, G, q, panel + size_t(I) * W);
   }
 }
 
