@@ -89,17 +89,23 @@ void packedRecurrence(const LayerDirection& ld, int blocks) {
   float* const hStart = ld.h;
   float* hEnd = hStart;
   runTeam(blocks, [&](int rank, int size, SpinBarrier& barrier) {
+    // Each member projects the input onto its own units' gate columns (one GEMM per gate, all rows): it reads
+    // only its rows of W_ih and its steps read what it wrote, from its own cache; it runs before the packing so
+    // that the panels are what is in cache when the loop starts.
+    for (int k = rank; k < blocks && !inPanels; k += size) {
+      const int j0 = units[k], width = units[k + 1] - j0;
+      for (int g = 0; g < G && width > 0; ++g) {
+        const int64_t col = int64_t(g) * H + j0;
+        gemmNT(rows, width, I, ld.input, I, w.wIh + col * I, I, xg + col, GH);
+      }
+    }
     // each member packs the groups it runs, so its panels start out in its own cache
     for (int k = rank; k < blocks; k += size) {
       const int q0 = units[k] / U, q1 = (units[k + 1] + U - 1) / U;
       packPanels(ld.kind, w.wIh, Ipanel, w.wHh, P, bias, biasHn, H, q0, q1, panels, packedBias);
     }
-    if (!inPanels) {
-      int r0, r1;
-      shareOf(int(rows), rank, size, 1, r0, r1);
-      gemmNT(r1 - r0, GH, I, ld.input + int64_t(r0) * I, I, w.wIh, I, xg + int64_t(r0) * GH, GH);
-      barrier.wait();  // a member's units need the projection of every row
-    }
+    // the kernel's reads of the last group run past H into the next gate's columns, another member's (unused)
+    if (!inPanels && H % U != 0) barrier.wait();
     float* hCur = hStart;
     float* hNext = hSpare;
     for (int s = 0; s < T; ++s) {
