@@ -86,76 +86,66 @@ void packedRecurrence(const LayerDirection& ld, int blocks) {
     }
   }
 
+  // Phase 0 prepares block k: the input projection onto its units' gate columns (one GEMM per gate, all rows,
+  // only its rows of W_ih; before the packing, so that the panels are what is in cache when the loop starts)
+  // and its panels. Then per step one phase of cell blocks and, with projections, one of h_r W_hr^T columns.
+  const int perStep = proj ? 2 : 1;
+  BlockPhases phases(blocks, 1 + T * perStep);
+  const SavedPointers& sv = ld.saved;
   float* const hStart = ld.h;
-  float* hEnd = hStart;
-  runTeam(blocks, [&](int rank, int size, SpinBarrier& barrier) {
-    // Each member projects the input onto its own units' gate columns (one GEMM per gate, all rows): it reads
-    // only its rows of W_ih and its steps read what it wrote, from its own cache; it runs before the packing so
-    // that the panels are what is in cache when the loop starts.
-    for (int k = rank; k < blocks && !inPanels; k += size) {
+  auto work = [&](int phase, int k) {
+    if (phase == 0) {
       const int j0 = units[k], width = units[k + 1] - j0;
-      for (int g = 0; g < G && width > 0; ++g) {
+      for (int g = 0; g < G && width > 0 && !inPanels; ++g) {
         const int64_t col = int64_t(g) * H + j0;
         gemmNT(rows, width, I, ld.input, I, w.wIh + col * I, I, xg + col, GH);
       }
+      packPanels(ld.kind, w.wIh, Ipanel, w.wHh, P, bias, biasHn, H, units[k] / U, (units[k + 1] + U - 1) / U,
+                 panels, packedBias);
+      return;
     }
-    // each member packs the groups it runs, so its panels start out in its own cache
-    for (int k = rank; k < blocks; k += size) {
-      const int q0 = units[k] / U, q1 = (units[k + 1] + U - 1) / U;
-      packPanels(ld.kind, w.wIh, Ipanel, w.wHh, P, bias, biasHn, H, q0, q1, panels, packedBias);
-    }
-    // the kernel's reads of the last group run past H into the next gate's columns, another member's (unused)
-    if (!inPanels && H % U != 0) barrier.wait();
-    float* hCur = hStart;
-    float* hNext = hSpare;
-    for (int s = 0; s < T; ++s) {
-      const int t = ld.reverse ? T - 1 - s : s;
-      const int bs = L.batchSizes[t];
-      auto finish = [&](int c0, int c1) {
-        const size_t bytes = sizeof(float) * (c1 - c0);
-        for (int b = bs; b < B; ++b) std::memcpy(hNext + int64_t(b) * P + c0, hCur + int64_t(b) * P + c0, bytes);
-        for (int b = 0; b < bs; ++b) {
-          std::memcpy(ld.output + L.row(t, b) * ld.outputStride + c0, hNext + int64_t(b) * P + c0, bytes);
-        }
-      };
-      const SavedPointers& sv = ld.saved;
-      auto saveRows = [&](float* dst, const float* src, int64_t width, int c0, int c1) {
-        for (int b = 0; b < bs; ++b) {
-          std::memcpy(dst + L.row(t, b) * width + c0, src + int64_t(b) * width + c0, sizeof(float) * (c1 - c0));
-        }
-      };
-      for (int k = rank; k < blocks; k += size) {
-        const int j0 = units[k], j1 = units[k + 1];
-        if (j1 == j0) continue;
-        if (sv.gates) {
-          if (!proj) saveRows(sv.hPrev, hCur, P, j0, j1);
-          if (sv.cPrev) saveRows(sv.cPrev, ld.c, H, j0, j1);
-        }
-        packedStep(PackedStepArgs{ld.kind, bs, Ipanel, P, H, ld.input + L.rowBase[t] * I, L.strideB * I,
-                                  inPanels ? nullptr : xg + L.rowBase[t] * GH, L.strideB * GH, hCur, panels,
-                                  packedBias, j0 / U, (j1 + U - 1) / U, ld.c,
-                                  proj ? hFull : hNext, proj ? H : P,
-                                  sv.gates ? sv.gates + L.rowBase[t] * sv.blocks * H : nullptr,
-                                  L.strideB * sv.blocks * H});
-        if (sv.hFull) saveRows(sv.hFull, hFull, H, j0, j1);
-        if (!proj) finish(j0, j1);
+    const int s = (phase - 1) / perStep;
+    const bool projection = (phase - 1) % perStep == 1;
+    const int t = ld.reverse ? T - 1 - s : s;
+    const int bs = L.batchSizes[t];
+    float* hCur = s % 2 == 0 ? hStart : hSpare;
+    float* hNext = s % 2 == 0 ? hSpare : hStart;
+    auto finish = [&](int c0, int c1) {
+      const size_t bytes = sizeof(float) * (c1 - c0);
+      for (int b = bs; b < B; ++b) std::memcpy(hNext + int64_t(b) * P + c0, hCur + int64_t(b) * P + c0, bytes);
+      for (int b = 0; b < bs; ++b) {
+        std::memcpy(ld.output + L.row(t, b) * ld.outputStride + c0, hNext + int64_t(b) * P + c0, bytes);
       }
-      if (proj) {
-        barrier.wait();  // the whole unprojected h is needed by every projection column
-        for (int k = rank; k < blocks; k += size) {
-          const int p0 = outCols[k], width = outCols[k + 1] - p0;
-          if (width == 0) continue;
-          if (sv.gates) saveRows(sv.hPrev, hCur, P, p0, p0 + width);
-          gemmNT(bs, width, H, hFull, H, w.wHr + int64_t(p0) * H, H, hNext + p0, P);
-          finish(p0, p0 + width);
-        }
+    };
+    auto saveRows = [&](float* dst, const float* src, int64_t width, int c0, int c1) {
+      for (int b = 0; b < bs; ++b) {
+        std::memcpy(dst + L.row(t, b) * width + c0, src + int64_t(b) * width + c0, sizeof(float) * (c1 - c0));
       }
-      barrier.wait();  // the next step's kernel reads every column of h
-      std::swap(hCur, hNext);
+    };
+    if (projection) {
+      const int p0 = outCols[k], width = outCols[k + 1] - p0;
+      if (width == 0) return;
+      if (sv.gates) saveRows(sv.hPrev, hCur, P, p0, p0 + width);
+      gemmNT(bs, width, H, hFull, H, w.wHr + int64_t(p0) * H, H, hNext + p0, P);
+      finish(p0, p0 + width);
+      return;
     }
-    if (rank == 0) hEnd = hCur;
-  });
-  if (hEnd != hStart) std::memcpy(hStart, hEnd, sizeof(float) * size_t(B) * P);
+    const int j0 = units[k], j1 = units[k + 1];
+    if (j1 == j0) return;
+    if (sv.gates) {
+      if (!proj) saveRows(sv.hPrev, hCur, P, j0, j1);
+      if (sv.cPrev) saveRows(sv.cPrev, ld.c, H, j0, j1);
+    }
+    packedStep(PackedStepArgs{ld.kind, bs, Ipanel, P, H, ld.input + L.rowBase[t] * I, L.strideB * I,
+                              inPanels ? nullptr : xg + L.rowBase[t] * GH, L.strideB * GH, hCur, panels, packedBias,
+                              j0 / U, (j1 + U - 1) / U, ld.c, proj ? hFull : hNext, proj ? H : P,
+                              sv.gates ? sv.gates + L.rowBase[t] * sv.blocks * H : nullptr, L.strideB * sv.blocks * H});
+    if (sv.hFull) saveRows(sv.hFull, hFull, H, j0, j1);
+    if (!proj) finish(j0, j1);
+  };
+  runTeam(blocks, [&](int rank, int size, SpinBarrier&) { phases.run(rank, size, work); });
+  // after T steps h is in hStart again when T is even
+  if (T % 2 == 1) std::memcpy(hStart, hSpare, sizeof(float) * size_t(B) * P);
 }
 
 // Elman RNN (one gate, no projections): one GEMM for the input projection of all steps, then per step one
