@@ -36,7 +36,8 @@ void gemmNT(int64_t M, int N, int K, const float* A, int64_t lda, const float* B
 
 // LSTM input projection inside each step's kernel (W_ih is then read from the panels once per step, and no
 // [rows, 4H] projection goes through memory) while the packed weights stay in cache and a step has rows enough
-// to reuse them; otherwise (measured: batch 1, H = 1024) one GEMM for all steps first and only W_hh in the panels.
+// to reuse them; otherwise (measured: batch 1, H = 1024) the projection of all steps first (packedProjection) and
+// only W_hh in the step's panels.
 bool projectionInPanels(int B, int G, int I, int P, int H) {
   return B >= 4 && int64_t(G) * H * (I + P) * sizeof(float) <= (8 << 20);
 }
@@ -62,7 +63,8 @@ void packedRecurrence(const LayerDirection& ld, int blocks) {
 
   // xg's slack: the kernel reads whole groups of 16 units
   const size_t sizes[] = {inPanels ? 0 : size_t(rows) * GH + kMaxPackedUnits, size_t(B) * P, proj ? size_t(B) * H : 0,
-                          size_t(GH) + H, size_t(groups) * panelFloats(ld.kind, Ipanel, P), size_t(groups) * packedBiasFloats()};
+                          size_t(GH) + H, size_t(groups) * panelFloats(ld.kind, Ipanel, P), size_t(groups) * packedBiasFloats(),
+                          inPanels ? 0 : size_t(groups) * panelFloats(ld.kind, I, 0)};
   size_t total = 0;
   for (size_t s : sizes) total += s;
   float* p = workspace(total);
@@ -72,7 +74,8 @@ void packedRecurrence(const LayerDirection& ld, int blocks) {
   float* bias = p;
   float* biasHn = p + GH;          p += sizes[3];
   float* panels = p;               p += sizes[4];
-  float* packedBias = p;
+  float* packedBias = p;           p += sizes[5];
+  float* inputPanels = p;
 
   // b_ih + b_hh summed once; GRU keeps b_hn apart because r scales it.
   const LayerWeights& w = ld.weights;
@@ -86,22 +89,21 @@ void packedRecurrence(const LayerDirection& ld, int blocks) {
     }
   }
 
-  // Phase 0 prepares block k: the input projection onto its units' gate columns (one GEMM per gate, all rows,
-  // only its rows of W_ih; before the packing, so that the panels are what is in cache when the loop starts)
-  // and its panels. Then per step one phase of cell blocks and, with projections, one of h_r W_hr^T columns.
+  // Phase 0 prepares block k: the input projection onto its units' gate columns for all rows (only its rows of
+  // W_ih, with the step's own kernel; before the packing, so that the panels are what is in cache when the loop
+  // starts) and its panels. Then per step one phase of cell blocks and, with projections, one of h_r W_hr^T columns.
   const int perStep = proj ? 2 : 1;
   BlockPhases phases(blocks, 1 + T * perStep);
   const SavedPointers& sv = ld.saved;
   float* const hStart = ld.h;
   auto work = [&](int phase, int k) {
     if (phase == 0) {
-      const int j0 = units[k], width = units[k + 1] - j0;
-      for (int g = 0; g < G && width > 0 && !inPanels; ++g) {
-        const int64_t col = int64_t(g) * H + j0;
-        gemmNT(rows, width, I, ld.input, I, w.wIh + col * I, I, xg + col, GH);
+      const int q0 = units[k] / U, q1 = (units[k + 1] + U - 1) / U;
+      if (!inPanels) {
+        packInputPanels(ld.kind, w.wIh, I, H, q0, q1, inputPanels);
+        packedProjection(ProjectionArgs{ld.kind, int(rows), I, H, ld.input, I, inputPanels, q0, q1, xg, GH});
       }
-      packPanels(ld.kind, w.wIh, Ipanel, w.wHh, P, bias, biasHn, H, units[k] / U, (units[k + 1] + U - 1) / U,
-                 panels, packedBias);
+      packPanels(ld.kind, w.wIh, Ipanel, w.wHh, P, bias, biasHn, H, q0, q1, panels, packedBias);
       return;
     }
     const int s = (phase - 1) / perStep;

@@ -130,6 +130,29 @@ RNN_INLINE void forTiles(const PackedStepArgs& a, Kernel&& kernel) {
   }
 }
 
+// The input projection alone (panels of W_ih only, no bias): the same kernels, each tile's G gate blocks
+// copied out to xg (only the group's units, so a group's tail never writes into the next gate's columns).
+template <int MR, int U, class Kernel>
+RNN_INLINE void forProjectionTiles(const ProjectionArgs& a, Kernel&& kernel) {
+  constexpr int NC = 4 * U;
+  alignas(64) static const float zeros[NC] = {};
+  alignas(64) float tile[MR * NC];
+  const int G = gateCount(a.kind);
+  const size_t floats = panelFloats(a.kind, a.I, 0);
+  for (int q = a.q0; q < a.q1; ++q) {
+    const int unit0 = q * U, units = std::min(U, a.H - unit0);
+    for (int r = 0; r < a.rows; r += MR) {
+      const int rows = std::min(MR, a.rows - r);
+      const Tile t{a.x + r * a.xStride, a.xStride, a.I, nullptr, 0, 0, a.panels + q * floats, zeros, nullptr, 0, 0};
+      kernel(t, rows, tile);
+      for (int m = 0; m < rows; ++m) {
+        float* dst = a.xg + (r + m) * a.xgStride + unit0;
+        for (int g = 0; g < G; ++g) std::copy(tile + m * NC + g * U, tile + m * NC + g * U + units, dst + g * a.H);
+      }
+    }
+  }
+}
+
 // ---- baseline ----
 
 constexpr int kBaseUnits = 16;
@@ -164,15 +187,23 @@ void tileBase(const Tile& t, float* out) {
 }
 
 template <bool Gru>
+void tilesBase(const Tile& t, int rows, float* out) {
+  switch (rows) {
+    case 4: tileBase<4, Gru>(t, out); break;
+    case 3: tileBase<3, Gru>(t, out); break;
+    case 2: tileBase<2, Gru>(t, out); break;
+    default: tileBase<1, Gru>(t, out); break;
+  }
+}
+
+template <bool Gru>
 void stepBase(const PackedStepArgs& a) {
-  forTiles<4, kBaseUnits, 4, Gru>(a, [](const Tile& t, int rows, float* out) {
-    switch (rows) {
-      case 4: tileBase<4, Gru>(t, out); break;
-      case 3: tileBase<3, Gru>(t, out); break;
-      case 2: tileBase<2, Gru>(t, out); break;
-      default: tileBase<1, Gru>(t, out); break;
-    }
-  });
+  forTiles<4, kBaseUnits, 4, Gru>(a, tilesBase<Gru>);
+}
+
+template <bool Gru>
+void projectBase(const ProjectionArgs& a) {
+  forProjectionTiles<4, kBaseUnits>(a, tilesBase<Gru>);
 }
 
 #if RNN_X86
@@ -217,17 +248,25 @@ RNN_TARGET_AVX512 void tileAvx512(const Tile& t, float* out) {
 }
 
 template <bool Gru>
+RNN_TARGET_AVX512 void tilesAvx512(const Tile& t, int rows, float* out) {
+  switch (rows) {
+    case 6: tileAvx512<6, Gru>(t, out); break;
+    case 5: tileAvx512<5, Gru>(t, out); break;
+    case 4: tileAvx512<4, Gru>(t, out); break;
+    case 3: tileAvx512<3, Gru>(t, out); break;
+    case 2: tileAvx512<2, Gru>(t, out); break;
+    default: tileAvx512<1, Gru>(t, out); break;
+  }
+}
+
+template <bool Gru>
 RNN_TARGET_AVX512 void stepAvx512(const PackedStepArgs& a) {
-  forTiles<6, 16, 16, Gru>(a, [](const Tile& t, int rows, float* out) RNN_TARGET_AVX512 {
-    switch (rows) {
-      case 6: tileAvx512<6, Gru>(t, out); break;
-      case 5: tileAvx512<5, Gru>(t, out); break;
-      case 4: tileAvx512<4, Gru>(t, out); break;
-      case 3: tileAvx512<3, Gru>(t, out); break;
-      case 2: tileAvx512<2, Gru>(t, out); break;
-      default: tileAvx512<1, Gru>(t, out); break;
-    }
-  });
+  forTiles<6, 16, 16, Gru>(a, tilesAvx512<Gru>);
+}
+
+template <bool Gru>
+RNN_TARGET_AVX512 void projectAvx512(const ProjectionArgs& a) {
+  forProjectionTiles<6, 16>(a, tilesAvx512<Gru>);
 }
 
 // ---- AVX2 ----
@@ -270,14 +309,22 @@ RNN_TARGET_AVX2 void tileAvx2(const Tile& t, float* out) {
 }
 
 template <bool Gru>
+RNN_TARGET_AVX2 void tilesAvx2(const Tile& t, int rows, float* out) {
+  switch (rows) {
+    case 3: tileAvx2<3, Gru>(t, out); break;
+    case 2: tileAvx2<2, Gru>(t, out); break;
+    default: tileAvx2<1, Gru>(t, out); break;
+  }
+}
+
+template <bool Gru>
 RNN_TARGET_AVX2 void stepAvx2(const PackedStepArgs& a) {
-  forTiles<3, 8, 8, Gru>(a, [](const Tile& t, int rows, float* out) RNN_TARGET_AVX2 {
-    switch (rows) {
-      case 3: tileAvx2<3, Gru>(t, out); break;
-      case 2: tileAvx2<2, Gru>(t, out); break;
-      default: tileAvx2<1, Gru>(t, out); break;
-    }
-  });
+  forTiles<3, 8, 8, Gru>(a, tilesAvx2<Gru>);
+}
+
+template <bool Gru>
+RNN_TARGET_AVX2 void projectAvx2(const ProjectionArgs& a) {
+  forProjectionTiles<3, 8>(a, tilesAvx2<Gru>);
 }
 
 #endif
@@ -378,6 +425,22 @@ void packPanels(CellKind kind, const float* wIh, int I, const float* wHh, int P,
 }
 
 int packedUnits() { return simdLevel() == 1 ? 8 : kBaseUnits; }
+
+void packInputPanels(CellKind kind, const float* wIh, int I, int H, int q0, int q1, float* panels) {
+  const int U = packedUnits(), G = gateCount(kind);
+  const size_t floats = panelFloats(kind, I, 0);
+  for (int q = q0; q < q1; ++q) packPart(wIh, I, H, U, G, q, panels + q * floats);
+}
+
+void packedProjection(const ProjectionArgs& a) {
+  const bool gru = a.kind == CellKind::Gru;
+#if RNN_X86
+  const int level = simdLevel();
+  if (level == 2) return gru ? projectAvx512<true>(a) : projectAvx512<false>(a);
+  if (level == 1) return gru ? projectAvx2<true>(a) : projectAvx2<false>(a);
+#endif
+  gru ? projectBase<true>(a) : projectBase<false>(a);
+}
 
 void packedStep(const PackedStepArgs& a) {
   const bool gru = a.kind == CellKind::Gru;
