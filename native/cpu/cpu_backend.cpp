@@ -171,45 +171,41 @@ void elmanRecurrence(const LayerDirection& ld, int blocks) {
   const LayerWeights& w = ld.weights;
   for (int j = 0; j < H; ++j) bias[j] = w.bIh ? w.bIh[j] + w.bHh[j] : 0.f;
 
+  // Phase 0: block k's columns of the input projection, one GEMM over all rows; then one phase per step.
+  BlockPhases phases(blocks, 1 + T);
+  const SavedPointers& sv = ld.saved;
   float* const hStart = ld.h;
-  float* hEnd = hStart;
-  runTeam(blocks, [&](int rank, int size, SpinBarrier& barrier) {
-    // Input projection of this member's columns for the whole sequence: one GEMM over all rows.
-    for (int k = rank; k < blocks; k += size) {
-      const int j0 = units[k], width = units[k + 1] - j0;
+  auto work = [&](int phase, int k) {
+    const int j0 = units[k], width = units[k + 1] - j0;
+    if (phase == 0) {
       gemmNT(rows, width, I, ld.input, I, w.wIh + int64_t(j0) * I, I, xg + j0, H);
+      return;
     }
-    float* hCur = hStart;
-    float* hNext = hSpare;
-    for (int s = 0; s < T; ++s) {
-      const int t = ld.reverse ? T - 1 - s : s;
-      const int bs = L.batchSizes[t];
-      const SavedPointers& sv = ld.saved;
-      for (int k = rank; k < blocks; k += size) {
-        const int j0 = units[k], width = units[k + 1] - j0;
-        if (width == 0) continue;
-        if (sv.gates) {
-          for (int b = 0; b < bs; ++b) {
-            std::memcpy(sv.hPrev + L.row(t, b) * H + j0, hCur + int64_t(b) * H + j0, sizeof(float) * width);
-          }
-        }
-        gemmNT(bs, width, H, hCur, H, w.wHh + int64_t(j0) * H, H, hg + j0, H);
-        rnnStep(StepArgs{ld.kind, bs, width, xg + L.rowBase[t] * H + j0, L.strideB * H, hg + j0, H, bias + j0,
-                         nullptr, hCur + j0, hNext + j0, H, nullptr, H,
-                         sv.gates ? sv.gates + L.rowBase[t] * sv.blocks * H + j0 : nullptr, L.strideB * sv.blocks * H, H});
-        // inactive rows carry their h over; active rows go to the output
-        const size_t bytes = sizeof(float) * width;
-        for (int b = bs; b < B; ++b) std::memcpy(hNext + int64_t(b) * H + j0, hCur + int64_t(b) * H + j0, bytes);
-        for (int b = 0; b < bs; ++b) {
-          std::memcpy(ld.output + L.row(t, b) * ld.outputStride + j0, hNext + int64_t(b) * H + j0, bytes);
-        }
+    const int s = phase - 1;
+    const int t = ld.reverse ? T - 1 - s : s;
+    const int bs = L.batchSizes[t];
+    float* hCur = s % 2 == 0 ? hStart : hSpare;
+    float* hNext = s % 2 == 0 ? hSpare : hStart;
+    if (width == 0) return;
+    if (sv.gates) {
+      for (int b = 0; b < bs; ++b) {
+        std::memcpy(sv.hPrev + L.row(t, b) * H + j0, hCur + int64_t(b) * H + j0, sizeof(float) * width);
       }
-      barrier.wait();  // the next step's GEMM reads every column of h
-      std::swap(hCur, hNext);
     }
-    if (rank == 0) hEnd = hCur;
-  });
-  if (hEnd != hStart) std::memcpy(hStart, hEnd, sizeof(float) * size_t(B) * H);
+    gemmNT(bs, width, H, hCur, H, w.wHh + int64_t(j0) * H, H, hg + j0, H);
+    rnnStep(StepArgs{ld.kind, bs, width, xg + L.rowBase[t] * H + j0, L.strideB * H, hg + j0, H, bias + j0,
+                     nullptr, hCur + j0, hNext + j0, H, nullptr, H,
+                     sv.gates ? sv.gates + L.rowBase[t] * sv.blocks * H + j0 : nullptr, L.strideB * sv.blocks * H, H});
+    // inactive rows carry their h over; active rows go to the output
+    const size_t bytes = sizeof(float) * width;
+    for (int b = bs; b < B; ++b) std::memcpy(hNext + int64_t(b) * H + j0, hCur + int64_t(b) * H + j0, bytes);
+    for (int b = 0; b < bs; ++b) {
+      std::memcpy(ld.output + L.row(t, b) * ld.outputStride + j0, hNext + int64_t(b) * H + j0, bytes);
+    }
+  };
+  runTeam(blocks, [&](int rank, int size, SpinBarrier&) { phases.run(rank, size, work); });
+  // after T steps h is in hStart again when T is even
+  if (T % 2 == 1) std::memcpy(hStart, hSpare, sizeof(float) * size_t(B) * H);
 }
 
 }  // namespace
@@ -218,7 +214,7 @@ void CpuBackend::recurrence(const LayerDirection& ld) {
   const SeqLayout& L = *ld.layout;
   const int T = int(L.batchSizes.size()), B = L.batchSizes[0];
   const int H = ld.hiddenSize, G = gateCount(ld.kind);
-  const int blocks = teamSizeFor(T, B, G * H, ld.outSize, H);
+  const int blocks = teamSizeFor(T, B, G * H, ld.outSize, H, kForwardMinWork);
   if (ld.kind == CellKind::Lstm || ld.kind == CellKind::Gru) return packedRecurrence(ld, blocks);
   elmanRecurrence(ld, blocks);
 }
