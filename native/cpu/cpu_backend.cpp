@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "packed_step.h"
+#include "simd_level.h"
 #include "steps.h"
 #include "team_plan.h"
 #include "thread_team.h"
@@ -36,7 +37,8 @@ void gemmNT(int64_t M, int N, int K, const float* A, int64_t lda, const float* B
 
 // LSTM input projection inside each step's kernel (W_ih is then read from the panels once per step, and no
 // [rows, 4H] projection goes through memory) while the packed weights stay in cache and a step has rows enough
-// to reuse them; otherwise (measured: batch 1, H = 1024) the projection of all steps first (packedProjection) and
+// to reuse them; otherwise (measured: batch 1, H = 1024) the projection of all steps first (packedProjection, or
+// OpenBLAS below AVX-512) and
 // only W_hh in the step's panels.
 bool projectionInPanels(int B, int G, int I, int P, int H) {
   return B >= 4 && int64_t(G) * H * (I + P) * sizeof(float) <= (8 << 20);
@@ -61,10 +63,13 @@ void packedRecurrence(const LayerDirection& ld, int blocks) {
   const std::vector<int> units = blockBounds(H, blocks);
   const std::vector<int> outCols = proj ? blockBounds(P, blocks) : units;
 
+  // The projection with the packed kernel was measured faster than OpenBLAS with AVX-512 only; the plain C++
+  // kernel is several times slower than OpenBLAS's own.
+  const bool ownProjection = !inPanels && simdLevel() == 2;
   // xg's slack: the kernel reads whole groups of 16 units
   const size_t sizes[] = {inPanels ? 0 : size_t(rows) * GH + kMaxPackedUnits, size_t(B) * P, proj ? size_t(B) * H : 0,
                           size_t(GH) + H, size_t(groups) * panelFloats(ld.kind, Ipanel, P), size_t(groups) * packedBiasFloats(),
-                          inPanels ? 0 : size_t(groups) * panelFloats(ld.kind, I, 0)};
+                          ownProjection ? size_t(groups) * panelFloats(ld.kind, I, 0) : 0};
   size_t total = 0;
   for (size_t s : sizes) total += s;
   float* p = workspace(total);
@@ -99,9 +104,15 @@ void packedRecurrence(const LayerDirection& ld, int blocks) {
   auto work = [&](int phase, int k) {
     if (phase == 0) {
       const int q0 = units[k] / U, q1 = (units[k + 1] + U - 1) / U;
-      if (!inPanels) {
+      if (!inPanels && ownProjection) {
         packInputPanels(ld.kind, w.wIh, I, H, q0, q1, inputPanels);
         packedProjection(ProjectionArgs{ld.kind, int(rows), I, H, ld.input, I, inputPanels, q0, q1, xg, GH});
+      } else if (!inPanels) {
+        const int j0 = units[k], width = units[k + 1] - j0;
+        for (int g = 0; g < G && width > 0; ++g) {
+          const int64_t col = int64_t(g) * H + j0;
+          gemmNT(rows, width, I, ld.input, I, w.wIh + col * I, I, xg + col, GH);
+        }
       }
       packPanels(ld.kind, w.wIh, Ipanel, w.wHh, P, bias, biasHn, H, q0, q1, panels, packedBias);
       return;
