@@ -38,8 +38,7 @@ void gemmNT(int64_t M, int N, int K, const float* A, int64_t lda, const float* B
 // LSTM input projection inside each step's kernel (W_ih is then read from the panels once per step, and no
 // [rows, 4H] projection goes through memory) while the packed weights stay in cache and a step has rows enough
 // to reuse them; otherwise (measured: batch 1, H = 1024) the projection of all steps first (packedProjection, or
-// OpenBLAS below AVX-512) and
-// only W_hh in the step's panels.
+// OpenBLAS below AVX-512) and only W_hh in the step's panels.
 bool projectionInPanels(int B, int G, int I, int P, int H) {
   return B >= 4 && int64_t(G) * H * (I + P) * sizeof(float) <= (8 << 20);
 }
