@@ -103,7 +103,7 @@ void packedRecurrence(const LayerDirection& ld, int blocks) {
   auto work = [&](int phase, int k) {
     if (phase == 0) {
       const int q0 = units[k] / U, q1 = (units[k + 1] + U - 1) / U;
-      if (!inPanels && ownProjection) {
+      if (ownProjection) {
         packInputPanels(ld.kind, w.wIh, I, H, q0, q1, inputPanels);
         packedProjection(ProjectionArgs{ld.kind, int(rows), I, H, ld.input, I, inputPanels, q0, q1, xg, GH});
       } else if (!inPanels) {
