@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "packed_step.h"
+#include "simd_level.h"
 #include "steps.h"
 #include "team_plan.h"
 #include "thread_team.h"
@@ -36,7 +37,8 @@ void gemmNT(int64_t M, int N, int K, const float* A, int64_t lda, const float* B
 
 // LSTM input projection inside each step's kernel (W_ih is then read from the panels once per step, and no
 // [rows, 4H] projection goes through memory) while the packed weights stay in cache and a step has rows enough
-// to reuse them; otherwise (measured: batch 1, H = 1024) one GEMM for all steps first and only W_hh in the panels.
+// to reuse them; otherwise (measured: batch 1, H = 1024) the projection of all steps first (packedProjection, or
+// OpenBLAS below AVX-512) and only W_hh in the step's panels.
 bool projectionInPanels(int B, int G, int I, int P, int H) {
   return B >= 4 && int64_t(G) * H * (I + P) * sizeof(float) <= (8 << 20);
 }
@@ -60,9 +62,13 @@ void packedRecurrence(const LayerDirection& ld, int blocks) {
   const std::vector<int> units = blockBounds(H, blocks);
   const std::vector<int> outCols = proj ? blockBounds(P, blocks) : units;
 
+  // The projection with the packed kernel was measured faster than OpenBLAS with AVX-512 only; the plain C++
+  // kernel is several times slower than OpenBLAS's own.
+  const bool ownProjection = !inPanels && simdLevel() == 2;
   // xg's slack: the kernel reads whole groups of 16 units
   const size_t sizes[] = {inPanels ? 0 : size_t(rows) * GH + kMaxPackedUnits, size_t(B) * P, proj ? size_t(B) * H : 0,
-                          size_t(GH) + H, size_t(groups) * panelFloats(ld.kind, Ipanel, P), size_t(groups) * packedBiasFloats()};
+                          size_t(GH) + H, size_t(groups) * panelFloats(ld.kind, Ipanel, P), size_t(groups) * packedBiasFloats(),
+                          ownProjection ? size_t(groups) * panelFloats(ld.kind, I, 0) : 0};
   size_t total = 0;
   for (size_t s : sizes) total += s;
   float* p = workspace(total);
@@ -72,7 +78,8 @@ void packedRecurrence(const LayerDirection& ld, int blocks) {
   float* bias = p;
   float* biasHn = p + GH;          p += sizes[3];
   float* panels = p;               p += sizes[4];
-  float* packedBias = p;
+  float* packedBias = p;           p += sizes[5];
+  float* inputPanels = p;
 
   // b_ih + b_hh summed once; GRU keeps b_hn apart because r scales it.
   const LayerWeights& w = ld.weights;
@@ -86,70 +93,71 @@ void packedRecurrence(const LayerDirection& ld, int blocks) {
     }
   }
 
+  // Phase 0 prepares block k: the input projection onto its units' gate columns for all rows (only its rows of
+  // W_ih, with the step's own kernel; before the packing, so that the panels are what is in cache when the loop
+  // starts) and its panels. Then per step one phase of cell blocks and, with projections, one of h_r W_hr^T columns.
+  const int perStep = proj ? 2 : 1;
+  BlockPhases phases(blocks, 1 + T * perStep);
+  const SavedPointers& sv = ld.saved;
   float* const hStart = ld.h;
-  float* hEnd = hStart;
-  runTeam(blocks, [&](int rank, int size, SpinBarrier& barrier) {
-    // each member packs the groups it runs, so its panels start out in its own cache
-    for (int k = rank; k < blocks; k += size) {
+  auto work = [&](int phase, int k) {
+    if (phase == 0) {
       const int q0 = units[k] / U, q1 = (units[k + 1] + U - 1) / U;
+      if (ownProjection) {
+        packInputPanels(ld.kind, w.wIh, I, H, q0, q1, inputPanels);
+        packedProjection(ProjectionArgs{ld.kind, int(rows), I, H, ld.input, I, inputPanels, q0, q1, xg, GH});
+      } else if (!inPanels) {
+        const int j0 = units[k], width = units[k + 1] - j0;
+        for (int g = 0; g < G && width > 0; ++g) {
+          const int64_t col = int64_t(g) * H + j0;
+          gemmNT(rows, width, I, ld.input, I, w.wIh + col * I, I, xg + col, GH);
+        }
+      }
       packPanels(ld.kind, w.wIh, Ipanel, w.wHh, P, bias, biasHn, H, q0, q1, panels, packedBias);
+      return;
     }
-    if (!inPanels) {
-      int r0, r1;
-      shareOf(int(rows), rank, size, 1, r0, r1);
-      gemmNT(r1 - r0, GH, I, ld.input + int64_t(r0) * I, I, w.wIh, I, xg + int64_t(r0) * GH, GH);
-      barrier.wait();  // a member's units need the projection of every row
-    }
-    float* hCur = hStart;
-    float* hNext = hSpare;
-    for (int s = 0; s < T; ++s) {
-      const int t = ld.reverse ? T - 1 - s : s;
-      const int bs = L.batchSizes[t];
-      auto finish = [&](int c0, int c1) {
-        const size_t bytes = sizeof(float) * (c1 - c0);
-        for (int b = bs; b < B; ++b) std::memcpy(hNext + int64_t(b) * P + c0, hCur + int64_t(b) * P + c0, bytes);
-        for (int b = 0; b < bs; ++b) {
-          std::memcpy(ld.output + L.row(t, b) * ld.outputStride + c0, hNext + int64_t(b) * P + c0, bytes);
-        }
-      };
-      const SavedPointers& sv = ld.saved;
-      auto saveRows = [&](float* dst, const float* src, int64_t width, int c0, int c1) {
-        for (int b = 0; b < bs; ++b) {
-          std::memcpy(dst + L.row(t, b) * width + c0, src + int64_t(b) * width + c0, sizeof(float) * (c1 - c0));
-        }
-      };
-      for (int k = rank; k < blocks; k += size) {
-        const int j0 = units[k], j1 = units[k + 1];
-        if (j1 == j0) continue;
-        if (sv.gates) {
-          if (!proj) saveRows(sv.hPrev, hCur, P, j0, j1);
-          if (sv.cPrev) saveRows(sv.cPrev, ld.c, H, j0, j1);
-        }
-        packedStep(PackedStepArgs{ld.kind, bs, Ipanel, P, H, ld.input + L.rowBase[t] * I, L.strideB * I,
-                                  inPanels ? nullptr : xg + L.rowBase[t] * GH, L.strideB * GH, hCur, panels,
-                                  packedBias, j0 / U, (j1 + U - 1) / U, ld.c,
-                                  proj ? hFull : hNext, proj ? H : P,
-                                  sv.gates ? sv.gates + L.rowBase[t] * sv.blocks * H : nullptr,
-                                  L.strideB * sv.blocks * H});
-        if (sv.hFull) saveRows(sv.hFull, hFull, H, j0, j1);
-        if (!proj) finish(j0, j1);
+    const int s = (phase - 1) / perStep;
+    const bool projection = (phase - 1) % perStep == 1;
+    const int t = ld.reverse ? T - 1 - s : s;
+    const int bs = L.batchSizes[t];
+    float* hCur = s % 2 == 0 ? hStart : hSpare;
+    float* hNext = s % 2 == 0 ? hSpare : hStart;
+    auto finish = [&](int c0, int c1) {
+      const size_t bytes = sizeof(float) * (c1 - c0);
+      for (int b = bs; b < B; ++b) std::memcpy(hNext + int64_t(b) * P + c0, hCur + int64_t(b) * P + c0, bytes);
+      for (int b = 0; b < bs; ++b) {
+        std::memcpy(ld.output + L.row(t, b) * ld.outputStride + c0, hNext + int64_t(b) * P + c0, bytes);
       }
-      if (proj) {
-        barrier.wait();  // the whole unprojected h is needed by every projection column
-        for (int k = rank; k < blocks; k += size) {
-          const int p0 = outCols[k], width = outCols[k + 1] - p0;
-          if (width == 0) continue;
-          if (sv.gates) saveRows(sv.hPrev, hCur, P, p0, p0 + width);
-          gemmNT(bs, width, H, hFull, H, w.wHr + int64_t(p0) * H, H, hNext + p0, P);
-          finish(p0, p0 + width);
-        }
+    };
+    auto saveRows = [&](float* dst, const float* src, int64_t width, int c0, int c1) {
+      for (int b = 0; b < bs; ++b) {
+        std::memcpy(dst + L.row(t, b) * width + c0, src + int64_t(b) * width + c0, sizeof(float) * (c1 - c0));
       }
-      barrier.wait();  // the next step's kernel reads every column of h
-      std::swap(hCur, hNext);
+    };
+    if (projection) {
+      const int p0 = outCols[k], width = outCols[k + 1] - p0;
+      if (width == 0) return;
+      if (sv.gates) saveRows(sv.hPrev, hCur, P, p0, p0 + width);
+      gemmNT(bs, width, H, hFull, H, w.wHr + int64_t(p0) * H, H, hNext + p0, P);
+      finish(p0, p0 + width);
+      return;
     }
-    if (rank == 0) hEnd = hCur;
-  });
-  if (hEnd != hStart) std::memcpy(hStart, hEnd, sizeof(float) * size_t(B) * P);
+    const int j0 = units[k], j1 = units[k + 1];
+    if (j1 == j0) return;
+    if (sv.gates) {
+      if (!proj) saveRows(sv.hPrev, hCur, P, j0, j1);
+      if (sv.cPrev) saveRows(sv.cPrev, ld.c, H, j0, j1);
+    }
+    packedStep(PackedStepArgs{ld.kind, bs, Ipanel, P, H, ld.input + L.rowBase[t] * I, L.strideB * I,
+                              inPanels ? nullptr : xg + L.rowBase[t] * GH, L.strideB * GH, hCur, panels, packedBias,
+                              j0 / U, (j1 + U - 1) / U, ld.c, proj ? hFull : hNext, proj ? H : P,
+                              sv.gates ? sv.gates + L.rowBase[t] * sv.blocks * H : nullptr, L.strideB * sv.blocks * H});
+    if (sv.hFull) saveRows(sv.hFull, hFull, H, j0, j1);
+    if (!proj) finish(j0, j1);
+  };
+  runTeam(blocks, [&](int rank, int size, SpinBarrier&) { phases.run(rank, size, work); });
+  // after T steps h is in hStart again when T is even
+  if (T % 2 == 1) std::memcpy(hStart, hSpare, sizeof(float) * size_t(B) * P);
 }
 
 // Elman RNN (one gate, no projections): one GEMM for the input projection of all steps, then per step one
@@ -173,45 +181,41 @@ void elmanRecurrence(const LayerDirection& ld, int blocks) {
   const LayerWeights& w = ld.weights;
   for (int j = 0; j < H; ++j) bias[j] = w.bIh ? w.bIh[j] + w.bHh[j] : 0.f;
 
+  // Phase 0: block k's columns of the input projection, one GEMM over all rows; then one phase per step.
+  BlockPhases phases(blocks, 1 + T);
+  const SavedPointers& sv = ld.saved;
   float* const hStart = ld.h;
-  float* hEnd = hStart;
-  runTeam(blocks, [&](int rank, int size, SpinBarrier& barrier) {
-    // Input projection of this member's columns for the whole sequence: one GEMM over all rows.
-    for (int k = rank; k < blocks; k += size) {
-      const int j0 = units[k], width = units[k + 1] - j0;
+  auto work = [&](int phase, int k) {
+    const int j0 = units[k], width = units[k + 1] - j0;
+    if (phase == 0) {
       gemmNT(rows, width, I, ld.input, I, w.wIh + int64_t(j0) * I, I, xg + j0, H);
+      return;
     }
-    float* hCur = hStart;
-    float* hNext = hSpare;
-    for (int s = 0; s < T; ++s) {
-      const int t = ld.reverse ? T - 1 - s : s;
-      const int bs = L.batchSizes[t];
-      const SavedPointers& sv = ld.saved;
-      for (int k = rank; k < blocks; k += size) {
-        const int j0 = units[k], width = units[k + 1] - j0;
-        if (width == 0) continue;
-        if (sv.gates) {
-          for (int b = 0; b < bs; ++b) {
-            std::memcpy(sv.hPrev + L.row(t, b) * H + j0, hCur + int64_t(b) * H + j0, sizeof(float) * width);
-          }
-        }
-        gemmNT(bs, width, H, hCur, H, w.wHh + int64_t(j0) * H, H, hg + j0, H);
-        rnnStep(StepArgs{ld.kind, bs, width, xg + L.rowBase[t] * H + j0, L.strideB * H, hg + j0, H, bias + j0,
-                         nullptr, hCur + j0, hNext + j0, H, nullptr, H,
-                         sv.gates ? sv.gates + L.rowBase[t] * sv.blocks * H + j0 : nullptr, L.strideB * sv.blocks * H, H});
-        // inactive rows carry their h over; active rows go to the output
-        const size_t bytes = sizeof(float) * width;
-        for (int b = bs; b < B; ++b) std::memcpy(hNext + int64_t(b) * H + j0, hCur + int64_t(b) * H + j0, bytes);
-        for (int b = 0; b < bs; ++b) {
-          std::memcpy(ld.output + L.row(t, b) * ld.outputStride + j0, hNext + int64_t(b) * H + j0, bytes);
-        }
+    const int s = phase - 1;
+    const int t = ld.reverse ? T - 1 - s : s;
+    const int bs = L.batchSizes[t];
+    float* hCur = s % 2 == 0 ? hStart : hSpare;
+    float* hNext = s % 2 == 0 ? hSpare : hStart;
+    if (width == 0) return;
+    if (sv.gates) {
+      for (int b = 0; b < bs; ++b) {
+        std::memcpy(sv.hPrev + L.row(t, b) * H + j0, hCur + int64_t(b) * H + j0, sizeof(float) * width);
       }
-      barrier.wait();  // the next step's GEMM reads every column of h
-      std::swap(hCur, hNext);
     }
-    if (rank == 0) hEnd = hCur;
-  });
-  if (hEnd != hStart) std::memcpy(hStart, hEnd, sizeof(float) * size_t(B) * H);
+    gemmNT(bs, width, H, hCur, H, w.wHh + int64_t(j0) * H, H, hg + j0, H);
+    rnnStep(StepArgs{ld.kind, bs, width, xg + L.rowBase[t] * H + j0, L.strideB * H, hg + j0, H, bias + j0,
+                     nullptr, hCur + j0, hNext + j0, H, nullptr, H,
+                     sv.gates ? sv.gates + L.rowBase[t] * sv.blocks * H + j0 : nullptr, L.strideB * sv.blocks * H, H});
+    // inactive rows carry their h over; active rows go to the output
+    const size_t bytes = sizeof(float) * width;
+    for (int b = bs; b < B; ++b) std::memcpy(hNext + int64_t(b) * H + j0, hCur + int64_t(b) * H + j0, bytes);
+    for (int b = 0; b < bs; ++b) {
+      std::memcpy(ld.output + L.row(t, b) * ld.outputStride + j0, hNext + int64_t(b) * H + j0, bytes);
+    }
+  };
+  runTeam(blocks, [&](int rank, int size, SpinBarrier&) { phases.run(rank, size, work); });
+  // after T steps h is in hStart again when T is even
+  if (T % 2 == 1) std::memcpy(hStart, hSpare, sizeof(float) * size_t(B) * H);
 }
 
 }  // namespace
@@ -220,7 +224,7 @@ void CpuBackend::recurrence(const LayerDirection& ld) {
   const SeqLayout& L = *ld.layout;
   const int T = int(L.batchSizes.size()), B = L.batchSizes[0];
   const int H = ld.hiddenSize, G = gateCount(ld.kind);
-  const int blocks = teamSizeFor(T, B, G * H, ld.outSize, H);
+  const int blocks = teamSizeFor(T, B, G * H, ld.outSize, H, kForwardMinWork);
   if (ld.kind == CellKind::Lstm || ld.kind == CellKind::Gru) return packedRecurrence(ld, blocks);
   elmanRecurrence(ld, blocks);
 }

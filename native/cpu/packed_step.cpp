@@ -1,12 +1,15 @@
 // Register-blocked tiles: AVX-512 keeps 6 rows x 64 tile columns (16 units) in 24 zmm accumulators (per k:
 // three or four panel loads, six broadcasts, 18-24 FMAs); AVX2 keeps 3 rows x 32 columns (8 units) in 12 ymm;
 // the baseline is plain loops over 16-unit panels (measured: with 8 it was several times slower). Each kernel runs the whole K = I + P loop with the tile in registers, stores it
-// to a small buffer in L1, and the cell's epilogue finishes the tile's rows.
+// to a small buffer in L1, and the cell's epilogue finishes the tile's rows. At batch 1 a step is a matrix-vector
+// product: the 1-row tile streams the panels at about L2 bandwidth (~100 GB/s per core measured on Zen 4), and a
+// kernel with 8-16 independent accumulator chains per row (several groups at once) measured no faster.
 #include "packed_step.h"
 
 #include <algorithm>
 
 #include "activations.h"
+#include "activations_vec.h"
 #include "simd_level.h"
 
 #if defined(__x86_64__) && defined(__GNUC__)
@@ -15,6 +18,9 @@
 #define RNN_TARGET_AVX512 __attribute__((target("avx512f,avx512vl,avx512dq,avx2,fma,prefer-vector-width=512")))
 #define RNN_TARGET_AVX2 __attribute__((target("avx2,fma")))
 #endif
+
+// Wide vectors pass between always-inlined helpers only (activations_vec.h), so GCC's ABI note does not apply.
+#pragma GCC diagnostic ignored "-Wpsabi"
 
 namespace rnn::cpu {
 
@@ -40,77 +46,76 @@ constexpr int hiddenBlock(int g) {
   return Gru && g == 2 ? 3 : g;
 }
 
-// LSTM: c' = sigmoid(f) c + sigmoid(i) tanh(g), h' = sigmoid(o) tanh(c')
-template <int U>
-RNN_INLINE void lstmEpilogue(const float* tile, int rows, int units, const PackedStepArgs& a, int row0, int unit0) {
-  constexpr int NC = 4 * U;
-  for (int m = 0; m < rows; ++m) {
-    const float* __restrict g = tile + m * NC;
-    const int64_t b = row0 + m;
-    float* __restrict c = a.c + b * a.H + unit0;
-    float* __restrict h = a.hNew + b * a.hNewStride + unit0;
-    if (a.saved) {
-      float* __restrict s = a.saved + b * a.savedStride + unit0;
-      const int64_t k = a.H;
-      for (int j = 0; j < units; ++j) {
-        s[j] = fastSigmoid(g[j]);
-        s[k + j] = fastSigmoid(g[U + j]);
-        s[2 * k + j] = fastTanh(g[2 * U + j]);
-        s[3 * k + j] = fastSigmoid(g[3 * U + j]);
-      }
-      for (int j = 0; j < units; ++j) {
-        const float cNew = s[k + j] * c[j] + s[j] * s[2 * k + j];
-        c[j] = cNew;
-        h[j] = s[3 * k + j] * fastTanh(cNew);
-      }
-      continue;
+// LSTM: c' = sigmoid(f) c + sigmoid(i) tanh(g), h' = sigmoid(o) tanh(c'), units [j0, j1) of a tile row
+template <int L, int U>
+RNN_INLINE void lstmUnits(const float* g, const PackedStepArgs& a, int64_t b, int unit0, int j0, int j1) {
+  using V = vec::Lanes<L>;
+  float* c = a.c + b * a.H + unit0;
+  float* h = a.hNew + b * a.hNewStride + unit0;
+  float* s = a.saved ? a.saved + b * a.savedStride + unit0 : nullptr;
+  const int64_t k = a.H;
+  for (int j = j0; j < j1; j += L) {
+    const auto i = V::sigmoid(V::load(g + j));
+    const auto f = V::sigmoid(V::load(g + U + j));
+    const auto cell = V::tanh(V::load(g + 2 * U + j));
+    const auto o = V::sigmoid(V::load(g + 3 * U + j));
+    if (s) {
+      V::store(s + j, i);
+      V::store(s + k + j, f);
+      V::store(s + 2 * k + j, cell);
+      V::store(s + 3 * k + j, o);
     }
-    for (int j = 0; j < units; ++j) {
-      const float i = fastSigmoid(g[j]);
-      const float f = fastSigmoid(g[U + j]);
-      const float cell = fastTanh(g[2 * U + j]);
-      const float o = fastSigmoid(g[3 * U + j]);
-      const float cNew = f * c[j] + i * cell;
-      c[j] = cNew;
-      h[j] = o * fastTanh(cNew);
-    }
+    const auto cNew = f * V::load(c + j) + i * cell;
+    V::store(c + j, cNew);
+    V::store(h + j, o * V::tanh(cNew));
   }
 }
 
 // GRU: n = tanh(x_n + b_in + r (h_n + b_hn)), h' = (1 - z) n + z h
-template <int U>
-RNN_INLINE void gruEpilogue(const float* tile, int rows, int units, const PackedStepArgs& a, int row0, int unit0) {
-  constexpr int NC = 4 * U;
-  for (int m = 0; m < rows; ++m) {
-    const float* __restrict g = tile + m * NC;
-    const int64_t b = row0 + m;
-    const float* __restrict hPrev = a.h + b * a.P + unit0;
-    float* __restrict h = a.hNew + b * a.hNewStride + unit0;
-    if (a.saved) {
-      float* __restrict s = a.saved + b * a.savedStride + unit0;
-      const int64_t k = a.H;
-      for (int j = 0; j < units; ++j) {
-        const float r = fastSigmoid(g[j]);
-        s[j] = r;
-        s[k + j] = fastSigmoid(g[U + j]);
-        s[2 * k + j] = fastTanh(g[2 * U + j] + r * g[3 * U + j]);
-        s[3 * k + j] = g[3 * U + j];
-      }
-      for (int j = 0; j < units; ++j) h[j] = s[2 * k + j] + s[k + j] * (hPrev[j] - s[2 * k + j]);
-      continue;
+template <int L, int U>
+RNN_INLINE void gruUnits(const float* g, const PackedStepArgs& a, int64_t b, int unit0, int j0, int j1) {
+  using V = vec::Lanes<L>;
+  const float* hPrev = a.h + b * a.P + unit0;
+  float* h = a.hNew + b * a.hNewStride + unit0;
+  float* s = a.saved ? a.saved + b * a.savedStride + unit0 : nullptr;
+  const int64_t k = a.H;
+  for (int j = j0; j < j1; j += L) {
+    const auto r = V::sigmoid(V::load(g + j));
+    const auto z = V::sigmoid(V::load(g + U + j));
+    const auto hn = V::load(g + 3 * U + j);
+    const auto n = V::tanh(V::load(g + 2 * U + j) + r * hn);
+    if (s) {
+      V::store(s + j, r);
+      V::store(s + k + j, z);
+      V::store(s + 2 * k + j, n);
+      V::store(s + 3 * k + j, hn);
     }
-    for (int j = 0; j < units; ++j) {
-      const float r = fastSigmoid(g[j]);
-      const float z = fastSigmoid(g[U + j]);
-      const float n = fastTanh(g[2 * U + j] + r * g[3 * U + j]);
-      h[j] = n + z * (hPrev[j] - n);
+    V::store(h + j, n + z * (V::load(hPrev + j) - n));
+  }
+}
+
+// The tile's rows: whole groups L units at a time, the last group of an H that is no multiple of U unit by unit
+// (its rows end within the group).
+template <int U, int L, bool Gru>
+RNN_INLINE void epilogue(const float* tile, int rows, int units, const PackedStepArgs& a, int row0, int unit0) {
+  static_assert(U % L == 0, "a group is whole registers");
+  const int full = units == U ? U : 0;
+  for (int m = 0; m < rows; ++m) {
+    const float* g = tile + m * 4 * U;
+    const int64_t b = row0 + m;
+    if (Gru) {
+      gruUnits<L, U>(g, a, b, unit0, 0, full);
+      gruUnits<1, U>(g, a, b, unit0, full, units);
+    } else {
+      lstmUnits<L, U>(g, a, b, unit0, 0, full);
+      lstmUnits<1, U>(g, a, b, unit0, full, units);
     }
   }
 }
 
 // Runs the tiles of one member: groups outer (a panel is reused by every row tile while it is in L2),
 // row tiles of MR rows inner, the last tile with fewer rows.
-template <int MR, int U, bool Gru, class Kernel>
+template <int MR, int U, int L, bool Gru, class Kernel>
 RNN_INLINE void forTiles(const PackedStepArgs& a, Kernel&& kernel) {
   constexpr int NC = 4 * U;
   alignas(64) float tile[MR * NC];
@@ -122,8 +127,30 @@ RNN_INLINE void forTiles(const PackedStepArgs& a, Kernel&& kernel) {
       const Tile t{a.x + r * a.xStride, a.xStride, a.I, a.h + int64_t(r) * a.P, a.P, a.P, a.panels + q * floats,
                    a.bias + q * NC, a.xg ? a.xg + r * a.xgStride + unit0 : nullptr, a.xgStride, a.H};
       kernel(t, rows, tile);
-      if (Gru) gruEpilogue<U>(tile, rows, units, a, r, unit0);
-      else lstmEpilogue<U>(tile, rows, units, a, r, unit0);
+      epilogue<U, L, Gru>(tile, rows, units, a, r, unit0);
+    }
+  }
+}
+
+// The input projection alone (panels of W_ih only, no bias): the same kernels, each tile's G gate blocks
+// copied out to xg (only the group's units, so a group's tail never writes into the next gate's columns).
+template <int MR, int U, class Kernel>
+RNN_INLINE void forProjectionTiles(const ProjectionArgs& a, Kernel&& kernel) {
+  constexpr int NC = 4 * U;
+  alignas(64) static const float zeros[NC] = {};
+  alignas(64) float tile[MR * NC];
+  const int G = gateCount(a.kind);
+  const size_t floats = panelFloats(a.kind, a.I, 0);
+  for (int q = a.q0; q < a.q1; ++q) {
+    const int unit0 = q * U, units = std::min(U, a.H - unit0);
+    for (int r = 0; r < a.rows; r += MR) {
+      const int rows = std::min(MR, a.rows - r);
+      const Tile t{a.x + r * a.xStride, a.xStride, a.I, nullptr, 0, 0, a.panels + q * floats, zeros, nullptr, 0, 0};
+      kernel(t, rows, tile);
+      for (int m = 0; m < rows; ++m) {
+        float* dst = a.xg + (r + m) * a.xgStride + unit0;
+        for (int g = 0; g < G; ++g) std::copy(tile + m * NC + g * U, tile + m * NC + g * U + units, dst + g * a.H);
+      }
     }
   }
 }
@@ -162,15 +189,23 @@ void tileBase(const Tile& t, float* out) {
 }
 
 template <bool Gru>
+void tilesBase(const Tile& t, int rows, float* out) {
+  switch (rows) {
+    case 4: tileBase<4, Gru>(t, out); break;
+    case 3: tileBase<3, Gru>(t, out); break;
+    case 2: tileBase<2, Gru>(t, out); break;
+    default: tileBase<1, Gru>(t, out); break;
+  }
+}
+
+template <bool Gru>
 void stepBase(const PackedStepArgs& a) {
-  forTiles<4, kBaseUnits, Gru>(a, [](const Tile& t, int rows, float* out) {
-    switch (rows) {
-      case 4: tileBase<4, Gru>(t, out); break;
-      case 3: tileBase<3, Gru>(t, out); break;
-      case 2: tileBase<2, Gru>(t, out); break;
-      default: tileBase<1, Gru>(t, out); break;
-    }
-  });
+  forTiles<4, kBaseUnits, 4, Gru>(a, tilesBase<Gru>);
+}
+
+template <bool Gru>
+void projectBase(const ProjectionArgs& a) {
+  forProjectionTiles<4, kBaseUnits>(a, tilesBase<Gru>);
 }
 
 #if RNN_X86
@@ -215,17 +250,25 @@ RNN_TARGET_AVX512 void tileAvx512(const Tile& t, float* out) {
 }
 
 template <bool Gru>
+RNN_TARGET_AVX512 void tilesAvx512(const Tile& t, int rows, float* out) {
+  switch (rows) {
+    case 6: tileAvx512<6, Gru>(t, out); break;
+    case 5: tileAvx512<5, Gru>(t, out); break;
+    case 4: tileAvx512<4, Gru>(t, out); break;
+    case 3: tileAvx512<3, Gru>(t, out); break;
+    case 2: tileAvx512<2, Gru>(t, out); break;
+    default: tileAvx512<1, Gru>(t, out); break;
+  }
+}
+
+template <bool Gru>
 RNN_TARGET_AVX512 void stepAvx512(const PackedStepArgs& a) {
-  forTiles<6, 16, Gru>(a, [](const Tile& t, int rows, float* out) RNN_TARGET_AVX512 {
-    switch (rows) {
-      case 6: tileAvx512<6, Gru>(t, out); break;
-      case 5: tileAvx512<5, Gru>(t, out); break;
-      case 4: tileAvx512<4, Gru>(t, out); break;
-      case 3: tileAvx512<3, Gru>(t, out); break;
-      case 2: tileAvx512<2, Gru>(t, out); break;
-      default: tileAvx512<1, Gru>(t, out); break;
-    }
-  });
+  forTiles<6, 16, 16, Gru>(a, tilesAvx512<Gru>);
+}
+
+template <bool Gru>
+RNN_TARGET_AVX512 void projectAvx512(const ProjectionArgs& a) {
+  forProjectionTiles<6, 16>(a, tilesAvx512<Gru>);
 }
 
 // ---- AVX2 ----
@@ -268,19 +311,99 @@ RNN_TARGET_AVX2 void tileAvx2(const Tile& t, float* out) {
 }
 
 template <bool Gru>
+RNN_TARGET_AVX2 void tilesAvx2(const Tile& t, int rows, float* out) {
+  switch (rows) {
+    case 3: tileAvx2<3, Gru>(t, out); break;
+    case 2: tileAvx2<2, Gru>(t, out); break;
+    default: tileAvx2<1, Gru>(t, out); break;
+  }
+}
+
+template <bool Gru>
 RNN_TARGET_AVX2 void stepAvx2(const PackedStepArgs& a) {
-  forTiles<3, 8, Gru>(a, [](const Tile& t, int rows, float* out) RNN_TARGET_AVX2 {
-    switch (rows) {
-      case 3: tileAvx2<3, Gru>(t, out); break;
-      case 2: tileAvx2<2, Gru>(t, out); break;
-      default: tileAvx2<1, Gru>(t, out); break;
-    }
-  });
+  forTiles<3, 8, 8, Gru>(a, tilesAvx2<Gru>);
+}
+
+template <bool Gru>
+RNN_TARGET_AVX2 void projectAvx2(const ProjectionArgs& a) {
+  forProjectionTiles<3, 8>(a, tilesAvx2<Gru>);
 }
 
 #endif
 
 }  // namespace
+
+// Packing reads G U source rows and writes panel rows of W floats. It goes in blocks of 16 k so that the block's
+// destination lines stay in L1 (writing a column's whole K at a stride of W floats touched K lines per column
+// and ran at a few GB/s, a large share of a batch-1 call); with AVX-512 a block of 16 units x 16 k is one
+// register transpose.
+constexpr int kPackK = 16;
+
+// Columns [k0, k1) of gate g's rows of group q, one float at a time (the baseline, and any tail).
+void packBlockScalar(const float* src, int K, int H, int U, int W, int q, int g, int k0, int k1, float* dst) {
+  for (int u = 0; u < U; ++u) {
+    const int j = q * U + u, col = g * U + u;
+    const float* row = j < H ? src + (int64_t(g) * H + j) * K : nullptr;
+    for (int k = k0; k < k1; ++k) dst[size_t(k) * W + col] = row ? row[k] : 0.f;
+  }
+}
+
+#if RNN_X86
+// GCC 12 reports the unpack and shuffle intrinsics' own placeholder source operand as uninitialised.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+// 16 rows x 16 floats (units x k) to 16 panel rows of 16 units: unpack pairs of rows, then pairs of pairs,
+// then gather the 128-bit lanes.
+RNN_TARGET_AVX512 void packBlockAvx512(const float* src, int K, int H, int W, int q, int g, int k0, float* dst) {
+  __m512 r[16], t[16];
+  const float* row0 = src + (int64_t(g) * H + q * 16) * K + k0;
+  for (int u = 0; u < 16; ++u) r[u] = _mm512_loadu_ps(row0 + int64_t(u) * K);
+  for (int i = 0; i < 8; ++i) {
+    t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+    t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+  }
+  for (int i = 0; i < 4; ++i) {
+    const __m512d a = _mm512_castps_pd(t[4 * i]), b = _mm512_castps_pd(t[4 * i + 2]);
+    const __m512d c = _mm512_castps_pd(t[4 * i + 1]), d = _mm512_castps_pd(t[4 * i + 3]);
+    r[4 * i] = _mm512_castpd_ps(_mm512_unpacklo_pd(a, b));
+    r[4 * i + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(a, b));
+    r[4 * i + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(c, d));
+    r[4 * i + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(c, d));
+  }
+  // r[4 i + j], 128-bit lane l: element 4 l + j of rows 4 i .. 4 i + 3
+  float* out = dst + size_t(k0) * W + g * 16;
+  for (int j = 0; j < 4; ++j) {
+    const __m512 v = _mm512_shuffle_f32x4(r[j], r[4 + j], 0x88), w = _mm512_shuffle_f32x4(r[8 + j], r[12 + j], 0x88);
+    const __m512 v1 = _mm512_shuffle_f32x4(r[j], r[4 + j], 0xdd), w1 = _mm512_shuffle_f32x4(r[8 + j], r[12 + j], 0xdd);
+    _mm512_storeu_ps(out + size_t(j) * W, _mm512_shuffle_f32x4(v, w, 0x88));
+    _mm512_storeu_ps(out + size_t(8 + j) * W, _mm512_shuffle_f32x4(v, w, 0xdd));
+    _mm512_storeu_ps(out + size_t(4 + j) * W, _mm512_shuffle_f32x4(v1, w1, 0x88));
+    _mm512_storeu_ps(out + size_t(12 + j) * W, _mm512_shuffle_f32x4(v1, w1, 0xdd));
+  }
+}
+#pragma GCC diagnostic pop
+#endif
+
+// One weight matrix ([G H, K]) into group q's panel rows.
+void packPart(const float* src, int K, int H, int U, int G, int q, float* dst) {
+  const int W = G * U;
+#if RNN_X86
+  const bool transpose = U == 16 && simdLevel() == 2 && (q + 1) * 16 <= H;
+#endif
+  for (int k0 = 0; k0 < K; k0 += kPackK) {
+    const int k1 = std::min(K, k0 + kPackK);
+    for (int g = 0; g < G; ++g) {
+#if RNN_X86
+      if (transpose && k1 - k0 == 16) {
+        packBlockAvx512(src, K, H, W, q, g, k0, dst);
+        continue;
+      }
+#endif
+      packBlockScalar(src, K, H, U, W, q, g, k0, k1, dst);
+    }
+  }
+}
 
 void packPanels(CellKind kind, const float* wIh, int I, const float* wHh, int P, const float* bias,
                 const float* biasHn, int H, int q0, int q1, float* panels, float* packedBias) {
@@ -293,23 +416,33 @@ void packPanels(CellKind kind, const float* wIh, int I, const float* wHh, int P,
     for (int g = 0; g < G; ++g) {
       for (int u = 0; u < U; ++u) {
         const int j = q * U + u, col = g * U + u;
-        if (j >= H) {
-          for (int k = 0; k < I + P; ++k) panel[k * W + col] = 0.f;
-          continue;
-        }
-        const int64_t row = int64_t(g) * H + j;
-        b[col] = bias[row];
+        if (j >= H) continue;
+        b[col] = bias[int64_t(g) * H + j];
         if (kind == CellKind::Gru && g == 2) b[3 * U + u] = biasHn[j];
-        const float* ih = wIh + row * I;
-        const float* hh = wHh + row * P;
-        for (int k = 0; k < I; ++k) panel[k * W + col] = ih[k];
-        for (int k = 0; k < P; ++k) panel[(I + k) * W + col] = hh[k];
       }
     }
+    packPart(wIh, I, H, U, G, q, panel);
+    packPart(wHh, P, H, U, G, q, panel + size_t(I) * W);
   }
 }
 
 int packedUnits() { return simdLevel() == 1 ? 8 : kBaseUnits; }
+
+void packInputPanels(CellKind kind, const float* wIh, int I, int H, int q0, int q1, float* panels) {
+  const int U = packedUnits(), G = gateCount(kind);
+  const size_t floats = panelFloats(kind, I, 0);
+  for (int q = q0; q < q1; ++q) packPart(wIh, I, H, U, G, q, panels + q * floats);
+}
+
+void packedProjection(const ProjectionArgs& a) {
+  const bool gru = a.kind == CellKind::Gru;
+#if RNN_X86
+  const int level = simdLevel();
+  if (level == 2) return gru ? projectAvx512<true>(a) : projectAvx512<false>(a);
+  if (level == 1) return gru ? projectAvx2<true>(a) : projectAvx2<false>(a);
+#endif
+  gru ? projectBase<true>(a) : projectBase<false>(a);
+}
 
 void packedStep(const PackedStepArgs& a) {
   const bool gru = a.kind == CellKind::Gru;

@@ -1,11 +1,17 @@
 // CPU Elman RNN step: h' = act(x W_ih^T + b_ih + h W_hh^T + b_hh), act = tanh or relu.
 #include "activations.h"
+#include "activations_vec.h"
 #include "simd_clones.h"
 #include "steps.h"
 
 namespace rnn::cpu {
 
+// Wide vectors pass between always-inlined helpers only (activations_vec.h), so GCC's ABI note does not apply.
+#pragma GCC diagnostic ignored "-Wpsabi"
+
+template <int L>
 RNN_INLINE void rnnStepImpl(const StepArgs& a) {
+  using V = vec::Lanes<L>;
   const int H = a.hidden;
   const bool relu = a.kind == CellKind::RnnRelu;
   const float* __restrict bias = a.biasX;
@@ -20,7 +26,9 @@ RNN_INLINE void rnnStepImpl(const StepArgs& a) {
         h[j] = pre < 0.f ? 0.f : pre;
       }
     } else {
-      for (int j = 0; j < H; ++j) h[j] = fastTanh(x[j] + g[j] + bias[j]);
+      int j = 0;
+      for (; j + L <= H; j += L) V::store(h + j, V::tanh(V::load(x + j) + V::load(g + j) + V::load(bias + j)));
+      for (; j < H; ++j) h[j] = fastTanh(x[j] + g[j] + bias[j]);
     }
     if (a.saved) {
       float* s = a.saved + b * a.savedStride;
