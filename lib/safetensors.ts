@@ -4,6 +4,7 @@
 // host byte order, which is little-endian on every platform Node supports in practice.
 import * as fs from 'node:fs';
 import { checkBoolean, checkOptions, describe } from './checks';
+import { bfloat16ToNumber, float16ToNumber } from './half';
 import { AnyTensor, DType, fromBuffer, isTensor, Tensor } from './tensor';
 
 export interface LoadSafetensorsOptions {
@@ -25,26 +26,10 @@ const MAX_HEADER_BYTES = 100_000_000;
 
 type Reader = (view: DataView, byteOffset: number) => number;
 
-// bfloat16 is the top half of a float32.
-const scratch = new DataView(new ArrayBuffer(4));
-function bfloat16ToFloat(bits: number): number {
-  scratch.setUint32(0, bits << 16);
-  return scratch.getFloat32(0);
-}
-
-function halfToFloat(bits: number): number {
-  const sign = bits & 0x8000 ? -1 : 1;
-  const exponent = (bits >> 10) & 0x1f;
-  const fraction = bits & 0x3ff;
-  if (exponent === 0) return sign * fraction * 2 ** -24;
-  if (exponent === 31) return fraction ? NaN : sign * Infinity;
-  return sign * (1 + fraction / 1024) * 2 ** (exponent - 15);
-}
-
 // Element size and reader of each dtype that is converted (new memory) rather than shared.
 const TO_FLOAT32: Record<string, [number, Reader]> = {
-  F16: [2, (v, i) => halfToFloat(v.getUint16(i, true))],
-  BF16: [2, (v, i) => bfloat16ToFloat(v.getUint16(i, true))],
+  F16: [2, (v, i) => float16ToNumber(v.getUint16(i, true))],
+  BF16: [2, (v, i) => bfloat16ToNumber(v.getUint16(i, true))],
   F64: [8, (v, i) => v.getFloat64(i, true)],
 };
 const TO_INT64: Record<string, [number, Reader]> = {

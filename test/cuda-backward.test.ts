@@ -8,6 +8,7 @@ import { GRU, LSTM, RNN, Tensor, autograd, cuda, getFloat32MatmulPrecision, manu
 import { mseLoss } from '../lib/nn/functional';
 import { Adam, AdamW, SGD } from '../lib/optim/index';
 import { runBackward } from './helpers/backward';
+import { whyUnavailable } from './helpers/cuda';
 import { fixtureNames, loadFixture, relativeError } from './helpers/fixtures';
 
 /**
@@ -64,7 +65,7 @@ function assertClose(actual: Tensor, expected: Tensor, tolerance: number, what: 
 describe('cuda backward', function () {
   before(function () {
     if (!cuda.isAvailable()) {
-      console.log('    CUDA backward tests skipped: no usable CUDA device in this build (see the cuda tests for why)');
+      console.log(`    CUDA backward tests skipped: ${whyUnavailable()}`);
       this.skip();
     }
   });

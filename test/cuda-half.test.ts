@@ -7,20 +7,11 @@ import {
   GRU, LSTM, LSTMCell, PackedSequence, RNN, Tensor, cuda, full, manualSeed, noGrad, packPaddedSequence, padPackedSequence, randn, tensor,
   zeros,
 } from '../lib/index';
-import { cudaBuildInfo } from '../lib/cuda';
 import { toHalfArray } from '../lib/half';
 import { fixtureNames, loadFixture, relativeError, buildModule } from './helpers/fixtures';
+import { whyUnavailable } from './helpers/cuda';
 
 type Half = 'float16' | 'bfloat16';
-
-function whyUnavailable(): string {
-  try {
-    zeros([1], { device: 'cuda' }).dispose();
-  } catch (e) {
-    return (e as Error).message;
-  }
-  return cudaBuildInfo().built ? 'cuda.isAvailable() is false' : 'node-rnn was built without CUDA';
-}
 
 describe('cuda half precision', function () {
   before(function () {

@@ -6,33 +6,12 @@ import {
   GRU, GRUCell, LSTM, LSTMCell, Module, PackedSequence, RNN, RNNCell, Tensor, cuda, full, getFloat32MatmulPrecision,
   manualSeed, noGrad, ones, packPaddedSequence, padPackedSequence, rand, randn, setFloat32MatmulPrecision, tensor, zeros,
 } from '../lib/index';
-import { copyInto, cudaBuildInfo } from '../lib/cuda';
+import { copyInto } from '../lib/cuda';
 import { Fixture, fixtureNames, loadFixture, relativeError, buildModule } from './helpers/fixtures';
+import { throwsExactly, rejectsExactly, escapeRegExp } from './helpers/assertions';
+import { whyUnavailable } from './helpers/cuda';
 
-type ErrorClass = typeof Error | typeof TypeError | typeof RangeError;
-
-function throwsExactly(fn: () => unknown, cls: ErrorClass, message: RegExp): void {
-  assert.throws(fn, (e: unknown) => {
-    assert.ok(e instanceof Error, `expected an Error, got ${String(e)}`);
-    assert.equal(e.constructor, cls, `expected ${cls.name} but got ${e.constructor.name}: ${e.message}`);
-    assert.match(e.message, message);
-    return true;
-  });
-}
-
-async function rejectsExactly(fn: () => Promise<unknown>, cls: ErrorClass, message: RegExp): Promise<void> {
-  let error: unknown;
-  try {
-    await fn();
-  } catch (e) {
-    error = e;
-  }
-  assert.ok(error instanceof Error, 'expected a rejection');
-  assert.equal(error.constructor, cls, `expected ${cls.name} but got ${error.constructor.name}: ${error.message}`);
-  assert.match(error.message, message);
-}
-
-const escape = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+const escape = escapeRegExp;
 
 /** PyTorch's message for tensors on two devices. */
 function mixed(first: string, second: string, name: string, ref: string): RegExp {
@@ -44,16 +23,6 @@ function mixed(first: string, second: string, name: string, ref: string): RegExp
 /** Writes `values` into a CUDA tensor's device memory (tests only: there is no public in-place write on CUDA). */
 function writeDevice(t: Tensor, values: number[]): void {
   copyInto(t.storage() as never, Float32Array.from(values));
-}
-
-/** The error that asking for a CUDA device gives (built without CUDA, no driver, no device). */
-function whyUnavailable(): string {
-  try {
-    zeros([1], { device: 'cuda' }).dispose();
-  } catch (e) {
-    return (e as Error).message;
-  }
-  return cudaBuildInfo().built ? 'cuda.isAvailable() is false' : 'node-rnn was built without CUDA';
 }
 
 describe('cuda', function () {
@@ -503,7 +472,6 @@ describe('cuda', function () {
 
 type Results = Record<string, Tensor>;
 const RESULT_KEYS = ['output', 'h_n', 'c_n', 'h_out', 'c_out'];
-
 
 /** The fixture's case on CUDA: the module is loaded on the CPU then moved; inputs are moved; results come back. */
 async function runFixture(file: string, tolerance: number): Promise<void> {

@@ -6,20 +6,9 @@ import {
   setFloat32MatmulPrecision, tensor, zeros,
 } from '../lib/index';
 import { cudaBuildInfo } from '../lib/cuda';
+import { throwsExactly, escapeRegExp } from './helpers/assertions';
 
-type ErrorClass = typeof Error | typeof TypeError | typeof RangeError;
-
-/** assert.throws with an exact class (a RangeError must not pass for a TypeError) and a message regex. */
-function throwsExactly(fn: () => unknown, cls: ErrorClass, message: RegExp): void {
-  assert.throws(fn, (e: unknown) => {
-    assert.ok(e instanceof Error, `expected an Error, got ${String(e)}`);
-    assert.equal(e.constructor, cls, `expected ${cls.name} but got ${e.constructor.name}: ${e.message}`);
-    assert.match(e.message, message);
-    return true;
-  });
-}
-
-const escape = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+const escape = escapeRegExp;
 
 const BAD_STRINGS = ['gpu', 'cuda:x', 'cuda:-1', 'cuda:', 'CUDA', 'cuda:1.5', 'cpu:0', ' cuda', ''];
 const NOT_STRINGS: unknown[] = [0, null, {}, ['cuda'], true];

@@ -7,8 +7,7 @@ import {
 } from '../lib/index';
 // Only used to count calls into the addon (a spy), so that "rejected before native code runs" is checked directly.
 import { native } from '../lib/binding';
-
-type ErrorClass = typeof Error | typeof TypeError | typeof RangeError;
+import { ErrorClass, throwsExactly } from './helpers/assertions';
 
 /** Native forward calls seen by the spy (see useNativeSpy). */
 const nativeCalls = { sync: 0, async: 0 };
@@ -30,16 +29,6 @@ function useNativeSpy(): void {
   after(() => {
     native.rnnForward = realForward;
     native.rnnForwardAsync = realForwardAsync;
-  });
-}
-
-/** assert.throws with an exact class (not a subclass check: a RangeError must not pass for TypeError) and a message regex. */
-function throwsExactly(fn: () => unknown, cls: ErrorClass, message: RegExp): void {
-  assert.throws(fn, (e: unknown) => {
-    assert.ok(e instanceof Error, `expected an Error, got ${String(e)}`);
-    assert.equal(e.constructor, cls, `expected ${cls.name} but got ${e.constructor.name}: ${e.message}`);
-    assert.match(e.message, message);
-    return true;
   });
 }
 

@@ -3,17 +3,7 @@
 import { strict as assert } from 'node:assert';
 import { Tensor, autograd, cuda, manualSeed, noGrad, randn, tensor } from '../lib/index';
 import { bceWithLogits, crossEntropy, dropout, embedding, linear, logSoftmax, mseLoss, softmax } from '../lib/nn/functional';
-
-type ErrorClass = typeof Error | typeof TypeError | typeof RangeError;
-
-function throwsExactly(fn: () => unknown, cls: ErrorClass, message: RegExp): void {
-  assert.throws(fn, (e: unknown) => {
-    assert.ok(e instanceof Error, `expected an Error, got ${String(e)}`);
-    assert.equal(e.constructor, cls, `expected ${cls.name} but got ${e.constructor.name}: ${e.message}`);
-    assert.match(e.message, message);
-    return true;
-  });
-}
+import { throwsExactly } from './helpers/assertions';
 
 function ids(values: number[], shape?: number[]): Tensor<'int64'> {
   return tensor(BigInt64Array.from(values, BigInt), shape ?? [values.length]);

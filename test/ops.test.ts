@@ -7,6 +7,7 @@ import {
   sigmoid, softmax, stack, sub, sum, tanh, transpose, view,
 } from '../lib/autograd/ops';
 import '../lib/autograd/tensor-methods';
+import { throwsExactly } from './helpers/assertions';
 
 type NestedNumbers = number | NestedNumbers[];
 
@@ -81,17 +82,6 @@ function gradcheck(fn: (...xs: Tensor[]) => Tensor, inputs: Tensor[], eps = 1e-2
     }
   });
   assert.ok(nonzero > 0, 'the check is not vacuous');
-}
-
-/** Runs `fn`, expecting an error of `type` whose message equals `message` (a string) or matches it (a RegExp). */
-function throwsExactly(fn: () => unknown, type: new (...args: never[]) => Error, message: string | RegExp): void {
-  assert.throws(fn, (err: unknown) => {
-    assert.ok(err instanceof Error, 'an Error');
-    assert.equal(err.constructor, type, `${err.constructor.name}: ${err.message}`);
-    if (typeof message === 'string') assert.equal(err.message, message);
-    else assert.match(err.message, message);
-    return true;
-  });
 }
 
 describe('ops: forward values', () => {

@@ -6,18 +6,7 @@ import { strict as assert } from 'node:assert';
 import { Tensor, cuda, tensor } from '../lib/index';
 import { Adam, AdamW, Optimizer, SGD } from '../lib/optim/index';
 import { clipGradNorm, clipGradValue } from '../lib/nn/clip';
-
-type ErrorClass = typeof Error | typeof TypeError | typeof RangeError;
-
-/** assert.throws with an exact class and a message regex. */
-function throwsExactly(fn: () => unknown, cls: ErrorClass, message: RegExp): void {
-  assert.throws(fn, (e: unknown) => {
-    assert.ok(e instanceof Error, `expected an Error, got ${String(e)}`);
-    assert.equal(e.constructor, cls, `expected ${cls.name} but got ${e.constructor.name}: ${e.message}`);
-    assert.match(e.message, message);
-    return true;
-  });
-}
+import { ErrorClass, throwsExactly } from './helpers/assertions';
 
 const escape = (s: string): RegExp => new RegExp(`^${s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`);
 

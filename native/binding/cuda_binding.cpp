@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <string>
 
+#include "device_args.h"
 #include "device_buffer.h"
 
 #ifdef RNN_WITH_CUDA
@@ -22,22 +23,6 @@ namespace {
 
 [[noreturn, maybe_unused]] void noCuda(Napi::Env env) {
   throw Napi::Error::New(env, std::string("node-rnn was built without CUDA (") + RNN_CUDA_REASON + ")");
-}
-
-[[maybe_unused]] DeviceBuffer* bufferArg(const Napi::CallbackInfo& info, size_t i, const char* name) {
-  DeviceBuffer* buffer = i < info.Length() ? DeviceBuffer::From(info[i]) : nullptr;
-  if (!buffer) throw Napi::TypeError::New(info.Env(), std::string(name) + " must be a DeviceBuffer");
-  if (buffer->freed()) throw Napi::Error::New(info.Env(), std::string(name) + " has been freed (the tensor was disposed)");
-  return buffer;
-}
-
-// A float32 DeviceBuffer argument (arithmetic that exists for float32 only: add, sgemm, optimizers).
-[[maybe_unused]] DeviceBuffer* floatBufferArg(const Napi::CallbackInfo& info, size_t i, const char* name) {
-  DeviceBuffer* buffer = bufferArg(info, i, name);
-  if (buffer->type() != ElemType::F32) {
-    throw Napi::TypeError::New(info.Env(), std::string(name) + " must be a float32 buffer, not " + elemName(buffer->type()));
-  }
-  return buffer;
 }
 
 // The host array matching a buffer of `type`: a Float32Array for float32, a Uint16Array (the bits) for the half types.

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "device_args.h"
 #include "device_buffer.h"
 
 #ifdef RNN_WITH_CUDA
@@ -20,18 +21,6 @@
 namespace rnn::binding {
 
 namespace {
-
-[[maybe_unused]] DeviceBuffer* buffer(const Napi::CallbackInfo& info, size_t i, const char* name, bool optional) {
-  if (optional && (i >= info.Length() || info[i].IsNull() || info[i].IsUndefined())) return nullptr;
-  DeviceBuffer* b = i < info.Length() ? DeviceBuffer::From(info[i]) : nullptr;
-  if (!b) throw Napi::TypeError::New(info.Env(), std::string(name) + " must be a DeviceBuffer");
-  if (b->freed()) throw Napi::Error::New(info.Env(), std::string(name) + " has been freed (the tensor was disposed)");
-  if (b->type() != ElemType::F32) {
-    throw Napi::TypeError::New(info.Env(), std::string(name) + " must be a float32 buffer (optimizers update float32 parameters), not " +
-                                               elemName(b->type()));
-  }
-  return b;
-}
 
 [[maybe_unused]] float number(const Napi::CallbackInfo& info, size_t i, const char* name) {
   if (i >= info.Length() || !info[i].IsNumber()) throw Napi::TypeError::New(info.Env(), std::string(name) + " must be a number");
@@ -71,9 +60,9 @@ void onDevice(Napi::Env env, int device, F&& launch) {
 // (param, grad, buf | null, negLr, weightDecay, momentum, keep, nesterov, maximize, firstStep)
 Napi::Value SgdStep(const Napi::CallbackInfo& info) {
 #ifdef RNN_WITH_CUDA
-  DeviceBuffer* param = buffer(info, 0, "param", false);
-  DeviceBuffer* grad = buffer(info, 1, "grad", false);
-  DeviceBuffer* buf = buffer(info, 2, "momentumBuffer", true);
+  DeviceBuffer* param = floatBufferArg(info, 0, "param");
+  DeviceBuffer* grad = floatBufferArg(info, 1, "grad");
+  DeviceBuffer* buf = floatBufferArg(info, 2, "momentumBuffer", true);
   const int device = sameShape(info.Env(), {param, grad, buf});
   const cuda::SgdParams s{number(info, 3, "negLr"), number(info, 4, "weightDecay"), number(info, 5, "momentum"),
                           number(info, 6, "keep"), flag(info, 7, "nesterov"), flag(info, 8, "maximize"),
@@ -91,11 +80,11 @@ Napi::Value SgdStep(const Napi::CallbackInfo& info) {
 //  w1, oneMinusW1, beta2, w2, decoupled, maximize)
 Napi::Value AdamStep(const Napi::CallbackInfo& info) {
 #ifdef RNN_WITH_CUDA
-  DeviceBuffer* param = buffer(info, 0, "param", false);
-  DeviceBuffer* grad = buffer(info, 1, "grad", false);
-  DeviceBuffer* m = buffer(info, 2, "expAvg", false);
-  DeviceBuffer* v = buffer(info, 3, "expAvgSq", false);
-  DeviceBuffer* vMax = buffer(info, 4, "maxExpAvgSq", true);
+  DeviceBuffer* param = floatBufferArg(info, 0, "param");
+  DeviceBuffer* grad = floatBufferArg(info, 1, "grad");
+  DeviceBuffer* m = floatBufferArg(info, 2, "expAvg");
+  DeviceBuffer* v = floatBufferArg(info, 3, "expAvgSq");
+  DeviceBuffer* vMax = floatBufferArg(info, 4, "maxExpAvgSq", true);
   const int device = sameShape(info.Env(), {param, grad, m, v, vMax});
   const cuda::AdamParams a{number(info, 5, "negStepSize"), number(info, 6, "biasCorrection2Sqrt"), number(info, 7, "eps"),
                            number(info, 8, "weightDecay"), number(info, 9, "decay"), number(info, 10, "w1"),
