@@ -5,8 +5,8 @@ import { spawnSync } from 'node:child_process';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import {
-  GRU, GRUCell, LSTM, LSTMCell, RNN, full, getMemoryLimit, manualSeed, noGrad, ones, packPaddedSequence, rand, randn,
-  setMemoryLimit, Tensor, zeros,
+  F, GRU, GRUCell, LSTM, LSTMCell, RNN, add, full, getMemoryLimit, manualSeed, matmul, noGrad, ones, packPaddedSequence,
+  padPackedSequence, rand, randn, setMemoryLimit, Tensor, zeros,
 } from '../lib/index';
 import { native } from '../lib/binding';
 import { formatBytes, parseBytes, rnnSavedFloats } from '../lib/limits';
@@ -140,6 +140,21 @@ describe('memory limit', () => {
     refused(() => noGrad(() => cell.forward(randn([7, 2]))), /LSTMCell\.forward needs 336 B/);
     setMemoryLimit(initial);
     assert.deepEqual((await gru.forwardAsync(x))[0].toArray(), expected);
+  });
+
+  it('refuses ops whose result outgrows their inputs: broadcasting, matmul, linear, embedding, padding', () => {
+    setMemoryLimit(64 * MiB);
+    const col = zeros([50000, 1]);
+    const row = zeros([1, 50000]);
+    refused(() => add(col, row), /^node-rnn: add of shape \[50000, 50000\] needs 27\.9 GiB \(result 9\.3 GiB, broadcast index maps 18\.6 GiB\), /);
+    refused(() => matmul(col, row), /^node-rnn: matmul result of shape \[50000, 50000\] needs 9\.3 GiB, /);
+    refused(() => F.linear(zeros([50000, 1]), zeros([50000, 1])), /^node-rnn: linear output of shape \[50000, 50000\] needs /);
+    refused(() => F.embedding(zeros([20000], { dtype: 'int64' }), zeros([2, 1000])), /^node-rnn: embedding output of 20000 rows of 1000 needs /);
+    const packed = packPaddedSequence(zeros([3, 2, 4]), [3, 2]);
+    refused(() => padPackedSequence(packed, { totalLength: 3e7 }), /^node-rnn: padPackedSequence output of 30000000 x 2 x 4 needs /);
+    // under the limit they work
+    assert.deepEqual(add(zeros([300, 1]), zeros([1, 300])).shape, [300, 300]);
+    assert.deepEqual(matmul(zeros([300, 1]), zeros([1, 300])).shape, [300, 300]);
   });
 
   it('validates setMemoryLimit and accepts Infinity', () => {

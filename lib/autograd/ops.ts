@@ -7,6 +7,7 @@
 // Tensor at module load time, only inside functions (the import cycle is then harmless).
 import { describe, shapeText, sameShape } from '../checks';
 import { DType, DataFor, Tensor } from '../tensor';
+import { checkAllocation, checkTensorAllocation } from '../limits';
 import { recordNode } from './node';
 
 type F32 = Tensor<'float32'>;
@@ -185,9 +186,13 @@ function binary(op: string, name: string, a: unknown, b: unknown, f: (x: number,
   const A = operand(op, 'input', a);
   const B = operand(op, 'other', b);
   const shape = broadcastShapes(A.shape, B.shape);
+  const n = numelOf(shape);
+  // broadcasting can make the result far larger than either operand: refused past the memory limit before the
+  // result and its two index maps (Int32Array, one element per result element) are allocated
+  const maps = (sameShape(A.shape, shape) ? 0 : 1) + (sameShape(B.shape, shape) ? 0 : 1);
+  checkAllocation(`${op} of shape ${shapeText(shape)}`, [['result', 4 * n], ['broadcast index maps', 4 * n * maps]]);
   const mapA = broadcastMap(A.shape, shape);
   const mapB = broadcastMap(B.shape, shape);
-  const n = numelOf(shape);
   const out = new Float32Array(n);
   const x = A.data;
   const y = B.data;
@@ -449,12 +454,13 @@ export function matmul(input: F32, other: F32): F32 {
     throw new RangeError(`Expected size for first two dimensions of batch2 tensor to be: [${batches}, ${k}] but got: [${batches}, ${k2}].`);
   }
   const batch = broadcastShapes(batchA, batchB);
-  const mapA = broadcastMap(batchA, batch);
-  const mapB = broadcastMap(batchB, batch);
   const P = numelOf(batch);
   const outShape = [...batch];
   if (a.ndim > 1) outShape.push(m);
   if (b.ndim > 1) outShape.push(n);
+  checkTensorAllocation(`matmul result of shape ${shapeText(outShape)}`, P * m * n);
+  const mapA = broadcastMap(batchA, batch);
+  const mapB = broadcastMap(batchB, batch);
   const A = a.data;
   const B = b.data;
   const out = new Float32Array(P * m * n);

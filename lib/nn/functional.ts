@@ -5,6 +5,7 @@ import { native } from '../binding';
 import { checkBoolean, checkInteger, checkOneOf, checkOptions, describe, shapeText, sameShape } from '../checks';
 import { isGradEnabled } from '../autograd/grad-mode';
 import { needsGrad, recordNode } from '../autograd/node';
+import { checkTensorAllocation } from '../limits';
 import { nextUniform } from '../random';
 import { Tensor, checkTensor, normalizeDim } from '../tensor';
 
@@ -66,6 +67,7 @@ export function linear(input: Tensor<'float32'>, weight: Tensor<'float32'>, bias
   const wd = w.data;
   const bd = b ? b.data : null;
   // y = x W^T (+ b), dx = g W, dW = g^T x: OpenBLAS through the native sgemm
+  checkTensorAllocation(`linear output of shape [${rows}, ${outF}]`, rows * outF);
   const out = new Float32Array(rows * outF);
   if (bd) for (let m = 0; m < rows; m++) out.set(bd, m * outF);
   native.sgemm(false, true, rows, outF, inF, 1, xd, inF, wd, inF, bd ? 1 : 0, out, outF);
@@ -124,6 +126,7 @@ export function embedding(indices: Tensor<'int64'>, weight: Tensor<'float32'>, p
     rows[i] = Number(v);
   }
   const wd = w.data;
+  checkTensorAllocation(`embedding output of ${rows.length} rows of ${dim}`, rows.length * dim);
   const out = new Float32Array(rows.length * dim);
   rows.forEach((r, i) => out.set(wd.subarray(r * dim, (r + 1) * dim), i * dim));
   const y = new Tensor(out, [...indices.shape, dim]);

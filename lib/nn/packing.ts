@@ -4,6 +4,7 @@ import { checkBoolean, checkInteger, checkOptions, describe } from '../checks';
 import { DeviceBuffer } from '../binding';
 import { copyStorage } from '../cuda';
 import { recordNode } from '../autograd/node';
+import { checkTensorAllocation } from '../limits';
 import { AnyTensor, Tensor, checkTensor, tensor } from '../tensor';
 
 /** A float32 tensor of `host`'s values on `like`'s device (`host` itself on the CPU). */
@@ -140,6 +141,7 @@ export function padPackedSequence(sequence: PackedSequence, options?: PadOptions
   const data = checkTensor('sequence.data', sequence.data);
   const src = data.hostData();
   const inner = data.shape.slice(1).reduce((a, b) => a * b, 1);
+  checkTensorAllocation(`padPackedSequence output of ${T} x ${B} x ${inner}`, T * B * inner);
   const out = new Float32Array(T * B * inner).fill(paddingValue);
   const sortedLengths = new Array<number>(B).fill(0);
   const original = sequence.sortedIndices ? Array.from(sequence.sortedIndices.data, Number) : [...Array(B).keys()];
