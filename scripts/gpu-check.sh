@@ -13,6 +13,7 @@
 # Knobs (environment):
 #   GPU_CHECK_SKIP_BUILD=1   keep an existing build/Release/node_rnn.node (a rerun on a warm machine)
 #   GPU_CHECK_QUICK=1        fewer bench shapes (the torch-h100-quick preset)
+#   GPU_CHECK_SKIP_BENCH=1   build and tests only (a correctness rerun that saves device time)
 #   GPU_CHECK_OPENBLAS=auto|carried|system   OpenBLAS for the build: the system's, else (auto) the copy staged
 #                            in .device-carry/openblas.tar.xz if there is one
 #
@@ -225,16 +226,20 @@ main() {
   # (uncaptured) path and the cuBLAS + step-kernel path are proven on the small reference cases too
   local grc=0
   NODE_RNN_CUDA_GRAPHS=0 NODE_RNN_CUDA_FUSED=0 timeout -k 10 120 node node_modules/mocha/bin/mocha.js --no-config --timeout 60000 --reporter dot --exit \
-    dist/test/cuda.test.js dist/test/cuda-backward.test.js 2>&1 | tee "$OUT/test-nographs.log" || grc=$?
+    dist/test/cuda.test.js dist/test/cuda-backward.test.js dist/test/cuda-half.test.js 2>&1 | tee "$OUT/test-nographs.log" || grc=$?
   echo "mocha (CUDA tests, graphs off) exit status: $(status "$grc")"
   grep -E '^ *[0-9]+ (passing|failing|pending)' "$OUT/test-nographs.log" || true
   if [ "$grc" -ne 0 ]; then trc=$grc; fi
 
   # -------------------------------------------------------------------------------------------------------
+  local orc=0 prc=0
+  if [ "${GPU_CHECK_SKIP_BENCH:-0}" = 1 ]; then
+    end_stage
+    echo "GPU_CHECK_SKIP_BENCH=1: no bench"
+  else
   stage "d. bench"
   # node-rnn bench: node-rnn on the GPU, then PyTorch (python3 bench/torch_peer.py, cuDNN) on the same cases in the
   # same call; the table goes to bench.log (and is printed again last), the JSON to bench.json, a chart to bench.svg
-  local orc=0 prc=0
   PYTHONUNBUFFERED=1 timeout -k 10 300 node bin/node-rnn.js bench --device cuda --shapes torch-h100 --compare torch \
     ${bench_args[@]+"${bench_args[@]}"} --json --plot "$OUT/bench.svg" 2> >(tee "$OUT/bench.log" >&2) > "$OUT/bench.json" || orc=$?
   wait  # for tee
@@ -246,6 +251,7 @@ bad = [r["label"] + " " + r["pass"] for r in rows if (r["peers"].get("torch") or
 print("torch: %d of %d cases timed" % (len(rows) - len(bad), len(rows)))
 sys.exit(1 if bad or not rows else 0)' "$OUT/bench.json" || prc=$?
   end_stage
+  fi
 
   # -------------------------------------------------------------------------------------------------------
   printf '\n===== summary  [%s, %ss in all] =====\n' "$(date +%T)" "$SECONDS"
@@ -253,11 +259,15 @@ sys.exit(1 if bad or not rows else 0)' "$OUT/bench.json" || prc=$?
   times=$(printf '%s, ' "${STAGE_TIMES[@]}")
   echo "stage times: ${times%, }"
   echo "tests: mocha exit $(status "$trc"); $(echo "$summary" | tr -s ' \n' ' ' | sed 's/^ //; s/ $//')"
-  echo "bench: node-rnn bench exit $(status "$orc"), torch $([ "$prc" -eq 0 ] && echo 'timed every case' || echo 'missing cases (see bench.log)')"
-  echo
-  # the bench's header and table, from bench.log
-  grep -E '^(node-rnn [0-9]|device |timing:|PyTorch |torch: skipped|GEMM ceiling)' "$OUT/bench.log" || true
-  sed -n '/^shape (T x B x I x H)/,$p' "$OUT/bench.log" | grep -v '^wrote ' || echo "(no table in bench.log)"
+  if [ "${GPU_CHECK_SKIP_BENCH:-0}" = 1 ]; then
+    echo "bench: skipped (GPU_CHECK_SKIP_BENCH=1)"
+  else
+    echo "bench: node-rnn bench exit $(status "$orc"), torch $([ "$prc" -eq 0 ] && echo 'timed every case' || echo 'missing cases (see bench.log)')"
+    echo
+    # the bench's header and table, from bench.log
+    grep -E '^(node-rnn [0-9]|device |timing:|PyTorch |torch: skipped|GEMM ceiling)' "$OUT/bench.log" || true
+    sed -n '/^shape (T x B x I x H)/,$p' "$OUT/bench.log" | grep -v '^wrote ' || echo "(no table in bench.log)"
+  fi
 
   if [ "$trc" -ne 0 ] || [ "$orc" -ne 0 ] || [ "$prc" -ne 0 ]; then return 1; fi
 }
