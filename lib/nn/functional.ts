@@ -5,6 +5,7 @@ import { native } from '../binding';
 import { checkBoolean, checkInteger, checkOneOf, checkOptions, describe, shapeText, sameShape } from '../checks';
 import { isGradEnabled } from '../autograd/grad-mode';
 import { needsGrad, recordNode } from '../autograd/node';
+import { logSoftmax as logSoftmaxOp, softmax as softmaxOp } from '../autograd/ops';
 import { checkTensorAllocation } from '../limits';
 import { nextUniform } from '../random';
 import { Tensor, checkTensor, normalizeDim } from '../tensor';
@@ -192,49 +193,13 @@ function aroundDim(x: Tensor<'float32'>, dim: number, fn: string): { outer: numb
   return { outer: product(x.shape.slice(0, d)), size: x.shape[d], inner: product(x.shape.slice(d + 1)) };
 }
 
+// F.softmax / F.logSoftmax check their arguments with F's messages, then run the autograd op (lib/autograd/ops.ts).
 function softmaxImpl(input: Tensor<'float32'>, dim: number, log: boolean): Tensor<'float32'> {
   const fn = log ? 'logSoftmax' : 'softmax';
   const x = checkTensor('input', input);
-  const { outer, size, inner } = aroundDim(x, dim, fn);
+  aroundDim(x, dim, fn);
   requireCpu(fn, { input: x });
-  const xd = x.data;
-  const out = new Float32Array(x.numel);
-  for (let o = 0; o < outer; o++) {
-    for (let i = 0; i < inner; i++) {
-      const base = o * size * inner + i;
-      let max = -Infinity;
-      for (let k = 0; k < size; k++) max = Math.max(max, xd[base + k * inner]);
-      if (max === -Infinity) max = 0; // all -inf: exp gives 0s, the result is NaN (log: -inf - log 0), as in PyTorch
-      let sum = 0;
-      for (let k = 0; k < size; k++) sum += Math.exp(xd[base + k * inner] - max);
-      const logSum = Math.log(sum);
-      for (let k = 0; k < size; k++) {
-        const at = base + k * inner;
-        out[at] = log ? xd[at] - max - logSum : Math.exp(xd[at] - max) / sum;
-      }
-    }
-  }
-  const y = new Tensor(out, x.shape);
-  record(log ? 'LogSoftmax' : 'Softmax', y, [x], (g) => {
-    // softmax: dx = y (g - sum(g y)); logSoftmax: dx = g - exp(y) sum(g)
-    const gx = new Float32Array(x.numel);
-    for (let o = 0; o < outer; o++) {
-      for (let i = 0; i < inner; i++) {
-        const base = o * size * inner + i;
-        let s = 0;
-        for (let k = 0; k < size; k++) {
-          const at = base + k * inner;
-          s += log ? g[at] : g[at] * out[at];
-        }
-        for (let k = 0; k < size; k++) {
-          const at = base + k * inner;
-          gx[at] = log ? g[at] - Math.exp(out[at]) * s : out[at] * (g[at] - s);
-        }
-      }
-    }
-    return [gx];
-  });
-  return y;
+  return log ? logSoftmaxOp(x, dim) : softmaxOp(x, dim);
 }
 
 /** exp(x) / sum(exp(x)) along `dim` (negative counts from the end), computed stably (torch.softmax). */
