@@ -7,7 +7,8 @@ import {
   manualSeed, noGrad, ones, packPaddedSequence, padPackedSequence, rand, randn, setFloat32MatmulPrecision, tensor, zeros,
 } from '../lib/index';
 import { copyInto } from '../lib/cuda';
-import { Fixture, fixtureNames, loadFixture, relativeError, buildModule } from './helpers/fixtures';
+import { fixtureNames, loadFixture, relativeError, buildModule } from './helpers/fixtures';
+import { compareForward, forwardCase } from './helpers/forward';
 import { throwsExactly, rejectsExactly, escapeRegExp } from './helpers/assertions';
 import { whyUnavailable } from './helpers/cuda';
 
@@ -470,13 +471,9 @@ describe('cuda', function () {
   });
 });
 
-type Results = Record<string, Tensor>;
-const RESULT_KEYS = ['output', 'h_n', 'c_n', 'h_out', 'c_out'];
-
 /** The fixture's case on CUDA: the module is loaded on the CPU then moved; inputs are moved; results come back. */
 async function runFixture(file: string, tolerance: number): Promise<void> {
   const f = loadFixture(file);
-  const c = f.config;
   const module = buildModule(f);
   module.loadStateDict(Object.fromEntries(module.namedParameters().map(([name]) => [name, f.tensors[name]])));
   const params = module.parameters();
@@ -485,48 +482,12 @@ async function runFixture(file: string, tolerance: number): Promise<void> {
     assert.equal(p, params[i]);
     assert.equal(p.device, 'cuda:0');
   });
-  const dev = (name: string): Tensor => f.f32(name).cuda();
-  const lstm = module instanceof LSTM || module instanceof LSTMCell;
-  const hx = (): Tensor | [Tensor, Tensor] | undefined => (c.has_h0 ? (lstm ? [dev('h0'), dev('c0')] : dev('h0')) : undefined);
-
-  const toHost = (t: Tensor, key: string): Tensor => {
-    assert.equal(t.device, 'cuda:0', `${f.name}: ${key} is not on cuda:0`);
-    return t.cpu();
-  };
-  let run: () => Results;
-  let runAsync: () => Promise<Results>;
-  if (module instanceof RNN || module instanceof LSTM || module instanceof GRU) {
-    const input = (): Tensor | PackedSequence =>
-      c.packed ? packPaddedSequence(dev('input'), f.tensors.lengths as never, { batchFirst: c.batch_first, enforceSorted: false }) : dev('input');
-    const collect = ([out, h]: [Tensor | PackedSequence, Tensor | [Tensor, Tensor]]): Results => {
-      const output = out instanceof PackedSequence ? padPackedSequence(out, { batchFirst: c.batch_first, totalLength: c.seq_len })[0] : out;
-      const r: Results = { output: toHost(output, 'output') };
-      if (Array.isArray(h)) {
-        r.h_n = toHost(h[0], 'h_n');
-        r.c_n = toHost(h[1], 'c_n');
-      } else {
-        r.h_n = toHost(h, 'h_n');
-      }
-      return r;
-    };
-    const m = module as LSTM;
-    run = () => collect(m.forward(input() as Tensor, hx() as [Tensor, Tensor]));
-    runAsync = async () => collect(await m.forwardAsync(input() as Tensor, hx() as [Tensor, Tensor]));
-  } else {
-    const collect = (h: Tensor | [Tensor, Tensor]): Results =>
-      Array.isArray(h) ? { h_out: toHost(h[0], 'h_out'), c_out: toHost(h[1], 'c_out') } : { h_out: toHost(h, 'h_out') };
-    const m = module as LSTMCell;
-    run = () => collect(m.forward(dev('input'), hx() as [Tensor, Tensor]));
-    runAsync = async () => collect(await m.forwardAsync(dev('input'), hx() as [Tensor, Tensor]));
-  }
-  for (const results of [run(), await runAsync()]) {
-    for (const key of RESULT_KEYS) {
-      const ref = f.tensors[key];
-      if (!ref) continue;
-      assert.ok(results[key], `${f.name}: no ${key} returned`);
-      const err = relativeError(results[key], ref as Tensor);
-      assert.ok(err <= tolerance, `${f.name}: ${key} relative error ${err.toExponential(2)} > ${tolerance}`);
-    }
-    assert.equal(Object.keys(results).length, RESULT_KEYS.filter((k) => f.tensors[k]).length);
-  }
+  const c = forwardCase(f, module, {
+    place: (t) => t.cuda(),
+    toHost: (t, key) => {
+      assert.equal(t.device, 'cuda:0', `${f.name}: ${key} is not on cuda:0`);
+      return t.cpu();
+    },
+  });
+  for (const results of [c.run(), await c.runAsync()]) compareForward(f, results, tolerance);
 }

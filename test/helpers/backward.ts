@@ -1,8 +1,9 @@
 // The backward half of the reference cases, on any device: the loss sum(output*grad_output) + sum(h_n*grad_h_n) +
 // sum(c_n*grad_c_n) (cells: h_out, c_out) through autograd, returning every gradient PyTorch computed.
+import { strict as assert } from 'node:assert';
 import { Device } from '../../lib/cuda';
 import { LSTM, LSTMCell, PackedSequence, Tensor, autograd, packPaddedSequence, padPackedSequence } from '../../lib/index';
-import { Fixture, buildModule } from './fixtures';
+import { Fixture, buildModule, relativeError } from './fixtures';
 
 /** A fresh leaf copy of a fixture tensor on `device` that requires grad. */
 function leaf(t: Tensor, device: Device): Tensor {
@@ -51,4 +52,25 @@ export function runBackward(f: Fixture, device: Device = 'cpu'): Record<string, 
   const result: Record<string, Tensor | null> = { input: input.grad, h0: h0?.grad ?? null, c0: c0?.grad ?? null };
   for (const [name, p] of module.namedParameters()) result[name] = p.grad;
   return result;
+}
+
+/**
+ * Every gradient PyTorch computed for the case is among `grads`, on `device`, within `bound(key)` relative error of
+ * the reference (key: 'grad.<name>'); returns the worst error.
+ */
+export function compareGradients(f: Fixture, grads: Record<string, Tensor | null>, bound: (key: string) => number, device: Device = 'cpu'): number {
+  const expected = Object.keys(f.tensors).filter((k) => k.startsWith('grad.'));
+  assert.ok(expected.length > 0, 'the fixture has gradients');
+  let worst = 0;
+  for (const key of expected) {
+    const name = key.slice('grad.'.length);
+    const ours = grads[name];
+    assert.ok(ours, `${f.name}: no gradient for ${name}`);
+    assert.equal(ours.device, device, `${f.name}: grad of ${name} is on ${ours.device}`);
+    const err = relativeError(device === 'cpu' ? ours : ours.cpu(), f.f32(key));
+    worst = Math.max(worst, err);
+    const limit = bound(key);
+    assert.ok(err <= limit, `${f.name}: grad.${name} relative error ${err.toExponential(2)} > ${limit.toExponential(2)}`);
+  }
+  return worst;
 }
