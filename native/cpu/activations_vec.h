@@ -31,19 +31,20 @@ RNN_INLINE F exp(const F& input) {
   const I nan = input != input;
   F x = input;
   x = nan ? splat<F>(0.f) : x;
-  x = x > 88.3762626647949f ? splat<F>(88.3762626647949f) : x;
-  x = x < -87.3365447504f ? splat<F>(-87.3365447504f) : x;
-  const F t = x * 1.44269504088896341f;
+  using namespace fastmath;
+  x = x > kExpMax ? splat<F>(kExpMax) : x;
+  x = x < kExpMin ? splat<F>(kExpMin) : x;
+  const F t = x * kLog2e;
   const I n = __builtin_convertvector(t + (t >= 0.f ? splat<F>(0.5f) : splat<F>(-0.5f)), I);
   const F fn = __builtin_convertvector(n, F);
-  F r = x - fn * 0.693359375f;
-  r = r - fn * -2.12194440e-4f;
-  F y = splat<F>(1.9875691500e-4f);
-  y = y * r + 1.3981999507e-3f;
-  y = y * r + 8.3334519073e-3f;
-  y = y * r + 4.1665795894e-2f;
-  y = y * r + 1.6666665459e-1f;
-  y = y * r + 5.0000001201e-1f;
+  F r = x - fn * kLn2Hi;
+  r = r - fn * kLn2Lo;
+  F y = splat<F>(kExpPoly[0]);
+  y = y * r + kExpPoly[1];
+  y = y * r + kExpPoly[2];
+  y = y * r + kExpPoly[3];
+  y = y * r + kExpPoly[4];
+  y = y * r + kExpPoly[5];
   y = y * r * r + r + 1.f;
   // n + 127 is in [1, 255] after the clamps, so the shift never overflows; the cast reinterprets the bits
   const F result = y * (F)((n + 127) << 23);
@@ -57,17 +58,18 @@ RNN_INLINE F sigmoid(const F& x) {
 
 template <class F, class I>
 RNN_INLINE F tanh(const F& x) {
+  using namespace fastmath;
   const F a = x < 0.f ? -x : x;
   const F z = x * x;
-  F p = splat<F>(-5.70498872745e-3f);
-  p = p * z + 2.06390887954e-2f;
-  p = p * z - 5.37397155531e-2f;
-  p = p * z + 1.33314422036e-1f;
-  p = p * z - 3.33332819422e-1f;
+  F p = splat<F>(kTanhPoly[0]);
+  p = p * z + kTanhPoly[1];
+  p = p * z + kTanhPoly[2];
+  p = p * z + kTanhPoly[3];
+  p = p * z + kTanhPoly[4];
   const F small = p * z * x + x;
   const F large = 1.f - 2.f / (exp<F, I>(2.f * a) + 1.f);
   const F signedLarge = x < 0.f ? -large : large;
-  return a < 0.625f ? small : signedLarge;
+  return a < kTanhSmall ? small : signedLarge;
 }
 
 template <class F>
