@@ -13,17 +13,9 @@
 #include "../cuda/cuda_memory.h"
 #endif
 
-#ifndef RNN_CUDA_REASON
-#define RNN_CUDA_REASON "built without CUDA"
-#endif
-
 namespace rnn::binding {
 
 namespace {
-
-[[noreturn, maybe_unused]] void noCuda(Napi::Env env) {
-  throw Napi::Error::New(env, std::string("node-rnn was built without CUDA (") + RNN_CUDA_REASON + ")");
-}
 
 // The host array matching a buffer of `type`: a Float32Array for float32, a Uint16Array (the bits) for the half types.
 [[maybe_unused]] Napi::TypedArray hostArg(const Napi::CallbackInfo& info, size_t i, const char* name, ElemType type) {

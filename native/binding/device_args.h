@@ -1,5 +1,6 @@
-// Device-buffer arguments of the CUDA entry points (cuda_binding.cpp, optim_binding.cpp): a live DeviceBuffer,
-// or a live float32 one for arithmetic that exists in float32 only (add, sgemm, optimizer steps).
+// What the CUDA entry points (cuda_binding.cpp, optim_binding.cpp) share: device-buffer arguments (a live
+// DeviceBuffer, or a live float32 one for arithmetic that exists in float32 only: add, sgemm, optimizer steps) and,
+// in a CPU-only build, the error that says CUDA is missing and why (RNN_CUDA_REASON comes from CMake).
 #pragma once
 #include <napi.h>
 
@@ -7,7 +8,15 @@
 
 #include "device_buffer.h"
 
+#ifndef RNN_CUDA_REASON
+#define RNN_CUDA_REASON "built without CUDA"
+#endif
+
 namespace rnn::binding {
+
+[[noreturn, maybe_unused]] inline void noCuda(Napi::Env env) {
+  throw Napi::Error::New(env, std::string("node-rnn was built without CUDA (") + RNN_CUDA_REASON + ")");
+}
 
 inline DeviceBuffer* bufferArg(const Napi::CallbackInfo& info, size_t i, const char* name) {
   DeviceBuffer* buffer = i < info.Length() ? DeviceBuffer::From(info[i]) : nullptr;

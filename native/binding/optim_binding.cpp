@@ -14,10 +14,6 @@
 #include "../cuda/cuda_optim_kernels.h"
 #endif
 
-#ifndef RNN_CUDA_REASON
-#define RNN_CUDA_REASON "built without CUDA"
-#endif
-
 namespace rnn::binding {
 
 namespace {
@@ -72,7 +68,7 @@ Napi::Value SgdStep(const Napi::CallbackInfo& info) {
   });
   return info.Env().Undefined();
 #else
-  throw Napi::Error::New(info.Env(), std::string("node-rnn was built without CUDA (") + RNN_CUDA_REASON + ")");
+  noCuda(info.Env());
 #endif
 }
 
@@ -96,7 +92,7 @@ Napi::Value AdamStep(const Napi::CallbackInfo& info) {
   });
   return info.Env().Undefined();
 #else
-  throw Napi::Error::New(info.Env(), std::string("node-rnn was built without CUDA (") + RNN_CUDA_REASON + ")");
+  noCuda(info.Env());
 #endif
 }
 
