@@ -377,22 +377,6 @@ export function normalizeDim(dim: number, ndim: number): number {
   return dim < 0 ? dim + ndim : dim;
 }
 
-function inferShape(dims: unknown[], numel: number): number[] {
-  let unknown = -1;
-  let known = 1;
-  dims.forEach((d, i) => {
-    if (d === -1 && unknown < 0) unknown = i;
-    else known *= checkInteger(`shape[${i}]`, d, { min: 0 });
-  });
-  const shape = dims.slice() as number[];
-  if (unknown >= 0) {
-    if (known === 0 || numel % known !== 0) throw new RangeError(`shape [${dims.join(', ')}] is invalid for input of size ${numel}`);
-    shape[unknown] = numel / known;
-  }
-  if (numelOf(shape) !== numel) throw new RangeError(`shape [${dims.join(', ')}] is invalid for input of size ${numel}`);
-  return shape;
-}
-
 export function isTensor(value: unknown): value is AnyTensor {
   return value instanceof Tensor;
 }
