@@ -6,6 +6,7 @@
 import type { BenchDevice, Options, PeerName } from './args';
 import { caseFlops, caseLabel, type BenchCase, type Pass, type Precision, type Mode, type Shape } from './cases';
 import type { Ceiling } from './ceiling';
+import { cudaLoop } from './cuda-loop';
 import { prepareOurs, type NodeRnn, type OursCase } from './ours';
 import { firstLine, type InProcessPeer, type PeerOutcome, type PeerRun } from './peers';
 import { runTorch, type TorchResult } from './peer-torch';
@@ -26,6 +27,8 @@ export interface CaseResult {
   device: BenchDevice;
   /** GFLOP of one timed unit (bench/flops.ts) */
   gflop: number;
+  /** CUDA: the float32 time loop the forward takes (bench/cuda-loop.ts); '' on the CPU */
+  loop: string;
   ours: OursOutcome;
   peers: Partial<Record<PeerName, PeerOutcome>>;
 }
@@ -43,6 +46,7 @@ async function runCase(
   const gflop = caseFlops(c) / 1e9;
   const result: CaseResult = {
     label: caseLabel(c), mode: c.mode, shape: c.shape, pass: c.pass, precision: c.precision, device: opts.device, gflop,
+    loop: cudaLoop(c, opts.device),
     ours: { status: 'failed', error: 'not run' }, peers: {},
   };
   if (opts.device !== 'cpu') lib.setFloat32MatmulPrecision(c.precision);

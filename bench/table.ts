@@ -17,10 +17,10 @@ const msText = (ms: number): string => fixed(ms, ms < 10 ? 3 : ms < 1000 ? 2 : 0
 const rateText = (v: number): string => fixed(v, v < 1 ? 3 : v < 10 ? 2 : 1);
 
 export function resultsTable(results: readonly CaseResult[], peers: readonly PeerName[], showPrecision: boolean): string {
-  const head = ['shape (T x B x I x H)', 'pass', ...(showPrecision ? ['precision'] : []), 'ours ms', 'GFLOP/s', '% ceiling'];
+  const head = ['shape (T x B x I x H)', 'pass', ...(showPrecision ? ['precision', 'loop'] : []), 'ours ms', 'GFLOP/s', '% ceiling'];
   for (const p of peers) head.push(`${p} ms`, 'ratio');
   const rows = results.map((r) => {
-    const row = [r.label, r.pass, ...(showPrecision ? [r.precision === 'high' ? 'tf32' : 'fp32'] : [])];
+    const row = [r.label, r.pass, ...(showPrecision ? [r.precision === 'high' ? 'tf32' : 'fp32', r.loop || '-'] : [])];
     if (r.ours.status === 'ok') row.push(msText(r.ours.ms), rateText(r.ours.gflops), r.ours.ceilingPct === null ? '-' : rateText(r.ours.ceilingPct));
     else row.push('FAILED', '-', '-');
     for (const p of peers) {

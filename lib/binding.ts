@@ -40,6 +40,15 @@ export interface DeviceBuffer {
   free(): void;
 }
 
+/** The CUDA forward's time loop for one shape: one persistent kernel, one fused kernel per step, or a cuBLAS GEMM + step kernel per step. */
+export interface CudaStepPlan {
+  path: 'persistent' | 'fused' | 'gemm';
+  unitsPerBlock?: number;
+  rowsPerBlock?: number;
+  blocks?: number;
+  sharedBytes?: number;
+}
+
 /** Tensor memory as native code takes it: host (CPU) memory or a CUDA buffer. */
 export type NativeStorage = Float32Array | DeviceBuffer;
 /** Floating tensor memory of any float dtype: float32, or float16/bfloat16 bits in a Uint16Array, or a CUDA buffer. */
@@ -114,6 +123,8 @@ export interface NativeBinding {
   /** C = alpha op(A) op(B) + beta C, row-major, on DeviceBuffers of one device (cuBLAS; TF32 per the matmul precision). */
   cudaSgemm?(transA: boolean, transB: boolean, M: number, N: number, K: number, alpha: number, A: DeviceBuffer, lda: number,
     B: DeviceBuffer, ldb: number, beta: number, C: DeviceBuffer, ldc: number): void;
+  /** Which float32 time loop a layer-direction of this shape runs on `device` (kind: 0 RNN tanh, 1 RNN relu, 2 LSTM, 3 GRU). */
+  cudaStepPlan?(device: number, kind: number, batch: number, hidden: number, outSize: number): CudaStepPlan;
   /** SGD update of a CUDA parameter in place (lib/optim/sgd.ts); buf null without momentum. */
   cudaSgdStep?(param: DeviceBuffer, grad: DeviceBuffer, buf: DeviceBuffer | null, negLr: number, weightDecay: number,
     momentum: number, keep: number, nesterov: boolean, maximize: boolean, firstStep: boolean): void;

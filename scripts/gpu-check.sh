@@ -222,13 +222,19 @@ main() {
     sed -n '/^ *[0-9][0-9]* failing/,$p' "$OUT/test.log" | head -n 200 || true
   fi
 
-  # the CUDA tests once more without CUDA graphs and without the fused small-batch step, so the direct
-  # (uncaptured) path and the cuBLAS + step-kernel path are proven on the small reference cases too
-  local grc=0
-  NODE_RNN_CUDA_GRAPHS=0 NODE_RNN_CUDA_FUSED=0 timeout -k 10 120 node node_modules/mocha/bin/mocha.js --no-config --timeout 60000 --reporter dot --exit \
-    dist/test/cuda.test.js dist/test/cuda-backward.test.js dist/test/cuda-half.test.js 2>&1 | tee "$OUT/test-nographs.log" || grc=$?
-  echo "mocha (CUDA tests, graphs off) exit status: $(status "$grc")"
-  grep -E '^ *[0-9]+ (passing|failing|pending)' "$OUT/test-nographs.log" || true
+  # the CUDA tests again under the other time loops, so each is proven on every reference case: without the
+  # persistent kernel (CUDA graphs with the fused small-batch step: the previous default), then with neither
+  # (the direct, uncaptured cuBLAS + step-kernel loop)
+  local grc=0 config name
+  for config in "NODE_RNN_CUDA_PERSISTENT=0" "NODE_RNN_CUDA_PERSISTENT=0 NODE_RNN_CUDA_GRAPHS=0 NODE_RNN_CUDA_FUSED=0"; do
+    name=$(echo "$config" | tr -c 'A-Za-z0-9=\n' '_' | sed 's/NODE_RNN_CUDA_//g')
+    local one=0
+    env $config timeout -k 10 120 node node_modules/mocha/bin/mocha.js --no-config --timeout 60000 --reporter dot --exit \
+      dist/test/cuda.test.js dist/test/cuda-backward.test.js dist/test/cuda-half.test.js dist/test/cuda-time-loops.test.js 2>&1 | tee "$OUT/test-$name.log" || one=$?
+    echo "mocha (CUDA tests, $config) exit status: $(status "$one")"
+    grep -E '^ *[0-9]+ (passing|failing|pending)' "$OUT/test-$name.log" || true
+    if [ "$one" -ne 0 ]; then grc=$one; fi
+  done
   if [ "$grc" -ne 0 ]; then trc=$grc; fi
 
   # -------------------------------------------------------------------------------------------------------

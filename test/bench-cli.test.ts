@@ -138,7 +138,7 @@ describe('bench CLI: SVG chart', () => {
   });
 
   it('charts a run: bars for node-rnn and each peer that has a time', () => {
-    const base = { mode: 'LSTM' as const, shape: { T: 5, B: 2, I: 4, H: 8, L: 1, D: 1 as const, P: 0 }, precision: 'highest' as const, device: 'cpu' as const, gflop: 1 };
+    const base = { mode: 'LSTM' as const, shape: { T: 5, B: 2, I: 4, H: 8, L: 1, D: 1 as const, P: 0 }, precision: 'highest' as const, device: 'cpu' as const, gflop: 1, loop: '' };
     const results: CaseResult[] = [
       { ...base, label: 'LSTM 5x2x4x8', pass: 'forward', ours: { status: 'ok', ms: 2, gflops: 500, timesMs: [2], ceilingPct: 5 },
         peers: { onnxruntime: { status: 'ok', ms: 4, gflops: 250, timesMs: [4], ratio: 2, check: null }, tfjs: { status: 'skipped', reason: 'r' } } },

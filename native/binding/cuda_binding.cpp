@@ -10,7 +10,9 @@
 
 #ifdef RNN_WITH_CUDA
 #include "../cuda/cuda_context.h"
+#include "../cuda/cuda_fused_step.h"
 #include "../cuda/cuda_memory.h"
+#include "../cuda/cuda_persistent_step.h"
 #endif
 
 namespace rnn::binding {
@@ -255,6 +257,41 @@ Napi::Value Sgemm(const Napi::CallbackInfo& info) {
 #endif
 }
 
+// Which float32 time loop a layer-direction of this shape runs on `device` (tests and the bench report it):
+// cudaStepPlan(device, kind 0..3, batch, hidden, outSize) -> { path: 'persistent' | 'fused' | 'gemm', ... }.
+Napi::Value StepPlan(const Napi::CallbackInfo& info) {
+#ifdef RNN_WITH_CUDA
+  Napi::Env env = info.Env();
+  const int device = intArg(info, 0, "device");
+  checkDevice(env, device);
+  const int kind = intArg(info, 1, "kind"), batch = intArg(info, 2, "batch"), hidden = intArg(info, 3, "hidden"),
+            outSize = intArg(info, 4, "outSize");
+  if (kind < 0 || kind > 3) throw Napi::RangeError::New(env, "kind must be 0..3");
+  if (batch < 1 || hidden < 1 || outSize < 1 || outSize > hidden) {
+    throw Napi::RangeError::New(env, "batch, hidden and outSize must be positive, with outSize <= hidden");
+  }
+  Napi::Object result = Napi::Object::New(env);
+  guarded(env, [&] {
+    cuda::context(device);  // makes the device current, as a forward does
+    const CellKind cell = CellKind(kind);
+    const bool projected = outSize != hidden;
+    const cuda::PersistentPlan persistent = cuda::planPersistentStep(device, cell, batch, hidden, outSize, projected);
+    if (persistent.use) {
+      result.Set("path", "persistent");
+      result.Set("unitsPerBlock", persistent.unitsPerBlock);
+      result.Set("rowsPerBlock", persistent.rowsPerBlock);
+      result.Set("blocks", persistent.unitGroups * persistent.rowGroups);
+      result.Set("sharedBytes", double(persistent.sharedBytes));
+    } else {
+      result.Set("path", cuda::planFusedStep(cell, batch, hidden, outSize, projected).use ? "fused" : "gemm");
+    }
+  });
+  return result;
+#else
+  noCuda(info.Env());
+#endif
+}
+
 Napi::Value SetPrecision(const Napi::CallbackInfo& info) {
   if (info.Length() < 1 || !info[0].IsString()) throw Napi::TypeError::New(info.Env(), "precision must be a string");
   const std::string p = info[0].As<Napi::String>().Utf8Value();
@@ -290,6 +327,7 @@ void RegisterCuda(Napi::Env env, Napi::Object exports) {
   exports.Set("cudaConvert", Napi::Function::New(env, Convert, "cudaConvert"));
   exports.Set("cudaSgemm", Napi::Function::New(env, Sgemm, "cudaSgemm"));
   exports.Set("cudaAdd", Napi::Function::New(env, Add, "cudaAdd"));
+  exports.Set("cudaStepPlan", Napi::Function::New(env, StepPlan, "cudaStepPlan"));
   exports.Set("setFloat32MatmulPrecision", Napi::Function::New(env, SetPrecision, "setFloat32MatmulPrecision"));
   exports.Set("getFloat32MatmulPrecision", Napi::Function::New(env, GetPrecision, "getFloat32MatmulPrecision"));
 }

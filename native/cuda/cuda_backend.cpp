@@ -5,6 +5,7 @@
 
 #include "cuda_fused_step.h"
 #include "cuda_kernels.h"
+#include "cuda_persistent_step.h"
 
 namespace rnn::cuda {
 
@@ -37,8 +38,10 @@ void CudaBackend::recurrence(const LayerDirection& ld) {
   const bool proj = ld.weights.wHr != nullptr;
   const int64_t rows = L.rows;
 
-  const FusedStepPlan fused = planFusedStep(ld.kind, B, H, P, proj);
-  DeviceScratch xg = scratch(size_t(rows) * GH), hg = scratch(fused.use ? 0 : size_t(B) * GH), hSpare = scratch(size_t(B) * P);
+  // a persistent launch is one cooperative kernel with its own step table: never inside a graph capture
+  const PersistentPlan persistent = capturing_ ? PersistentPlan{} : planPersistentStep(ctx_.device, ld.kind, B, H, P, proj);
+  const FusedStepPlan fused = persistent.use ? FusedStepPlan{} : planFusedStep(ld.kind, B, H, P, proj);
+  DeviceScratch xg = scratch(size_t(rows) * GH), hSpare = scratch(size_t(B) * P);
   DeviceScratch hFull = scratch(proj ? size_t(B) * H : 0), bias = scratch(size_t(GH) + H);
   float* biasX = bias.data();
   float* biasHn = biasX + GH;
@@ -48,6 +51,8 @@ void CudaBackend::recurrence(const LayerDirection& ld) {
 
   sequenceMath();
   gemmNT(int(rows), GH, I, ld.input, I, ld.weights.wIh, I, xg.data(), GH);
+  if (persistent.use && persistentRecurrence(ld, persistent, xg.data(), biasX, biasHn, hSpare.data())) return;
+  DeviceScratch hg = scratch(fused.use ? 0 : size_t(B) * GH);
   recurrentMath(latencyBoundStep(ld.kind, B, H, P));
   float* hCur = ld.h;
   float* hNext = hSpare.data();
@@ -68,6 +73,34 @@ void CudaBackend::recurrence(const LayerDirection& ld) {
     std::swap(hCur, hNext);
   }
   if (hCur != ld.h) copy(ld.h, hCur, size_t(B) * P);
+}
+
+bool CudaBackend::persistentRecurrence(const LayerDirection& ld, const PersistentPlan& plan, const float* xg, const float* biasX,
+                                       const float* biasHn, float* hSpare) {
+  const SeqLayout& L = *ld.layout;
+  const int T = int(L.batchSizes.size()), B = L.batchSizes[0], H = ld.hiddenSize, P = ld.outSize;
+  std::vector<PersistentStep> steps(static_cast<size_t>(T));
+  for (int s = 0; s < T; ++s) {
+    const int t = ld.reverse ? T - 1 - s : s;
+    steps[size_t(s)] = PersistentStep{L.rowBase[t], L.batchSizes[t], 0};
+  }
+  // the step table, then the barrier counter and abort flag (zeroed)
+  const size_t tableBytes = steps.size() * sizeof(PersistentStep);
+  DeviceScratch table = scratch((tableBytes + 2 * sizeof(unsigned)) / sizeof(float) + 1);
+  auto* sync = reinterpret_cast<unsigned*>(reinterpret_cast<char*>(table.data()) + tableBytes);
+  // pageable source: the copy is staged before cudaMemcpyAsync returns, so `steps` may go out of scope
+  check(cudaMemcpyAsync(table.data(), steps.data(), tableBytes, cudaMemcpyHostToDevice, ctx_.stream), "cudaMemcpyAsync");
+  check(cudaMemsetAsync(sync, 0, 2 * sizeof(unsigned), ctx_.stream), "cudaMemsetAsync");
+  StepParams p{ld.kind, B, B, H, P, xg, 0, L.strideB, nullptr, biasX, biasHn, ld.h, hSpare, nullptr, ld.c, ld.output,
+               ld.outputStride, ld.saved.gates, ld.saved.blocks, ld.saved.hPrev, ld.saved.cPrev, ld.saved.hFull};
+  const cudaError_t status = launchPersistentStep(ctx_.device, p, ld.weights.wHh, reinterpret_cast<const PersistentStep*>(table.data()),
+                                                  T, ld.h, hSpare, sync, plan, ctx_.stream);
+  if (status != cudaSuccess) {
+    cudaGetLastError();  // e.g. too large for a cooperative launch right now: the caller runs the step loop
+    return false;
+  }
+  if (T % 2 == 1) copy(ld.h, hSpare, size_t(B) * P);
+  return true;
 }
 
 void CudaBackend::setMath(bool tf32) {
@@ -96,6 +129,10 @@ void rnnForwardCuda(const RnnSpec& spec, const RnnIo& io, int device) {
     throw;
   }
   backend.finish();
+  if (persistentStepAborted(device)) {
+    throw std::runtime_error("CUDA forward: the persistent step kernel timed out waiting at a grid barrier, so its results were discarded "
+                             "(a bug: please report it; NODE_RNN_CUDA_PERSISTENT=0 runs the step-by-step loop instead)");
+  }
 }
 
 }  // namespace rnn::cuda

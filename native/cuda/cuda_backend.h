@@ -10,6 +10,7 @@
 #include "../core/rnn_backward.h"
 #include "../core/rnn_driver.h"
 #include "cuda_context.h"
+#include "cuda_persistent_step.h"
 
 namespace rnn::cuda {
 
@@ -54,6 +55,10 @@ class CudaBackend {
   void sequenceMath() { setMath(allowTf32()); }
   void recurrentMath(bool latencyBound) { setMath(allowTf32() && !latencyBound); }
   void setMath(bool tf32);
+  // The whole time loop as one persistent kernel (cuda_persistent_step.h); false when it could not be
+  // launched (nothing ran, the caller runs the step loop).
+  bool persistentRecurrence(const LayerDirection& ld, const PersistentPlan& plan, const float* xg, const float* biasX,
+                            const float* biasHn, float* hSpare);
   // Row-major GEMMs on the context's stream: C[M,N] = A[M,K] B[N,K]^T; C = A[M,K] B[K,N] + beta C;
   // C[M,N] += A[K,M]^T B[K,N] (a sum over K rows); y[N] += sum over rows of A[rows, N].
   void gemmNT(int M, int N, int K, const float* A, int lda, const float* B, int ldb, float* C, int ldc);

@@ -135,6 +135,8 @@ bool rnnForwardGraph(CudaBackend& be, const RnnSpec& spec, const RnnIo& io) {
   // a recording forward writes the caller's saved workspace, which a cached graph does not own; such
   // calls precede a backward that costs more than the launches anyway
   if (io.saved.data) return false;
+  // a persistent time loop is already one launch per layer-direction; a graph would only add the copies in and out
+  if (planPersistentStep(be.ctx().device, spec.kind, spec.batch, spec.hiddenSize, spec.outSize(), spec.projSize > 0).use) return false;
   const size_t bytes = estimateBytes(spec, io);
   if (bytes > kMaxEntryBytes) return false;
   Context& ctx = be.ctx();

@@ -1,0 +1,138 @@
+// The three float32 CUDA time loops, each against the CPU (itself checked against PyTorch) at the sizes it is
+// chosen for: one persistent cooperative kernel for the whole sequence (W_hh resident in shared memory), one
+// fused kernel per step (small batch, W_hh read from L2), and a cuBLAS GEMM + step kernel per step (the rest).
+// Forward and, for the persistent loop, the recording forward and backward. native.cudaStepPlan says which
+// loop a shape takes; the test checks every loop not turned off by NODE_RNN_CUDA_PERSISTENT=0 /
+// NODE_RNN_CUDA_FUSED=0 really ran. Skipped, saying why, without a GPU.
+import { strict as assert } from 'node:assert';
+import { GRU, LSTM, Module, PackedSequence, RNN, Tensor, cuda, manualSeed, packPaddedSequence, randn } from '../lib/index';
+import { native } from '../lib/binding';
+import { mseLoss } from '../lib/nn/functional';
+import { whyUnavailable } from './helpers/cuda';
+import { relativeError } from './helpers/fixtures';
+
+type Recurrent = RNN | LSTM | GRU;
+type Output = [Tensor | PackedSequence, Tensor | [Tensor, Tensor]];
+
+const KIND = { tanh: 0, relu: 1, lstm: 2, gru: 3 } as const;
+
+interface Case {
+  name: string;
+  kind: keyof typeof KIND;
+  make: () => Recurrent;
+  batch: number;
+  hidden: number;
+  outSize?: number;
+  input: number;
+  steps?: number;
+  lengths?: number[];  // packed input (enforceSorted false) when given
+}
+
+const CASES: Case[] = [
+  { name: 'LSTM B8 H1024', kind: 'lstm', make: () => new LSTM({ inputSize: 64, hiddenSize: 1024 }), batch: 8, hidden: 1024, input: 64 },
+  { name: 'LSTM B1 H256', kind: 'lstm', make: () => new LSTM({ inputSize: 32, hiddenSize: 256 }), batch: 1, hidden: 256, input: 32 },
+  { name: 'GRU B5 H259 (scalar loads: P % 4 != 0)', kind: 'gru', make: () => new GRU({ inputSize: 7, hiddenSize: 259 }), batch: 5, hidden: 259, input: 7 },
+  { name: 'RNN B16 H520', kind: 'tanh', make: () => new RNN({ inputSize: 16, hiddenSize: 520 }), batch: 16, hidden: 520, input: 16 },
+  { name: 'RNN B64 H256', kind: 'tanh', make: () => new RNN({ inputSize: 16, hiddenSize: 256 }), batch: 64, hidden: 256, input: 16 },
+  { name: 'RNN relu B37 H96 (row groups that do not divide B)', kind: 'relu', make: () => new RNN({ inputSize: 5, hiddenSize: 96, nonlinearity: 'relu' }), batch: 37, hidden: 96, input: 5 },
+  { name: 'LSTM B64 H512', kind: 'lstm', make: () => new LSTM({ inputSize: 16, hiddenSize: 512 }), batch: 64, hidden: 512, input: 16 },
+  {
+    name: 'GRU B13 H128 2 layers bidirectional, packed',
+    kind: 'gru',
+    make: () => new GRU({ inputSize: 9, hiddenSize: 128, numLayers: 2, bidirectional: true }),
+    batch: 13, hidden: 128, input: 9, steps: 7, lengths: [7, 3, 1, 7, 5, 2, 6, 4, 7, 1, 3, 6, 2],
+  },
+  { name: 'LSTM B1 H2048 (W_hh too large to stay on chip)', kind: 'lstm', make: () => new LSTM({ inputSize: 16, hiddenSize: 2048 }), batch: 1, hidden: 2048, input: 16 },
+  { name: 'LSTM B64 H1024', kind: 'lstm', make: () => new LSTM({ inputSize: 16, hiddenSize: 1024 }), batch: 64, hidden: 1024, input: 16 },
+  {
+    name: 'LSTM B3 H300 projSize 100 (projections)',
+    kind: 'lstm', make: () => new LSTM({ inputSize: 16, hiddenSize: 300, projSize: 100 }), batch: 3, hidden: 300, outSize: 100, input: 16,
+  },
+];
+
+function pathOf(c: Case): string {
+  return native.cudaStepPlan!(0, KIND[c.kind], c.batch, c.hidden, c.outSize ?? c.hidden).path;
+}
+
+function inputFor(c: Case, x: Tensor): Tensor | PackedSequence {
+  return c.lengths ? packPaddedSequence(x, c.lengths, { enforceSorted: false }) : x;
+}
+
+function outputTensor(out: Tensor | PackedSequence): Tensor {
+  return out instanceof PackedSequence ? out.data : out;
+}
+
+function states(h: Tensor | [Tensor, Tensor]): Tensor[] {
+  return Array.isArray(h) ? h : [h];
+}
+
+describe('cuda time loops', function () {
+  before(function () {
+    if (!cuda.isAvailable()) {
+      console.log(`    CUDA time-loop tests skipped: ${whyUnavailable()}`);
+      this.skip();
+    }
+  });
+
+  it('each shape takes the loop its size calls for, and every loop agrees with the CPU (forward, relative error <= 1e-5)', () => {
+    const taken: string[] = [];
+    for (const c of CASES) {
+      manualSeed(21);
+      const m = c.make();
+      const x = randn([c.steps ?? 6, c.batch, c.input]);
+      const forward = (input: Tensor | PackedSequence) => (m as LSTM).forward(input as Tensor) as unknown as Output;
+      const [out, h] = forward(inputFor(c, x));
+      m.to('cuda');
+      const [gOut, gH] = forward(inputFor(c, x.cuda()));
+      const path = pathOf(c);
+      taken.push(`${c.name}: ${path}`);
+      const err = relativeError(outputTensor(gOut).cpu(), outputTensor(out));
+      assert.ok(err <= 1e-5, `${c.name} (${path}): output relative error ${err.toExponential(2)}`);
+      states(h).forEach((t, i) => {
+        const e = relativeError(states(gH)[i].cpu(), t);
+        assert.ok(e <= 1e-5, `${c.name} (${path}): state ${i} relative error ${e.toExponential(2)}`);
+      });
+      m.to('cpu');
+    }
+    console.log(`      loops: ${taken.join('; ')}`);
+    const paths = new Set(taken.map((t) => t.slice(t.lastIndexOf(': ') + 2)));
+    assert.ok(paths.has('gemm'), 'the cuBLAS loop ran (projections always take it)');
+    if (process.env.NODE_RNN_CUDA_PERSISTENT !== '0') assert.ok(paths.has('persistent'), 'the persistent loop ran for some shape');
+    if (process.env.NODE_RNN_CUDA_FUSED !== '0') assert.ok(paths.has('fused'), 'the fused loop ran for some shape');
+  });
+
+  it('recording forward and backward through the loop each shape takes: gradients equal the CPU ones within 1e-5', () => {
+    const training = CASES.filter((c) => c.hidden <= 520 && c.batch <= 16);
+    for (const c of training) {
+      manualSeed(5);
+      const m = c.make();
+      const x = randn([c.steps ?? 6, c.batch, c.input]);
+      const run = (input: Tensor): Tensor[] => {
+        const [out] = (m as LSTM).forward(inputFor(c, input) as Tensor) as unknown as Output;
+        const flat = outputTensor(out);
+        manualSeed(6);
+        const target = randn(flat.shape);
+        mseLoss(flat.device === 'cpu' ? flat : flat.cpu(), target).backward();
+        const grads = m.parameters().map((p) => (p.grad!.device === 'cpu' ? p.grad!.clone() : p.grad!.cpu()));
+        (m as Module).zeroGrad();
+        return grads;
+      };
+      const expected = run(x);
+      m.to('cuda');
+      const got = run(x.cuda());
+      const path = pathOf(c);
+      expected.forEach((g, i) => {
+        const e = relativeError(got[i], g);
+        assert.ok(e <= 1e-5, `${c.name} (${path}): gradient of parameter ${i} relative error ${e.toExponential(2)}`);
+      });
+      m.to('cpu');
+    }
+  });
+
+  it('cudaStepPlan checks its arguments', () => {
+    assert.throws(() => native.cudaStepPlan!(0, 4, 1, 8, 8), /^RangeError: kind must be 0\.\.3$/);
+    assert.throws(() => native.cudaStepPlan!(0, 2, 0, 8, 8), /^RangeError: batch, hidden and outSize must be positive/);
+    assert.throws(() => native.cudaStepPlan!(0, 2, 1, 8, 9), /outSize <= hidden/);
+    assert.throws(() => native.cudaStepPlan!(99, 2, 1, 8, 8), /^RangeError: CUDA device 99 requested/);
+  });
+});
