@@ -59,6 +59,9 @@ class CudaBackend {
   // launched (nothing ran, the caller runs the step loop).
   bool persistentRecurrence(const LayerDirection& ld, const PersistentPlan& plan, const float* xg, const float* biasX,
                             const float* biasHn, float* hSpare);
+  // The reverse loop as one persistent kernel (cuda_persistent_step.h), leaving dG_x / dG_h of every row in gx / gh
+  // and dL/dh_0 in dh (dL/dc_0 in dc); false when it could not be launched (the caller runs the step loop).
+  bool persistentRecurrenceBackward(const LayerDirectionGrad& ld, const PersistentPlan& plan, float* gx, float* gh, float* dh, float* dc);
   // Row-major GEMMs on the context's stream: C[M,N] = A[M,K] B[N,K]^T; C = A[M,K] B[K,N] + beta C;
   // C[M,N] += A[K,M]^T B[K,N] (a sum over K rows); y[N] += sum over rows of A[rows, N].
   void gemmNT(int M, int N, int K, const float* A, int lda, const float* B, int ldb, float* C, int ldc);

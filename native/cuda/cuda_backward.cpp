@@ -2,7 +2,9 @@
 // (in reverse processing order) the upstream gradient of the step's rows, the fused element-wise backward
 // and one GEMM for dL/dh_{t-1}; then the weight gradients as a few large GEMMs over all rows
 // (dW_ih = dG_x^T X, dW_hh = dG_h^T H_prev, biases = column sums) and dX = dG_x W_ih.
+#include <stdexcept>
 #include <utility>
+#include <vector>
 
 #include "cuda_backend.h"
 #include "cuda_backward_kernels.h"
@@ -51,7 +53,9 @@ void CudaBackend::recurrenceBackward(const LayerDirectionGrad& ld) {
     else zero(dc.data(), size_t(B) * H);
   }
 
-  for (int s = T - 1; s >= 0; --s) {
+  const PersistentPlan persistent = proj ? PersistentPlan{} : planPersistentStep(ctx_.device, ld.kind, B, H, P, proj);
+  const bool done = persistent.use && persistentRecurrenceBackward(ld, persistent, gx.data(), gh, dh.data(), lstm ? dc.data() : nullptr);
+  for (int s = done ? -1 : T - 1; s >= 0; --s) {
     const int t = ld.reverse ? T - 1 - s : s;
     const int bs = L.batchSizes[t];
     const int64_t base = L.rowBase[t], strideB = L.strideB;
@@ -87,6 +91,34 @@ void CudaBackend::recurrenceBackward(const LayerDirectionGrad& ld) {
   check(cudaGetLastError(), "backward kernel launch");
 }
 
+bool CudaBackend::persistentRecurrenceBackward(const LayerDirectionGrad& ld, const PersistentPlan& plan, float* gx, float* gh, float* dh,
+                                               float* dc) {
+  const SeqLayout& L = *ld.layout;
+  const int T = int(L.batchSizes.size()), B = L.batchSizes[0], H = ld.hiddenSize;
+  // the reverse loop's order: the forward's last processed step first
+  std::vector<PersistentStep> steps(static_cast<size_t>(T));
+  for (int i = 0; i < T; ++i) {
+    const int s = T - 1 - i, t = ld.reverse ? T - 1 - s : s;
+    steps[size_t(i)] = PersistentStep{L.rowBase[t], L.batchSizes[t], 0};
+  }
+  const size_t tableBytes = steps.size() * sizeof(PersistentStep);
+  DeviceScratch table = scratch((tableBytes + 2 * sizeof(unsigned)) / sizeof(float) + 1);
+  DeviceScratch partials = scratch(persistentBackwardPartials(plan, B, H));
+  auto* sync = reinterpret_cast<unsigned*>(reinterpret_cast<char*>(table.data()) + tableBytes);
+  check(cudaMemcpyAsync(table.data(), steps.data(), tableBytes, cudaMemcpyHostToDevice, ctx_.stream), "cudaMemcpyAsync");
+  check(cudaMemsetAsync(sync, 0, 2 * sizeof(unsigned), ctx_.stream), "cudaMemsetAsync");
+  const bool gru = ld.kind == CellKind::Gru;
+  const StepGradParams p{ld.kind, B, H, 0, L.strideB, dh, ld.gradOutput, ld.gradOutputStride, gru ? dh : nullptr,
+                         ld.saved.gates, ld.saved.hPrev, ld.saved.cPrev, dc, gx, gh};
+  const cudaError_t status = launchPersistentBackward(ctx_.device, p, ld.weights.wHh, reinterpret_cast<const PersistentStep*>(table.data()),
+                                                      T, B, dh, partials.data(), sync, plan, ctx_.stream);
+  if (status != cudaSuccess) {
+    cudaGetLastError();  // nothing ran: the caller runs the step loop
+    return false;
+  }
+  return true;
+}
+
 void rnnBackwardCuda(const RnnSpec& spec, const RnnIo& io, const RnnGradIo& grads, int device) {
   CudaBackend backend(device);
   try {
@@ -96,6 +128,10 @@ void rnnBackwardCuda(const RnnSpec& spec, const RnnIo& io, const RnnGradIo& grad
     throw;
   }
   backend.finish();
+  if (persistentStepAborted(device)) {
+    throw std::runtime_error("CUDA backward: the persistent loop timed out waiting at a grid barrier, so the gradients were discarded "
+                             "(a bug: please report it; NODE_RNN_CUDA_PERSISTENT=0 runs the step-by-step loop instead)");
+  }
 }
 
 }  // namespace rnn::cuda

@@ -13,6 +13,7 @@
 #include <mutex>
 #include <tuple>
 
+#include "cuda_cell_backward.cuh"
 #include "cuda_cell_step.cuh"
 
 namespace rnn::cuda {
@@ -49,25 +50,25 @@ __device__ __forceinline__ unsigned long long nanoseconds() {
 
 // A grid barrier: release-add on arrival, acquire polling (the pattern of cooperative groups' grid sync),
 // plus a timeout. False when the barrier was abandoned (this block or another timed out).
-__device__ bool gridBarrier(const PersistentArgs& a, unsigned target) {
+__device__ bool gridBarrier(unsigned* counter, unsigned* abortFlag, int* hostAbort, unsigned target) {
   __shared__ int passed;
   __syncthreads();
   if (threadIdx.x == 0) {
-    asm volatile("red.release.gpu.global.add.u32 [%0], 1;" ::"l"(a.counter) : "memory");
+    asm volatile("red.release.gpu.global.add.u32 [%0], 1;" ::"l"(counter) : "memory");
     const unsigned long long start = nanoseconds();
     int ok = 1;
     for (unsigned spin = 1;; ++spin) {
       unsigned seen;
-      asm volatile("ld.acquire.gpu.global.u32 %0, [%1];" : "=r"(seen) : "l"(a.counter) : "memory");
+      asm volatile("ld.acquire.gpu.global.u32 %0, [%1];" : "=r"(seen) : "l"(counter) : "memory");
       if (seen >= target) break;
       if ((spin & 63) == 0) {
-        if (*reinterpret_cast<volatile unsigned*>(a.abort)) {
+        if (*reinterpret_cast<volatile unsigned*>(abortFlag)) {
           ok = 0;
           break;
         }
         if (nanoseconds() - start > kBarrierTimeoutNs) {
-          atomicExch(a.abort, 1u);
-          *reinterpret_cast<volatile int*>(a.hostAbort) = 1;
+          atomicExch(abortFlag, 1u);
+          *reinterpret_cast<volatile int*>(hostAbort) = 1;
           ok = 0;
           break;
         }
@@ -134,6 +135,14 @@ __device__ __forceinline__ void multiplyItem(const float* ws, const float* hs, f
   if (i < rows && j < cols) acc[int64_t(r0 + i) * R + c0 + j] = v[0];
 }
 
+// The block's W_hh rows into shared memory: row u*G + g is W_hh row g*H + u0 + u.
+__device__ __forceinline__ void loadWeightSlice(float* ws, const float* w, int G, int H, int P, int u0, int units) {
+  for (int64_t i = threadIdx.x; i < int64_t(G) * units * P; i += blockDim.x) {
+    const int r = int(i / P), k = int(i % P);
+    ws[i] = __ldg(w + (int64_t(r % G) * H + u0 + r / G) * P + k);
+  }
+}
+
 template <bool VEC>
 __global__ void __launch_bounds__(kThreads) persistentStepKernel(PersistentArgs a) {
   extern __shared__ float4 sharedRaw[];
@@ -146,10 +155,7 @@ __global__ void __launch_bounds__(kThreads) persistentStepKernel(PersistentArgs 
   float* hs = ws + int64_t(G) * a.U * P;            // [R, P]: h_{t-1} of rows b0...
   float* acc = hs + int64_t(a.R) * P;               // [G*U, R]: W_hh h, row u*G + g
 
-  for (int64_t i = threadIdx.x; i < int64_t(wRows) * P; i += blockDim.x) {
-    const int r = int(i / P), k = int(i % P);
-    ws[i] = __ldg(a.w + (int64_t(r % G) * H + u0 + r / G) * P + k);
-  }
+  loadWeightSlice(ws, a.w, G, H, P, u0, units);
 
   const int warp = int(threadIdx.x) >> 5, lane = int(threadIdx.x) & 31;
   const unsigned grid = gridDim.x;
@@ -187,8 +193,102 @@ __global__ void __launch_bounds__(kThreads) persistentStepKernel(PersistentArgs 
       const int u = idx % units, r = idx / units;
       stepUnit(p, b0 + r, u0 + u, [&](int g) { return acc[int64_t(u * G + g) * a.R + r]; });
     }
-    if (s + 1 < a.stepCount && !gridBarrier(a, unsigned(s + 1) * grid)) return;
+    if (s + 1 < a.stepCount && !gridBarrier(a.counter, a.abort, a.hostAbort, unsigned(s + 1) * grid)) return;
   }
+}
+
+struct PersistentGradArgs {
+  StepGradParams p;  // gradH = dh and gradC = dc (this call's state); active and rowBase set per step
+  const float* w;
+  const PersistentStep* steps;  // in the reverse loop's order
+  int stepCount;
+  int batch;  // B
+  int U, R, unitGroups;
+  float* dh;        // [B, P]: dL/dh_T in, dL/dh_0 out
+  float* partials;  // [2][unitGroups][B][P]: each unit group's share of dL/dh_{t-1}, two steps in turn
+  unsigned* counter;
+  unsigned* abort;
+  int* hostAbort;
+};
+
+// dh[b][j] for the block's rows active at the step whose partial products sit in `buffer`: the sum of every
+// unit group's share (GRU: added to the dh * z its cell backward left there, the path that skips W_hh).
+__device__ __forceinline__ void reduceShares(const PersistentGradArgs& a, int buffer, int active, int b0, int rows, int u0,
+                                             int units, bool accumulate) {
+  const int B = a.batch, P = a.p.hidden;
+  const float* base = a.partials + int64_t(buffer) * a.unitGroups * B * P;
+  for (int idx = threadIdx.x; idx < units * rows; idx += blockDim.x) {
+    const int u = idx % units, b = b0 + idx / units;
+    if (b >= active) continue;
+    float sum = 0.f;
+    for (int g = 0; g < a.unitGroups; ++g) sum += __ldcg(base + (int64_t(g) * B + b) * P + u0 + u);
+    float* d = a.dh + int64_t(b) * P + u0 + u;
+    *d = accumulate ? *d + sum : sum;
+  }
+}
+
+// The reverse loop as one kernel. Per step each block runs the cell backward for its (rows, units), multiplies
+// its rows' gate gradients by its resident W_hh rows into its share of dL/dh_{t-1} for every unit ([R, P],
+// written to `partials`), and after the grid barrier sums the shares of its own units. Shares alternate between
+// two buffers, so one barrier per step suffices: a block writes a buffer again only after every block has
+// passed the barrier that follows its reading of it.
+__global__ void __launch_bounds__(kThreads) persistentBackwardKernel(PersistentGradArgs a) {
+  extern __shared__ float4 sharedRaw[];
+  const int H = a.p.hidden, P = H, G = gateCount(a.p.kind), B = a.batch;
+  const int unitGroup = int(blockIdx.x) % a.unitGroups, rowGroup = int(blockIdx.x) / a.unitGroups;
+  const int u0 = unitGroup * a.U, units = min(a.U, H - u0);
+  const int b0 = rowGroup * a.R, rows = min(a.R, B - b0);
+  const int wRows = G * units, R8 = (a.R + 7) & ~7;
+  const bool gru = a.p.kind == CellKind::Gru;
+  float* ws = reinterpret_cast<float*>(sharedRaw);  // [G*U, P] as in the forward
+  float* gs = ws + int64_t(G) * a.U * P;            // [G*U, R8]: this step's recurrent gate gradients of the block's rows
+  loadWeightSlice(ws, a.w, G, H, P, u0, units);
+  __syncthreads();
+
+  const unsigned grid = gridDim.x;
+  StepGradParams p = a.p;
+  int previous = 0;
+  for (int s = 0; s < a.stepCount; ++s) {
+    const PersistentStep step = a.steps[s];
+    if (s > 0) {
+      reduceShares(a, (s - 1) & 1, previous, b0, rows, u0, units, gru);
+      __syncthreads();
+    }
+    const int live = max(0, min(rows, step.active - b0));
+    p.active = step.active;
+    p.rowBase = step.rowBase;
+    for (int idx = threadIdx.x; idx < units * live; idx += blockDim.x) cellBackwardUnit(p, b0 + idx / units, u0 + idx % units);
+    __syncthreads();  // the gate gradients in global memory are visible to the whole block
+    const int GH = G * H;
+    for (int idx = threadIdx.x; idx < wRows * live; idx += blockDim.x) {
+      const int r = idx / live, b = idx % live;
+      const int u = r / G, g = r % G;
+      gs[r * R8 + b] = p.gradGatesH[(step.rowBase + int64_t(b0 + b) * p.strideB) * GH + int64_t(g) * H + u0 + u];
+    }
+    __syncthreads();
+    float* share = a.partials + (int64_t(s & 1) * a.unitGroups + unitGroup) * B * P;
+    for (int c0 = 0; c0 < live; c0 += 8) {
+      const int n = min(8, live - c0);
+      for (int k = threadIdx.x; k < P; k += blockDim.x) {
+        float acc[8];
+#pragma unroll
+        for (int i = 0; i < 8; ++i) acc[i] = 0.f;
+        for (int r = 0; r < wRows; ++r) {
+          const float w = ws[int64_t(r) * P + k];
+          const float* gr = gs + r * R8 + c0;
+#pragma unroll
+          for (int i = 0; i < 8; ++i) acc[i] += w * gr[i];  // gr[i] past `live` is stale (rows padded to R8) but never stored
+        }
+#pragma unroll
+        for (int i = 0; i < 8; ++i) {
+          if (i < n) share[int64_t(b0 + c0 + i) * P + k] = acc[i];
+        }
+      }
+    }
+    previous = step.active;
+    if (!gridBarrier(a.counter, a.abort, a.hostAbort, unsigned(s + 1) * grid)) return;
+  }
+  reduceShares(a, (a.stepCount - 1) & 1, previous, b0, rows, u0, units, gru);
 }
 
 bool persistentEnabled() {
@@ -230,6 +330,7 @@ DeviceState& deviceState(int device) {
   if (!coop || sms <= 0 || dynamic <= 0 ||
       cudaFuncSetAttribute(persistentStepKernel<true>, cudaFuncAttributeMaxDynamicSharedMemorySize, dynamic) != cudaSuccess ||
       cudaFuncSetAttribute(persistentStepKernel<false>, cudaFuncAttributeMaxDynamicSharedMemorySize, dynamic) != cudaSuccess ||
+      cudaFuncSetAttribute(persistentBackwardKernel, cudaFuncAttributeMaxDynamicSharedMemorySize, dynamic) != cudaSuccess ||
       cudaHostAlloc(reinterpret_cast<void**>(&d.hostAbort), sizeof(int), cudaHostAllocMapped | cudaHostAllocPortable) != cudaSuccess) {
     cudaGetLastError();
     d.hostAbort = nullptr;
@@ -308,6 +409,32 @@ cudaError_t launchPersistentStep(int device, const StepParams& p, const float* w
   const bool vec = p.outSize % 4 == 0 && (reinterpret_cast<uintptr_t>(hA) & 15) == 0 && (reinterpret_cast<uintptr_t>(hB) & 15) == 0;
   const void* kernel = vec ? reinterpret_cast<const void*>(persistentStepKernel<true>) : reinterpret_cast<const void*>(persistentStepKernel<false>);
   return cudaLaunchCooperativeKernel(kernel, dim3(unsigned(grid)), dim3(kThreads), args, plan.sharedBytes, stream);
+}
+
+size_t persistentBackwardPartials(const PersistentPlan& plan, int batch, int hidden) {
+  return size_t(2) * plan.unitGroups * batch * hidden;
+}
+
+cudaError_t launchPersistentBackward(int device, const StepGradParams& p, const float* wHh, const PersistentStep* steps, int stepCount,
+                                     int batch, float* dh, float* partials, unsigned* sync, const PersistentPlan& plan,
+                                     cudaStream_t stream) {
+  const DeviceState& d = deviceState(device);
+  const int64_t grid = int64_t(plan.unitGroups) * plan.rowGroups;
+  if (!plan.use || !d.usable || stepCount < 1 || grid * (stepCount + 1) >= (int64_t(1) << 31)) return cudaErrorInvalidValue;
+  const int G = gateCount(p.kind);
+  const size_t bytes = (size_t(G) * plan.unitsPerBlock * p.hidden + size_t(G) * plan.unitsPerBlock * ((plan.rowsPerBlock + 7) & ~7)) * sizeof(float);
+  int perSm = 0;
+  if (bytes > d.sharedLimit ||
+      cudaOccupancyMaxActiveBlocksPerMultiprocessor(&perSm, persistentBackwardKernel, kThreads, bytes) != cudaSuccess ||
+      int64_t(perSm) * d.sms < grid) {
+    cudaGetLastError();
+    return cudaErrorCooperativeLaunchTooLarge;
+  }
+  PersistentGradArgs a{p, wHh, steps, stepCount, batch, plan.unitsPerBlock, plan.rowsPerBlock, plan.unitGroups, dh, partials,
+                       sync, sync + 1, d.hostAbort};
+  void* args[] = {&a};
+  return cudaLaunchCooperativeKernel(reinterpret_cast<const void*>(persistentBackwardKernel), dim3(unsigned(grid)), dim3(kThreads),
+                                     args, bytes, stream);
 }
 
 bool persistentStepAborted(int device) {

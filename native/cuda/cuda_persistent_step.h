@@ -10,6 +10,7 @@
 #include <cstdint>
 
 #include "../core/cell_kind.h"
+#include "cuda_backward_kernels.h"
 #include "cuda_kernels.h"
 
 namespace rnn::cuda {
@@ -43,6 +44,17 @@ PersistentPlan planPersistentStep(int device, CellKind kind, int batch, int hidd
 // run the step-by-step loop instead.
 cudaError_t launchPersistentStep(int device, const StepParams& p, const float* wHh, const PersistentStep* steps, int stepCount,
                                  float* hA, float* hB, unsigned* sync, const PersistentPlan& plan, cudaStream_t stream);
+
+// The reverse loop of a layer-direction planned as persistent (the same plan as its forward): every step's cell
+// backward (p: gradH = dh, gradC = the dL/dc state, GRU gradHInPlace = dh; active and rowBase come from steps[],
+// given in the reverse loop's order) and dL/dh_{t-1} = dG_h W_hh, leaving the gate gradients of every row in
+// p.gradGatesX / p.gradGatesH for the weight-gradient GEMMs and dL/dh_0 in dh. `partials` holds
+// persistentBackwardPartials(plan, B, H) floats; `sync` as for the forward. Returns the launch's error (nothing
+// ran: the caller runs the step loop).
+size_t persistentBackwardPartials(const PersistentPlan& plan, int batch, int hidden);
+cudaError_t launchPersistentBackward(int device, const StepGradParams& p, const float* wHh, const PersistentStep* steps, int stepCount,
+                                     int batch, float* dh, float* partials, unsigned* sync, const PersistentPlan& plan,
+                                     cudaStream_t stream);
 
 // After the stream has finished: true when a persistent kernel on `device` gave up at a grid barrier (a
 // watchdog that turns a would-be hang into an error; resets the flag). Results of that call are garbage.
