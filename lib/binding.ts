@@ -47,6 +47,8 @@ export interface CudaStepPlan {
   rowsPerBlock?: number;
   blocks?: number;
   sharedBytes?: number;
+  /** given layers and steps: whether a unidirectional time-major stack of that shape runs pipelined over several streams */
+  pipelined?: boolean;
 }
 
 /** Tensor memory as native code takes it: host (CPU) memory or a CUDA buffer. */
@@ -124,7 +126,7 @@ export interface NativeBinding {
   cudaSgemm?(transA: boolean, transB: boolean, M: number, N: number, K: number, alpha: number, A: DeviceBuffer, lda: number,
     B: DeviceBuffer, ldb: number, beta: number, C: DeviceBuffer, ldc: number): void;
   /** Which float32 time loop a layer-direction of this shape runs on `device` (kind: 0 RNN tanh, 1 RNN relu, 2 LSTM, 3 GRU). */
-  cudaStepPlan?(device: number, kind: number, batch: number, hidden: number, outSize: number): CudaStepPlan;
+  cudaStepPlan?(device: number, kind: number, batch: number, hidden: number, outSize: number, layers?: number, steps?: number): CudaStepPlan;
   /** SGD update of a CUDA parameter in place (lib/optim/sgd.ts); buf null without momentum. */
   cudaSgdStep?(param: DeviceBuffer, grad: DeviceBuffer, buf: DeviceBuffer | null, negLr: number, weightDecay: number,
     momentum: number, keep: number, nesterov: boolean, maximize: boolean, firstStep: boolean): void;

@@ -223,10 +223,10 @@ main() {
   fi
 
   # the CUDA tests again under the other time loops, so each is proven on every reference case: without the
-  # persistent kernel (CUDA graphs with the fused small-batch step: the previous default), then with neither
-  # (the direct, uncaptured cuBLAS + step-kernel loop)
+  # persistent kernel (CUDA graphs with the fused small-batch step: the previous default), then with none of them
+  # and no pipelining (the direct, uncaptured, one-stream cuBLAS + step-kernel loop)
   local grc=0 config name
-  for config in "NODE_RNN_CUDA_PERSISTENT=0" "NODE_RNN_CUDA_PERSISTENT=0 NODE_RNN_CUDA_GRAPHS=0 NODE_RNN_CUDA_FUSED=0"; do
+  for config in "NODE_RNN_CUDA_PERSISTENT=0" "NODE_RNN_CUDA_PERSISTENT=0 NODE_RNN_CUDA_GRAPHS=0 NODE_RNN_CUDA_FUSED=0 NODE_RNN_CUDA_PIPELINE=0"; do
     name=$(echo "$config" | tr -c 'A-Za-z0-9=\n' '_' | sed 's/NODE_RNN_CUDA_//g')
     local one=0
     env $config timeout -k 10 120 node node_modules/mocha/bin/mocha.js --no-config --timeout 60000 --reporter dot --exit \

@@ -1,7 +1,8 @@
 // The three float32 CUDA time loops, each against the CPU (itself checked against PyTorch) at the sizes it is
 // chosen for: one persistent cooperative kernel for the whole sequence (W_hh resident in shared memory), one
 // fused kernel per step (small batch, W_hh read from L2), and a cuBLAS GEMM + step kernel per step (the rest).
-// Forward and, for the persistent loop, the recording forward and backward. native.cudaStepPlan says which
+// Forward and, for the persistent loop, the recording forward and backward; and the pipelined forward of stacks
+// (layers and input projections overlapped on several streams, cuda_pipelined_forward.cpp). native.cudaStepPlan says which
 // loop a shape takes; the test checks every loop not turned off by NODE_RNN_CUDA_PERSISTENT=0 /
 // NODE_RNN_CUDA_FUSED=0 really ran. Skipped, saying why, without a GPU.
 import { strict as assert } from 'node:assert';
@@ -129,10 +130,76 @@ describe('cuda time loops', function () {
     }
   });
 
+  describe('the pipelined forward (unidirectional stacks of cuBLAS-loop layers, and single layers at B >= 64)', () => {
+    interface Stack {
+      name: string;
+      kind: keyof typeof KIND;
+      make: () => Recurrent;
+      batch: number; hidden: number; outSize?: number; input: number; layers: number; steps: number;
+      lengths?: number[];
+      grads: boolean;  // also compare gradients (the recording forward is pipelined too)
+    }
+    const STACKS: Stack[] = [
+      {
+        name: 'LSTM 3 layers B32 H1024', kind: 'lstm', make: () => new LSTM({ inputSize: 32, hiddenSize: 1024, numLayers: 3 }),
+        batch: 32, hidden: 1024, input: 32, layers: 3, steps: 12, grads: false,
+      },
+      {
+        name: 'LSTM 2 layers B32 H96 projSize 48', kind: 'lstm', make: () => new LSTM({ inputSize: 8, hiddenSize: 96, projSize: 48, numLayers: 2 }),
+        batch: 32, hidden: 96, outSize: 48, input: 8, layers: 2, steps: 13, grads: true,
+      },
+      {
+        name: 'LSTM 5 layers B33 H64 projSize 40, packed (layers share streams)', kind: 'lstm',
+        make: () => new LSTM({ inputSize: 6, hiddenSize: 64, projSize: 40, numLayers: 5 }),
+        batch: 33, hidden: 64, outSize: 40, input: 6, layers: 5, steps: 11, grads: true,
+        lengths: Array.from({ length: 33 }, (_, i) => 11 - (i % 11)),
+      },
+      {
+        name: 'LSTM 1 layer B64 H128 projSize 64', kind: 'lstm', make: () => new LSTM({ inputSize: 16, hiddenSize: 128, projSize: 64 }),
+        batch: 64, hidden: 128, outSize: 64, input: 16, layers: 1, steps: 17, grads: true,
+      },
+    ];
+    for (const c of STACKS) {
+      it(`${c.name}: forward${c.grads ? ' and gradients' : ''} equal the CPU's within 1e-5`, () => {
+        const plan = native.cudaStepPlan!(0, KIND[c.kind], c.batch, c.hidden, c.outSize ?? c.hidden, c.layers, c.steps);
+        if (process.env.NODE_RNN_CUDA_PIPELINE !== '0') assert.equal(plan.pipelined, true, `${c.name} takes the pipelined forward`);
+        else assert.equal(plan.pipelined, false);
+        manualSeed(31);
+        const m = c.make();
+        const x = randn([c.steps, c.batch, c.input]);
+        const input = (t: Tensor) => (c.lengths ? packPaddedSequence(t, c.lengths, { enforceSorted: false }) : t);
+        const run = (t: Tensor): [Tensor, Tensor[], Tensor[]] => {
+          const [out, h] = (m as LSTM).forward(input(t) as Tensor) as unknown as Output;
+          const flat = outputTensor(out);
+          const hs = states(h).map((v) => (v.device === 'cpu' ? v : v.cpu()));
+          if (!c.grads) return [flat.device === 'cpu' ? flat : flat.cpu(), hs, []];
+          manualSeed(32);
+          const target = randn(flat.shape);
+          mseLoss(flat.device === 'cpu' ? flat : flat.cpu(), target).backward();
+          const grads = m.parameters().map((p) => (p.grad!.device === 'cpu' ? p.grad!.clone() : p.grad!.cpu()));
+          (m as Module).zeroGrad();
+          return [flat.device === 'cpu' ? flat.detach() : flat.detach().cpu(), hs, grads];
+        };
+        const [out, hs, grads] = run(x);
+        m.to('cuda');
+        const [gOut, gHs, gGrads] = run(x.cuda());
+        m.to('cpu');
+        const err = relativeError(gOut, out);
+        assert.ok(err <= 1e-5, `${c.name}: output relative error ${err.toExponential(2)}`);
+        hs.forEach((t, i) => assert.ok(relativeError(gHs[i], t) <= 1e-5, `${c.name}: state ${i}`));
+        grads.forEach((g, i) => {
+          const e = relativeError(gGrads[i], g);
+          assert.ok(e <= 1e-5, `${c.name}: gradient of parameter ${i} relative error ${e.toExponential(2)}`);
+        });
+      });
+    }
+  });
+
   it('cudaStepPlan checks its arguments', () => {
     assert.throws(() => native.cudaStepPlan!(0, 4, 1, 8, 8), /^RangeError: kind must be 0\.\.3$/);
     assert.throws(() => native.cudaStepPlan!(0, 2, 0, 8, 8), /^RangeError: batch, hidden and outSize must be positive/);
     assert.throws(() => native.cudaStepPlan!(0, 2, 1, 8, 9), /outSize <= hidden/);
     assert.throws(() => native.cudaStepPlan!(99, 2, 1, 8, 8), /^RangeError: CUDA device 99 requested/);
+    assert.throws(() => native.cudaStepPlan!(0, 2, 1, 8, 8, 0, 5), /^RangeError: layers and steps must be positive$/);
   });
 });

@@ -9,6 +9,7 @@
 #include "device_buffer.h"
 
 #ifdef RNN_WITH_CUDA
+#include "../cuda/cuda_backend.h"
 #include "../cuda/cuda_context.h"
 #include "../cuda/cuda_fused_step.h"
 #include "../cuda/cuda_memory.h"
@@ -258,7 +259,8 @@ Napi::Value Sgemm(const Napi::CallbackInfo& info) {
 }
 
 // Which float32 time loop a layer-direction of this shape runs on `device` (tests and the bench report it):
-// cudaStepPlan(device, kind 0..3, batch, hidden, outSize) -> { path: 'persistent' | 'fused' | 'gemm', ... }.
+// cudaStepPlan(device, kind 0..3, batch, hidden, outSize[, layers, steps]) -> { path: 'persistent' | 'fused' |
+// 'gemm', ..., pipelined (with layers and steps: whether such a unidirectional time-major stack is pipelined) }.
 Napi::Value StepPlan(const Napi::CallbackInfo& info) {
 #ifdef RNN_WITH_CUDA
   Napi::Env env = info.Env();
@@ -270,6 +272,9 @@ Napi::Value StepPlan(const Napi::CallbackInfo& info) {
   if (batch < 1 || hidden < 1 || outSize < 1 || outSize > hidden) {
     throw Napi::RangeError::New(env, "batch, hidden and outSize must be positive, with outSize <= hidden");
   }
+  const bool stack = info.Length() > 5 && !info[5].IsUndefined();
+  const int layers = stack ? intArg(info, 5, "layers") : 0, steps = stack ? intArg(info, 6, "steps") : 0;
+  if (stack && (layers < 1 || steps < 1)) throw Napi::RangeError::New(env, "layers and steps must be positive");
   Napi::Object result = Napi::Object::New(env);
   guarded(env, [&] {
     cuda::context(device);  // makes the device current, as a forward does
@@ -284,6 +289,18 @@ Napi::Value StepPlan(const Napi::CallbackInfo& info) {
       result.Set("sharedBytes", double(persistent.sharedBytes));
     } else {
       result.Set("path", cuda::planFusedStep(cell, batch, hidden, outSize, projected).use ? "fused" : "gemm");
+    }
+    if (layers > 0) {
+      // a unidirectional, time-major stack of `layers` over `steps` steps: whether its forward is pipelined
+      RnnSpec spec;
+      spec.kind = cell;
+      spec.inputSize = hidden;
+      spec.hiddenSize = hidden;
+      spec.projSize = projected ? outSize : 0;
+      spec.numLayers = layers;
+      spec.seqLen = steps;
+      spec.batch = batch;
+      result.Set("pipelined", cuda::pipelinedForwardSuits(device, spec));
     }
   });
   return result;

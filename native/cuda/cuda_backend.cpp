@@ -25,10 +25,18 @@ DeviceScratch::~DeviceScratch() {
 
 // C[M,N] = A[M,K] * B[N,K]^T in row-major terms; cuBLAS is column-major, so this is
 // C^T (N x M) = B (N x K, stored as K x N column-major, transposed) * A^T.
-void CudaBackend::gemmNT(int M, int N, int K, const float* A, int lda, const float* B, int ldb, float* C, int ldc) {
+void blasGemmNT(cublasHandle_t blas, int M, int N, int K, const float* A, int lda, const float* B, int ldb, float* C, int ldc) {
   if (M <= 0 || N <= 0) return;
   const float one = 1.f, zero = 0.f;
-  check(cublasSgemm(ctx_.blas, CUBLAS_OP_T, CUBLAS_OP_N, N, M, K, &one, B, ldb, A, lda, &zero, C, ldc), "cublasSgemm");
+  check(cublasSgemm(blas, CUBLAS_OP_T, CUBLAS_OP_N, N, M, K, &one, B, ldb, A, lda, &zero, C, ldc), "cublasSgemm");
+}
+
+void setBlasMath(cublasHandle_t blas, bool tf32) {
+  check(cublasSetMathMode(blas, tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH), "cublasSetMathMode");
+}
+
+void CudaBackend::gemmNT(int M, int N, int K, const float* A, int lda, const float* B, int ldb, float* C, int ldc) {
+  blasGemmNT(ctx_.blas, M, N, K, A, lda, B, ldb, C, ldc);
 }
 
 void CudaBackend::recurrence(const LayerDirection& ld) {
@@ -103,9 +111,7 @@ bool CudaBackend::persistentRecurrence(const LayerDirection& ld, const Persisten
   return true;
 }
 
-void CudaBackend::setMath(bool tf32) {
-  check(cublasSetMathMode(ctx_.blas, tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH), "cublasSetMathMode");
-}
+void CudaBackend::setMath(bool tf32) { setBlasMath(ctx_.blas, tf32); }
 
 void CudaBackend::copy(float* dst, const float* src, size_t n) {
   check(cudaMemcpyAsync(dst, src, n * sizeof(float), cudaMemcpyDeviceToDevice, ctx_.stream), "cudaMemcpyAsync");
@@ -123,7 +129,7 @@ void rnnForwardCuda(const RnnSpec& spec, const RnnIo& io, int device) {
   CudaBackend backend(device);
   check(prepareFusedStep(device), "cudaFuncSetAttribute");
   try {
-    if (!rnnForwardGraph(backend, spec, io)) rnnForward(backend, spec, io);
+    if (!rnnForwardPipelined(backend, spec, io) && !rnnForwardGraph(backend, spec, io)) rnnForward(backend, spec, io);
   } catch (...) {
     cudaStreamSynchronize(context(device).stream);  // leave no work in flight on memory the caller may free
     throw;

@@ -72,7 +72,16 @@ class CudaBackend {
   std::vector<void*>* capturing_ = nullptr;
 };
 
+// Row-major C[M,N] = A[M,K] B[N,K]^T on `blas`'s stream; the math mode (TF32 or not) of a handle.
+void blasGemmNT(cublasHandle_t blas, int M, int N, int K, const float* A, int lda, const float* B, int ldb, float* C, int ldc);
+void setBlasMath(cublasHandle_t blas, bool tf32);
+
 void rnnForwardCuda(const RnnSpec& spec, const RnnIo& io, int device);
+// Unidirectional stacks whose steps are cuBLAS GEMMs too small to fill the GPU, with the layers' time loops and
+// the input projections overlapped on several streams (cuda_pipelined_forward.cpp); false when the call does not
+// suit (pipelinedForwardSuits) and nothing ran.
+bool pipelinedForwardSuits(int device, const RnnSpec& spec);
+bool rnnForwardPipelined(CudaBackend& backend, const RnnSpec& spec, const RnnIo& io);
 // spec.dtype float16 / bfloat16 (cuda_half_forward.cpp): half storage, float32 GEMM accumulation and cell state.
 void rnnForwardCudaHalf(const RnnSpec& spec, const RnnIo& io, int device);
 void rnnBackwardCuda(const RnnSpec& spec, const RnnIo& io, const RnnGradIo& grads, int device);

@@ -21,10 +21,11 @@ __device__ __forceinline__ void stepUnit(const StepParamsOf<T>& p, int b, int j,
   }
   const int64_t row = p.rowBase + b * p.strideB;
   const float* x = p.xg;
+  const int64_t xrow = row - p.xgRow0;  // xg may hold only a chunk of the rows
   float h;
   switch (p.kind) {
     case CellKind::Lstm: {
-      const int64_t xr = row * 4 * H;
+      const int64_t xr = xrow * 4 * H;
       const float i = sigmoid(x[xr + j] + hg(0) + p.biasX[j]);
       const float f = sigmoid(x[xr + H + j] + hg(1) + p.biasX[H + j]);
       const float cell = tanhf(x[xr + 2 * H + j] + hg(2) + p.biasX[2 * H + j]);
@@ -44,7 +45,7 @@ __device__ __forceinline__ void stepUnit(const StepParamsOf<T>& p, int b, int j,
       break;
     }
     case CellKind::Gru: {
-      const int64_t xr = row * 3 * H;
+      const int64_t xr = xrow * 3 * H;
       const float r = sigmoid(x[xr + j] + hg(0) + p.biasX[j]);
       const float z = sigmoid(x[xr + H + j] + hg(1) + p.biasX[H + j]);
       const float hn = hg(2) + p.biasHn[j];
@@ -60,7 +61,7 @@ __device__ __forceinline__ void stepUnit(const StepParamsOf<T>& p, int b, int j,
       break;
     }
     default: {
-      const float pre = x[row * H + j] + hg(0) + p.biasX[j];
+      const float pre = x[xrow * H + j] + hg(0) + p.biasX[j];
       // pre < 0 rather than pre > 0 so that NaN passes through, as in PyTorch
       h = p.kind == CellKind::RnnRelu ? (pre < 0.f ? 0.f : pre) : tanhf(pre);
       if (p.savedGates) p.savedGates[row * H + j] = h;

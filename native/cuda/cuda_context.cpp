@@ -11,6 +11,7 @@ namespace {
 
 std::atomic<bool> gAllowTf32{false};
 constexpr size_t kCublasWorkspaceBytes = size_t(32) << 20;
+constexpr size_t kLaneWorkspaceBytes = size_t(8) << 20;
 
 // Contexts live as long as their thread (libuv pool threads live as long as the process). They are
 // deliberately never destroyed: at process exit the CUDA runtime may already be unloaded.
@@ -38,7 +39,7 @@ Context& context(int device) {
   check(cudaSetDevice(device), "cudaSetDevice");
   auto found = contexts.byDevice.find(device);
   if (found != contexts.byDevice.end()) return found->second;
-  Context ctx{device, nullptr, nullptr, nullptr};
+  Context ctx{device, nullptr, nullptr, nullptr, {}};
   check(cudaStreamCreateWithFlags(&ctx.stream, cudaStreamNonBlocking), "cudaStreamCreate");
   check(cudaEventCreateWithFlags(&ctx.done, cudaEventBlockingSync | cudaEventDisableTiming), "cudaEventCreate");
   check(cublasCreate(&ctx.blas), "cublasCreate");
@@ -48,6 +49,24 @@ Context& context(int device) {
   check(cudaMalloc(&workspace, kCublasWorkspaceBytes), "cudaMalloc (cuBLAS workspace)");
   check(cublasSetWorkspace(ctx.blas, workspace, kCublasWorkspaceBytes), "cublasSetWorkspace");
   return contexts.byDevice.emplace(device, ctx).first->second;
+}
+
+Lane& lane(Context& ctx, int i) {
+  if (i < 0 || i >= kMaxLanes) throw std::runtime_error("CUDA lane index out of range");
+  // reserve once so references handed out stay valid while more lanes are created
+  if (ctx.lanes.capacity() < size_t(kMaxLanes)) ctx.lanes.reserve(kMaxLanes);
+  check(cudaSetDevice(ctx.device), "cudaSetDevice");
+  while (int(ctx.lanes.size()) <= i) {
+    Lane l{nullptr, nullptr};
+    check(cudaStreamCreateWithFlags(&l.stream, cudaStreamNonBlocking), "cudaStreamCreate");
+    check(cublasCreate(&l.blas), "cublasCreate");
+    check(cublasSetStream(l.blas, l.stream), "cublasSetStream");
+    void* workspace = nullptr;
+    check(cudaMalloc(&workspace, kLaneWorkspaceBytes), "cudaMalloc (cuBLAS workspace)");
+    check(cublasSetWorkspace(l.blas, workspace, kLaneWorkspaceBytes), "cublasSetWorkspace");
+    ctx.lanes.push_back(l);
+  }
+  return ctx.lanes[size_t(i)];
 }
 
 void synchronize(Context& ctx) {

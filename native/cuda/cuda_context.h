@@ -7,14 +7,23 @@
 
 #include <cstddef>
 #include <string>
+#include <vector>
 
 namespace rnn::cuda {
+
+// A further stream of a context with a cuBLAS handle of its own (a handle's workspace must not be shared by
+// kernels running concurrently on two streams).
+struct Lane {
+  cudaStream_t stream;
+  cublasHandle_t blas;
+};
 
 struct Context {
   int device;
   cudaStream_t stream;
   cublasHandle_t blas;
   cudaEvent_t done;  // blocking-sync event: waiting on it sleeps instead of spinning
+  std::vector<Lane> lanes;  // created on first use (lane()), for work that overlaps on several streams
 };
 
 // Throws std::runtime_error with the CUDA/cuBLAS error text.
@@ -22,6 +31,9 @@ void check(cudaError_t status, const char* what);
 void check(cublasStatus_t status, const char* what);
 
 Context& context(int device);
+// Lane i of the context (0-based; at most kMaxLanes), created with its stream and cuBLAS handle on first use.
+constexpr int kMaxLanes = 8;
+Lane& lane(Context& ctx, int i);
 // Waits for the context's stream without spinning a CPU core.
 void synchronize(Context& ctx);
 

@@ -29,7 +29,7 @@ struct StepParamsOf {
   int active;           // rows active at this step (packed sequences)
   int hidden;           // H
   int outSize;          // P (== H without projections)
-  const float* xg;      // input projections, row r at xg + r * gates*H
+  const float* xg;      // input projections, row r at xg + (r - xgRow0) * gates*H
   int64_t rowBase;      // row of batch entry 0 at this step
   int64_t strideB;      // rows between batch entries
   const float* hg;      // [active, gates*H] recurrent projections
@@ -49,6 +49,8 @@ struct StepParamsOf {
   float* savedHPrev = nullptr;
   float* savedCPrev = nullptr;
   float* savedHFull = nullptr;
+  // First sequence row held in xg (a time chunk's projections, cuda_pipelined_forward.cpp); 0: xg holds every row.
+  int64_t xgRow0 = 0;
 };
 using StepParams = StepParamsOf<float>;
 
