@@ -7,13 +7,15 @@
 #     bash .device-carry/enter.sh bash scripts/gpu-check.sh
 # It writes to $OUT: gpu-check.log (everything printed), build.log, test.log, bench.log, bench.json, bench.svg.
 # Stages: a. environment  b. build with -DRNN_CUDA=ON and check cuda.isAvailable()  c. tests (mocha, whole
-# suite; failures are recorded, not fatal)  d. bench (node-rnn bench --device cuda --compare torch), its table printed last.
+# suite; failures are recorded, not fatal)  d. bench (node-rnn bench --device cuda --compare torch), its table printed last
+# e. A/B: node-rnn alone with the persistent loop and pipelining off, old/new per shape.
 # Exit status: 1 if the build or the CUDA check failed (stops there), or if tests or a bench failed; else 0.
 #
 # Knobs (environment):
 #   GPU_CHECK_SKIP_BUILD=1   keep an existing build/Release/node_rnn.node (a rerun on a warm machine)
 #   GPU_CHECK_QUICK=1        fewer bench shapes (the torch-h100-quick preset)
 #   GPU_CHECK_SKIP_BENCH=1   build and tests only (a correctness rerun that saves device time)
+#   GPU_CHECK_AB=0           no A/B bench (node-rnn alone with the persistent loop and pipelining off)
 #   GPU_CHECK_OPENBLAS=auto|carried|system   OpenBLAS for the build: the system's, else (auto) the copy staged
 #                            in .device-carry/openblas.tar.xz if there is one
 #
@@ -260,6 +262,28 @@ sys.exit(1 if bad or not rows else 0)' "$OUT/bench.json" || prc=$?
   fi
 
   # -------------------------------------------------------------------------------------------------------
+  # A/B: node-rnn alone on the same shapes with the persistent loop and the pipelined forward off (the
+  # previous defaults), so each new path is judged against the old one on the same card in the same run
+  local arc=0
+  if [ "${GPU_CHECK_SKIP_BENCH:-0}" != 1 ] && [ "${GPU_CHECK_AB:-1}" = 1 ]; then
+    stage "e. A/B (persistent loop and pipelining off)"
+    NODE_RNN_CUDA_PERSISTENT=0 NODE_RNN_CUDA_PIPELINE=0 timeout -k 10 200 node bin/node-rnn.js bench --device cuda --shapes torch-h100 \
+      ${bench_args[@]+"${bench_args[@]}"} --json 2> "$OUT/bench-ab.log" > "$OUT/bench-ab.json" || arc=$?
+    echo "node-rnn bench (A/B) exit status: $(status "$arc")"
+    python3 -c 'import json, sys
+new = {(r["label"], r["pass"], r["precision"]): r for r in json.load(open(sys.argv[1]))["results"]}
+old = {(r["label"], r["pass"], r["precision"]): r for r in json.load(open(sys.argv[2]))["results"]}
+print("%-28s %-7s %-4s %-10s %9s %9s %7s" % ("shape", "pass", "prec", "loop", "new ms", "old ms", "old/new"))
+for key, r in new.items():
+    o = old.get(key)
+    ms = lambda x: x["ours"]["ms"] if x and x["ours"]["status"] == "ok" else float("nan")
+    a, b = ms(r), ms(o)
+    print("%-28s %-7s %-4s %-10s %9.3f %9.3f %7.2f" % (key[0], key[1], "tf32" if key[2] == "high" else "fp32", r.get("loop", ""), a, b, b / a if a == a and a > 0 else float("nan")))
+' "$OUT/bench.json" "$OUT/bench-ab.json" 2>&1 | tee "$OUT/ab.txt" || true
+    end_stage
+  fi
+
+  # -------------------------------------------------------------------------------------------------------
   printf '\n===== summary  [%s, %ss in all] =====\n' "$(date +%T)" "$SECONDS"
   local times
   times=$(printf '%s, ' "${STAGE_TIMES[@]}")
@@ -273,6 +297,7 @@ sys.exit(1 if bad or not rows else 0)' "$OUT/bench.json" || prc=$?
     # the bench's header and table, from bench.log
     grep -E '^(node-rnn [0-9]|device |timing:|PyTorch |torch: skipped|GEMM ceiling)' "$OUT/bench.log" || true
     sed -n '/^shape (T x B x I x H)/,$p' "$OUT/bench.log" | grep -v '^wrote ' || echo "(no table in bench.log)"
+    if [ -f "$OUT/ab.txt" ]; then echo; echo "A/B, node-rnn only (old = NODE_RNN_CUDA_PERSISTENT=0 NODE_RNN_CUDA_PIPELINE=0):"; cat "$OUT/ab.txt"; fi
   fi
 
   if [ "$trc" -ne 0 ] || [ "$orc" -ne 0 ] || [ "$prc" -ne 0 ]; then return 1; fi
