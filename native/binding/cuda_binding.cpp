@@ -40,17 +40,6 @@ namespace {
 }
 
 #ifdef RNN_WITH_CUDA
-template <class F>
-void guarded(Napi::Env env, F&& f) {
-  try {
-    f();
-  } catch (const Napi::Error&) {
-    throw;
-  } catch (const std::exception& e) {
-    throw Napi::Error::New(env, e.what());
-  }
-}
-
 void checkDevice(Napi::Env env, int device) {
   const int count = cuda::deviceCount();
   if (device < 0 || device >= count) {

@@ -1,6 +1,7 @@
 // What the CUDA entry points (cuda_binding.cpp, optim_binding.cpp) share: device-buffer arguments (a live
 // DeviceBuffer, or a live float32 one for arithmetic that exists in float32 only: add, sgemm, optimizer steps) and,
-// in a CPU-only build, the error that says CUDA is missing and why (RNN_CUDA_REASON comes from CMake).
+// in a CPU-only build, the error that says CUDA is missing and why (RNN_CUDA_REASON comes from CMake); and how
+// native errors become JS ones.
 #pragma once
 #include <napi.h>
 
@@ -13,6 +14,18 @@
 #endif
 
 namespace rnn::binding {
+
+// Runs f, turning a native error (std::exception: CUDA and cuBLAS failures) into a JS Error; JS errors pass through.
+template <class F>
+void guarded(Napi::Env env, F&& f) {
+  try {
+    f();
+  } catch (const Napi::Error&) {
+    throw;
+  } catch (const std::exception& e) {
+    throw Napi::Error::New(env, e.what());
+  }
+}
 
 [[noreturn, maybe_unused]] inline void noCuda(Napi::Env env) {
   throw Napi::Error::New(env, std::string("node-rnn was built without CUDA (") + RNN_CUDA_REASON + ")");

@@ -42,14 +42,12 @@ namespace {
 #ifdef RNN_WITH_CUDA
 template <class F>
 void onDevice(Napi::Env env, int device, F&& launch) {
-  try {
+  guarded(env, [&] {
     cuda::Context& ctx = cuda::context(device);
     launch(ctx.stream);
     cuda::check(cudaGetLastError(), "optimizer kernel launch");
     cuda::synchronize(ctx);
-  } catch (const std::exception& e) {
-    throw Napi::Error::New(env, e.what());
-  }
+  });
 }
 #endif
 

@@ -8,6 +8,7 @@
 #include <utility>
 #include <vector>
 
+#include "../core/dropout_mask.h"
 #include "packed_step.h"
 #include "simd_level.h"
 #include "steps.h"
@@ -233,17 +234,9 @@ void CpuBackend::copy(float* dst, const float* src, size_t n) { std::memmove(dst
 
 void CpuBackend::zero(float* dst, size_t n) { std::fill(dst, dst + n, 0.f); }
 
-// Counter-based (splitmix64 of seed and index), so a mask depends only on the seed, not on threading.
 void CpuBackend::dropout(float* data, size_t n, float p, uint64_t seed) {
-  const float scale = p >= 1.f ? 0.f : 1.f / (1.f - p);
-  for (size_t i = 0; i < n; ++i) {
-    uint64_t z = seed * 0x9E3779B97F4A7C15ull + i + 1;
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    z ^= z >> 31;
-    const float u = float(z >> 40) * (1.f / 16777216.f);
-    data[i] = u < p ? 0.f : data[i] * scale;
-  }
+  const float scale = dropoutScale(p);
+  for (size_t i = 0; i < n; ++i) data[i] = dropoutDrops(seed, i, p) ? 0.f : data[i] * scale;
 }
 
 void rnnForwardCpu(const RnnSpec& spec, const RnnIo& io) {

@@ -4,6 +4,7 @@
 // the cell update (cuda_cell_step.cuh) to those units.
 #include "cuda_fused_step.h"
 
+#include <atomic>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
@@ -133,16 +134,17 @@ FusedStepPlan planFusedStep(CellKind kind, int batch, int hidden, int outSize, b
 
 cudaError_t prepareFusedStep(int device) {
   static std::mutex mutex;
-  static bool done[64] = {};
+  static std::atomic<bool> done[64] = {};
   if (device < 0 || device >= 64) return cudaSuccess;
+  if (done[device].load(std::memory_order_acquire)) return cudaSuccess;  // every forward but the first: no lock
   std::lock_guard<std::mutex> lock(mutex);
-  if (done[device]) return cudaSuccess;
+  if (done[device].load(std::memory_order_relaxed)) return cudaSuccess;
   const int bytes = int(kMaxShared);
   cudaError_t status = cudaFuncSetAttribute(fusedStepKernel<1>, cudaFuncAttributeMaxDynamicSharedMemorySize, bytes);
   if (status == cudaSuccess) status = cudaFuncSetAttribute(fusedStepKernel<2>, cudaFuncAttributeMaxDynamicSharedMemorySize, bytes);
   if (status == cudaSuccess) status = cudaFuncSetAttribute(fusedStepKernel<4>, cudaFuncAttributeMaxDynamicSharedMemorySize, bytes);
   if (status == cudaSuccess) status = cudaFuncSetAttribute(fusedStepKernel<8>, cudaFuncAttributeMaxDynamicSharedMemorySize, bytes);
-  done[device] = status == cudaSuccess;
+  done[device].store(status == cudaSuccess, std::memory_order_release);
   return status;
 }
 

@@ -1,5 +1,6 @@
 // Element-wise kernels for float16 / bfloat16 buffers (see cuda_half_kernels.h). One thread per element;
 // values are read to float32, computed in float32 and stored rounded to nearest even.
+#include "../core/dropout_mask.h"
 #include "cuda_elem.cuh"
 #include "cuda_half_kernels.h"
 
@@ -37,18 +38,12 @@ __global__ void combineBiasKernel(CellKind kind, const T* bIh, const T* bHh, int
   }
 }
 
-// The mask of dropoutKernel in cuda_kernels.cu (splitmix64 of seed and index), applied to half values.
+// The CPU's mask (native/core/dropout_mask.h), applied to half values.
 template <class T>
 __global__ void dropoutKernel(T* data, int64_t n, float p, uint64_t seed) {
   const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   if (i >= n) return;
-  uint64_t z = seed * 0x9E3779B97F4A7C15ull + uint64_t(i) + 1;
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  z ^= z >> 31;
-  const float u = float(z >> 40) * (1.f / 16777216.f);
-  const float scale = p >= 1.f ? 0.f : 1.f / (1.f - p);
-  data[i] = fromFloat<T>(u < p ? 0.f : toFloat(data[i]) * scale);
+  data[i] = fromFloat<T>(dropoutDrops(seed, uint64_t(i), p) ? 0.f : toFloat(data[i]) * dropoutScale(p));
 }
 
 template <class D>

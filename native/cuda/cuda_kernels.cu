@@ -2,6 +2,7 @@
 // GRU r,z,n with n = tanh(x_n + b_in + r * (h_n + b_hn))), bias folding, dropout and fill.
 #include "cuda_kernels.h"
 
+#include "../core/dropout_mask.h"
 #include "cuda_cell_step.cuh"
 
 namespace rnn::cuda {
@@ -47,17 +48,11 @@ __global__ void combineBiasKernel(CellKind kind, const float* bIh, const float* 
   }
 }
 
-// The same counter-based mask as the CPU backend (splitmix64 of seed and index).
+// The CPU's mask (native/core/dropout_mask.h).
 __global__ void dropoutKernel(float* data, int64_t n, float p, uint64_t seed) {
   const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   if (i >= n) return;
-  uint64_t z = seed * 0x9E3779B97F4A7C15ull + uint64_t(i) + 1;
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  z ^= z >> 31;
-  const float u = float(z >> 40) * (1.f / 16777216.f);
-  const float scale = p >= 1.f ? 0.f : 1.f / (1.f - p);
-  data[i] = u < p ? 0.f : data[i] * scale;
+  data[i] = dropoutDrops(seed, uint64_t(i), p) ? 0.f : data[i] * dropoutScale(p);
 }
 
 __global__ void fillKernel(float* data, int64_t n, float value) {
