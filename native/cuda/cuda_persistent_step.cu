@@ -15,6 +15,7 @@
 
 #include "cuda_cell_backward.cuh"
 #include "cuda_cell_step.cuh"
+#include "cuda_grid_sync.cuh"
 
 namespace rnn::cuda {
 
@@ -42,25 +43,15 @@ struct PersistentArgs {
   int* hostAbort;  // mapped host memory: tells the host after the fact
 };
 
-__device__ __forceinline__ unsigned long long nanoseconds() {
-  unsigned long long t;
-  asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t));
-  return t;
-}
-
 // A grid barrier: release-add on arrival, acquire polling (the pattern of cooperative groups' grid sync),
 // plus a timeout. False when the barrier was abandoned (this block or another timed out).
 __device__ bool gridBarrier(unsigned* counter, unsigned* abortFlag, int* hostAbort, unsigned target) {
-  __shared__ int passed;
   __syncthreads();
+  int ok = 1;
   if (threadIdx.x == 0) {
-    asm volatile("red.release.gpu.global.add.u32 [%0], 1;" ::"l"(counter) : "memory");
+    arriveRelease(counter);
     const unsigned long long start = nanoseconds();
-    int ok = 1;
-    for (unsigned spin = 1;; ++spin) {
-      unsigned seen;
-      asm volatile("ld.acquire.gpu.global.u32 %0, [%1];" : "=r"(seen) : "l"(counter) : "memory");
-      if (seen >= target) break;
+    for (unsigned spin = 1; loadAcquire(counter) < target; ++spin) {
       if ((spin & 63) == 0) {
         if (*reinterpret_cast<volatile unsigned*>(abortFlag)) {
           ok = 0;
@@ -74,10 +65,8 @@ __device__ bool gridBarrier(unsigned* counter, unsigned* abortFlag, int* hostAbo
         }
       }
     }
-    passed = ok;
   }
-  __syncthreads();
-  return passed != 0;
+  return __syncthreads_and(ok) != 0;
 }
 
 __device__ __forceinline__ float dot(float4 a, float4 b) { return a.x * b.x + a.y * b.y + a.z * b.z + a.w * b.w; }
@@ -144,14 +133,13 @@ __device__ __forceinline__ void loadWeightSlice(float* ws, const float* w, int G
 }
 
 template <bool VEC>
-__global__ void __launch_bounds__(kThreads) persistentStepKernel(PersistentArgs a) {
-  extern __shared__ float4 sharedRaw[];
+__global__ void __launch_bounds__(kThreads, 1) persistentStepKernel(PersistentArgs a) {
   const int H = a.p.hidden, P = a.p.outSize, B = a.p.batch, G = gateCount(a.p.kind);
   const int unitGroup = int(blockIdx.x) % a.unitGroups, rowGroup = int(blockIdx.x) / a.unitGroups;
   const int u0 = unitGroup * a.U, units = min(a.U, H - u0);
   const int b0 = rowGroup * a.R, rows = min(a.R, B - b0);
   const int wRows = G * units;
-  float* ws = reinterpret_cast<float*>(sharedRaw);  // [G*U, P]: row u*G + g is W_hh row g*H + u0 + u
+  float* ws = dynamicShared<float>();  // [G*U, P]: row u*G + g is W_hh row g*H + u0 + u
   float* hs = ws + int64_t(G) * a.U * P;            // [R, P]: h_{t-1} of rows b0...
   float* acc = hs + int64_t(a.R) * P;               // [G*U, R]: W_hh h, row u*G + g
 
@@ -232,15 +220,14 @@ __device__ __forceinline__ void reduceShares(const PersistentGradArgs& a, int bu
 // written to `partials`), and after the grid barrier sums the shares of its own units. Shares alternate between
 // two buffers, so one barrier per step suffices: a block writes a buffer again only after every block has
 // passed the barrier that follows its reading of it.
-__global__ void __launch_bounds__(kThreads) persistentBackwardKernel(PersistentGradArgs a) {
-  extern __shared__ float4 sharedRaw[];
+__global__ void __launch_bounds__(kThreads, 1) persistentBackwardKernel(PersistentGradArgs a) {
   const int H = a.p.hidden, P = H, G = gateCount(a.p.kind), B = a.batch;
   const int unitGroup = int(blockIdx.x) % a.unitGroups, rowGroup = int(blockIdx.x) / a.unitGroups;
   const int u0 = unitGroup * a.U, units = min(a.U, H - u0);
   const int b0 = rowGroup * a.R, rows = min(a.R, B - b0);
   const int wRows = G * units, R8 = (a.R + 7) & ~7;
   const bool gru = a.p.kind == CellKind::Gru;
-  float* ws = reinterpret_cast<float*>(sharedRaw);  // [G*U, P] as in the forward
+  float* ws = dynamicShared<float>();  // [G*U, P] as in the forward
   float* gs = ws + int64_t(G) * a.U * P;            // [G*U, R8]: this step's recurrent gate gradients of the block's rows
   loadWeightSlice(ws, a.w, G, H, P, u0, units);
   __syncthreads();
@@ -328,9 +315,9 @@ DeviceState& deviceState(int device) {
   // the barrier's flag in static shared memory and some slack stay outside the dynamic part
   const int dynamic = optin - 1024;
   if (!coop || sms <= 0 || dynamic <= 0 ||
-      cudaFuncSetAttribute(persistentStepKernel<true>, cudaFuncAttributeMaxDynamicSharedMemorySize, dynamic) != cudaSuccess ||
-      cudaFuncSetAttribute(persistentStepKernel<false>, cudaFuncAttributeMaxDynamicSharedMemorySize, dynamic) != cudaSuccess ||
-      cudaFuncSetAttribute(persistentBackwardKernel, cudaFuncAttributeMaxDynamicSharedMemorySize, dynamic) != cudaSuccess ||
+      cudaFuncSetAttribute(reinterpret_cast<const void*>(persistentStepKernel<true>), cudaFuncAttributeMaxDynamicSharedMemorySize, dynamic) != cudaSuccess ||
+      cudaFuncSetAttribute(reinterpret_cast<const void*>(persistentStepKernel<false>), cudaFuncAttributeMaxDynamicSharedMemorySize, dynamic) != cudaSuccess ||
+      cudaFuncSetAttribute(reinterpret_cast<const void*>(persistentBackwardKernel), cudaFuncAttributeMaxDynamicSharedMemorySize, dynamic) != cudaSuccess ||
       cudaHostAlloc(reinterpret_cast<void**>(&d.hostAbort), sizeof(int), cudaHostAllocMapped | cudaHostAllocPortable) != cudaSuccess) {
     cudaGetLastError();
     d.hostAbort = nullptr;
@@ -386,8 +373,8 @@ PersistentPlan planPersistentStep(int device, CellKind kind, int batch, int hidd
     if (best.use && cycles >= bestCycles) continue;
     // both kernels (float4 or scalar shared loads, chosen at launch by alignment) must fit the whole grid
     int vecPerSm = 0, scalarPerSm = 0;
-    if (cudaOccupancyMaxActiveBlocksPerMultiprocessor(&vecPerSm, persistentStepKernel<true>, kThreads, bytes) != cudaSuccess ||
-        cudaOccupancyMaxActiveBlocksPerMultiprocessor(&scalarPerSm, persistentStepKernel<false>, kThreads, bytes) != cudaSuccess) {
+    if (cudaOccupancyMaxActiveBlocksPerMultiprocessor(&vecPerSm, reinterpret_cast<const void*>(persistentStepKernel<true>), kThreads, bytes) != cudaSuccess ||
+        cudaOccupancyMaxActiveBlocksPerMultiprocessor(&scalarPerSm, reinterpret_cast<const void*>(persistentStepKernel<false>), kThreads, bytes) != cudaSuccess) {
       cudaGetLastError();
       continue;
     }
@@ -425,7 +412,7 @@ cudaError_t launchPersistentBackward(int device, const StepGradParams& p, const 
   const size_t bytes = (size_t(G) * plan.unitsPerBlock * p.hidden + size_t(G) * plan.unitsPerBlock * ((plan.rowsPerBlock + 7) & ~7)) * sizeof(float);
   int perSm = 0;
   if (bytes > d.sharedLimit ||
-      cudaOccupancyMaxActiveBlocksPerMultiprocessor(&perSm, persistentBackwardKernel, kThreads, bytes) != cudaSuccess ||
+      cudaOccupancyMaxActiveBlocksPerMultiprocessor(&perSm, reinterpret_cast<const void*>(persistentBackwardKernel), kThreads, bytes) != cudaSuccess ||
       int64_t(perSm) * d.sms < grid) {
     cudaGetLastError();
     return cudaErrorCooperativeLaunchTooLarge;
