@@ -226,7 +226,7 @@ main() {
   # (uncaptured) path and the cuBLAS + step-kernel path are proven on the small reference cases too
   local grc=0
   NODE_RNN_CUDA_GRAPHS=0 NODE_RNN_CUDA_FUSED=0 timeout -k 10 120 node node_modules/mocha/bin/mocha.js --no-config --timeout 60000 --reporter dot --exit \
-    dist/test/cuda.test.js dist/test/cuda-backward.test.js dist/test/cuda-half.test.js 2>&1 | tee "$OUT/test-nographs.log" || grc=$?
+    dist/test/cuda.test.js dist/test/cuda-backward.test.js dist/test/cuda-half.test.js dist/test/cuda-ops.test.js 2>&1 | tee "$OUT/test-nographs.log" || grc=$?
   echo "mocha (CUDA tests, graphs off) exit status: $(status "$grc")"
   grep -E '^ *[0-9]+ (passing|failing|pending)' "$OUT/test-nographs.log" || true
   if [ "$grc" -ne 0 ]; then trc=$grc; fi
