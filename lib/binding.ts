@@ -137,6 +137,9 @@ export interface NativeBinding {
   cudaGemmBatched?(transA: boolean, transB: boolean, M: number, N: number, K: number, alpha: number, A: DeviceBuffer, lda: number,
     strideA: number, B: DeviceBuffer, ldb: number, strideB: number, beta: number, C: DeviceBuffer, ldc: number, strideC: number,
     batch: number): void;
+  cudaBceWithLogits?(loss: DeviceBuffer, x: DeviceBuffer, t: DeviceBuffer, posWeight: DeviceBuffer | null, weight: DeviceBuffer | null): void;
+  cudaBceWithLogitsBackward?(coef: DeviceBuffer, x: DeviceBuffer, t: DeviceBuffer, posWeight: DeviceBuffer | null, weight: DeviceBuffer | null,
+    gx: DeviceBuffer | null, gt: DeviceBuffer | null, gPosWeight: DeviceBuffer | null, gWeight: DeviceBuffer | null): void;
   setFloat32MatmulPrecision?(precision: Float32MatmulPrecision): void;
   getFloat32MatmulPrecision?(): string;
 }

@@ -48,19 +48,29 @@ export interface TensorKernels {
   /** For b < batch: C_b = alpha op(A_b) op(B_b) + beta C_b, row-major; stride 0 shares one matrix across the batch. */
   gemmBatched(transA: boolean, transB: boolean, M: number, N: number, K: number, alpha: number, A: Buf, lda: number, strideA: number,
     B: Buf, ldb: number, strideB: number, beta: number, C: Buf, ldc: number, strideC: number, batch: number): void;
+  /**
+   * binary_cross_entropy_with_logits per element, all buffers of one length (posWeight and weight broadcast by the
+   * caller; null: 1): loss = w ((1 - t) x + (1 + (pw - 1) t) softplus(-x)).
+   */
+  bceWithLogits(loss: Buf, x: Buf, t: Buf, posWeight: Buf | null, weight: Buf | null): void;
+  /** From coef = dL/dloss per element, the per-element gradients wanted (null: not wanted) of x, t, pw and w. */
+  bceWithLogitsBackward(coef: Buf, x: Buf, t: Buf, posWeight: Buf | null, weight: Buf | null, gx: Buf | null, gt: Buf | null,
+    gPosWeight: Buf | null, gWeight: Buf | null): void;
 }
 
 type CudaFns = Required<Pick<NativeBinding, 'cudaStridedCopy' | 'cudaUnary' | 'cudaUnaryBackward' | 'cudaBinary' | 'cudaSumMiddle' |
-  'cudaSoftmax' | 'cudaSoftmaxBackward' | 'cudaIndexSelect' | 'cudaIndexAdd' | 'cudaGemmBatched'>>;
+  'cudaSoftmax' | 'cudaSoftmaxBackward' | 'cudaIndexSelect' | 'cudaIndexAdd' | 'cudaGemmBatched' | 'cudaBceWithLogits' |
+  'cudaBceWithLogitsBackward'>>;
 
 function cudaFns(): CudaFns {
-  if (typeof native.cudaGemmBatched !== 'function') {
+  if (typeof native.cudaBceWithLogitsBackward !== 'function') {
     throw new Error('this native build has no CUDA tensor ops (it predates them); rebuild it with `npm run build:native`');
   }
   return native as CudaFns;
 }
 
 const dev = (b: Buf) => b as DeviceBuffer;
+const devOrNull = (b: Buf | null) => b && dev(b);
 
 /** The native CUDA implementation on `device`. */
 function cudaKernels(device: Device): TensorKernels {
@@ -94,6 +104,9 @@ function cudaKernels(device: Device): TensorKernels {
     indexAdd: (gx, g, outer, size, inner, index, skip) => n.cudaIndexAdd(dev(gx), dev(g), outer, size, inner, index, skip),
     gemmBatched: (ta, tb, M, N, K, alpha, A, lda, sA, B, ldb, sB, beta, C, ldc, sC, batch) =>
       n.cudaGemmBatched(ta, tb, M, N, K, alpha, dev(A), lda, sA, dev(B), ldb, sB, beta, dev(C), ldc, sC, batch),
+    bceWithLogits: (loss, x, t, pw, w) => n.cudaBceWithLogits(dev(loss), dev(x), dev(t), devOrNull(pw), devOrNull(w)),
+    bceWithLogitsBackward: (coef, x, t, pw, w, gx, gt, gpw, gw) =>
+      n.cudaBceWithLogitsBackward(dev(coef), dev(x), dev(t), devOrNull(pw), devOrNull(w), devOrNull(gx), devOrNull(gt), devOrNull(gpw), devOrNull(gw)),
   };
 }
 

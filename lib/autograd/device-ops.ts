@@ -89,9 +89,16 @@ export function wrap(buf: Buf, shape: readonly number[]): F32 {
   return new Tensor(buf as Float32Array, shape);
 }
 
-/** Records `out` over `inputs` with a backward that receives and returns gradients on the kernels' device. */
-export function recordOn(k: TensorKernels, out: Tensor<DType>, name: string, inputs: readonly unknown[], backward: Backward, saves = true): void {
-  recordNode(out as F32, name, inputs, backward as unknown as (g: Float32Array, needs: boolean[]) => (Float32Array | null)[], saves, k.device);
+/**
+ * Records `out` over `inputs` with a backward that receives and returns gradients on the kernels' device; `temps`
+ * (memory only backward reads) are freed once it ran, or left to the garbage collector when no node is recorded.
+ */
+export function recordOn(k: TensorKernels, out: Tensor<DType>, name: string, inputs: readonly unknown[], backward: Backward, saves = true,
+  temps: readonly (Buf | null)[] = []): void {
+  const release = () => temps.forEach((t) => t && k.free(t));
+  const recorded = recordNode(out as F32, name, inputs, backward as unknown as (g: Float32Array, needs: boolean[]) => (Float32Array | null)[],
+    saves || temps.length > 0, k.device, release);
+  if (!recorded) release();
 }
 
 /** A copy of `g` (gradients are never handed on by reference: a consumer may accumulate into what it receives). */
@@ -196,6 +203,7 @@ export function binaryOp(k: TensorKernels, kind: 'add' | 'mul' | 'div', name: st
   binaryInto(k, BINARY[kind], out, A.buf, sa, B.buf, sb, shape, kind === 'add' ? alpha : 1);
   const result = wrap(out, shape);
   const full = contiguous(shape);
+  const scalars = [A.tensor ? null : A.buf, B.tensor ? null : B.buf];
   recordOn(k, result, name, [A.tensor, B.tensor], (g, [needA, needB]) => {
     const fresh = () => alloc(k, `${name} gradient`, shape);
     let ga: Buf | null = null;
@@ -217,7 +225,9 @@ export function binaryOp(k: TensorKernels, kind: 'add' | 'mul' | 'div', name: st
       }
     }
     return [ga && sumToShape(k, ga, shape, A.shape), gb && sumToShape(k, gb, shape, B.shape)];
-  }, kind !== 'add');
+  }, kind !== 'add', kind === 'add' ? [] : scalars);
+  // add's backward reads neither operand
+  if (kind === 'add') scalars.forEach((s) => s && k.free(s));
   return result;
 }
 

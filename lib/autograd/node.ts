@@ -30,6 +30,7 @@ export function needsGrad(t: Tensor | null | undefined): boolean {
  * gradient; returns whether it did. `backward(grad, needs)` gets dL/d(output) and which inputs need gradients.
  * `freesState`: the closure holds saved tensors, so a second backward through it is refused, as in PyTorch.
  * `device`: where backward wants `grad` (a DeviceBuffer on CUDA, typed as Float32Array for the host callers).
+ * `onRelease`: frees memory only backward needed (device temporaries), once the engine is done with the node.
  */
 export function recordNode(
   output: Tensor,
@@ -38,6 +39,7 @@ export function recordNode(
   backward: (grad: Float32Array, needs: boolean[]) => (Float32Array | null)[],
   freesState = true,
   device?: Device,
+  onRelease?: () => void,
 ): boolean {
   if (!isGradEnabled()) return false;
   const ins = inputs.map((t) => (isTensorValue(t) && t.dtype === 'float32' && needsGrad(t) ? t : null));
@@ -56,6 +58,7 @@ export function recordNode(
     },
     release() {
       if (freesState) live = false;
+      onRelease?.();
     },
   };
   output.gradFn = node;

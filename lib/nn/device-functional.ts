@@ -1,9 +1,11 @@
-// torch.nn.functional on a device: linear, embedding, dropout, crossEntropy and mseLoss composed from the device
+// torch.nn.functional on a device: linear, embedding, dropout and the losses composed from the device
 // kernels (lib/autograd/device-kernels.ts), each recorded as one node named like its host twin in ./functional,
 // whose backward stays on the device. ./functional validates every argument (target and index values included:
 // they are int64 tensors, which live on the host) before calling these.
 import { BINARY, Buf, TensorKernels, UNARY, filled } from '../autograd/device-kernels';
-import { alloc, binaryInto, numel, recordOn, scaledCopy, wrap, zeros } from '../autograd/device-ops';
+import {
+  alloc, binaryInto, broadcastStrides, contiguous, numel, recordOn, scaledCopy, stridedCopy, sumToShape, wrap, zeros,
+} from '../autograd/device-ops';
 import { Tensor } from '../tensor';
 
 type F32 = Tensor<'float32'>;
@@ -68,7 +70,7 @@ export function dropout(k: TensorKernels, x: F32, mask: Float32Array): F32 {
     const gx = alloc(k, 'dropout gradient', x.shape);
     binaryInto(k, BINARY.mul, gx, g, [1], m, [1], [n], 1);
     return [gx];
-  });
+  }, true, [m]);
   return y;
 }
 
@@ -178,7 +180,7 @@ export function crossEntropy(k: TensorKernels, x: F32, weight: F32 | null, p: Cr
     k.softmaxBackward(gx, gLogp, logp, batch, classes, spatial, true);
     k.free(gLogp);
     return [gx];
-  });
+  }, true, [logp, w, wSum]);
   return output;
 }
 
@@ -204,8 +206,34 @@ export function mseLoss(k: TensorKernels, x: F32, y: F32, reduction: Reduction):
       return [null, gy];
     }
     return [gx, gy];
-  });
+  }, true, [d]);
   return output;
 }
 
-export { numel };
+/** posWeight / weight as n contiguous elements: itself when already of the input's shape, else a broadcast copy. */
+function expanded(k: TensorKernels, t: F32 | null, shape: readonly number[]): { buf: Buf | null; owned: boolean } {
+  if (!t) return { buf: null, owned: false };
+  if (t.numel === numel(shape)) return { buf: buf(t), owned: false };
+  const out = alloc(k, 'a broadcast loss weight', shape);
+  stridedCopy(k, out, 0, contiguous(shape), buf(t), 0, broadcastStrides(t.shape, shape), shape);
+  return { buf: out, owned: true };
+}
+
+/** binary_cross_entropy_with_logits (see ./functional); input, target, posWeight and weight all get gradients. */
+export function bceWithLogits(k: TensorKernels, x: F32, y: F32, posWeight: F32 | null, weight: F32 | null, reduction: Reduction): F32 {
+  const n = x.numel;
+  const pw = expanded(k, posWeight, x.shape);
+  const w = expanded(k, weight, x.shape);
+  const losses = alloc(k, 'bceWithLogits losses', x.shape);
+  k.bceWithLogits(losses, buf(x), buf(y), pw.buf, w.buf);
+  const output = reduceLoss(k, losses, n, x.shape, reduction, n);
+  recordOn(k, output, 'BinaryCrossEntropyWithLogitsBackward', [x, y, posWeight, weight], (g, [wantX, wantY, wantPw, wantW]) => {
+    const coef = elementGrad(k, g, n, reduction, reduction === 'mean' ? 1 / n : 1);
+    const grad = (wanted: boolean) => (wanted ? alloc(k, 'bceWithLogits gradient', x.shape) : null);
+    const [gx, gy, gpw, gw] = [grad(wantX), grad(wantY), grad(wantPw), grad(wantW)];
+    k.bceWithLogitsBackward(coef, buf(x), buf(y), pw.buf, w.buf, gx, gy, gpw, gw);
+    k.free(coef);
+    return [gx, gy, gpw && sumToShape(k, gpw, x.shape, posWeight!.shape), gw && sumToShape(k, gw, x.shape, weight!.shape)];
+  }, true, [pw.owned ? pw.buf : null, w.owned ? w.buf : null]);
+  return output;
+}

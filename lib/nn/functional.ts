@@ -1,7 +1,7 @@
 // torch.nn.functional, the part the layers and training loops need: linear, embedding, dropout, softmax,
 // logSoftmax and the losses crossEntropy, mseLoss and bceWithLogits. On the CPU each is its own loop (float64
 // accumulation, float32 results) and records its own graph node, so it depends on no general tensor ops. CUDA
-// tensors, after the same checks, run on their device (./device-functional), except bceWithLogits (CPU only).
+// tensors, after the same checks, run on their device (./device-functional), backward included.
 import { native } from '../binding';
 import { checkBoolean, checkInteger, checkOneOf, checkOptions, describe, shapeText, sameShape } from '../checks';
 import { isGradEnabled } from '../autograd/grad-mode';
@@ -18,15 +18,6 @@ const REDUCTIONS: readonly Reduction[] = ['none', 'mean', 'sum'];
 
 function product(dims: readonly number[]): number {
   return dims.reduce((a, b) => a * b, 1);
-}
-
-/** CUDA tensors are refused where no device path exists yet (bceWithLogits). */
-function requireCpu(fn: string, tensors: Record<string, Tensor<'float32'> | Tensor<'int64'> | null | undefined>): void {
-  for (const [name, t] of Object.entries(tensors)) {
-    if (t && t.device !== 'cpu') {
-      throw new Error(`${fn} is only supported on the CPU for now (${name} is on ${t.device}); move it with .cpu()`);
-    }
-  }
 }
 
 /** An optional float32 tensor argument: undefined and null mean none. */
@@ -468,7 +459,8 @@ export function bceWithLogits(input: Tensor<'float32'>, target: Tensor<'float32'
   const weight = optionalTensor('weight', opts.weight);
   const pwMap = posWeight ? broadcastMap('posWeight', posWeight.shape, x.shape) : null;
   const wMap = weight ? broadcastMap('weight', weight.shape, x.shape) : null;
-  requireCpu('bceWithLogits', { input: x, target: y, posWeight, weight });
+  const k = kernelsFor([['input', x], ['target', y], ['posWeight', posWeight], ['weight', weight]]);
+  if (k) return dev.bceWithLogits(k, x, y, posWeight, weight, reduction);
   const xd = x.data;
   const yd = y.data;
   const pwd = posWeight ? posWeight.data : null;

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "device_args.h"
@@ -105,6 +106,8 @@ int sameDevice(Napi::Env env, const char* fn, std::initializer_list<const Device
   }
   return first->device();
 }
+
+using Named = std::pair<const char*, const DeviceBuffer*>;
 
 cuda::TwoStrided viewOf(Napi::Env env, const char* fn, const std::vector<int64_t>& shape, const std::vector<int64_t>& first,
                         const std::vector<int64_t>& second) {
@@ -433,6 +436,58 @@ Napi::Value GemmBatched(const Napi::CallbackInfo& info) {
 #endif
 }
 
+// (loss, x, t, posWeight | null, weight | null): all of one length (posWeight and weight broadcast by the caller).
+Napi::Value BceWithLogits(const Napi::CallbackInfo& info) {
+#ifdef RNN_WITH_CUDA
+  const char* fn = "cudaBceWithLogits";
+  Napi::Env env = info.Env();
+  DeviceBuffer* loss = floatBufferArg(info, 0, "loss");
+  DeviceBuffer* x = floatBufferArg(info, 1, "x");
+  DeviceBuffer* t = floatBufferArg(info, 2, "t");
+  DeviceBuffer* pw = floatBufferArg(info, 3, "posWeight", true);
+  DeviceBuffer* w = floatBufferArg(info, 4, "weight", true);
+  const int64_t n = int64_t(loss->length());
+  for (const Named& b : {Named{"x", x}, Named{"t", t}, Named{"posWeight", pw}, Named{"weight", w}}) checkLength(env, fn, b.first, b.second, n);
+  const int device = sameDevice(env, fn, {loss, x, t, pw, w});
+  launchOn(env, fn, device, [&](cuda::Context& ctx) {
+    cuda::launchBceWithLogits(loss->data(), x->data(), t->data(), pw ? pw->data() : nullptr, w ? w->data() : nullptr, n, ctx.stream);
+  });
+  return env.Undefined();
+#else
+  noCuda(info.Env());
+#endif
+}
+
+// (coef, x, t, posWeight | null, weight | null, gx | null, gt | null, gPosWeight | null, gWeight | null): one length.
+Napi::Value BceWithLogitsBackward(const Napi::CallbackInfo& info) {
+#ifdef RNN_WITH_CUDA
+  const char* fn = "cudaBceWithLogitsBackward";
+  Napi::Env env = info.Env();
+  DeviceBuffer* coef = floatBufferArg(info, 0, "coef");
+  DeviceBuffer* x = floatBufferArg(info, 1, "x");
+  DeviceBuffer* t = floatBufferArg(info, 2, "t");
+  DeviceBuffer* pw = floatBufferArg(info, 3, "posWeight", true);
+  DeviceBuffer* w = floatBufferArg(info, 4, "weight", true);
+  DeviceBuffer* gx = floatBufferArg(info, 5, "gx", true);
+  DeviceBuffer* gt = floatBufferArg(info, 6, "gt", true);
+  DeviceBuffer* gpw = floatBufferArg(info, 7, "gPosWeight", true);
+  DeviceBuffer* gw = floatBufferArg(info, 8, "gWeight", true);
+  const int64_t n = int64_t(coef->length());
+  for (const Named& b : {Named{"x", x}, Named{"t", t}, Named{"posWeight", pw}, Named{"weight", w}, Named{"gx", gx}, Named{"gt", gt},
+                         Named{"gPosWeight", gpw}, Named{"gWeight", gw}}) {
+    checkLength(env, fn, b.first, b.second, n);
+  }
+  const int device = sameDevice(env, fn, {coef, x, t, pw, w, gx, gt, gpw, gw});
+  const auto ptr = [](DeviceBuffer* b) { return b ? b->data() : nullptr; };
+  launchOn(env, fn, device, [&](cuda::Context& ctx) {
+    cuda::launchBceWithLogitsBackward(coef->data(), x->data(), t->data(), ptr(pw), ptr(w), ptr(gx), ptr(gt), ptr(gpw), ptr(gw), n, ctx.stream);
+  });
+  return env.Undefined();
+#else
+  noCuda(info.Env());
+#endif
+}
+
 }  // namespace
 
 void RegisterTensorOps(Napi::Env env, Napi::Object exports) {
@@ -446,6 +501,8 @@ void RegisterTensorOps(Napi::Env env, Napi::Object exports) {
   exports.Set("cudaIndexSelect", Napi::Function::New(env, IndexSelect, "cudaIndexSelect"));
   exports.Set("cudaIndexAdd", Napi::Function::New(env, IndexAdd, "cudaIndexAdd"));
   exports.Set("cudaGemmBatched", Napi::Function::New(env, GemmBatched, "cudaGemmBatched"));
+  exports.Set("cudaBceWithLogits", Napi::Function::New(env, BceWithLogits, "cudaBceWithLogits"));
+  exports.Set("cudaBceWithLogitsBackward", Napi::Function::New(env, BceWithLogitsBackward, "cudaBceWithLogitsBackward"));
 }
 
 }  // namespace rnn::binding

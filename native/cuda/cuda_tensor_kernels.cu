@@ -197,7 +197,41 @@ __global__ void indexAddKernel(float* gx, const float* g, int64_t size, int64_t 
   }
 }
 
+// -log sigmoid(x) = softplus(-x), stable for either sign
+__device__ inline float softplusNeg(float x) { return fmaxf(-x, 0.f) + log1pf(expf(-fabsf(x))); }
+
+__global__ void bceKernel(float* loss, const float* x, const float* t, const float* pw, const float* w, int64_t n) {
+  for (int64_t e = gridStart(); e < n; e += gridStep()) {
+    const float v = x[e], y = t[e], p = pw ? pw[e] : 1.f;
+    loss[e] = (w ? w[e] : 1.f) * ((1.f - y) * v + (1.f + (p - 1.f) * y) * softplusNeg(v));
+  }
+}
+
+__global__ void bceBackwardKernel(const float* coef, const float* x, const float* t, const float* pw, const float* w, float* gx,
+                                  float* gt, float* gpw, float* gw, int64_t n) {
+  for (int64_t e = gridStart(); e < n; e += gridStep()) {
+    const float c = coef[e], v = x[e], y = t[e], p = pw ? pw[e] : 1.f, wt = w ? w[e] : 1.f;
+    const float sp = softplusNeg(v);
+    if (gx) {
+      const float sigmoidNeg = v >= 0.f ? expf(-v) / (1.f + expf(-v)) : 1.f / (1.f + expf(v));
+      gx[e] = c * wt * (1.f - y - (1.f + (p - 1.f) * y) * sigmoidNeg);
+    }
+    if (gt) gt[e] = c * wt * (-v + (p - 1.f) * sp);
+    if (gpw) gpw[e] = c * wt * y * sp;
+    if (gw) gw[e] = c * ((1.f - y) * v + (1.f + (p - 1.f) * y) * sp);
+  }
+}
+
 }  // namespace
+
+void launchBceWithLogits(float* loss, const float* x, const float* t, const float* pw, const float* w, int64_t n, cudaStream_t stream) {
+  if (n > 0) bceKernel<<<blocksFor(n), kThreads, 0, stream>>>(loss, x, t, pw, w, n);
+}
+
+void launchBceWithLogitsBackward(const float* coef, const float* x, const float* t, const float* pw, const float* w, float* gx,
+                                 float* gt, float* gpw, float* gw, int64_t n, cudaStream_t stream) {
+  if (n > 0) bceBackwardKernel<<<blocksFor(n), kThreads, 0, stream>>>(coef, x, t, pw, w, gx, gt, gpw, gw, n);
+}
 
 void launchStridedCopy(float* dst, int64_t dstOffset, const float* src, int64_t srcOffset, const TwoStrided& view, int64_t n,
                        cudaStream_t stream) {

@@ -46,4 +46,11 @@ void launchIndexSelect(float* out, const float* x, int64_t outer, int64_t size, 
 void launchIndexAdd(float* gx, const float* g, int64_t outer, int64_t size, int64_t inner, const int64_t* index, int64_t count,
                     int64_t skip, cudaStream_t stream);
 
+// binary_cross_entropy_with_logits per element over n contiguous elements (posWeight and weight already broadcast
+// to n; null: 1): loss = w ((1 - t) x + (1 + (pw - 1) t) softplus(-x)).
+void launchBceWithLogits(float* loss, const float* x, const float* t, const float* pw, const float* w, int64_t n, cudaStream_t stream);
+// From coef = dL/dloss per element: the gradients wanted (null: not wanted) of x, t, pw and w, per element.
+void launchBceWithLogitsBackward(const float* coef, const float* x, const float* t, const float* pw, const float* w, float* gx,
+                                 float* gt, float* gpw, float* gw, int64_t n, cudaStream_t stream);
+
 }  // namespace rnn::cuda

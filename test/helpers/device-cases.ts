@@ -11,6 +11,7 @@ import type { OpCase } from './device-compare';
 
 type F32 = Tensor<'float32'>;
 const positive = (v: number) => Math.abs(v) + 0.5;
+const probability = (v: number) => 1 / (1 + Math.exp(-v));
 const ids = (values: number[], shape = [values.length]) => tensor(BigInt64Array.from(values, BigInt), shape);
 const one = (shape: number[], grad = true) => ({ shape, grad });
 const f = (xs: Tensor[]) => xs as F32[];
@@ -117,4 +118,15 @@ export const functionalCases: OpCase[] = [
   { name: 'F.mseLoss mean', inputs: [one([3, 4]), one([3, 4])], run: (xs) => F.mseLoss(f(xs)[0], f(xs)[1]) },
   { name: 'F.mseLoss sum, constant target', inputs: [one([5]), one([5], false)], run: (xs) => F.mseLoss(f(xs)[0], f(xs)[1], { reduction: 'sum' }) },
   { name: 'F.mseLoss none', inputs: [one([2, 3]), one([2, 3])], run: (xs) => F.mseLoss(f(xs)[0], f(xs)[1], { reduction: 'none' }) },
+  { name: 'F.bceWithLogits mean', inputs: [one([3, 4]), { shape: [3, 4], map: probability }], run: (xs) => F.bceWithLogits(f(xs)[0], f(xs)[1]) },
+  {
+    name: 'F.bceWithLogits broadcast posWeight and weight, sum, all get gradients',
+    inputs: [{ shape: [3, 4], map: (v) => 4 * v }, { shape: [3, 4], map: probability }, { shape: [4], map: positive }, { shape: [3, 1], map: positive }],
+    run: (xs) => F.bceWithLogits(f(xs)[0], f(xs)[1], { posWeight: f(xs)[2], weight: f(xs)[3], reduction: 'sum' }),
+  },
+  {
+    name: 'F.bceWithLogits weight of the input shape, none, constant target',
+    inputs: [one([2, 3]), { shape: [2, 3], grad: false, map: probability }, { shape: [2, 3], map: positive }],
+    run: (xs) => F.bceWithLogits(f(xs)[0], f(xs)[1], { weight: f(xs)[2], reduction: 'none' }),
+  },
 ];

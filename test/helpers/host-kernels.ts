@@ -35,6 +35,9 @@ function checkExtent(length: number, offset: number, shape: readonly number[], s
   assert.ok(strides.every((s) => s >= 0) && last < length, `view reaches ${last} of a buffer of ${length}`);
 }
 
+// -log σ(x), written independently of lib/nn/functional.ts
+const softplusNeg = (v: number) => (v >= 0 ? Math.log1p(Math.exp(-v)) : -v + Math.log1p(Math.exp(v)));
+
 const unaryF = [(x: number) => -x, Math.tanh, (x: number) => 1 / (1 + Math.exp(-x)), (x: number) => (x > 0 ? x : x === x ? 0 : x), Math.exp, Math.log];
 
 export const hostKernels: TensorKernels & { allocated: number } = {
@@ -157,6 +160,28 @@ export const hostKernels: TensorKernels & { allocated: number } = {
         if (Number(index[j]) === skip) continue;
         for (let i = 0; i < inner; i++) o[(p * size + Number(index[j])) * inner + i] += gs[(p * index.length + j) * inner + i];
       }
+    }
+  },
+  bceWithLogits(loss, x, t, pw, w) {
+    const [l, xs, ts] = [host(loss), host(x), host(t)];
+    const [ps, ws] = [pw && host(pw), w && host(w)];
+    [xs, ts, ps, ws].forEach((b) => b && assert.equal(b.length, l.length));
+    for (let e = 0; e < l.length; e++) {
+      const p = ps ? ps[e] : 1;
+      l[e] = (ws ? ws[e] : 1) * ((1 - ts[e]) * xs[e] + (1 + (p - 1) * ts[e]) * softplusNeg(xs[e]));
+    }
+  },
+  bceWithLogitsBackward(coef, x, t, pw, w, gx, gt, gpw, gw) {
+    const [c, xs, ts] = [host(coef), host(x), host(t)];
+    const [ps, ws, ox, ot, op, ow] = [pw, w, gx, gt, gpw, gw].map((b) => b && host(b));
+    [xs, ts, ps, ws, ox, ot, op, ow].forEach((b) => b && assert.equal(b.length, c.length));
+    for (let e = 0; e < c.length; e++) {
+      const [v, y, p, wt] = [xs[e], ts[e], ps ? ps[e] : 1, ws ? ws[e] : 1];
+      const sp = softplusNeg(v);
+      if (ox) ox[e] = c[e] * wt * (1 - y - (1 + (p - 1) * y) / (1 + Math.exp(v)));
+      if (ot) ot[e] = c[e] * wt * (-v + (p - 1) * sp);
+      if (op) op[e] = c[e] * wt * y * sp;
+      if (ow) ow[e] = c[e] * ((1 - y) * v + (1 + (p - 1) * y) * sp);
     }
   },
   gemmBatched(ta, tb, M, N, K, alpha, A, lda, sA, B, ldb, sB, beta, C, ldc, sC, batch) {
