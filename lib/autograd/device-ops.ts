@@ -73,6 +73,12 @@ export function binaryInto(k: TensorKernels, op: number, out: Buf, a: Buf, aStr:
   k.binary(op as 0, out, a, sa, b, sb, size, alpha);
 }
 
+/** The op a node name stands for, for messages: AddBackward0 -> add, IndexSelectBackward0 -> indexSelect. */
+function opOf(name: string): string {
+  const base = name.replace(/Backward\d*$/, '');
+  return base.charAt(0).toLowerCase() + base.slice(1);
+}
+
 /** New memory for a result of `shape`, checked against the memory limit first. */
 export function alloc(k: TensorKernels, what: string, shape: readonly number[]): Buf {
   checkTensorAllocation(`${what} of shape ${shapeText(shape)}`, numel(shape));
@@ -199,13 +205,13 @@ export function binaryOp(k: TensorKernels, kind: 'add' | 'mul' | 'div', name: st
   const sa = broadcastStrides(A.shape, shape);
   const sb = broadcastStrides(B.shape, shape);
   const n = numel(shape);
-  const out = alloc(k, `${name} result`, shape);
+  const out = alloc(k, `${opOf(name)} result`, shape);
   binaryInto(k, BINARY[kind], out, A.buf, sa, B.buf, sb, shape, kind === 'add' ? alpha : 1);
   const result = wrap(out, shape);
   const full = contiguous(shape);
   const scalars = [A.tensor ? null : A.buf, B.tensor ? null : B.buf];
   recordOn(k, result, name, [A.tensor, B.tensor], (g, [needA, needB]) => {
-    const fresh = () => alloc(k, `${name} gradient`, shape);
+    const fresh = () => alloc(k, `${opOf(name)} gradient`, shape);
     let ga: Buf | null = null;
     let gb: Buf | null = null;
     if (kind === 'add') {
@@ -256,7 +262,7 @@ export function reduceOp(k: TensorKernels, name: string, x: F32, reduced: readon
   const result = wrap(out, outShape);
   const kept = x.shape.map((n, i) => (reduced[i] ? 1 : n));
   recordOn(k, result, name, [x], (g) => {
-    const gx = alloc(k, `${name} gradient`, x.shape);
+    const gx = alloc(k, `${opOf(name)} gradient`, x.shape);
     const s = filled(k, 1, scale);
     try {
       binaryInto(k, BINARY.mul, gx, g, broadcastStrides(kept, x.shape), s, x.shape.map(() => 0), x.shape, 1);
@@ -273,7 +279,7 @@ export function softmaxOp(k: TensorKernels, name: string, x: F32, outer: number,
   k.softmax(out, x.storage() as Buf, outer, size, inner, log);
   const result = wrap(out, x.shape);
   recordOn(k, result, name, [x], (g) => {
-    const gx = alloc(k, `${name} gradient`, x.shape);
+    const gx = alloc(k, `${opOf(name)} gradient`, x.shape);
     k.softmaxBackward(gx, g, out, outer, size, inner, log);
     return [gx];
   });
@@ -376,11 +382,11 @@ export function permuteOp(k: TensorKernels, name: string, x: F32, perm: readonly
   const own = contiguous(x.shape);
   const outShape = perm.map((p) => x.shape[p]);
   const read = perm.map((p) => own[p]);
-  const out = alloc(k, `${name} result`, outShape);
+  const out = alloc(k, `${opOf(name)} result`, outShape);
   stridedCopy(k, out, 0, contiguous(outShape), x.storage() as Buf, 0, read, outShape);
   const result = wrap(out, outShape);
   recordOn(k, result, name, [x], (g) => {
-    const gx = alloc(k, `${name} gradient`, x.shape);
+    const gx = alloc(k, `${opOf(name)} gradient`, x.shape);
     stridedCopy(k, gx, 0, read, g, 0, contiguous(outShape), outShape);
     return [gx];
   }, false);
@@ -392,7 +398,7 @@ export function sliceOp(k: TensorKernels, name: string, x: F32, outer: number, s
   outShape: number[]): F32 {
   const view = [outer, length, inner];
   const strides = [size * inner, inner, 1];
-  const out = alloc(k, `${name} result`, outShape);
+  const out = alloc(k, `${opOf(name)} result`, outShape);
   stridedCopy(k, out, 0, contiguous(view), x.storage() as Buf, start * inner, strides, view);
   const result = wrap(out, outShape);
   recordOn(k, result, name, [x], (g) => {
@@ -406,7 +412,7 @@ export function sliceOp(k: TensorKernels, name: string, x: F32, outer: number, s
 /** Concatenation along the middle axis of (outer, sizes[j], inner) pieces (cat and stack). */
 export function concatOp(k: TensorKernels, name: string, list: F32[], outer: number, sizes: number[], inner: number, outShape: number[]): F32 {
   const total = sizes.reduce((x, y) => x + y, 0);
-  const out = alloc(k, `${name} result`, outShape);
+  const out = alloc(k, `${opOf(name)} result`, outShape);
   const into = [total * inner, inner, 1];
   const offsets: number[] = [];
   let offset = 0;
@@ -421,7 +427,7 @@ export function concatOp(k: TensorKernels, name: string, list: F32[], outer: num
     list.map((t, j) => {
       if (!needs[j]) return null;
       const view = [outer, sizes[j], inner];
-      const gx = alloc(k, `${name} gradient`, t.shape);
+      const gx = alloc(k, `${opOf(name)} gradient`, t.shape);
       stridedCopy(k, gx, 0, contiguous(view), g, offsets[j] * inner, into, view);
       return gx;
     }), false);
@@ -431,7 +437,7 @@ export function concatOp(k: TensorKernels, name: string, list: F32[], outer: num
 /** Entries at `index` (validated, in [0, size)) along the middle axis of (outer, size, inner). */
 export function indexSelectOp(k: TensorKernels, name: string, x: F32, outer: number, size: number, inner: number, index: BigInt64Array,
   outShape: number[]): F32 {
-  const out = alloc(k, `${name} result`, outShape);
+  const out = alloc(k, `${opOf(name)} result`, outShape);
   if (numel(outShape) > 0) k.indexSelect(out, x.storage() as Buf, outer, size, inner, index);
   const result = wrap(out, outShape);
   recordOn(k, result, name, [x], (g) => {
