@@ -12,6 +12,7 @@ import { checkAllocation, checkTensorAllocation } from '../limits';
 import { recordNode } from './node';
 import { TensorKernels, kernelsFor } from './device-kernels';
 import * as dev from './device-ops';
+import * as devShape from './device-shape-ops';
 
 type F32 = Tensor<'float32'>;
 type AnyData = Float32Array | BigInt64Array;
@@ -572,7 +573,7 @@ export function reshape<D extends DType>(input: Tensor<D>, shape: readonly numbe
   const storage = input.storage();
   const result = new Tensor<D>(storage, inferShape(shape, input.numel), input.dtype);
   const k = input.dtype === 'float32' && !input.disposed ? deviceOf([['input', input]]) : null;
-  if (k) dev.recordView(k, result, input);
+  if (k) devShape.recordView(k, result, input);
   else record(result, 'ViewBackward0', [input], (g) => [Float32Array.from(g)]);
   return result;
 }
@@ -585,7 +586,7 @@ export function view<D extends DType>(input: Tensor<D>, shape: readonly number[]
 function permuteCore<D extends DType>(op: string, name: string, x: Tensor<D>, perm: readonly number[]): Tensor<D> {
   const own = stridesOf(x.shape);
   const k = deviceOf([['input', x]]);
-  if (k) return dev.permuteOp(k, name, x as Tensor<DType> as F32, perm) as Tensor<DType> as Tensor<D>;
+  if (k) return devShape.permuteOp(k, name, x as Tensor<DType> as F32, perm) as Tensor<DType> as Tensor<D>;
   const outShape = perm.map((p) => x.shape[p]);
   const map = stridedMap(outShape, perm.map((p) => own[p]));
   const xs = x.data as AnyData;
@@ -625,7 +626,7 @@ export function permute<D extends DType>(input: Tensor<D>, dims: readonly number
 function sliceCore<D extends DType>(name: string, x: Tensor<D>, d: number, start: number, length: number, outShape: number[]): Tensor<D> {
   const [outer, size, inner] = around(x.shape, d);
   const k = deviceOf([['input', x]]);
-  if (k) return dev.sliceOp(k, name, x as Tensor<DType> as F32, outer, size, inner, start, length, outShape) as Tensor<DType> as Tensor<D>;
+  if (k) return devShape.sliceOp(k, name, x as Tensor<DType> as F32, outer, size, inner, start, length, outShape) as Tensor<DType> as Tensor<D>;
   const xs = x.data as AnyData;
   const chunk = length * inner;
   const out = allocate(x.dtype, outer * chunk) as AnyData;
@@ -685,7 +686,7 @@ function checkList(op: string, tensors: unknown): Tensor<DType>[] {
 /** Concatenates along the middle axis of [outer, size_t, inner] layouts (shared by cat and stack). */
 function concatCore<D extends DType>(name: string, list: Tensor<D>[], outer: number, sizes: number[], inner: number, outShape: number[]): Tensor<D> {
   const k = deviceOf(list.map((t, i) => [`tensors[${i}]`, t] as const));
-  if (k) return dev.concatOp(k, name, list as Tensor<DType>[] as F32[], outer, sizes, inner, outShape) as Tensor<DType> as Tensor<D>;
+  if (k) return devShape.concatOp(k, name, list as Tensor<DType>[] as F32[], outer, sizes, inner, outShape) as Tensor<DType> as Tensor<D>;
   const total = sizes.reduce((x, y) => x + y, 0);
   const out = allocate(list[0].dtype, outer * total * inner) as AnyData;
   const offsets: number[] = [];
@@ -776,7 +777,7 @@ export function indexSelect<D extends DType>(input: Tensor<D>, dim: number, inde
   const outShape = x.ndim === 0 ? [] : x.shape.map((s, j) => (j === d ? N : s));
   // the index stays on the CPU (int64 tensors live there) whatever the input's device
   const k = deviceOf([['input', x]]);
-  if (k) return dev.indexSelectOp(k, 'IndexSelectBackward0', x as Tensor<DType> as F32, outer, size, inner, BigInt64Array.from(positions, BigInt), outShape) as Tensor<DType> as Tensor<D>;
+  if (k) return devShape.indexSelectOp(k, 'IndexSelectBackward0', x as Tensor<DType> as F32, outer, size, inner, BigInt64Array.from(positions, BigInt), outShape) as Tensor<DType> as Tensor<D>;
   const xs = x.data as AnyData;
   const out = allocate(x.dtype, outer * N * inner) as AnyData;
   for (let o = 0; o < outer; o++) {

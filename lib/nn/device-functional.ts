@@ -5,7 +5,7 @@
 import { BINARY, Buf, TensorKernels, UNARY, filled } from '../autograd/device-kernels';
 import {
   alloc, binaryInto, broadcastStrides, contiguous, numel, recordOn, scaledCopy, stridedCopy, sumToShape, wrap, zeros,
-} from '../autograd/device-ops';
+} from '../autograd/device-support';
 import { Tensor } from '../tensor';
 
 type F32 = Tensor<'float32'>;
