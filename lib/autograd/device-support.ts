@@ -4,7 +4,7 @@
 import { shapeText } from '../checks';
 import { checkTensorAllocation } from '../limits';
 import { DType, Tensor } from '../tensor';
-import { BINARY, Buf, MAX_DIMS, TensorKernels, filled } from './device-kernels';
+import { BINARY, BinaryCode, Buf, MAX_DIMS, TensorKernels, filled } from './device-kernels';
 import { recordNode } from './node';
 
 export type F32 = Tensor<'float32'>;
@@ -65,11 +65,11 @@ export function stridedCopy(k: TensorKernels, dst: Buf, dOff: number, dStr: read
   k.stridedCopy(dst, dOff, a, src, sOff, b, size);
 }
 
-export function binaryInto(k: TensorKernels, op: number, out: Buf, a: Buf, aStr: readonly number[], b: Buf, bStr: readonly number[],
+export function binaryInto(k: TensorKernels, op: BinaryCode, out: Buf, a: Buf, aStr: readonly number[], b: Buf, bStr: readonly number[],
   shape: readonly number[], alpha: number): void {
   if (numel(shape) === 0) return;
   const [size, sa, sb] = collapse(shape, aStr, bStr);
-  k.binary(op as 0, out, a, sa, b, sb, size, alpha);
+  k.binary(op, out, a, sa, b, sb, size, alpha);
 }
 
 /** The op a node name stands for, for messages: AddBackward0 -> add, IndexSelectBackward0 -> indexSelect. */
