@@ -17,6 +17,8 @@ export interface OpCase {
 export interface CaseResult {
   shape: number[];
   device: string;
+  /** The recorded node's name (null: none recorded). */
+  node: string | null;
   out: Float32Array;
   grads: (Float32Array | null)[];
   gradDevices: (string | null)[];
@@ -39,6 +41,7 @@ export function runCase(c: OpCase, mode: Mode): CaseResult {
   try {
     manualSeed(99); // dropout masks
     const out = c.run(xs);
+    const node = out.gradFn?.name ?? null;
     if (xs.some((x) => x.requiresGrad)) {
       manualSeed(7);
       const g = randn(out.shape);
@@ -48,6 +51,7 @@ export function runCase(c: OpCase, mode: Mode): CaseResult {
     return {
       shape: [...out.shape],
       device: out.device,
+      node,
       out: Float32Array.from(out.cpu().data),
       grads: xs.map((x) => (x.grad ? Float32Array.from(x.grad.cpu().data) : null)),
       gradDevices: xs.map((x) => (x.grad ? x.grad.device : null)),
@@ -77,6 +81,7 @@ export function compareWithCpu(c: OpCase, mode: Exclude<Mode, 'cpu'>, tol: numbe
   assert.deepEqual(got.shape, want.shape, `${c.name}: shape`);
   const device = mode === 'cuda' ? 'cuda:0' : 'cpu';
   assert.equal(got.device, device, `${c.name}: output device`);
+  assert.equal(got.node, want.node, `${c.name}: the recorded node's name`);
   close(`${c.name} output`, got.out, want.out, tol);
   want.grads.forEach((w, i) => {
     const g = got.grads[i];
