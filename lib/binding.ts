@@ -134,6 +134,25 @@ export interface NativeBinding {
   cudaAdamStep?(param: DeviceBuffer, grad: DeviceBuffer, expAvg: DeviceBuffer, expAvgSq: DeviceBuffer, maxExpAvgSq: DeviceBuffer | null,
     negStepSize: number, biasCorrection2Sqrt: number, eps: number, weightDecay: number, decay: number, w1: number,
     oneMinusW1: number, beta2: number, w2: number, decoupled: boolean, maximize: boolean): void;
+  // Tensor-op primitives on float32 DeviceBuffers of one device (lib/autograd/device-kernels.ts states their contracts):
+  // queued on the calling thread's stream without waiting; sizes and indices are checked natively as well.
+  cudaStridedCopy?(dst: DeviceBuffer, dstOffset: number, dstStrides: number[], src: DeviceBuffer, srcOffset: number,
+    srcStrides: number[], shape: number[]): void;
+  cudaUnary?(op: number, out: DeviceBuffer, x: DeviceBuffer): void;
+  cudaUnaryBackward?(op: number, gx: DeviceBuffer, g: DeviceBuffer, x: DeviceBuffer | null, y: DeviceBuffer | null): void;
+  cudaBinary?(op: number, out: DeviceBuffer, a: DeviceBuffer, aStrides: number[], b: DeviceBuffer, bStrides: number[], shape: number[],
+    alpha: number): void;
+  cudaSumMiddle?(out: DeviceBuffer, x: DeviceBuffer, outer: number, n: number, inner: number, scale: number): void;
+  cudaSoftmax?(out: DeviceBuffer, x: DeviceBuffer, outer: number, n: number, inner: number, log: boolean): void;
+  cudaSoftmaxBackward?(gx: DeviceBuffer, g: DeviceBuffer, y: DeviceBuffer, outer: number, n: number, inner: number, log: boolean): void;
+  cudaIndexSelect?(out: DeviceBuffer, x: DeviceBuffer, outer: number, size: number, inner: number, index: BigInt64Array): void;
+  cudaIndexAdd?(gx: DeviceBuffer, g: DeviceBuffer, outer: number, size: number, inner: number, index: BigInt64Array, skip: number): void;
+  cudaGemmBatched?(transA: boolean, transB: boolean, M: number, N: number, K: number, alpha: number, A: DeviceBuffer, lda: number,
+    strideA: number, B: DeviceBuffer, ldb: number, strideB: number, beta: number, C: DeviceBuffer, ldc: number, strideC: number,
+    batch: number): void;
+  cudaBceWithLogits?(loss: DeviceBuffer, x: DeviceBuffer, t: DeviceBuffer, posWeight: DeviceBuffer | null, weight: DeviceBuffer | null): void;
+  cudaBceWithLogitsBackward?(coef: DeviceBuffer, x: DeviceBuffer, t: DeviceBuffer, posWeight: DeviceBuffer | null, weight: DeviceBuffer | null,
+    gx: DeviceBuffer | null, gt: DeviceBuffer | null, gPosWeight: DeviceBuffer | null, gWeight: DeviceBuffer | null): void;
   setFloat32MatmulPrecision?(precision: Float32MatmulPrecision): void;
   getFloat32MatmulPrecision?(): string;
 }

@@ -386,7 +386,8 @@ export function checkTensor(name: string, value: unknown): Tensor<'float32'> {
   if (!(value instanceof Tensor)) throw new TypeError(`Expected a Tensor for ${name} but received ${describe(value)}`);
   if (value.disposed) throw new Error(`${name} is a disposed Tensor; it can no longer be used`);
   if (value.dtype !== 'float32') {
-    throw new TypeError(`Expected a float32 Tensor for ${name} but received dtype ${value.dtype} (only float32 is supported here)`);
+    const hint = value.device !== 'cpu' && value.dtype !== 'int64' ? `; convert it with .float() first` : '';
+    throw new TypeError(`Expected a float32 Tensor for ${name} but received dtype ${value.dtype} (only float32 is supported here${hint})`);
   }
   return value as Tensor<'float32'>;
 }

@@ -6,6 +6,7 @@ import {
   setFloat32MatmulPrecision, tensor, zeros,
 } from '../lib/index';
 import { cudaBuildInfo } from '../lib/cuda';
+import { native } from '../lib/binding';
 import { throwsExactly, escapeRegExp } from './helpers/assertions';
 
 const escape = escapeRegExp;
@@ -206,6 +207,16 @@ describe('device: cuda queries and errors by environment', () => {
       assert.equal(m.device, 'cpu');
       m.parameters().forEach((p, i) => assert.equal(p, before[i]));
       assert.equal(t.device, 'cpu');
+    });
+
+    it('the native tensor-op primitives exist and throw the "built without CUDA" error', () => {
+      const names = ['cudaStridedCopy', 'cudaUnary', 'cudaUnaryBackward', 'cudaBinary', 'cudaSumMiddle', 'cudaSoftmax', 'cudaSoftmaxBackward',
+        'cudaIndexSelect', 'cudaIndexAdd', 'cudaGemmBatched', 'cudaBceWithLogits', 'cudaBceWithLogitsBackward'] as const;
+      for (const name of names) {
+        const fn = native[name] as unknown as () => void;
+        assert.equal(typeof fn, 'function', name);
+        throwsExactly(() => fn(), Error, new RegExp(`^node-rnn was built without CUDA \\(${escape(info.reason)}\\)$`));
+      }
     });
   });
 

@@ -534,12 +534,17 @@ describe('functional', () => {
       twice.forEach((v, i) => assert.ok(Math.abs(v - 2 * w.grad!.data[i]) <= 1e-6 * Math.max(1, Math.abs(v))));
     });
 
-    it('refuses CUDA tensors for now', function () {
+    it('CUDA tensors: run on the device; mixed devices and half dtypes are refused', function () {
       if (!cuda.isAvailable()) this.skip();
       const w = randn([2, 3], { device: 'cuda' });
-      throwsExactly(() => linear(randn([4, 3], { device: 'cuda' }), w), Error, /^linear is only supported on the CPU for now/);
-      throwsExactly(() => embedding(ids([0]), w), Error, /^embedding is only supported on the CPU for now/);
-      throwsExactly(() => softmax(w, 1), Error, /^softmax is only supported on the CPU for now/);
+      assert.equal(linear(randn([4, 3], { device: 'cuda' }), w).device, 'cuda:0');
+      assert.equal(embedding(ids([0]), w).device, 'cuda:0');
+      assert.equal(softmax(w, 1).device, 'cuda:0');
+      throwsExactly(() => linear(randn([4, 3]), w), Error,
+        'Expected all tensors to be on the same device, but found at least two devices, cpu and cuda:0! (weight is on cuda:0, input is on cpu)');
+      throwsExactly(() => linear(w.to('float16') as never, w), TypeError, /^Expected a float32 Tensor for input but received dtype float16 \(only float32 is supported here; convert it with \.float\(\) first\)$/);
+      assert.equal(bceWithLogits(w, w).device, 'cuda:0');
+      throwsExactly(() => bceWithLogits(w, w, { posWeight: randn([3]) }), Error, /^Expected all tensors to be on the same device, but found at least two devices, cuda:0 and cpu! \(posWeight is on cpu, input is on cuda:0\)$/);
       assert.equal(dropout(w, 0.5, false), w, 'eval-mode dropout needs no computation');
     });
   });

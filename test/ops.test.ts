@@ -290,11 +290,15 @@ describe('ops: forward values', () => {
     throwsExactly(() => indexSelect(w, 2, i64([0])), RangeError, 'Dimension out of range (expected to be in range of [-2, 1], but got 2)');
   });
 
-  it('throws a clear error for CUDA tensors (ops are CPU-only for now); reshape works anywhere', function () {
+  it('CUDA tensors: ops run on the device; mixed devices and half dtypes are refused clearly', function () {
     if (!cuda.isAvailable()) this.skip();
     const x = randn([2, 3]).cuda();
-    throwsExactly(() => add(x, x), Error, 'add supports CPU tensors only for now, but input is on cuda:0; move it with .cpu() first');
-    throwsExactly(() => matmul(randn([2, 3]), randn([3, 2]).cuda()), Error, /^matmul supports CPU tensors only for now, but other is on cuda:0/);
+    assert.equal(add(x, x).device, 'cuda:0');
+    throwsExactly(() => add(x, randn([2, 3])), Error,
+      'Expected all tensors to be on the same device, but found at least two devices, cuda:0 and cpu! (other is on cpu, input is on cuda:0)');
+    throwsExactly(() => matmul(randn([2, 3]), randn([3, 2]).cuda()), Error, /^Expected all tensors to be on the same device, but found at least two devices, cpu and cuda:0!/);
+    throwsExactly(() => cat([x, randn([1, 3])]), Error, /^Expected all tensors to be on the same device/);
+    throwsExactly(() => tanh(x.to('float16') as never), TypeError, /^Expected a float32 Tensor for input of tanh but received dtype float16 on cuda:0 \(tensor ops on CUDA compute in float32: call \.float\(\) first\)$/);
     const r = reshape(x, [3, 2]);
     assert.equal(r.device, 'cuda:0');
     assert.deepEqual(r.shape, [3, 2]);

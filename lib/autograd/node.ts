@@ -29,6 +29,8 @@ export function needsGrad(t: Tensor | null | undefined): boolean {
  * Makes `output` the single output of a new node over `inputs` when grad mode is on and one of them needs a
  * gradient; returns whether it did. `backward(grad, needs)` gets dL/d(output) and which inputs need gradients.
  * `freesState`: the closure holds saved tensors, so a second backward through it is refused, as in PyTorch.
+ * `device`: where backward wants `grad` (a DeviceBuffer on CUDA, typed as Float32Array for the host callers).
+ * `onRelease`: frees memory only backward needed (device temporaries), once the engine is done with the node.
  */
 export function recordNode(
   output: Tensor,
@@ -36,6 +38,8 @@ export function recordNode(
   inputs: readonly unknown[],
   backward: (grad: Float32Array, needs: boolean[]) => (Float32Array | null)[],
   freesState = true,
+  device?: Device,
+  onRelease?: () => void,
 ): boolean {
   if (!isGradEnabled()) return false;
   const ins = inputs.map((t) => (isTensorValue(t) && t.dtype === 'float32' && needsGrad(t) ? t : null));
@@ -46,6 +50,7 @@ export function recordNode(
     name,
     inputs: ins,
     outputCount: 1,
+    ...(device !== undefined && device !== 'cpu' ? { device } : {}),
     backward([grad]) {
       if (!live) throw new Error(`Trying to backward through the graph a second time: the saved state of ${name} was already freed`);
       if (!grad) return ins.map(() => null);
@@ -53,6 +58,7 @@ export function recordNode(
     },
     release() {
       if (freesState) live = false;
+      onRelease?.();
     },
   };
   output.gradFn = node;

@@ -1,7 +1,8 @@
-// Differentiable tensor operations with PyTorch semantics (CPU, float32): broadcasting arithmetic, matmul,
+// Differentiable tensor operations with PyTorch semantics (float32): broadcasting arithmetic, matmul,
 // reductions, element-wise functions, softmax, and shape operations. Each returns a new tensor (reshape/view
 // share memory) and, while grad mode is on and an input needs a gradient, records a GradNode whose backward
-// maps host gradients of the output to gradients of the inputs.
+// maps gradients of the output to gradients of the inputs. CPU tensors are computed here on the host; CUDA
+// tensors, after the same argument checks, by ./device-ops on their device (forward and backward).
 //
 // NOTE: lib/tensor.ts may import this module (Tensor.reshape delegates to `reshape`), so nothing here may use
 // Tensor at module load time, only inside functions (the import cycle is then harmless).
@@ -9,6 +10,9 @@ import { describe, shapeText, sameShape } from '../checks';
 import { DType, DataFor, Tensor } from '../tensor';
 import { checkAllocation, checkTensorAllocation } from '../limits';
 import { recordNode } from './node';
+import { TensorKernels, kernelsFor } from './device-kernels';
+import * as dev from './device-ops';
+import * as devShape from './device-shape-ops';
 
 type F32 = Tensor<'float32'>;
 type AnyData = Float32Array | BigInt64Array;
@@ -22,12 +26,12 @@ function numelOf(shape: readonly number[]): number {
   return n;
 }
 
-/** A usable CPU tensor (float32 unless `allowInt64`), or an error naming the argument and the operation. */
+/** A usable tensor (float32 unless `allowInt64` on the CPU), or an error naming the argument and the operation. */
 function checkInput(op: string, name: string, value: unknown, allowInt64 = false): Tensor<DType> {
   if (!(value instanceof Tensor)) throw new TypeError(`Expected a Tensor for ${name} of ${op} but received ${describe(value)}`);
   if (value.disposed) throw new Error(`Tensor has been disposed; its data can no longer be used (${name} of ${op})`);
-  if (value.device !== 'cpu') {
-    throw new Error(`${op} supports CPU tensors only for now, but ${name} is on ${value.device}; move it with .cpu() first`);
+  if (value.device !== 'cpu' && value.dtype !== 'float32') {
+    throw new TypeError(`Expected a float32 Tensor for ${name} of ${op} but received dtype ${value.dtype} on ${value.device} (tensor ops on CUDA compute in float32: call .float() first)`);
   }
   if (!allowInt64 && value.dtype !== 'float32') {
     throw new TypeError(`Expected a float32 Tensor for ${name} of ${op} but received dtype ${value.dtype} (${op} is defined for floating point tensors only)`);
@@ -37,6 +41,13 @@ function checkInput(op: string, name: string, value: unknown, allowInt64 = false
 
 function checkFloat(op: string, name: string, value: unknown): F32 {
   return checkInput(op, name, value) as F32;
+}
+
+/** The device kernels for float32 tensors off the host (null: compute here), after the same-device check. */
+function deviceOf(named: readonly (readonly [string, Tensor<DType> | null])[]): TensorKernels | null {
+  const k = kernelsFor(named as readonly (readonly [string, Tensor | null])[]);
+  // int64 tensors only live on the CPU, where the host code handles them
+  return k && named.every(([, t]) => !t || t.dtype === 'float32') ? k : null;
 }
 
 function checkInt(name: string, value: unknown): number {
@@ -179,13 +190,16 @@ type Partial = (g: number, x: number, y: number, z: number) => number;
  * z = f(x, y) element-wise with broadcasting; da/db give dL/dx and dL/dy of one element from dL/dz. Values of x,
  * y and z are kept for backward only when `saves` (the partials read them).
  */
-function binary(op: string, name: string, a: unknown, b: unknown, f: (x: number, y: number) => number, da: Partial, db: Partial, saves: boolean): F32 {
+function binary(op: string, name: string, a: unknown, b: unknown, f: (x: number, y: number) => number, da: Partial, db: Partial, saves: boolean,
+  device: { kind: 'add' | 'mul' | 'div'; alpha: number }): F32 {
   if (typeof a === 'number' && typeof b === 'number') {
     throw new TypeError(`Expected a Tensor for input or other of ${op} but received two numbers`);
   }
   const A = operand(op, 'input', a);
   const B = operand(op, 'other', b);
   const shape = broadcastShapes(A.shape, B.shape);
+  const k = deviceOf([['input', A.tensor], ['other', B.tensor]]);
+  if (k) return dev.binaryOp(k, device.kind, name, dev.operandOf(k, (A.tensor ?? a) as F32 | number), dev.operandOf(k, (B.tensor ?? b) as F32 | number), shape, device.alpha);
   const n = numelOf(shape);
   // broadcasting can make the result far larger than either operand: refused past the memory limit before the
   // result and its two index maps (Int32Array, one element per result element) are allocated
@@ -224,31 +238,33 @@ function binary(op: string, name: string, a: unknown, b: unknown, f: (x: number,
 /** `input + alpha * other` with broadcasting (either may be a number). */
 export function add(input: Operand, other: Operand, alpha = 1): F32 {
   checkNumber('alpha', alpha);
-  return binary('add', 'AddBackward0', input, other, (x, y) => x + alpha * y, (g) => g, (g) => alpha * g, false);
+  return binary('add', 'AddBackward0', input, other, (x, y) => x + alpha * y, (g) => g, (g) => alpha * g, false, { kind: 'add', alpha });
 }
 
 /** `input - alpha * other` with broadcasting (either may be a number). */
 export function sub(input: Operand, other: Operand, alpha = 1): F32 {
   checkNumber('alpha', alpha);
-  return binary('sub', 'SubBackward0', input, other, (x, y) => x - alpha * y, (g) => g, (g) => -alpha * g, false);
+  return binary('sub', 'SubBackward0', input, other, (x, y) => x - alpha * y, (g) => g, (g) => -alpha * g, false, { kind: 'add', alpha: -alpha });
 }
 
 /** `input * other` element-wise with broadcasting (either may be a number). */
 export function mul(input: Operand, other: Operand): F32 {
-  return binary('mul', 'MulBackward0', input, other, (x, y) => x * y, (g, _x, y) => g * y, (g, x) => g * x, true);
+  return binary('mul', 'MulBackward0', input, other, (x, y) => x * y, (g, _x, y) => g * y, (g, x) => g * x, true, { kind: 'mul', alpha: 1 });
 }
 
 /** `input / other` element-wise with broadcasting (true division; either may be a number). */
 export function div(input: Operand, other: Operand): F32 {
-  return binary('div', 'DivBackward0', input, other, (x, y) => x / y, (g, _x, y) => g / y, (g, _x, y, z) => (-g * z) / y, true);
+  return binary('div', 'DivBackward0', input, other, (x, y) => x / y, (g, _x, y) => g / y, (g, _x, y, z) => (-g * z) / y, true, { kind: 'div', alpha: 1 });
 }
 
 // ---------------------------------------------------------------------------------------------------------
 // Element-wise functions
 
 /** y = f(x); dL/dx = df(g, x, y). Saves x and y (references) for backward. */
-function unary(op: string, name: string, input: unknown, f: (x: number) => number, df: (g: number, x: number, y: number) => number, saves = true): F32 {
+function unary(op: dev.UnaryName, name: string, input: unknown, f: (x: number) => number, df: (g: number, x: number, y: number) => number, saves = true): F32 {
   const x = checkFloat(op, 'input', input);
+  const k = deviceOf([['input', x]]);
+  if (k) return dev.unaryOp(k, op, name, x);
   const xs = x.data;
   const out = new Float32Array(xs.length);
   for (let k = 0; k < xs.length; k++) out[k] = f(xs[k]);
@@ -324,6 +340,8 @@ function reduction(op: string, x: Tensor<DType>, dim: unknown, keepdim: unknown)
 function reduce(op: string, name: string, input: unknown, dim: unknown, keepdim: unknown, isMean: boolean): F32 {
   const x = checkFloat(op, 'input', input);
   const { keptShape, outShape, count } = reduction(op, x, dim, keepdim);
+  const k = deviceOf([['input', x]]);
+  if (k) return dev.reduceOp(k, name, x, keptShape.map((s) => s === 1), outShape, isMean ? 1 / count : 1);
   const map = broadcastMap(keptShape, x.shape);
   const xs = x.data;
   const acc = new Float64Array(numelOf(outShape));
@@ -364,6 +382,8 @@ function softmaxOp(op: string, name: string, input: unknown, dim: unknown, logar
   if (dim === undefined) throw new TypeError(`Expected integer for dim of ${op} but received undefined (softmax needs the dimension to normalize over)`);
   const d = wrapDim(dim, x.ndim);
   const [outer, size, inner] = around(x.shape, d);
+  const k = deviceOf([['input', x]]);
+  if (k) return dev.softmaxOp(k, name, x, outer, size, inner, logarithm);
   const xs = x.data;
   const out = new Float32Array(xs.length);
   for (let o = 0; o < outer; o++) {
@@ -431,6 +451,7 @@ export function logSoftmax(input: F32, dim: number): F32 {
 export function matmul(input: F32, other: F32): F32 {
   const a = checkFloat('matmul', 'input', input);
   const b = checkFloat('matmul', 'other', other);
+  const kernels = deviceOf([['input', a], ['other', b]]);
   if (a.ndim === 0 || b.ndim === 0) {
     throw new RangeError(`both arguments to matmul need to be at least 1D, but they are ${a.ndim}D and ${b.ndim}D`);
   }
@@ -458,6 +479,8 @@ export function matmul(input: F32, other: F32): F32 {
   const outShape = [...batch];
   if (a.ndim > 1) outShape.push(m);
   if (b.ndim > 1) outShape.push(n);
+  const name = a.ndim === 1 && b.ndim === 1 ? 'DotBackward0' : a.ndim <= 2 && b.ndim <= 2 ? (b.ndim === 1 ? 'MvBackward0' : 'MmBackward0') : 'BmmBackward0';
+  if (kernels) return dev.matmulOp(kernels, name, a, b, { aShape, bShape, batch, m, k, n, outShape });
   checkTensorAllocation(`matmul result of shape ${shapeText(outShape)}`, P * m * n);
   const mapA = broadcastMap(batchA, batch);
   const mapB = broadcastMap(batchB, batch);
@@ -480,7 +503,6 @@ export function matmul(input: F32, other: F32): F32 {
     }
   }
   const result = new Tensor(out, outShape);
-  const name = a.ndim === 1 && b.ndim === 1 ? 'DotBackward0' : a.ndim <= 2 && b.ndim <= 2 ? (b.ndim === 1 ? 'MvBackward0' : 'MmBackward0') : 'BmmBackward0';
   record(
     result,
     name,
@@ -550,7 +572,9 @@ export function reshape<D extends DType>(input: Tensor<D>, shape: readonly numbe
   if (!Array.isArray(shape)) throw new TypeError(`Expected an array of integers for shape of reshape but received ${describe(shape)}`);
   const storage = input.storage();
   const result = new Tensor<D>(storage, inferShape(shape, input.numel), input.dtype);
-  record(result, 'ViewBackward0', [input], (g) => [Float32Array.from(g)]);
+  const k = input.dtype === 'float32' && !input.disposed ? deviceOf([['input', input]]) : null;
+  if (k) devShape.recordView(k, result, input);
+  else record(result, 'ViewBackward0', [input], (g) => [Float32Array.from(g)]);
   return result;
 }
 
@@ -561,6 +585,8 @@ export function view<D extends DType>(input: Tensor<D>, shape: readonly number[]
 
 function permuteCore<D extends DType>(op: string, name: string, x: Tensor<D>, perm: readonly number[]): Tensor<D> {
   const own = stridesOf(x.shape);
+  const k = deviceOf([['input', x]]);
+  if (k) return devShape.permuteOp(k, name, x as Tensor<DType> as F32, perm) as Tensor<DType> as Tensor<D>;
   const outShape = perm.map((p) => x.shape[p]);
   const map = stridedMap(outShape, perm.map((p) => own[p]));
   const xs = x.data as AnyData;
@@ -599,6 +625,8 @@ export function permute<D extends DType>(input: Tensor<D>, dims: readonly number
 /** Copies `length` entries from `start` along the middle axis of an [outer, size, inner] layout. */
 function sliceCore<D extends DType>(name: string, x: Tensor<D>, d: number, start: number, length: number, outShape: number[]): Tensor<D> {
   const [outer, size, inner] = around(x.shape, d);
+  const k = deviceOf([['input', x]]);
+  if (k) return devShape.sliceOp(k, name, x as Tensor<DType> as F32, outer, size, inner, start, length, outShape) as Tensor<DType> as Tensor<D>;
   const xs = x.data as AnyData;
   const chunk = length * inner;
   const out = allocate(x.dtype, outer * chunk) as AnyData;
@@ -657,6 +685,8 @@ function checkList(op: string, tensors: unknown): Tensor<DType>[] {
 
 /** Concatenates along the middle axis of [outer, size_t, inner] layouts (shared by cat and stack). */
 function concatCore<D extends DType>(name: string, list: Tensor<D>[], outer: number, sizes: number[], inner: number, outShape: number[]): Tensor<D> {
+  const k = deviceOf(list.map((t, i) => [`tensors[${i}]`, t] as const));
+  if (k) return devShape.concatOp(k, name, list as Tensor<DType>[] as F32[], outer, sizes, inner, outShape) as Tensor<DType> as Tensor<D>;
   const total = sizes.reduce((x, y) => x + y, 0);
   const out = allocate(list[0].dtype, outer * total * inner) as AnyData;
   const offsets: number[] = [];
@@ -745,6 +775,9 @@ export function indexSelect<D extends DType>(input: Tensor<D>, dim: number, inde
   });
   const N = positions.length;
   const outShape = x.ndim === 0 ? [] : x.shape.map((s, j) => (j === d ? N : s));
+  // the index stays on the CPU (int64 tensors live there) whatever the input's device
+  const k = deviceOf([['input', x]]);
+  if (k) return devShape.indexSelectOp(k, 'IndexSelectBackward0', x as Tensor<DType> as F32, outer, size, inner, BigInt64Array.from(positions, BigInt), outShape) as Tensor<DType> as Tensor<D>;
   const xs = x.data as AnyData;
   const out = allocate(x.dtype, outer * N * inner) as AnyData;
   for (let o = 0; o < outer; o++) {

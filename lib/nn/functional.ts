@@ -1,9 +1,12 @@
 // torch.nn.functional, the part the layers and training loops need: linear, embedding, dropout, softmax,
-// logSoftmax and the losses crossEntropy, mseLoss and bceWithLogits. Each is its own CPU loop (float64
-// accumulation, float32 results) and records its own graph node, so it depends on no general tensor ops.
+// logSoftmax and the losses crossEntropy, mseLoss and bceWithLogits. On the CPU each is its own loop (float64
+// accumulation, float32 results) and records its own graph node, so it depends on no general tensor ops. CUDA
+// tensors, after the same checks, run on their device (./device-functional), backward included.
 import { native } from '../binding';
 import { checkBoolean, checkInteger, checkOneOf, checkOptions, describe, shapeText, sameShape } from '../checks';
 import { isGradEnabled } from '../autograd/grad-mode';
+import { kernelsFor } from '../autograd/device-kernels';
+import * as dev from './device-functional';
 import { needsGrad, recordNode } from '../autograd/node';
 import { logSoftmax as logSoftmaxOp, softmax as softmaxOp } from '../autograd/ops';
 import { checkTensorAllocation } from '../limits';
@@ -15,15 +18,6 @@ const REDUCTIONS: readonly Reduction[] = ['none', 'mean', 'sum'];
 
 function product(dims: readonly number[]): number {
   return dims.reduce((a, b) => a * b, 1);
-}
-
-/** CUDA tensors are refused: these functions compute on the host. */
-function requireCpu(fn: string, tensors: Record<string, Tensor<'float32'> | Tensor<'int64'> | null | undefined>): void {
-  for (const [name, t] of Object.entries(tensors)) {
-    if (t && t.device !== 'cpu') {
-      throw new Error(`${fn} is only supported on the CPU for now (${name} is on ${t.device}); move it with .cpu()`);
-    }
-  }
 }
 
 /** An optional float32 tensor argument: undefined and null mean none. */
@@ -63,7 +57,8 @@ export function linear(input: Tensor<'float32'>, weight: Tensor<'float32'>, bias
   if (b && !(b.ndim === 1 && b.shape[0] === outF)) {
     throw new RangeError(`Expected bias of shape [${outF}] (outFeatures) for linear but received shape ${shapeText(b.shape)}`);
   }
-  requireCpu('linear', { input: x, weight: w, bias: b });
+  const k = kernelsFor([['input', x], ['weight', w], ['bias', b]]);
+  if (k) return dev.linear(k, x, w, b, rows, [...x.shape.slice(0, -1), outF]);
   const xd = x.data;
   const wd = w.data;
   const bd = b ? b.data : null;
@@ -118,7 +113,6 @@ export function embedding(indices: Tensor<'int64'>, weight: Tensor<'float32'>, p
     if (p < -num || p >= num) throw new RangeError(`Padding_idx must be within num_embeddings (paddingIdx ${p}, numEmbeddings ${num})`);
     padding = p < 0 ? p + num : p;
   }
-  requireCpu('embedding', { weight: w });
   const idx = indices.data;
   const rows = new Int32Array(idx.length);
   for (let i = 0; i < idx.length; i++) {
@@ -126,6 +120,9 @@ export function embedding(indices: Tensor<'int64'>, weight: Tensor<'float32'>, p
     if (v < 0n || v >= BigInt(num)) throw new RangeError(`index out of range in self (index ${v} with numEmbeddings ${num})`);
     rows[i] = Number(v);
   }
+  // the indices stay on the host (int64 tensors live there) whatever the weight's device
+  const k = kernelsFor([['weight', w]]);
+  if (k) return dev.embedding(k, w, BigInt64Array.from(rows, BigInt), padding, [...indices.shape, dim]);
   const wd = w.data;
   checkTensorAllocation(`embedding output of ${rows.length} rows of ${dim}`, rows.length * dim);
   const out = new Float32Array(rows.length * dim);
@@ -158,8 +155,7 @@ export function dropout(input: Tensor<'float32'>, p = 0.5, training = true): Ten
   if (p < 0 || p > 1) throw new RangeError(`dropout probability has to be between 0 and 1, but got ${p}`);
   checkBoolean('training', training);
   if (!training || p === 0 || x.numel === 0) return x;
-  requireCpu('dropout', { input: x });
-  const xd = x.data;
+  const k = kernelsFor([['input', x]]);
   const n = x.numel;
   // PyTorch's CPU dropout: noise ~ Bernoulli(1-p) divided by (1-p) in float32, y = x * noise; p = 1 is x * 0
   const mask = new Float32Array(n);
@@ -168,6 +164,9 @@ export function dropout(input: Tensor<'float32'>, p = 0.5, training = true): Ten
     const scale = Math.fround(1 / Math.fround(keep));
     for (let i = 0; i < n; i++) mask[i] = nextUniform() < keep ? scale : 0;
   }
+  // the mask is drawn on the host from the seeded generator on every device, so a seed gives the same masks
+  if (k) return dev.dropout(k, x, mask);
+  const xd = x.data;
   const out = new Float32Array(n);
   for (let i = 0; i < n; i++) out[i] = xd[i] * mask[i];
   const y = new Tensor(out, x.shape);
@@ -198,7 +197,6 @@ function softmaxImpl(input: Tensor<'float32'>, dim: number, log: boolean): Tenso
   const fn = log ? 'logSoftmax' : 'softmax';
   const x = checkTensor('input', input);
   aroundDim(x, dim, fn);
-  requireCpu(fn, { input: x });
   return log ? logSoftmaxOp(x, dim) : softmaxOp(x, dim);
 }
 
@@ -311,7 +309,8 @@ export function crossEntropy(input: Tensor<'float32'>, target: Tensor<'int64'>, 
   if (weight && needsGrad(weight) && isGradEnabled()) {
     throw new Error("the derivative for 'weight' is not implemented (crossEntropy treats the class weights as constants; pass weight.detach())");
   }
-  requireCpu('crossEntropy', { input: x, weight });
+  const k = kernelsFor([['input', x], ['weight', weight]]);
+  if (k) return crossEntropyOnDevice(k, x, target, weight, batch, classes, spatialShape, reduction, ignoreIndex);
   const xd = x.data;
   const td = target.data;
   const wd = weight ? weight.data : null;
@@ -368,6 +367,36 @@ export function crossEntropy(input: Tensor<'float32'>, target: Tensor<'int64'>, 
   return output;
 }
 
+/** Validates the targets on the host and lays out where each counted one's logit is, for the device path. */
+function crossEntropyOnDevice(k: NonNullable<ReturnType<typeof kernelsFor>>, x: Tensor<'float32'>, target: Tensor<'int64'>, weight: Tensor<'float32'> | null,
+  batch: number, classes: number, spatialShape: number[], reduction: Reduction, ignoreIndex: number): Tensor<'float32'> {
+  const td = target.data;
+  const spatial = product(spatialShape);
+  const ignore = BigInt(ignoreIndex);
+  const bigClasses = BigInt(classes);
+  const positions: number[] = [];
+  const elements: number[] = [];
+  const classIds: number[] = [];
+  for (let n = 0; n < batch; n++) {
+    for (let s = 0; s < spatial; s++) {
+      const e = n * spatial + s;
+      const t = td[e];
+      if (t === ignore) continue;
+      if (t < 0n || t >= bigClasses) throw new RangeError(`Target ${t} is out of bounds.`);
+      const c = Number(t);
+      positions.push((n * classes + c) * spatial + s);
+      elements.push(e);
+      classIds.push(c);
+    }
+  }
+  const big = (values: number[]) => BigInt64Array.from(values, BigInt);
+  return dev.crossEntropy(k, x, weight, {
+    batch, classes, spatial, reduction,
+    outShape: x.ndim === 1 ? [] : [batch, ...spatialShape],
+    positions: big(positions), elements: big(elements), classIds: big(classIds),
+  });
+}
+
 export interface MseLossOptions {
   /** 'mean' (default), 'sum' or 'none'. */
   reduction?: Reduction;
@@ -382,7 +411,8 @@ export function mseLoss(input: Tensor<'float32'>, target: Tensor<'float32'>, opt
   if (!sameShape(x.shape, y.shape)) {
     throw new RangeError(`Expected target of the input's shape ${shapeText(x.shape)} for mseLoss but received ${shapeText(y.shape)} (no broadcasting: PyTorch warns that a different target size is likely a mistake)`);
   }
-  requireCpu('mseLoss', { input: x, target: y });
+  const k = kernelsFor([['input', x], ['target', y]]);
+  if (k) return dev.mseLoss(k, x, y, reduction);
   const xd = x.data;
   const yd = y.data;
   const n = x.numel;
@@ -429,7 +459,8 @@ export function bceWithLogits(input: Tensor<'float32'>, target: Tensor<'float32'
   const weight = optionalTensor('weight', opts.weight);
   const pwMap = posWeight ? broadcastMap('posWeight', posWeight.shape, x.shape) : null;
   const wMap = weight ? broadcastMap('weight', weight.shape, x.shape) : null;
-  requireCpu('bceWithLogits', { input: x, target: y, posWeight, weight });
+  const k = kernelsFor([['input', x], ['target', y], ['posWeight', posWeight], ['weight', weight]]);
+  if (k) return dev.bceWithLogits(k, x, y, posWeight, weight, reduction);
   const xd = x.data;
   const yd = y.data;
   const pwd = posWeight ? posWeight.data : null;

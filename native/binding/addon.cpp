@@ -11,9 +11,11 @@
 #include "cuda_binding.h"
 #include "forward_args.h"
 #include "optim_binding.h"
+#include "tensor_ops_binding.h"
 
 #ifdef RNN_WITH_CUDA
 #include "../cuda/cuda_backend.h"
+#include "../cuda/cuda_context.h"
 #endif
 
 extern "C" {
@@ -119,7 +121,19 @@ Napi::Value SavedSize(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value ForwardAsync(const Napi::CallbackInfo& info) {
-  auto* worker = new ForwardWorker(info.Env(), unpackForward(info, true));
+  ForwardJob job = unpackForward(info, true);
+#ifdef RNN_WITH_CUDA
+  // The tensor ops queue their kernels on this thread's stream without waiting; the pool thread runs the forward
+  // on a stream of its own, so the input they produced must be complete first.
+  if (job.device >= 0) {
+    try {
+      cuda::synchronize(cuda::context(job.device));
+    } catch (const std::exception& e) {
+      throw Napi::Error::New(info.Env(), std::string("rnn forward failed: ") + e.what());
+    }
+  }
+#endif
+  auto* worker = new ForwardWorker(info.Env(), std::move(job));
   Napi::Promise promise = worker->Promise();
   worker->Queue();
   return promise;
@@ -155,6 +169,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   RegisterCuda(env, exports);
   RegisterBlas(env, exports);
   RegisterOptim(env, exports);
+  RegisterTensorOps(env, exports);
   return exports;
 }
 

@@ -58,6 +58,9 @@ void copyDevice(int dstDevice, void* dst, int srcDevice, const void* src, size_t
   if (dstDevice == srcDevice) {
     check(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, ctx.stream), "cudaMemcpy");
   } else {
+    // the source may still be being written by kernels queued (unwaited) on its own device's stream
+    synchronize(context(srcDevice));
+    check(cudaSetDevice(dstDevice), "cudaSetDevice");
     check(cudaMemcpyPeerAsync(dst, dstDevice, src, srcDevice, bytes, ctx.stream), "cudaMemcpyPeer");
   }
   synchronize(ctx);

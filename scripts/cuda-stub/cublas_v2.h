@@ -25,3 +25,5 @@ cublasStatus_t cublasSgemv(cublasHandle_t, cublasOperation_t, int, int, const fl
 cublasStatus_t cublasGemmEx(cublasHandle_t, cublasOperation_t, cublasOperation_t, int, int, int, const void*, const void*, cudaDataType,
                             int, const void*, cudaDataType, int, const void*, void*, cudaDataType, int, cublasComputeType_t,
                             cublasGemmAlgo_t);
+cublasStatus_t cublasSgemmStridedBatched(cublasHandle_t, cublasOperation_t, cublasOperation_t, int, int, int, const float*, const float*, int,
+                                         long long int, const float*, int, long long int, const float*, float*, int, long long int, int);
