@@ -5,19 +5,8 @@
 # compile; only the GPU machine (scripts/gpu-check.sh) links and runs it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if ! command -v nvcc >/dev/null 2>&1; then
-  echo "cuda-syntax-check: nvcc not found: CUDA sources not compiled"
-  exit 0
-fi
-cuda_include=${CUDA_HOME:-/usr/local/cuda}/include
-if [ ! -f "$cuda_include/cuda_runtime_api.h" ]; then
-  # nvcc knows where its headers are: the -I of its own include directory in a dry run
-  cuda_include=$(nvcc --dryrun -c -x cu /dev/null 2>&1 | grep -o -- '-I"[^"]*include"' | head -n 1 | sed 's/^-I"//; s/"$//') || true
-fi
-if [ ! -f "$cuda_include/cuda_runtime_api.h" ]; then
-  echo "cuda-syntax-check: the CUDA runtime headers were not found (set CUDA_HOME)" >&2
-  exit 1
-fi
+source scripts/cuda-include.sh
+if [ -z "$cuda_include" ]; then exit 0; fi
 node_include=$(node -p "require('path').join(process.execPath, '..', '..', 'include', 'node')")
 addon_include=$(node -p "require('node-addon-api').include_dir")
 tmp=$(mktemp -d)

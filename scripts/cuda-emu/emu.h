@@ -98,6 +98,15 @@ inline cudaError_t launch(const void* f, dim3 grid, dim3 block, void** args, siz
   return cudaSuccess;
 }
 
+// What the emulated host calls did (tests check, e.g., that every event created was destroyed).
+struct Counters {
+  long eventsCreated = 0, eventsDestroyed = 0, gemms = 0;
+};
+inline Counters& counters() {
+  static Counters c;
+  return c;
+}
+
 }  // namespace emu
 
 inline void __syncthreads() { emu::self.block->sync.arrive_and_wait(); }
@@ -144,28 +153,5 @@ inline unsigned long long nanoseconds() {
 
 }  // namespace rnn::cuda
 
-// The CUDA runtime calls the kernels' host code makes.
-extern "C" {
-cudaError_t cudaGetLastError(void) { return cudaSuccess; }
-cudaError_t cudaDeviceGetAttribute(int* value, enum cudaDeviceAttr attr, int) {
-  switch (attr) {
-    case cudaDevAttrCooperativeLaunch: *value = 1; break;
-    case cudaDevAttrMultiProcessorCount: *value = emu::device.sms; break;
-    case cudaDevAttrMaxSharedMemoryPerBlockOptin: *value = emu::device.sharedOptin; break;
-    default: return cudaErrorInvalidValue;
-  }
-  return cudaSuccess;
-}
-cudaError_t cudaFuncSetAttribute(const void*, enum cudaFuncAttribute, int) { return cudaSuccess; }
-cudaError_t cudaOccupancyMaxActiveBlocksPerMultiprocessor(int* numBlocks, const void*, int, size_t sharedBytes) {
-  *numBlocks = sharedBytes <= size_t(emu::device.sharedOptin) ? 1 : 0;
-  return cudaSuccess;
-}
-cudaError_t cudaHostAlloc(void** p, size_t size, unsigned int) {
-  *p = std::calloc(1, size);
-  return *p ? cudaSuccess : cudaErrorMemoryAllocation;
-}
-cudaError_t cudaLaunchCooperativeKernel(const void* func, dim3 grid, dim3 block, void** args, size_t sharedMem, cudaStream_t) {
-  return emu::launch(func, grid, block, args, sharedMem);
-}
-}
+// The CUDA runtime and cuBLAS calls of the host code are defined in emu_runtime.cpp (synchronous: a stream runs
+// its work when it is issued, which honours every event dependency the code sets up in issue order).

@@ -1,0 +1,24 @@
+#!/bin/bash
+# Runs the persistent loops and the pipelined forward on the CPU (emu.h: an emulated device, a std::thread per GPU
+# thread, synchronous streams) against the paths the GPU tests verify. CI runs it after the CUDA syntax check; it
+# needs g++ (C++20) and the CUDA headers that come with nvcc, not a GPU or cuBLAS.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+source scripts/cuda-include.sh
+if [ -z "$cuda_include" ]; then exit 0; fi
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+flags=(-std=c++20 -O1 -pthread -I"$cuda_include" -Iscripts/cuda-stub -include scripts/cuda-emu/emu.h)
+
+g++ "${flags[@]}" scripts/cuda-emu/persistent_test.cpp scripts/cuda-emu/emu_runtime.cpp -o "$tmp/persistent_test"
+"$tmp/persistent_test"
+
+objects=()
+for f in scripts/cuda-emu/emu_runtime.cpp scripts/cuda-emu/pipelined_test.cpp native/cuda/cuda_backend.cpp \
+         native/cuda/cuda_pipelined_forward.cpp native/cuda/cuda_context.cpp native/core/rnn_spec.cpp; do
+  g++ "${flags[@]}" -c "$f" -o "$tmp/$(basename "$f").o"
+  objects+=("$tmp/$(basename "$f").o")
+done
+g++ "${flags[@]}" -x c++ -c native/cuda/cuda_persistent_step.cu -o "$tmp/persistent.o"
+g++ -pthread "${objects[@]}" "$tmp/persistent.o" -o "$tmp/pipelined_test"
+"$tmp/pipelined_test"
