@@ -137,7 +137,7 @@ void rnnForwardCuda(const RnnSpec& spec, const RnnIo& io, int device) {
   backend.finish();
   if (persistentStepAborted(device)) {
     throw std::runtime_error("CUDA forward: the persistent step kernel timed out waiting at a grid barrier, so its results were discarded "
-                             "(a bug: please report it; NODE_RNN_CUDA_PERSISTENT=0 runs the step-by-step loop instead)");
+                             "(a bug: please report it); this process now runs the step-by-step loop on that device instead (NODE_RNN_CUDA_PERSISTENT=0 does so from the start)");
   }
 }
 

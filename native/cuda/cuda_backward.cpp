@@ -130,7 +130,7 @@ void rnnBackwardCuda(const RnnSpec& spec, const RnnIo& io, const RnnGradIo& grad
   backend.finish();
   if (persistentStepAborted(device)) {
     throw std::runtime_error("CUDA backward: the persistent loop timed out waiting at a grid barrier, so the gradients were discarded "
-                             "(a bug: please report it; NODE_RNN_CUDA_PERSISTENT=0 runs the step-by-step loop instead)");
+                             "(a bug: please report it); this process now runs the step-by-step loop on that device instead (NODE_RNN_CUDA_PERSISTENT=0 does so from the start)");
   }
 }
 

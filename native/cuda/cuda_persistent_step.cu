@@ -6,6 +6,7 @@
 #include "cuda_persistent_step.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -297,6 +298,8 @@ struct DeviceState {
 
 std::mutex gMutex;
 DeviceState gDevices[64];
+// Set once a persistent kernel on the device timed out: the process then keeps to the step loops there.
+std::atomic<bool> gGaveUp[64] = {};
 
 DeviceState& deviceState(int device) {
   static DeviceState none;
@@ -347,6 +350,7 @@ double stepCycles(int G, int U, int R, int P) {
 PersistentPlan planPersistentStep(int device, CellKind kind, int batch, int hidden, int outSize, bool projected) {
   PersistentPlan best;
   if (!persistentEnabled() || projected || batch < 1 || hidden < 1 || outSize != hidden) return best;
+  if (device >= 0 && device < 64 && gGaveUp[device].load()) return best;
   const DeviceState& d = deviceState(device);
   if (!d.usable) return best;
   using Key = std::tuple<int, int, int, int, int>;
@@ -433,6 +437,7 @@ bool persistentStepAborted(int device) {
   }
   if (!flag || !*reinterpret_cast<volatile int*>(flag)) return false;
   *reinterpret_cast<volatile int*>(flag) = 0;
+  gGaveUp[device].store(true);
   return true;
 }
 

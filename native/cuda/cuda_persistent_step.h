@@ -57,7 +57,8 @@ cudaError_t launchPersistentBackward(int device, const StepGradParams& p, const 
                                      cudaStream_t stream);
 
 // After the stream has finished: true when a persistent kernel on `device` gave up at a grid barrier (a
-// watchdog that turns a would-be hang into an error; resets the flag). Results of that call are garbage.
+// watchdog that turns a would-be hang into an error). Results of that call are garbage; from then on the process
+// plans no persistent loop on that device (the step loops take over).
 bool persistentStepAborted(int device);
 
 }  // namespace rnn::cuda

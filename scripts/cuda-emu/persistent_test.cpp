@@ -189,6 +189,29 @@ void checkPlans() {
   expect("projections are never persistent", !planPersistentStep(1, CellKind::Lstm, 4, 64, 32, true).use);
 }
 
+// A barrier that can never fill (its counter starts just below wrapping around) must not hang: the watchdog
+// stops the kernel, the host learns of it, and the device plans no persistent loop from then on.
+void checkWatchdog() {
+  std::printf("the grid-barrier watchdog\n");
+  const int B = 3, H = 8, T = 4, G = 4;
+  const std::vector<float> w = randoms(size_t(G) * H * H), xg = randoms(size_t(T) * B * G * H), bias = randoms(size_t(G) * H + H);
+  std::vector<float> hA(size_t(B) * H), hB(size_t(B) * H), c(size_t(B) * H), out(size_t(T) * B * H);
+  std::vector<PersistentStep> steps;
+  for (int t = 0; t < T; ++t) steps.push_back(PersistentStep{int64_t(t) * B, B, 0});
+  const PersistentPlan plan{true, 4, 3, 2, 1, sharedBytesFor(G, 4, 3, H)};
+  unsigned sync[2] = {0u - 2u, 0};
+  const StepParams p{CellKind::Lstm, B, B, H, H, xg.data(), 0, 1, nullptr, bias.data(), bias.data() + G * H, hA.data(), hB.data(),
+                     nullptr, c.data(), out.data(), H};
+  expect("a plan is used before", planPersistentStep(0, CellKind::Lstm, B, H, H, false).use);
+  const auto start = std::chrono::steady_clock::now();
+  expect("launch", launchPersistentStep(0, p, w.data(), steps.data(), T, hA.data(), hB.data(), sync, plan, nullptr) == cudaSuccess);
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  expect("the kernel stopped after the 2 s timeout (" + std::to_string(seconds).substr(0, 4) + " s)", seconds >= 1.9 && seconds < 20);
+  expect("persistentStepAborted reports it", persistentStepAborted(0));
+  expect("and no persistent loop is planned on that device afterwards", !planPersistentStep(0, CellKind::Lstm, B, H, H, false).use);
+  expect("other devices are not affected", planPersistentStep(1, CellKind::Lstm, B, H, H, false).use);
+}
+
 }  // namespace
 
 int main() {
@@ -206,6 +229,7 @@ int main() {
   };
   for (const Case& c : cases) runCase(c);
   checkPlans();
+  checkWatchdog();  // last: device 0 plans no persistent loop after it
   if (failures) {
     std::printf("%d check(s) FAILED\n", failures);
     return 1;
