@@ -9,6 +9,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Embedding, LSTM, Linear, Module, Tensor, manualSeed, noGrad, optim, clipGradNorm, saveSafetensors, tensor } from '../lib/index';
+import type { DeviceLike } from '../lib/cuda';
 import type { LSTMState } from '../lib/index';
 import { crossEntropy, softmax } from '../lib/nn/functional';
 
@@ -105,6 +106,16 @@ export function makeBatch(ids: Int32Array, starts: readonly number[], seqLen: nu
   return [tensor(x, [starts.length, seqLen]), tensor(y, [starts.length, seqLen])];
 }
 
+/** The value of a one-element tensor on any device (a CUDA tensor is read back). */
+function scalar(t: Tensor): number {
+  return (t.device === 'cpu' ? t : t.cpu()).data[0];
+}
+
+/** A tensor's values on the host. */
+function hostData(t: Tensor): Float32Array {
+  return (t.device === 'cpu' ? t : t.cpu()).data;
+}
+
 /**
  * Mean cross-entropy (nats per character) over `ids`, cut into consecutive windows of `seqLen` characters,
  * each read from a zero state, all in one batch; under noGrad and in eval mode. load_in_pytorch.py computes
@@ -120,7 +131,7 @@ export function evaluate(model: CharLM, ids: Int32Array, seqLen: number): number
     return noGrad(() => {
       const [x, y] = makeBatch(ids, starts, seqLen);
       const [logits] = model.forward(x);
-      return crossEntropy(logits.reshape(-1, model.config.vocabSize), y.reshape(-1)).data[0];
+      return scalar(crossEntropy(logits.reshape(-1, model.config.vocabSize), y.reshape(-1)));
     });
   } finally {
     model.train(wasTraining);
@@ -152,10 +163,10 @@ export function sample(model: CharLM, vocab: Vocab, options: SampleOptions = {})
       for (let i = 0; i < length; i++) {
         let next: number;
         if (temperature <= 0) {
-          const l = last.data;
+          const l = hostData(last);
           next = l.indexOf(Math.max(...l));
         } else {
-          const p = softmax(last.div(temperature), 0).data;
+          const p = hostData(softmax(last.div(temperature), 0));
           let u = rng();
           next = p.length - 1;
           for (let k = 0; k < p.length; k++) {
@@ -193,6 +204,9 @@ export interface TrainOptions {
   seed?: number;
   /** Fraction of the corpus, at its end, held out for evaluation (default 0.1). */
   valFraction?: number;
+  /** Where to train: 'cpu' (default), 'cuda' or 'cuda:N'. The weights are drawn on the CPU either way (same seed,
+   * same model); the trained model is returned on the CPU. */
+  device?: DeviceLike;
   /** Called after every step. */
   onStep?: (info: StepInfo) => void;
 }
@@ -232,7 +246,7 @@ export interface TrainResult {
 export function trainCharLM(options: TrainOptions): TrainResult {
   const {
     steps, corpusPath = DEFAULT_CORPUS, batchSize = 32, seqLen = 64, embedDim = 32, hiddenSize = 128, numLayers = 1,
-    lr = 3e-3, clip = 1.0, seed = 0, valFraction = 0.1, onStep,
+    lr = 3e-3, clip = 1.0, seed = 0, valFraction = 0.1, device = 'cpu', onStep,
   } = options;
   const text = fs.readFileSync(corpusPath, 'utf8');
   const vocab = Vocab.fromText(text);
@@ -244,6 +258,7 @@ export function trainCharLM(options: TrainOptions): TrainResult {
 
   manualSeed(seed);
   const model = new CharLM({ vocabSize: vocab.size, embedDim, hiddenSize, numLayers });
+  if (device !== 'cpu') model.to(device);
   const params = model.parameters();
   const optimizer = new optim.Adam(params, { lr });
   const rng = makeRng(seed + 1);
@@ -262,7 +277,7 @@ export function trainCharLM(options: TrainOptions): TrainResult {
     loss.backward();
     if (clip > 0) clipGradNorm(params, clip);
     optimizer.step();
-    const value = loss.data[0];
+    const value = scalar(loss);
     ema = 0.95 * ema + 0.05 * value;
     smoothLoss = ema / (1 - 0.95 ** step);
     const seconds = (performance.now() - t0) / 1000;
@@ -270,6 +285,7 @@ export function trainCharLM(options: TrainOptions): TrainResult {
   }
   const seconds = (performance.now() - t0) / 1000;
   const valLossAfter = evaluate(model, valIds, seqLen);
+  model.to('cpu');
   return {
     model, vocab, hyper, valLossBefore, valLossAfter, finalSmoothLoss: smoothLoss, seconds,
     charsPerSec: seconds > 0 ? (steps * batchSize * seqLen) / seconds : 0,

@@ -10,10 +10,12 @@
 //   npm run build:ts && npm run train                # the default run, about 80 seconds on 2 cores
 //   node dist/examples/train-charlm.js --quick       # about 10 seconds
 //   node dist/examples/train-charlm.js --steps 300 --out model.safetensors --seed 1
+//   node dist/examples/train-charlm.js --device cuda  # the same run on the GPU (same weights, same batches)
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as cliProgress from 'cli-progress';
 import { saveCharLM, sample, trainCharLM } from './charlm-model';
+import { type Device, resolveDevice } from '../lib/cuda';
 
 /**
  * Steps of the default run, and the held-out loss it reaches: measured on 2 cores, 1.834, 1.841 and 1.860
@@ -24,20 +26,22 @@ export const DEFAULT_STEPS = 600;
 export const QUICK_STEPS = 70;
 export const TARGET_LOSS = 1.9;
 
-const USAGE = `Usage: node dist/examples/train-charlm.js [--steps N] [--quick] [--out FILE] [--seed N]
+const USAGE = `Usage: node dist/examples/train-charlm.js [--steps N] [--quick] [--out FILE] [--seed N] [--device D]
   --steps N   optimizer steps (default ${DEFAULT_STEPS}, about 80 seconds on 2 cores)
   --quick     a short run of ${QUICK_STEPS} steps (about 10 seconds)
   --out FILE  where to save the model (default ${path.join(os.tmpdir(), 'charlm.safetensors')})
-  --seed N    seed for the weights, the batches and the sample (default 0)`;
+  --seed N    seed for the weights, the batches and the sample (default 0)
+  --device D  cpu (default), cuda or cuda:N: where the model trains`;
 
 interface Args {
   steps: number;
   out: string;
   seed: number;
+  device: Device;
 }
 
 function parseArgs(argv: string[]): Args {
-  const args: Args = { steps: DEFAULT_STEPS, out: path.join(os.tmpdir(), 'charlm.safetensors'), seed: 0 };
+  const args: Args = { steps: DEFAULT_STEPS, out: path.join(os.tmpdir(), 'charlm.safetensors'), seed: 0, device: 'cpu' };
   let steps: number | undefined;
   let quick = false;
   const value = (i: number, flag: string): string => {
@@ -62,6 +66,8 @@ function parseArgs(argv: string[]): Args {
       args.out = value(++i, flag);
     } else if (flag === '--seed') {
       args.seed = integer(value(++i, flag), flag, 0);
+    } else if (flag === '--device') {
+      args.device = resolveDevice(value(++i, flag), flag);
     } else {
       throw new Error(`unknown argument ${JSON.stringify(flag)}`);
     }
@@ -78,7 +84,7 @@ function main(): void {
     console.error(`${(e as Error).message}\n${USAGE}`);
     process.exit(1);
   }
-  console.log(`char-level LSTM language model: ${args.steps} steps, seed ${args.seed}`);
+  console.log(`char-level LSTM language model: ${args.steps} steps, seed ${args.seed}, on ${args.device}`);
   console.log(`target: held-out loss < ${TARGET_LOSS} nats/char (the default run of ${DEFAULT_STEPS} steps reaches it)`);
 
   // A progress bar on a terminal; piped to a file, a plain line every 5 s instead (cli-progress draws those from
@@ -98,6 +104,7 @@ function main(): void {
   const result = trainCharLM({
     steps: args.steps,
     seed: args.seed,
+    device: args.device,
     onStep: ({ step, steps, smoothLoss, charsPerSec }) => {
       const payload = { loss: smoothLoss.toFixed(3), speed: Math.round(charsPerSec).toString() };
       if (bar) {

@@ -8,7 +8,8 @@
 # It writes to $OUT: gpu-check.log (everything printed), build.log, test.log, bench.log, bench.json, bench.svg.
 # Stages: a. environment  b. build with -DRNN_CUDA=ON and check cuda.isAvailable()  c. tests (mocha, whole
 # suite; failures are recorded, not fatal)  d. bench (node-rnn bench --device cuda --compare torch), its table printed last
-# e. A/B: node-rnn alone with the persistent loop and pipelining off, old/new per shape.
+# e. A/B: node-rnn alone with the persistent loop and pipelining off, old/new per shape  f. the char-LM example
+# trained on CUDA (npm run train -- --device cuda).
 # Exit status: 1 if the build or the CUDA check failed (stops there), or if tests or a bench failed; else 0.
 #
 # Knobs (environment):
@@ -284,6 +285,16 @@ for key, r in new.items():
   fi
 
   # -------------------------------------------------------------------------------------------------------
+  # the char-LM example trained on the GPU (the whole step on CUDA: Embedding, LSTM, Linear, crossEntropy, Adam)
+  if [ "${GPU_CHECK_SKIP_BENCH:-0}" != 1 ]; then
+    stage "f. npm run train -- --device cuda"
+    timeout -k 10 150 node dist/examples/train-charlm.js --device cuda --out "$OUT/charlm.safetensors" > "$OUT/train.log" 2>&1 \
+      || echo "train-charlm on CUDA exit status: $(status "$?")"
+    grep -E '^(char-level|trained|held-out|target)' "$OUT/train.log" | tee "$OUT/train-summary.txt" || tail -n 5 "$OUT/train.log"
+    end_stage
+  fi
+
+  # -------------------------------------------------------------------------------------------------------
   printf '\n===== summary  [%s, %ss in all] =====\n' "$(date +%T)" "$SECONDS"
   local times
   times=$(printf '%s, ' "${STAGE_TIMES[@]}")
@@ -298,6 +309,7 @@ for key, r in new.items():
     grep -E '^(node-rnn [0-9]|device |timing:|PyTorch |torch: skipped|GEMM ceiling)' "$OUT/bench.log" || true
     sed -n '/^shape (T x B x I x H)/,$p' "$OUT/bench.log" | grep -v '^wrote ' || echo "(no table in bench.log)"
     if [ -f "$OUT/ab.txt" ]; then echo; echo "A/B, node-rnn only (old = NODE_RNN_CUDA_PERSISTENT=0 NODE_RNN_CUDA_PIPELINE=0):"; cat "$OUT/ab.txt"; fi
+    if [ -f "$OUT/train-summary.txt" ]; then echo; echo "char-LM example on CUDA:"; cat "$OUT/train-summary.txt"; fi
   fi
 
   if [ "$trc" -ne 0 ] || [ "$orc" -ne 0 ] || [ "$prc" -ne 0 ]; then return 1; fi
