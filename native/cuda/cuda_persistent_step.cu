@@ -398,7 +398,7 @@ cudaError_t launchPersistentStep(int device, const StepParams& p, const float* w
   PersistentArgs a{p, wHh, steps, stepCount, plan.unitsPerBlock, plan.rowsPerBlock, plan.unitGroups, hA, hB, sync, sync + 1, d.hostAbort};
   void* args[] = {&a};
   const bool vec = p.outSize % 4 == 0 && (reinterpret_cast<uintptr_t>(hA) & 15) == 0 && (reinterpret_cast<uintptr_t>(hB) & 15) == 0;
-  const void* kernel = vec ? reinterpret_cast<const void*>(persistentStepKernel<true>) : reinterpret_cast<const void*>(persistentStepKernel<false>);
+  void (*kernel)(PersistentArgs) = vec ? persistentStepKernel<true> : persistentStepKernel<false>;
   return cudaLaunchCooperativeKernel(kernel, dim3(unsigned(grid)), dim3(kThreads), args, plan.sharedBytes, stream);
 }
 
@@ -424,8 +424,7 @@ cudaError_t launchPersistentBackward(int device, const StepGradParams& p, const 
   PersistentGradArgs a{p, wHh, steps, stepCount, batch, plan.unitsPerBlock, plan.rowsPerBlock, plan.unitGroups, dh, partials,
                        sync, sync + 1, d.hostAbort};
   void* args[] = {&a};
-  return cudaLaunchCooperativeKernel(reinterpret_cast<const void*>(persistentBackwardKernel), dim3(unsigned(grid)), dim3(kThreads),
-                                     args, bytes, stream);
+  return cudaLaunchCooperativeKernel(persistentBackwardKernel, dim3(unsigned(grid)), dim3(kThreads), args, bytes, stream);
 }
 
 bool persistentStepAborted(int device) {

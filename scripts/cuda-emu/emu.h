@@ -1,157 +1,182 @@
-// Runs this project's persistent CUDA kernels on the CPU, where no GPU is (CI): every GPU thread of a launch is a
-// std::thread, so blocks really run at once and can meet at a grid barrier; __syncthreads is a std::barrier per
-// block, warp shuffles go through a per-warp exchange, and the CUDA runtime calls of the kernels' host code are
-// answered by an emulated device (emu::device). Not a CUDA implementation: what these kernels use, for small
-// shapes (a launch of a few blocks of 256 threads takes milliseconds). Include before the kernels' sources.
+// Runs this project's CUDA kernels on the CPU, where no GPU is (CI). Every GPU thread of a launch is a fiber
+// (ucontext) on the calling OS thread: a block's fibers run round-robin, switching at __syncthreads, warp
+// shuffles and grid-barrier polls, so barriers, shuffles and a cooperative grid (all its blocks scheduled
+// together) behave as on a GPU, deterministically. Kernels launched with <<<>>> come through transform.py, which
+// rewrites launches into emu::launcher(...)(args) and shared-memory declarations into per-block storage. The
+// CUDA runtime and cuBLAS calls are answered by emu_runtime.cpp (host memory, streams that run work as it is
+// issued or record it while captured into a graph). Not a CUDA implementation: what this project's code uses.
 #pragma once
 #define RNN_CUDA_EMULATION 1
 
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
 #include <cuda_runtime.h>
+#include <ucontext.h>
 
 #include <algorithm>
-#include <atomic>
-#include <barrier>
 #include <chrono>
 #include <cmath>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <functional>
 #include <map>
 #include <memory>
 #include <stdexcept>
-#include <thread>
 #include <vector>
 
+using std::isinf;
+using std::isnan;
 using std::max;
 using std::min;
 
 #define __launch_bounds__(...)
 
-inline thread_local uint3 threadIdx;
-inline thread_local uint3 blockIdx;
-inline dim3 blockDim;
-inline dim3 gridDim;
-
 namespace emu {
 
-struct Warp {
-  std::barrier<> sync{32};
-  float values[32];
-};
-
 struct Block {
-  explicit Block(unsigned threads, size_t sharedBytes)
-      : sync(threads), shared(sharedBytes / sizeof(float4) + 1) {
-    for (unsigned w = 0; w < threads / 32; ++w) warps.push_back(std::make_unique<Warp>());
-  }
-  std::barrier<> sync;
-  std::atomic<bool> anyFalse{false};
-  std::vector<std::unique_ptr<Warp>> warps;
-  std::vector<float4> shared;
+  unsigned threads = 0;
+  unsigned arrived = 0, generation = 0;  // __syncthreads
+  bool anyFalse = false;                  // __syncthreads_and
+  std::vector<unsigned> warpArrived, warpGeneration;
+  std::vector<float> warpValues;  // [warps][32]
+  std::vector<float4> dynamicShared;
+  std::map<int, std::vector<double>> staticShared;  // by source line
 };
 
-struct Self {
-  Block* block = nullptr;
+struct Fiber {
+  ucontext_t context;
+  std::vector<char> stack;
+  bool done = false;
+  uint3 thread, block;
+  Block* owner = nullptr;
+  const std::function<void()>* body = nullptr;
 };
-inline thread_local Self self;
 
-// What the emulated device reports (tests set it before planning).
-struct Device {
-  int sms = 4;
-  int sharedOptin = 48 * 1024;
+// One per OS thread: the launch it is running.
+struct Scheduler {
+  ucontext_t main;
+  Fiber* current = nullptr;
+  dim3 grid, blockShape;
 };
-inline Device device;
+Scheduler& scheduler();
 
-// Kernels by address: a launch through the C API (const void*) finds how to call its kernel here.
-inline std::map<const void*, std::function<void(void**)>>& kernels() {
-  static std::map<const void*, std::function<void(void**)>> table;
-  return table;
+// Where the current GPU thread is (kernels read threadIdx etc. through these macros).
+inline uint3& currentThread() { return scheduler().current->thread; }
+inline uint3& currentBlock() { return scheduler().current->block; }
+inline Block& currentBlockState() { return *scheduler().current->owner; }
+void yield();  // back to the scheduler (the fiber runs again on its next turn)
+
+// Runs `blocks` (their indices) of a grid: each block's threads as fibers. A cooperative launch passes every block
+// at once (they may wait for each other); an ordinary one, one block at a time.
+void runGrid(dim3 grid, dim3 block, size_t dynamicSharedBytes, bool cooperative, const std::function<void()>& body);
+
+// Work on a stream: run now, or recorded while the stream is being captured into a graph.
+void enqueue(cudaStream_t stream, std::function<void()> work);
+
+// kernel<<<grid, block, shared, stream>>>(args...) as transform.py rewrites it: launcher(kernel, grid, block,
+// shared, stream)(args...).
+template <class K>
+auto launcher(K kernel, dim3 grid, dim3 block, size_t shared = 0, cudaStream_t stream = nullptr) {
+  return [=](auto... args) {
+    enqueue(stream, [=] { runGrid(grid, block, shared, false, [=] { kernel(args...); }); });
+  };
 }
 
+// Kernels launched through the C API (cudaLaunchCooperativeKernel takes a const void*): how to call each.
+std::map<const void*, std::function<void(void**)>>& kernels();
 template <class A>
 void registerKernel(void (*kernel)(A)) {
-  kernels()[reinterpret_cast<const void*>(kernel)] = [kernel](void** args) { kernel(*static_cast<A*>(args[0])); };
+  kernels()[reinterpret_cast<const void*>(kernel)] = [kernel](void** args) {
+    const A a = *static_cast<A*>(args[0]);
+    kernel(a);
+  };
 }
 
-inline cudaError_t launch(const void* f, dim3 grid, dim3 block, void** args, size_t sharedBytes) {
-  auto found = kernels().find(f);
-  if (found == kernels().end()) throw std::runtime_error("emu: launch of an unregistered kernel");
-  if (block.x % 32 != 0 || block.y != 1 || block.z != 1 || grid.y != 1 || grid.z != 1) return cudaErrorInvalidConfiguration;
-  if (sharedBytes > size_t(device.sharedOptin) || grid.x > unsigned(device.sms)) return cudaErrorCooperativeLaunchTooLarge;
-  gridDim = grid;
-  blockDim = block;
-  std::vector<std::unique_ptr<Block>> blocks;
-  for (unsigned b = 0; b < grid.x; ++b) blocks.push_back(std::make_unique<Block>(block.x, sharedBytes));
-  std::vector<std::thread> threads;
-  const auto& run = found->second;
-  for (unsigned b = 0; b < grid.x; ++b) {
-    for (unsigned t = 0; t < block.x; ++t) {
-      threads.emplace_back([&, b, t] {
-        threadIdx = uint3{t, 0, 0};
-        blockIdx = uint3{b, 0, 0};
-        self.block = blocks[b].get();
-        run(args);
-      });
-    }
-  }
-  for (std::thread& t : threads) t.join();
-  return cudaSuccess;
+template <class T>
+T* staticShared(size_t count, int line) {
+  std::vector<double>& v = currentBlockState().staticShared[line];
+  if (v.empty()) v.resize((count * sizeof(T) + sizeof(double) - 1) / sizeof(double) + 1);
+  return reinterpret_cast<T*>(v.data());
 }
+template <class T>
+T* dynamicSharedMemory() { return reinterpret_cast<T*>(currentBlockState().dynamicShared.data()); }
+
+// What the emulated device reports (tests may change it before the first query of a device).
+struct Device {
+  int sms = 8;
+  int sharedOptin = 232448;
+  size_t memoryBytes = size_t(4) << 30;  // allocations past this fail as out of memory
+};
+Device& device();
 
 // What the emulated host calls did (tests check, e.g., that every event created was destroyed).
 struct Counters {
   long eventsCreated = 0, eventsDestroyed = 0, gemms = 0;
 };
-inline Counters& counters() {
-  static Counters c;
-  return c;
-}
+Counters& counters();
 
 }  // namespace emu
 
-inline void __syncthreads() { emu::self.block->sync.arrive_and_wait(); }
+#define threadIdx (::emu::currentThread())
+#define blockIdx (::emu::currentBlock())
+#define blockDim (::emu::scheduler().blockShape)
+#define gridDim (::emu::scheduler().grid)
 
-inline int __syncthreads_and(int predicate) {
-  emu::Block& b = *emu::self.block;
-  if (!predicate) b.anyFalse.store(true);
-  b.sync.arrive_and_wait();
-  const bool all = !b.anyFalse.load();
-  b.sync.arrive_and_wait();  // everyone has read it
-  if (threadIdx.x == 0) b.anyFalse.store(false);
-  b.sync.arrive_and_wait();  // reset before any later use
-  return all;
+// nvcc's C++ overloads of the runtime calls that take a kernel (a function, not a const void*).
+template <class F>
+cudaError_t cudaFuncSetAttribute(F* f, enum cudaFuncAttribute attr, int value) {
+  return ::cudaFuncSetAttribute(reinterpret_cast<const void*>(f), attr, value);
+}
+template <class F>
+cudaError_t cudaOccupancyMaxActiveBlocksPerMultiprocessor(int* n, F* f, int threads, size_t shared) {
+  return ::cudaOccupancyMaxActiveBlocksPerMultiprocessor(n, reinterpret_cast<const void*>(f), threads, shared);
 }
 
-inline float __shfl_xor_sync(unsigned, float v, int laneMask) {
-  emu::Warp& w = *emu::self.block->warps[threadIdx.x / 32];
-  const unsigned lane = threadIdx.x % 32;
-  w.values[lane] = v;
-  w.sync.arrive_and_wait();
-  const float other = w.values[lane ^ unsigned(laneMask)];
-  w.sync.arrive_and_wait();
-  return other;
+// The C++ form of a cooperative launch (the kernel itself, as nvcc's template takes it): the emulated device
+// learns how to call the kernel, then launches it through the C API.
+template <class A>
+cudaError_t cudaLaunchCooperativeKernel(void (*kernel)(A), dim3 grid, dim3 block, void** args, size_t shared, cudaStream_t stream) {
+  ::emu::registerKernel(kernel);
+  return ::cudaLaunchCooperativeKernel(reinterpret_cast<const void*>(kernel), grid, block, args, shared, stream);
 }
+
+void __syncthreads();
+int __syncthreads_and(int predicate);
+float __shfl_xor_sync(unsigned mask, float v, int laneMask);
 
 template <class T>
 inline T __ldg(const T* p) { return *p; }
 template <class T>
 inline T __ldcg(const T* p) { return *p; }
-inline unsigned atomicExch(unsigned* p, unsigned v) { return __atomic_exchange_n(p, v, __ATOMIC_SEQ_CST); }
+// Fibers of a launch share one OS thread and switch only at barriers: plain read-modify-writes are atomic here.
+inline unsigned atomicExch(unsigned* p, unsigned v) {
+  const unsigned old = *p;
+  *p = v;
+  return old;
+}
+inline float atomicAdd(float* p, float v) {
+  const float old = *p;
+  *p = old + v;
+  return old;
+}
+inline float __fadd_rn(float a, float b) { return a + b; }
+inline float __fsub_rn(float a, float b) { return a - b; }
+inline float __fmul_rn(float a, float b) { return a * b; }
+inline float __fdiv_rn(float a, float b) { return a / b; }
+inline float __fsqrt_rn(float a) { return std::sqrt(a); }
 
 namespace rnn::cuda {
 
 template <class T>
-inline T* dynamicShared() { return reinterpret_cast<T*>(emu::self.block->shared.data()); }
-inline void arriveRelease(unsigned* counter) { __atomic_fetch_add(counter, 1u, __ATOMIC_RELEASE); }
+inline T* dynamicShared() { return ::emu::dynamicSharedMemory<T>(); }
+inline void arriveRelease(unsigned* counter) { *counter += 1; }
 inline unsigned loadAcquire(const unsigned* counter) {
-  std::this_thread::yield();  // many more emulated blocks than cores: let the others reach the barrier
-  return __atomic_load_n(counter, __ATOMIC_ACQUIRE);
+  ::emu::yield();  // let the other blocks of the cooperative grid reach the barrier
+  return *counter;
 }
 inline unsigned long long nanoseconds() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 
 }  // namespace rnn::cuda
-
-// The CUDA runtime and cuBLAS calls of the host code are defined in emu_runtime.cpp (synchronous: a stream runs
-// its work when it is issued, which honours every event dependency the code sets up in issue order).

@@ -161,7 +161,7 @@ void runCase(const Case& c) {
 
 void checkPlans() {
   std::printf("planner on an H100-sized device (132 SMs, 227 KB of shared memory per block)\n");
-  emu::device = emu::Device{132, 232448};
+  emu::device() = emu::Device{132, 232448};
   struct Shape {
     CellKind kind;
     int B, H;
@@ -218,7 +218,7 @@ int main() {
   emu::registerKernel(persistentStepKernel<true>);
   emu::registerKernel(persistentStepKernel<false>);
   emu::registerKernel(persistentBackwardKernel);
-  emu::device = emu::Device{132, 1 << 20};  // device 0: the hand-made plans below
+  emu::device() = emu::Device{132, 1 << 20};  // device 0: the hand-made plans below
   const Case cases[] = {
       {"LSTM, 3 unit groups (the last of 2 units) x 3 row groups", CellKind::Lstm, 5, 12, 6, false, false, 5, 2},
       {"GRU, scalar loads (P % 4 != 0), packed, reverse", CellKind::Gru, 7, 9, 5, true, true, 4, 3},

@@ -180,7 +180,7 @@ void runCase(const char* name, const RnnSpec& spec, bool withStates, bool record
 }  // namespace
 
 int main() {
-  emu::device = emu::Device{0, 0};  // no SMs: the persistent loop never applies here
+  emu::device() = emu::Device{0, 0};  // no SMs: the persistent loop never applies here
   runCase("LSTM, 3 layers, B=32, T=12, with h0/c0", specOf(CellKind::Lstm, 5, 6, 0, 3, 12, 32), true, false);
   std::vector<int> sizes;
   for (int t = 0; t < 11; ++t) sizes.push_back(33 - 2 * t);

@@ -1,0 +1,47 @@
+#!/bin/bash
+# Builds the addon with its CUDA backend on the emulated device (emu.h, emu_runtime.cpp): every native source as
+# for the GPU build (RNN_WITH_CUDA), the .cu files through transform.py, g++ instead of nvcc, no CUDA libraries.
+# Output: build/emu/node_rnn.node; run the suite on it with NODE_RNN_ADDON=build/emu/node_rnn.node (run.sh does).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+source scripts/cuda-include.sh
+if [ -z "$cuda_include" ]; then exit 0; fi
+out=build/emu
+mkdir -p "$out/src" "$out/obj"
+node_include=$(node -p "require('path').join(process.execPath, '..', '..', 'include', 'node')")
+addon_include=$(node -p "require('node-addon-api').include_dir")
+blas_include=$(dirname "$(find /usr/include /usr/local/include -name cblas.h 2>/dev/null | head -n 1)")
+common=(-std=c++20 -O2 -fPIC -pthread -DNAPI_VERSION=8 -DNAPI_CPP_EXCEPTIONS -DNODE_ADDON_API_DISABLE_DEPRECATED -DRNN_WITH_CUDA
+        '-DRNN_CUDA_REASON="emulated device"' -I"$node_include" -I"$addon_include" -I"$blas_include" -Inative/cuda
+        -Iscripts/cuda-stub -I"$cuda_include")
+jobs=()
+for f in native/cuda/*.cu; do
+  python3 scripts/cuda-emu/transform.py "$f" "$out/src/$(basename "$f" .cu).cu.cpp"
+  jobs+=("$out/src/$(basename "$f" .cu).cu.cpp")
+done
+jobs+=(native/core/*.cpp native/cpu/*.cpp native/binding/*.cpp native/cuda/*.cpp scripts/cuda-emu/emu_runtime.cpp)
+compile() {
+  local f=$1 o
+  o="$out/obj/$(echo "$f" | tr '/' '_').o"
+  case "$f" in
+    native/core/* | native/cpu/*) g++ "${common[@]}" -c "$f" -o "$o" ;;
+    *) g++ "${common[@]}" -include scripts/cuda-emu/emu.h -c "$f" -o "$o" ;;
+  esac
+}
+export -f compile
+export out
+export common_str="${common[*]}"
+pids=()
+fail=0
+for f in "${jobs[@]}"; do
+  compile "$f" &
+  pids+=($!)
+  if [ ${#pids[@]} -ge "$(nproc)" ]; then
+    wait "${pids[0]}" || fail=1
+    pids=("${pids[@]:1}")
+  fi
+done
+for p in "${pids[@]}"; do wait "$p" || fail=1; done
+if [ "$fail" -ne 0 ]; then echo "build-addon: compile failed" >&2; exit 1; fi
+g++ -shared -pthread -o "$out/node_rnn.node" "$out"/obj/*.o -lopenblas
+echo "built $out/node_rnn.node (CUDA backend on the emulated device)"
