@@ -13,6 +13,7 @@ import { recordNode } from './node';
 import { TensorKernels, kernelsFor } from './device-kernels';
 import * as dev from './device-ops';
 import * as devShape from './device-shape-ops';
+import { contiguous } from './device-support';
 
 type F32 = Tensor<'float32'>;
 type AnyData = Float32Array | BigInt64Array;
@@ -83,15 +84,6 @@ function wrapDim(dim: unknown, ndim: number, name = 'dim', scalarOk = true): num
 // ---------------------------------------------------------------------------------------------------------
 // Index maps and graph recording
 
-function stridesOf(shape: readonly number[]): number[] {
-  const strides = new Array<number>(shape.length);
-  let s = 1;
-  for (let i = shape.length - 1; i >= 0; i--) {
-    strides[i] = s;
-    s *= shape[i];
-  }
-  return strides;
-}
 
 /** For each element (row-major) of a tensor of `shape`, the flat source index `sum(index[i] * strides[i])`. */
 function stridedMap(shape: readonly number[], strides: readonly number[]): Int32Array {
@@ -117,7 +109,7 @@ function stridedMap(shape: readonly number[], strides: readonly number[]): Int32
 function broadcastMap(shape: readonly number[], out: readonly number[]): Int32Array | null {
   if (sameShape(shape, out)) return null;
   const offset = out.length - shape.length;
-  const own = stridesOf(shape);
+  const own = contiguous(shape);
   const strides = out.map((_, i) => {
     const j = i - offset;
     return j >= 0 && shape[j] !== 1 ? own[j] : 0;
@@ -584,7 +576,7 @@ export function view<D extends DType>(input: Tensor<D>, shape: readonly number[]
 }
 
 function permuteCore<D extends DType>(op: string, name: string, x: Tensor<D>, perm: readonly number[]): Tensor<D> {
-  const own = stridesOf(x.shape);
+  const own = contiguous(x.shape);
   const k = deviceOf([['input', x]]);
   if (k) return devShape.permuteOp(k, name, x as Tensor<DType> as F32, perm) as Tensor<DType> as Tensor<D>;
   const outShape = perm.map((p) => x.shape[p]);
