@@ -11,6 +11,7 @@
 #include <mutex>
 
 #include "cuda_cell_step.cuh"
+#include "cuda_context.h"
 
 namespace rnn::cuda {
 
@@ -104,10 +105,7 @@ __global__ void __launch_bounds__(kThreads) fusedStepKernel(StepParams p, const 
 }
 
 bool fusedEnabled() {
-  static const bool enabled = [] {
-    const char* flag = std::getenv("NODE_RNN_CUDA_FUSED");
-    return !(flag && std::strcmp(flag, "0") == 0);
-  }();
+  static const bool enabled = switchedOn("NODE_RNN_CUDA_FUSED");
   return enabled;
 }
 

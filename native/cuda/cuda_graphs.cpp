@@ -126,10 +126,7 @@ std::unique_ptr<GraphEntry> capture(CudaBackend& be, const RnnSpec& spec, const 
 
 bool rnnForwardGraph(CudaBackend& be, const RnnSpec& spec, const RnnIo& io) {
   // NODE_RNN_CUDA_GRAPHS=0 turns graphs off (the GPU check runs the CUDA tests both ways)
-  static const bool enabled = [] {
-    const char* flag = std::getenv("NODE_RNN_CUDA_GRAPHS");
-    return !(flag && std::strcmp(flag, "0") == 0);
-  }();
+  static const bool enabled = switchedOn("NODE_RNN_CUDA_GRAPHS");
   if (!enabled) return false;
   if (spec.training && spec.dropout > 0.f && spec.numLayers > 1) return false;  // a fresh mask every call
   // a recording forward writes the caller's saved workspace, which a cached graph does not own; such

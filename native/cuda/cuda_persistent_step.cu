@@ -16,6 +16,7 @@
 
 #include "cuda_cell_backward.cuh"
 #include "cuda_cell_step.cuh"
+#include "cuda_context.h"
 #include "cuda_grid_sync.cuh"
 
 namespace rnn::cuda {
@@ -280,10 +281,7 @@ __global__ void __launch_bounds__(kThreads, 1) persistentBackwardKernel(Persiste
 }
 
 bool persistentEnabled() {
-  static const bool enabled = [] {
-    const char* flag = std::getenv("NODE_RNN_CUDA_PERSISTENT");
-    return !(flag && std::strcmp(flag, "0") == 0);
-  }();
+  static const bool enabled = switchedOn("NODE_RNN_CUDA_PERSISTENT");
   return enabled;
 }
 

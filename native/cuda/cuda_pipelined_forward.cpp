@@ -25,10 +25,7 @@ constexpr int kMinChunkSteps = 4;
 constexpr int kLayerLanes = kMaxLanes / 2;  // layers beyond this share lanes (only adds false dependencies)
 
 bool pipelineEnabled() {
-  static const bool enabled = [] {
-    const char* flag = std::getenv("NODE_RNN_CUDA_PIPELINE");
-    return !(flag && std::strcmp(flag, "0") == 0);
-  }();
+  static const bool enabled = switchedOn("NODE_RNN_CUDA_PIPELINE");
   return enabled;
 }
 
