@@ -6,10 +6,10 @@
 #include <cuda_runtime_api.h>
 
 #include <cstddef>
-#include <cstdlib>
-#include <cstring>
 #include <string>
 #include <vector>
+
+#include "cuda_switches.h"
 
 namespace rnn::cuda {
 
@@ -31,13 +31,6 @@ struct Context {
 // Throws std::runtime_error with the CUDA/cuBLAS error text.
 void check(cudaError_t status, const char* what);
 void check(cublasStatus_t status, const char* what);
-
-// The switches NODE_RNN_CUDA_GRAPHS / _FUSED / _PERSISTENT / _PIPELINE: on unless the variable is "0" (the GPU
-// check runs the CUDA tests with them off too). Callers read it once.
-inline bool switchedOn(const char* variable) {
-  const char* flag = std::getenv(variable);
-  return !(flag && std::strcmp(flag, "0") == 0);
-}
 
 Context& context(int device);
 // Lane i of the context (0-based; at most kMaxLanes), created with its stream and cuBLAS handle on first use.

@@ -11,7 +11,7 @@
 #include <mutex>
 
 #include "cuda_cell_step.cuh"
-#include "cuda_context.h"
+#include "cuda_switches.h"
 
 namespace rnn::cuda {
 

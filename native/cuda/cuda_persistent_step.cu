@@ -16,7 +16,7 @@
 
 #include "cuda_cell_backward.cuh"
 #include "cuda_cell_step.cuh"
-#include "cuda_context.h"
+#include "cuda_switches.h"
 #include "cuda_grid_sync.cuh"
 
 namespace rnn::cuda {
