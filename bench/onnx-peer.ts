@@ -11,7 +11,8 @@
 // onnx.proto) so the peer needs no package beyond onnxruntime-node.
 
 import { endianness } from 'node:os';
-import type * as Ort from 'onnxruntime-node';
+import type * as Ort from 'onnxruntime-common'; // onnxruntime-node's API, typed without the runtime (a bench peer)
+import { requirePeer } from './peer-require';
 
 export type PeerCell = 'LSTM' | 'GRU' | 'RNN_TANH' | 'RNN_RELU';
 
@@ -332,9 +333,9 @@ export function buildOnnxModel(spec: PeerSpec, weights: Record<string, Float32Ar
   return onnxModel(graph);
 }
 
-/** Loads onnxruntime-node lazily, so that this module can be imported where it is absent. */
+/** Loads onnxruntime-node lazily (bench/peers), so that this module can be imported where it is absent. */
 export function loadOnnxRuntime(): typeof Ort {
-  return require('onnxruntime-node') as typeof Ort;
+  return requirePeer<typeof Ort>('onnxruntime-node');
 }
 
 export async function createOnnxPeer(spec: PeerSpec, weights: Record<string, Float32Array>): Promise<OnnxPeer> {

@@ -19,7 +19,8 @@
 // (tensorflow/tfjs#3830), so it loads the single-threaded SIMD binary and setThreadsCount has no effect;
 // loadTfjs() reports the count the backend actually uses (getThreadsCount()).
 
-import type * as Tf from '@tensorflow/tfjs';
+import type * as Tf from './tfjs-types';
+import { requirePeer } from './peer-require';
 
 export type TfjsCell = 'LSTM' | 'GRU';
 
@@ -60,8 +61,8 @@ export interface TfjsPeer {
 
 /** Loads @tensorflow/tfjs and selects the wasm backend; throws when either is unavailable. */
 export async function loadTfjs(): Promise<TfjsRuntime> {
-  const tf = require('@tensorflow/tfjs') as typeof Tf;
-  const wasm = require('@tensorflow/tfjs-backend-wasm') as typeof import('@tensorflow/tfjs-backend-wasm');
+  const tf = requirePeer<typeof Tf>('@tensorflow/tfjs');
+  const wasm = requirePeer<{ getThreadsCount(): number }>('@tensorflow/tfjs-backend-wasm');
   if (!(await tf.setBackend('wasm'))) throw new Error('tf.setBackend("wasm") failed');
   await tf.ready();
   const backend = tf.getBackend();
