@@ -1,5 +1,6 @@
 // Loads the compiled addon. A missing or broken build throws an Error that says how to rebuild it,
 // instead of a bare dlopen trace.
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as os from 'node:os';
 
@@ -158,29 +159,68 @@ export interface NativeBinding {
 }
 
 const root = path.resolve(__dirname, '..', '..');
-// NODE_RNN_ADDON names one build to load instead (e.g. scripts/asan.sh's sanitized one); no fallback, so a run
-// meant for that build never silently uses another.
-const candidates = process.env.NODE_RNN_ADDON
-  ? [path.resolve(process.env.NODE_RNN_ADDON)]
-  : [path.join(root, 'build', 'Release', 'node_rnn.node'), path.join(root, 'build', 'Debug', 'node_rnn.node')];
 
-/** Loads the first of `files` that exists; exported so the error path can be tested. */
-export function loadNative(files: readonly string[] = candidates): NativeBinding {
-  const failures: string[] = [];
-  for (const file of files) {
+interface AddonPaths {
+  prebuiltPath(root: string): string;
+  sourceBuildPaths(root: string): string[];
+}
+// Plain JS shared with the install script, which runs before the TypeScript is compiled.
+const addonPaths = require(path.join(root, 'scripts', 'addon-paths.js')) as AddonPaths;
+
+/** Where a build comes from: a source build (cmake-js / node-gyp), the prebuilt binary, or NODE_RNN_ADDON. */
+export type AddonSource = 'source' | 'prebuilt' | 'NODE_RNN_ADDON';
+export interface AddonCandidate {
+  file: string;
+  source: AddonSource;
+}
+
+/**
+ * The builds to try, in order: a source build (it may have CUDA, and a user who built one asked for it), then the
+ * prebuilt CPU binary for this platform. NODE_RNN_ADDON names one build to load instead (e.g. scripts/asan.sh's
+ * sanitized one), with no fallback, so a run meant for that build never silently uses another.
+ */
+export function addonCandidates(): AddonCandidate[] {
+  if (process.env.NODE_RNN_ADDON) return [{ file: path.resolve(process.env.NODE_RNN_ADDON), source: 'NODE_RNN_ADDON' }];
+  return [
+    ...addonPaths.sourceBuildPaths(root).map((file) => ({ file, source: 'source' as const })),
+    { file: addonPaths.prebuiltPath(root), source: 'prebuilt' },
+  ];
+}
+
+let loaded: AddonCandidate | null = null;
+
+/** The build this process loaded: its file and where it comes from. */
+export function loadedAddon(): AddonCandidate {
+  return { ...loaded! };
+}
+
+/** Loads the first candidate that loads; otherwise throws an Error naming each one tried and how to fix it. */
+export function loadNative(candidates: readonly (AddonCandidate | string)[] = addonCandidates()): NativeBinding {
+  const tried: string[] = [];
+  let anyBroken = false;
+  for (const c of candidates) {
+    const candidate: AddonCandidate = typeof c === 'string' ? { file: c, source: 'source' } : c;
+    if (!fs.existsSync(candidate.file)) {
+      tried.push(`${candidate.file} (${candidate.source}): not present`);
+      continue;
+    }
     try {
-      return require(file) as NativeBinding;
+      const binding = require(candidate.file) as NativeBinding;
+      loaded = candidate;
+      return binding;
     } catch (error) {
-      const e = error as NodeJS.ErrnoException;
-      if (e.code !== 'MODULE_NOT_FOUND') failures.push(`${file}: ${e.message.split('\n')[0]}`);
+      anyBroken = true;
+      tried.push(`${candidate.file} (${candidate.source}): could not be loaded: ${(error as Error).message.split('\n')[0]}`);
     }
   }
-  const reason = failures.length > 0 ? `the build could not be loaded:\n  ${failures.join('\n  ')}` : 'no native build was found';
+  const platform = `${process.platform}-${process.arch}`;
   throw new Error(
-    `node-rnn: ${reason}\n` +
-      `Rebuild it from ${root} with:\n` +
-      '  apt-get install -y cmake libopenblas-dev   (Debian/Ubuntu; or your platform\'s CMake and OpenBLAS)\n' +
-      '  npm run build:native',
+    `node-rnn: ${anyBroken ? 'the build could not be loaded' : 'no native build was found'} for ${platform} (Node ${process.versions.node}). Tried:\n  ` +
+      `${tried.join('\n  ')}\n` +
+      'The prebuilt binary covers Linux x64 with glibc 2.36 or newer; elsewhere build from source. Install CMake, a C++ ' +
+      'compiler and OpenBLAS (Debian/Ubuntu: apt-get install -y cmake g++ libopenblas-dev), then:\n' +
+      '  in a project using node-rnn:   npm rebuild node-rnn --build-from-source\n' +
+      `  in a node-rnn checkout (${root}):   npm run build:native`,
   );
 }
 

@@ -1,11 +1,11 @@
 // The public surface of node-rnn.
-import { native } from './binding';
+import { native, loadedAddon, type AddonCandidate } from './binding';
 import { checkInteger } from './checks';
 
 export { Tensor, DType, Device, DeviceLike, AnyTensor, NestedArray, TensorOptions, DeviceOptions, tensor, fromBuffer, zeros, ones, full, rand, randn, isTensor } from './tensor';
 export type { FloatDType, HalfDType, FloatTensorOptions, ToOptions } from './tensor';
 export { cuda, setFloat32MatmulPrecision, getFloat32MatmulPrecision } from './cuda';
-export type { Float32MatmulPrecision } from './binding';
+export type { Float32MatmulPrecision, AddonCandidate, AddonSource } from './binding';
 export { manualSeed } from './random';
 export { setMemoryLimit, getMemoryLimit } from './limits';
 export { noGrad, isGradEnabled, setGradEnabled } from './autograd/grad-mode';
@@ -38,6 +38,11 @@ export function getNumThreads(): number {
 }
 
 /** The BLAS library and the CPU kernel it picked, e.g. `{ config: 'OpenBLAS 0.3.21 ...', core: 'Haswell' }`. */
+/** Which native build this process loaded: its file, and whether it is a source build or the prebuilt binary. */
+export function addonInfo(): AddonCandidate {
+  return loadedAddon();
+}
+
 export function blasInfo(): { config: string; core: string } {
   return native.blasInfo();
 }
