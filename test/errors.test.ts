@@ -83,15 +83,28 @@ describe('errors: constructor options', () => {
 
   for (const [name, make] of [...kinds, ...cells]) {
     describe(name, () => {
-      it('rejects non-integer, zero and negative inputSize / hiddenSize', () => {
+      const cell = name.endsWith('Cell');
+      it(cell ? 'rejects non-integer, zero and negative inputSize, non-integer and negative hiddenSize' : 'rejects non-integer, zero and negative inputSize / hiddenSize', () => {
         for (const key of ['inputSize', 'hiddenSize']) {
           const base: Record<string, unknown> = { inputSize: 10, hiddenSize: 20 };
-          throwsExactly(() => make({ ...base, [key]: 1.5 }), TypeError, new RegExp(`^Expected positive integer for ${key} but received 1\\.5$`));
-          throwsExactly(() => make({ ...base, [key]: '10' }), TypeError, new RegExp(`^Expected positive integer for ${key} but received "10"$`));
+          // a cell's hiddenSize may be 0 (PyTorch's cells allow it), so it is only said to be an integer
+          const zeroOk = cell && key === 'hiddenSize';
+          throwsExactly(() => make({ ...base, [key]: 1.5 }), TypeError, new RegExp(`^Expected ${zeroOk ? '' : 'positive '}integer for ${key} but received 1\\.5$`));
+          throwsExactly(() => make({ ...base, [key]: '10' }), TypeError, new RegExp(`^Expected ${zeroOk ? '' : 'positive '}integer for ${key} but received "10"$`));
           throwsExactly(() => make({ ...base, [key]: NaN }), TypeError, new RegExp(`for ${key} but received NaN`));
           throwsExactly(() => make({ ...base, [key]: undefined }), TypeError, new RegExp(`for ${key} but received undefined`));
-          throwsExactly(() => make({ ...base, [key]: 0 }), RangeError, new RegExp(`^Expected integer >= 1 for ${key} but received 0$`));
-          throwsExactly(() => make({ ...base, [key]: -3 }), RangeError, new RegExp(`^Expected integer >= 1 for ${key} but received -3$`));
+          if (zeroOk) {
+            throwsExactly(() => make({ ...base, [key]: -3 }), RangeError, new RegExp(`^Expected integer >= 0 for ${key} but received -3$`));
+          } else if (cell) {
+            throwsExactly(() => make({ ...base, [key]: 0 }), RangeError, new RegExp(`^Expected integer >= 1 for ${key} but received 0$`));
+            throwsExactly(() => make({ ...base, [key]: -3 }), RangeError, new RegExp(`^Expected integer >= 1 for ${key} but received -3$`));
+          } else {
+            // the layers keep PyTorch's ValueError text ("hidden_size must be greater than zero")
+            const torchName = key === 'inputSize' ? 'input_size' : 'hidden_size';
+            for (const v of [0, -3]) {
+              throwsExactly(() => make({ ...base, [key]: v }), RangeError, new RegExp(`^${torchName} must be greater than zero: expected integer >= 1 for ${key} but received ${v}$`));
+            }
+          }
         }
       });
 
@@ -114,8 +127,8 @@ describe('errors: constructor options', () => {
       const base = { inputSize: 10, hiddenSize: 20 };
       it('rejects non-integer, zero and negative numLayers', () => {
         throwsExactly(() => make({ ...base, numLayers: 2.5 }), TypeError, /^Expected positive integer for numLayers but received 2\.5$/);
-        throwsExactly(() => make({ ...base, numLayers: 0 }), RangeError, /^Expected integer >= 1 for numLayers but received 0$/);
-        throwsExactly(() => make({ ...base, numLayers: -1 }), RangeError, /^Expected integer >= 1 for numLayers but received -1$/);
+        throwsExactly(() => make({ ...base, numLayers: 0 }), RangeError, /^num_layers must be greater than zero: expected integer >= 1 for numLayers but received 0$/);
+        throwsExactly(() => make({ ...base, numLayers: -1 }), RangeError, /^num_layers must be greater than zero: expected integer >= 1 for numLayers but received -1$/);
       });
 
       it('rejects dropout outside [0, 1] or not a number', () => {
@@ -136,11 +149,19 @@ describe('errors: constructor options', () => {
     });
   }
 
-  it('rejects a nonlinearity other than tanh / relu (RNN and RNNCell)', () => {
-    throwsExactly(() => new RNN({ inputSize: 10, hiddenSize: 20, nonlinearity: 'gelu' as never }), RangeError, /^Expected one of 'tanh', 'relu' for nonlinearity but received "gelu"$/);
-    throwsExactly(() => new RNNCell({ inputSize: 10, hiddenSize: 20, nonlinearity: 'Tanh' as never }), RangeError, /^Expected one of 'tanh', 'relu' for nonlinearity but received "Tanh"$/);
-    throwsExactly(() => new RNN({ inputSize: 10, hiddenSize: 20, nonlinearity: 1 as never }), RangeError, /for nonlinearity but received 1$/);
+  it('rejects a nonlinearity other than tanh / relu with PyTorch\'s message (RNN and RNNCell)', () => {
+    throwsExactly(() => new RNN({ inputSize: 10, hiddenSize: 20, nonlinearity: 'sigmoid' as never }), RangeError, /^Unknown nonlinearity 'sigmoid'\. Select from 'tanh' or 'relu'\.$/);
+    throwsExactly(() => new RNN({ inputSize: 10, hiddenSize: 20, nonlinearity: 'gelu' as never }), RangeError, /^Unknown nonlinearity 'gelu'\. Select from 'tanh' or 'relu'\.$/);
+    throwsExactly(() => new RNNCell({ inputSize: 10, hiddenSize: 20, nonlinearity: 'Tanh' as never }), RangeError, /^Unknown nonlinearity 'Tanh'\. Select from 'tanh' or 'relu'\.$/);
+    // not a string at all: the wrong kind of value, so a TypeError with the same text
+    throwsExactly(() => new RNN({ inputSize: 10, hiddenSize: 20, nonlinearity: 1 as never }), TypeError, /^Unknown nonlinearity 1\. Select from 'tanh' or 'relu'\.$/);
+    throwsExactly(() => new RNNCell({ inputSize: 10, hiddenSize: 20, nonlinearity: null as never }), TypeError, /^Unknown nonlinearity null\. Select from 'tanh' or 'relu'\.$/);
     assert.equal(new RNN({ inputSize: 10, hiddenSize: 20, nonlinearity: 'relu' }).nonlinearity, 'relu');
+    assert.equal(new RNNCell({ inputSize: 10, hiddenSize: 20 }).nonlinearity, 'tanh');
+  });
+
+  it('LSTM with projSize checks hiddenSize > 0 with PyTorch\'s message too', () => {
+    throwsExactly(() => new LSTM({ inputSize: 10, hiddenSize: 0, projSize: 2 }), RangeError, /^hidden_size must be greater than zero: expected integer >= 1 for hiddenSize but received 0$/);
   });
 
   it('rejects nonlinearity on LSTM / GRU / LSTMCell / GRUCell as an unknown option', () => {
@@ -212,9 +233,22 @@ describe('errors: layer forward arguments', () => {
     }
   });
 
-  it('rejects empty sequences and empty batches', () => {
+  it('rejects empty sequences (an empty batch is valid: see module.test.ts)', () => {
     rejectsBeforeNative(() => rnn.forward(zeros([0, 3, 10])), RangeError, /Expected sequence length to be larger than 0/);
-    rejectsBeforeNative(() => gru.forward(zeros([5, 0, 10])), RangeError, /Expected a batch size larger than 0/);
+    rejectsBeforeNative(() => gru.forward(zeros([0, 0, 10])), RangeError, /Expected sequence length to be larger than 0/);
+  });
+
+  it('an empty batch never reaches native code (sync, async, cells), whatever the device path would be', async () => {
+    const before = { ...nativeCalls };
+    assert.deepEqual(gru.forward(zeros([5, 0, 10]))[0].shape, [5, 0, 20]);
+    assert.deepEqual((await lstm.forwardAsync(zeros([5, 0, 10])))[1][1].shape, [2, 0, 20]);
+    assert.deepEqual(new GRUCell({ inputSize: 10, hiddenSize: 3 }).forward(zeros([0, 10])).shape, [0, 3]);
+    assert.deepEqual((await new RNNCell({ inputSize: 10, hiddenSize: 0 }).forwardAsync(zeros([4, 10]))).shape, [4, 0]);
+    assert.deepEqual(nativeCalls, before);
+  });
+
+  it('an empty batch still checks h0 against [L * D, 0, H]', () => {
+    rejectsBeforeNative(() => rnn.forward(zeros([5, 0, 10]), zeros([2, 1, 20])), RangeError, /^Expected hidden size \[2, 0, 20\], got \[2, 1, 20\]$/);
   });
 
   it('rejects wrong h0 shapes for RNN and GRU', () => {
