@@ -3,7 +3,8 @@
 import { strict as assert } from 'node:assert';
 import {
   GRU, GRUCell, LSTM, LSTMCell, Module, PackedSequence, RNN, RNNCell, Tensor,
-  fromBuffer, full, getNumThreads, manualSeed, packPaddedSequence, padPackedSequence, rand, randn, setNumThreads, tensor, zeros,
+  fromBuffer, full, getNumThreads, manualSeed, packPaddedSequence, packSequence, padPackedSequence, padSequence, rand, randn, setNumThreads, tensor,
+  unpackSequence, unpadSequence, zeros,
 } from '../lib/index';
 // Only used to count calls into the addon (a spy), so that "rejected before native code runs" is checked directly.
 import { native } from '../lib/binding';
@@ -473,6 +474,54 @@ describe('errors: packing', () => {
     throwsExactly(() => padPackedSequence(packed, { paddingValue: '0' as never }), TypeError, /^Expected number for paddingValue but received "0"$/);
     throwsExactly(() => padPackedSequence(randn([5, 3]) as never), TypeError, /^Expected a PackedSequence for sequence but received a Tensor$/);
     assert.deepEqual(padPackedSequence(packed, { totalLength: 5 })[0].shape, [5, 3, 2]);
+  });
+});
+
+describe('errors: packing of empty tensors and the sequence-list helpers', () => {
+  it('packPaddedSequence of an empty tensor says "Cannot pack empty tensors." (PyTorch\'s text), whatever the lengths', () => {
+    throwsExactly(() => packPaddedSequence(zeros([0, 0]), []), RangeError, /^Cannot pack empty tensors\. \(input has shape \[0, 0\]\)$/);
+    throwsExactly(() => packPaddedSequence(zeros([5, 0, 3]), [], { enforceSorted: false }), RangeError, /^Cannot pack empty tensors\./);
+    throwsExactly(() => packPaddedSequence(zeros([3, 2, 0]), [3, 3]), RangeError, /^Cannot pack empty tensors\./);
+    // packSequence of sequences that are all empty reaches the same check
+    throwsExactly(() => packSequence([zeros([0, 2]), zeros([0, 2])]), RangeError, /^Cannot pack empty tensors\./);
+  });
+
+  it('padPackedSequence of a PackedSequence without steps', () => {
+    throwsExactly(() => padPackedSequence(new PackedSequence(zeros([0, 2]), tensor(new BigInt64Array(0)))), RangeError, /^batch_sizes can not be empty$/);
+  });
+
+  it('padSequence: the list, its tensors, and the options', () => {
+    throwsExactly(() => padSequence([]), RangeError, /^received an empty list of sequences$/);
+    throwsExactly(() => padSequence(randn([2, 3]) as never), TypeError, /^Expected an array of Tensors for sequences but received a Tensor$/);
+    throwsExactly(() => padSequence([randn([2]), 5] as never), TypeError, /^Expected a Tensor for sequences\[1\] but received 5$/);
+    throwsExactly(() => padSequence([randn([2]), tensor(3)]), RangeError, /^Expected sequences\[1\] to have at least 1 dimension \(\[L, \*\]\) but received a 0-d tensor$/);
+    throwsExactly(() => padSequence([randn([2, 3]), randn([4, 2])]), RangeError, /^Expected every sequence to have the trailing dimensions of sequences\[0\] \[3\] but sequences\[1\] has shape \[4, 2\]$/);
+    throwsExactly(() => padSequence([randn([2]), tensor([1], undefined, { dtype: 'int64' })] as never), TypeError, /^Expected every sequence to have the dtype of sequences\[0\] \(float32\) but sequences\[1\] is int64$/);
+    const gone = randn([2]);
+    gone.dispose();
+    throwsExactly(() => padSequence([randn([2]), gone]), Error, /^sequences\[1\] is a disposed Tensor/);
+    throwsExactly(() => padSequence([randn([2])], { paddingSide: 'middle' as never }), RangeError, /^Expected padding_side to be one of left or right, but got middle\.$/);
+    throwsExactly(() => padSequence([randn([2])], { paddingSide: 1 as never }), TypeError, /^Expected 'left' or 'right' for paddingSide but received 1$/);
+    throwsExactly(() => padSequence([randn([2])], { paddingValue: '0' as never }), TypeError, /^Expected number for paddingValue but received "0"$/);
+    throwsExactly(() => padSequence([randn([2])], { batchFirst: 1 as never }), TypeError, /^Expected boolean for batchFirst but received 1$/);
+    throwsExactly(() => padSequence([randn([2])], { padding: 0 } as never), TypeError, /^Unknown option "padding" for padSequence options/);
+    throwsExactly(() => padSequence([tensor([1], undefined, { dtype: 'int64' })], { paddingValue: NaN }), RangeError, /^Expected a finite paddingValue for int64 sequences but received NaN$/);
+  });
+
+  it('packSequence: unsorted lengths under enforceSorted, and its options', () => {
+    throwsExactly(() => packSequence([randn([1]), randn([3])]), RangeError, /^`lengths` array must be sorted in decreasing order when `enforceSorted` is true\. You can pass `enforceSorted: false` to packPaddedSequence and\/or packSequence/);
+    throwsExactly(() => packSequence([randn([3]), randn([0])]), RangeError, /^Length of all samples has to be greater than 0/);
+    throwsExactly(() => packSequence([randn([3])], { batchFirst: true } as never), TypeError, /^Unknown option "batchFirst" for packSequence options; expected one of enforceSorted$/);
+  });
+
+  it('unpadSequence / unpackSequence: shapes and lengths', () => {
+    throwsExactly(() => unpadSequence(randn([4]), [4]), RangeError, /^Expected padded of at least 2 dimensions/);
+    throwsExactly(() => unpadSequence(randn([4, 2]), [4]), RangeError, /^Expected `len\(lengths\)` to be equal to batch_size, but got 1 \(batch_size=2\)$/);
+    throwsExactly(() => unpadSequence(randn([4, 2]), [4, 5]), RangeError, /^lengths\[1\] = 5 is longer than the padded sequence length 4$/);
+    throwsExactly(() => unpadSequence(randn([2, 4]), [4, 5], { batchFirst: true }), RangeError, /^lengths\[1\] = 5 is longer than the padded sequence length 4$/);
+    throwsExactly(() => unpadSequence(randn([4, 2]), [4, -1]), RangeError, /^Expected integer >= 0 for lengths\[1\] but received -1$/);
+    throwsExactly(() => unpadSequence(null as never, [1]), TypeError, /^Expected a Tensor for padded but received null$/);
+    throwsExactly(() => unpackSequence(randn([4, 2]) as never), TypeError, /^Expected a PackedSequence for packed but received a Tensor$/);
   });
 });
 
