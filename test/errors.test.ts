@@ -506,6 +506,8 @@ describe('errors: packing of empty tensors and the sequence-list helpers', () =>
     throwsExactly(() => padSequence([randn([2])], { batchFirst: 1 as never }), TypeError, /^Expected boolean for batchFirst but received 1$/);
     throwsExactly(() => padSequence([randn([2])], { padding: 0 } as never), TypeError, /^Unknown option "padding" for padSequence options/);
     throwsExactly(() => padSequence([tensor([1], undefined, { dtype: 'int64' })], { paddingValue: NaN }), RangeError, /^Expected a finite paddingValue for int64 sequences but received NaN$/);
+    // BigInt64Array would silently wrap 2^63 to -2^63
+    throwsExactly(() => padSequence([tensor([1], undefined, { dtype: 'int64' })], { paddingValue: 2 ** 63 }), RangeError, /^paddingValue 9223372036854776000 cannot be converted to type int64 without overflow$/);
   });
 
   it('packSequence: unsorted lengths under enforceSorted, and its options', () => {

@@ -24,11 +24,13 @@ export function allocHost(dtype: DType, n: number): HostArray {
 
 /**
  * `n` elements of `dtype`, all `value`: rounded to a half dtype, truncated toward zero for int64 (as PyTorch fills
- * a long tensor from a float padding value), which then needs a finite value.
+ * a long tensor from a float padding value), which then needs a finite value in int64's range.
  */
 export function filledHost(dtype: DType, n: number, value: number, name: string): HostArray {
   if (dtype === 'int64') {
     if (!Number.isFinite(value)) throw new RangeError(`Expected a finite ${name} for int64 sequences but received ${value}`);
+    // BigInt64Array would wrap 2^63 around to -2^63; PyTorch refuses the overflow
+    if (Math.trunc(value) < -(2 ** 63) || Math.trunc(value) >= 2 ** 63) throw new RangeError(`${name} ${value} cannot be converted to type int64 without overflow`);
     return new BigInt64Array(n).fill(BigInt(Math.trunc(value)));
   }
   if (isHalfDType(dtype)) return new Uint16Array(n).fill(numberToHalf(dtype, value));

@@ -59,7 +59,7 @@ export function padSequence<D extends DType = 'float32'>(sequences: readonly Ten
     throw new TypeError(`Expected number for paddingValue but received ${describe(opts.paddingValue)}`);
   }
   const paddingValue = (opts.paddingValue as number | undefined) ?? 0;
-  const side = opts.paddingSide ?? 'right';
+  const side = opts.paddingSide === undefined ? 'right' : opts.paddingSide;
   if (typeof side !== 'string') throw new TypeError(`Expected 'left' or 'right' for paddingSide but received ${describe(side)}`);
   if (side !== 'left' && side !== 'right') throw new RangeError(`Expected padding_side to be one of left or right, but got ${side}.`);
   const list = checkSequences(sequences);
