@@ -295,6 +295,9 @@ describe('packing: packSequence / unpadSequence / unpackSequence', () => {
     const ids = packSequence([tensor([1, 2, 3], undefined, { dtype: 'int64' }), tensor([4], undefined, { dtype: 'int64' })]);
     assert.equal(ids.data.dtype, 'int64');
     assert.deepEqual(ids.data.toArray(), [1n, 4n, 2n, 3n]);
+    // the dtype is in the static types too (this compiles only if it is)
+    const back: Tensor<'int64'>[] = unpackSequence(ids);
+    assert.deepEqual(back.map((t) => t.tolist()), [[1n, 2n, 3n], [4n]]);
   });
 
   for (const enforceSorted of [true, false]) {

@@ -231,6 +231,10 @@ describe('tensor: item and tolist', () => {
     assert.equal(tensor([0.1]).to('float16').item(), 0.0999755859375);
     assert.equal(tensor([0.1]).to('bfloat16').item(), 0.10009765625);
     assert.equal(tensor([[2n ** 62n + 1n]], undefined, { dtype: 'int64' }).item(), 2n ** 62n + 1n);
+    // the static types follow the dtype (this compiles only if they do)
+    const f: number = tensor([1.5]).item();
+    const i: bigint = tensor([7], undefined, { dtype: 'int64' }).item();
+    assert.deepEqual([f, i], [1.5, 7n]);
   });
 
   it('item() of any other number of elements says PyTorch\'s "cannot be converted to Scalar"', () => {
