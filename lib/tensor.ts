@@ -255,6 +255,21 @@ export class Tensor<D extends DType = 'float32'> {
     return build(0, 0) as NestedArray<D extends 'int64' ? bigint : number>;
   }
 
+  /** PyTorch's name for `toArray()`: nested arrays, a number (bigint for int64) for a 0-d tensor. */
+  tolist(): NestedArray<D extends 'int64' ? bigint : number> {
+    return this.toArray();
+  }
+
+  /**
+   * The value of a one-element tensor (of any shape), like `tensor.item()`: a number, float16/bfloat16 exactly, a
+   * bigint for int64 (as `toArray` gives); a CUDA tensor is read back.
+   */
+  item(): D extends 'int64' ? bigint : number {
+    this.storage(); // a disposed tensor says so first
+    if (this.numel !== 1) throw new RangeError(`a Tensor with ${this.numel} elements cannot be converted to Scalar`);
+    return this.hostValues()[0] as D extends 'int64' ? bigint : number;
+  }
+
   /**
    * Internal: the values in host memory for reading: `hostData()`, with float16/bfloat16 bits widened to a
    * Float32Array (exact).

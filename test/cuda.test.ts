@@ -4,9 +4,11 @@
 import { strict as assert } from 'node:assert';
 import {
   GRU, GRUCell, LSTM, LSTMCell, Module, PackedSequence, RNN, RNNCell, Tensor, cuda, full, getFloat32MatmulPrecision,
-  manualSeed, noGrad, ones, packPaddedSequence, padPackedSequence, rand, randn, setFloat32MatmulPrecision, tensor, zeros,
+  manualSeed, noGrad, ones, packPaddedSequence, packSequence, padPackedSequence, padSequence, rand, randn, setFloat32MatmulPrecision, tensor,
+  unpackSequence, zeros,
 } from '../lib/index';
 import { copyInto } from '../lib/cuda';
+import { native } from '../lib/binding';
 import { fixtureNames, loadFixture, relativeError, buildModule } from './helpers/fixtures';
 import { compareForward, forwardCase } from './helpers/forward';
 import { throwsExactly, rejectsExactly, escapeRegExp } from './helpers/assertions';
@@ -462,3 +464,68 @@ async function runFixture(file: string, tolerance: number): Promise<void> {
   });
   for (const results of [c.run(), await c.runAsync()]) compareForward(f, results, tolerance);
 }
+
+describe('cuda: empty batches, packing helpers, item', function () {
+  before(function () {
+    if (!cuda.isAvailable()) {
+      console.log(`    CUDA tests skipped: ${whyUnavailable()}`);
+      this.skip();
+    }
+  });
+
+  it('an empty batch on CUDA gives empty CUDA results and zero CUDA gradients without a native forward', async () => {
+    const realForward = native.rnnForward, realAsync = native.rnnForwardAsync;
+    let calls = 0;
+    native.rnnForward = (...args) => (calls++, realForward(...args));
+    native.rnnForwardAsync = (...args) => (calls++, realAsync(...args));
+    try {
+      const m = new LSTM({ inputSize: 3, hiddenSize: 4, numLayers: 2, bidirectional: true, projSize: 2 }).to('cuda');
+      const x = zeros([5, 0, 3]).cuda().requiresGrad_();
+      const [out, [h, c]] = m.forward(x);
+      assert.deepEqual([out.shape, h.shape, c.shape], [[5, 0, 4], [4, 0, 2], [4, 0, 4]]);
+      for (const t of [out, h, c]) assert.equal(t.device, 'cuda:0');
+      const [aOut] = await m.forwardAsync(x);
+      assert.deepEqual(aOut.shape, [5, 0, 4]);
+      out.sum().add(h.sum()).add(c.sum()).backward();
+      assert.equal(x.grad!.device, 'cuda:0');
+      for (const p of m.parameters()) {
+        assert.equal(p.grad!.device, 'cuda:0');
+        assert.ok(p.grad!.cpu().data.every((v) => v === 0));
+      }
+      const cell = new GRUCell({ inputSize: 3, hiddenSize: 0 }).to('cuda');
+      assert.deepEqual(cell.forward(randn([2, 3]).cuda()).shape, [2, 0]);
+      assert.equal(calls, 0);
+    } finally {
+      native.rnnForward = realForward;
+      native.rnnForwardAsync = realAsync;
+    }
+  });
+
+  it('padSequence / packSequence / unpackSequence of CUDA tensors stay on CUDA and equal the CPU results; gradients go back', () => {
+    manualSeed(94);
+    const host = [randn([3, 2]), randn([1, 2]), randn([2, 2])];
+    const dev = host.map((t) => t.cuda().requiresGrad_());
+    const padded = padSequence(dev, { batchFirst: true, paddingValue: -1 });
+    assert.equal(padded.device, 'cuda:0');
+    assert.deepEqual(padded.cpu().data, padSequence(host, { batchFirst: true, paddingValue: -1 }).data);
+    const packed = packSequence(dev, { enforceSorted: false });
+    assert.equal(packed.data.device, 'cuda:0');
+    assert.deepEqual(packed.data.cpu().data, packSequence(host, { enforceSorted: false }).data.data);
+    const back = unpackSequence(packed);
+    back.forEach((t, b) => assert.deepEqual(t.cpu().data, host[b].data));
+    back.map((t) => t.sum()).reduce((a, b) => a.add(b)).backward();
+    dev.forEach((t) => {
+      assert.equal(t.grad!.device, 'cuda:0');
+      assert.ok(t.grad!.cpu().data.every((v) => v === 1));
+    });
+    const moved = packSequence(host).cuda();
+    assert.equal(moved.data.device, 'cuda:0');
+    assert.equal(moved.cpu().data.device, 'cpu');
+  });
+
+  it('item() and tolist() read a CUDA tensor back', () => {
+    assert.equal(tensor([[1.5]]).cuda().item(), 1.5);
+    assert.equal(tensor([0.1]).to('cuda', 'float16').item(), 0.0999755859375);
+    assert.deepEqual(tensor([[1, 2], [3, 4]]).cuda().tolist(), [[1, 2], [3, 4]]);
+  });
+});

@@ -3,7 +3,8 @@
 import { strict as assert } from 'node:assert';
 import {
   GRU, GRUCell, LSTM, LSTMCell, Module, PackedSequence, RNN, RNNCell, Tensor,
-  fromBuffer, full, getNumThreads, manualSeed, packPaddedSequence, padPackedSequence, rand, randn, setNumThreads, tensor, zeros,
+  fromBuffer, full, getNumThreads, manualSeed, packPaddedSequence, packSequence, padPackedSequence, padSequence, rand, randn, setNumThreads, tensor,
+  unpackSequence, unpadSequence, zeros,
 } from '../lib/index';
 // Only used to count calls into the addon (a spy), so that "rejected before native code runs" is checked directly.
 import { native } from '../lib/binding';
@@ -83,15 +84,28 @@ describe('errors: constructor options', () => {
 
   for (const [name, make] of [...kinds, ...cells]) {
     describe(name, () => {
-      it('rejects non-integer, zero and negative inputSize / hiddenSize', () => {
+      const cell = name.endsWith('Cell');
+      it(cell ? 'rejects non-integer, zero and negative inputSize, non-integer and negative hiddenSize' : 'rejects non-integer, zero and negative inputSize / hiddenSize', () => {
         for (const key of ['inputSize', 'hiddenSize']) {
           const base: Record<string, unknown> = { inputSize: 10, hiddenSize: 20 };
-          throwsExactly(() => make({ ...base, [key]: 1.5 }), TypeError, new RegExp(`^Expected positive integer for ${key} but received 1\\.5$`));
-          throwsExactly(() => make({ ...base, [key]: '10' }), TypeError, new RegExp(`^Expected positive integer for ${key} but received "10"$`));
+          // a cell's hiddenSize may be 0 (PyTorch's cells allow it), so it is only said to be an integer
+          const zeroOk = cell && key === 'hiddenSize';
+          throwsExactly(() => make({ ...base, [key]: 1.5 }), TypeError, new RegExp(`^Expected ${zeroOk ? '' : 'positive '}integer for ${key} but received 1\\.5$`));
+          throwsExactly(() => make({ ...base, [key]: '10' }), TypeError, new RegExp(`^Expected ${zeroOk ? '' : 'positive '}integer for ${key} but received "10"$`));
           throwsExactly(() => make({ ...base, [key]: NaN }), TypeError, new RegExp(`for ${key} but received NaN`));
           throwsExactly(() => make({ ...base, [key]: undefined }), TypeError, new RegExp(`for ${key} but received undefined`));
-          throwsExactly(() => make({ ...base, [key]: 0 }), RangeError, new RegExp(`^Expected integer >= 1 for ${key} but received 0$`));
-          throwsExactly(() => make({ ...base, [key]: -3 }), RangeError, new RegExp(`^Expected integer >= 1 for ${key} but received -3$`));
+          if (zeroOk) {
+            throwsExactly(() => make({ ...base, [key]: -3 }), RangeError, new RegExp(`^Expected integer >= 0 for ${key} but received -3$`));
+          } else if (cell) {
+            throwsExactly(() => make({ ...base, [key]: 0 }), RangeError, new RegExp(`^Expected integer >= 1 for ${key} but received 0$`));
+            throwsExactly(() => make({ ...base, [key]: -3 }), RangeError, new RegExp(`^Expected integer >= 1 for ${key} but received -3$`));
+          } else {
+            // the layers keep PyTorch's ValueError text ("hidden_size must be greater than zero")
+            const torchName = key === 'inputSize' ? 'input_size' : 'hidden_size';
+            for (const v of [0, -3]) {
+              throwsExactly(() => make({ ...base, [key]: v }), RangeError, new RegExp(`^${torchName} must be greater than zero: expected integer >= 1 for ${key} but received ${v}$`));
+            }
+          }
         }
       });
 
@@ -114,8 +128,8 @@ describe('errors: constructor options', () => {
       const base = { inputSize: 10, hiddenSize: 20 };
       it('rejects non-integer, zero and negative numLayers', () => {
         throwsExactly(() => make({ ...base, numLayers: 2.5 }), TypeError, /^Expected positive integer for numLayers but received 2\.5$/);
-        throwsExactly(() => make({ ...base, numLayers: 0 }), RangeError, /^Expected integer >= 1 for numLayers but received 0$/);
-        throwsExactly(() => make({ ...base, numLayers: -1 }), RangeError, /^Expected integer >= 1 for numLayers but received -1$/);
+        throwsExactly(() => make({ ...base, numLayers: 0 }), RangeError, /^num_layers must be greater than zero: expected integer >= 1 for numLayers but received 0$/);
+        throwsExactly(() => make({ ...base, numLayers: -1 }), RangeError, /^num_layers must be greater than zero: expected integer >= 1 for numLayers but received -1$/);
       });
 
       it('rejects dropout outside [0, 1] or not a number', () => {
@@ -136,11 +150,19 @@ describe('errors: constructor options', () => {
     });
   }
 
-  it('rejects a nonlinearity other than tanh / relu (RNN and RNNCell)', () => {
-    throwsExactly(() => new RNN({ inputSize: 10, hiddenSize: 20, nonlinearity: 'gelu' as never }), RangeError, /^Expected one of 'tanh', 'relu' for nonlinearity but received "gelu"$/);
-    throwsExactly(() => new RNNCell({ inputSize: 10, hiddenSize: 20, nonlinearity: 'Tanh' as never }), RangeError, /^Expected one of 'tanh', 'relu' for nonlinearity but received "Tanh"$/);
-    throwsExactly(() => new RNN({ inputSize: 10, hiddenSize: 20, nonlinearity: 1 as never }), RangeError, /for nonlinearity but received 1$/);
+  it('rejects a nonlinearity other than tanh / relu with PyTorch\'s message (RNN and RNNCell)', () => {
+    throwsExactly(() => new RNN({ inputSize: 10, hiddenSize: 20, nonlinearity: 'sigmoid' as never }), RangeError, /^Unknown nonlinearity 'sigmoid'\. Select from 'tanh' or 'relu'\.$/);
+    throwsExactly(() => new RNN({ inputSize: 10, hiddenSize: 20, nonlinearity: 'gelu' as never }), RangeError, /^Unknown nonlinearity 'gelu'\. Select from 'tanh' or 'relu'\.$/);
+    throwsExactly(() => new RNNCell({ inputSize: 10, hiddenSize: 20, nonlinearity: 'Tanh' as never }), RangeError, /^Unknown nonlinearity 'Tanh'\. Select from 'tanh' or 'relu'\.$/);
+    // not a string at all: the wrong kind of value, so a TypeError with the same text
+    throwsExactly(() => new RNN({ inputSize: 10, hiddenSize: 20, nonlinearity: 1 as never }), TypeError, /^Unknown nonlinearity 1\. Select from 'tanh' or 'relu'\.$/);
+    throwsExactly(() => new RNNCell({ inputSize: 10, hiddenSize: 20, nonlinearity: null as never }), TypeError, /^Unknown nonlinearity null\. Select from 'tanh' or 'relu'\.$/);
     assert.equal(new RNN({ inputSize: 10, hiddenSize: 20, nonlinearity: 'relu' }).nonlinearity, 'relu');
+    assert.equal(new RNNCell({ inputSize: 10, hiddenSize: 20 }).nonlinearity, 'tanh');
+  });
+
+  it('LSTM with projSize checks hiddenSize > 0 with PyTorch\'s message too', () => {
+    throwsExactly(() => new LSTM({ inputSize: 10, hiddenSize: 0, projSize: 2 }), RangeError, /^hidden_size must be greater than zero: expected integer >= 1 for hiddenSize but received 0$/);
   });
 
   it('rejects nonlinearity on LSTM / GRU / LSTMCell / GRUCell as an unknown option', () => {
@@ -212,9 +234,22 @@ describe('errors: layer forward arguments', () => {
     }
   });
 
-  it('rejects empty sequences and empty batches', () => {
+  it('rejects empty sequences (an empty batch is valid: see module.test.ts)', () => {
     rejectsBeforeNative(() => rnn.forward(zeros([0, 3, 10])), RangeError, /Expected sequence length to be larger than 0/);
-    rejectsBeforeNative(() => gru.forward(zeros([5, 0, 10])), RangeError, /Expected a batch size larger than 0/);
+    rejectsBeforeNative(() => gru.forward(zeros([0, 0, 10])), RangeError, /Expected sequence length to be larger than 0/);
+  });
+
+  it('an empty batch never reaches native code (sync, async, cells), whatever the device path would be', async () => {
+    const before = { ...nativeCalls };
+    assert.deepEqual(gru.forward(zeros([5, 0, 10]))[0].shape, [5, 0, 20]);
+    assert.deepEqual((await lstm.forwardAsync(zeros([5, 0, 10])))[1][1].shape, [2, 0, 20]);
+    assert.deepEqual(new GRUCell({ inputSize: 10, hiddenSize: 3 }).forward(zeros([0, 10])).shape, [0, 3]);
+    assert.deepEqual((await new RNNCell({ inputSize: 10, hiddenSize: 0 }).forwardAsync(zeros([4, 10]))).shape, [4, 0]);
+    assert.deepEqual(nativeCalls, before);
+  });
+
+  it('an empty batch still checks h0 against [L * D, 0, H]', () => {
+    rejectsBeforeNative(() => rnn.forward(zeros([5, 0, 10]), zeros([2, 1, 20])), RangeError, /^Expected hidden size \[2, 0, 20\], got \[2, 1, 20\]$/);
   });
 
   it('rejects wrong h0 shapes for RNN and GRU', () => {
@@ -439,6 +474,56 @@ describe('errors: packing', () => {
     throwsExactly(() => padPackedSequence(packed, { paddingValue: '0' as never }), TypeError, /^Expected number for paddingValue but received "0"$/);
     throwsExactly(() => padPackedSequence(randn([5, 3]) as never), TypeError, /^Expected a PackedSequence for sequence but received a Tensor$/);
     assert.deepEqual(padPackedSequence(packed, { totalLength: 5 })[0].shape, [5, 3, 2]);
+  });
+});
+
+describe('errors: packing of empty tensors and the sequence-list helpers', () => {
+  it('packPaddedSequence of an empty tensor says "Cannot pack empty tensors." (PyTorch\'s text), whatever the lengths', () => {
+    throwsExactly(() => packPaddedSequence(zeros([0, 0]), []), RangeError, /^Cannot pack empty tensors\. \(input has shape \[0, 0\]\)$/);
+    throwsExactly(() => packPaddedSequence(zeros([5, 0, 3]), [], { enforceSorted: false }), RangeError, /^Cannot pack empty tensors\./);
+    throwsExactly(() => packPaddedSequence(zeros([3, 2, 0]), [3, 3]), RangeError, /^Cannot pack empty tensors\./);
+    // packSequence of sequences that are all empty reaches the same check
+    throwsExactly(() => packSequence([zeros([0, 2]), zeros([0, 2])]), RangeError, /^Cannot pack empty tensors\./);
+  });
+
+  it('padPackedSequence of a PackedSequence without steps', () => {
+    throwsExactly(() => padPackedSequence(new PackedSequence(zeros([0, 2]), tensor(new BigInt64Array(0)))), RangeError, /^batch_sizes can not be empty$/);
+  });
+
+  it('padSequence: the list, its tensors, and the options', () => {
+    throwsExactly(() => padSequence([]), RangeError, /^received an empty list of sequences$/);
+    throwsExactly(() => padSequence(randn([2, 3]) as never), TypeError, /^Expected an array of Tensors for sequences but received a Tensor$/);
+    throwsExactly(() => padSequence([randn([2]), 5] as never), TypeError, /^Expected a Tensor for sequences\[1\] but received 5$/);
+    throwsExactly(() => padSequence([randn([2]), tensor(3)]), RangeError, /^Expected sequences\[1\] to have at least 1 dimension \(\[L, \*\]\) but received a 0-d tensor$/);
+    throwsExactly(() => padSequence([randn([2, 3]), randn([4, 2])]), RangeError, /^Expected every sequence to have the trailing dimensions of sequences\[0\] \[3\] but sequences\[1\] has shape \[4, 2\]$/);
+    throwsExactly(() => padSequence([randn([2]), tensor([1], undefined, { dtype: 'int64' })] as never), TypeError, /^Expected every sequence to have the dtype of sequences\[0\] \(float32\) but sequences\[1\] is int64$/);
+    const gone = randn([2]);
+    gone.dispose();
+    throwsExactly(() => padSequence([randn([2]), gone]), Error, /^sequences\[1\] is a disposed Tensor/);
+    throwsExactly(() => padSequence([randn([2])], { paddingSide: 'middle' as never }), RangeError, /^Expected padding_side to be one of left or right, but got middle\.$/);
+    throwsExactly(() => padSequence([randn([2])], { paddingSide: 1 as never }), TypeError, /^Expected 'left' or 'right' for paddingSide but received 1$/);
+    throwsExactly(() => padSequence([randn([2])], { paddingValue: '0' as never }), TypeError, /^Expected number for paddingValue but received "0"$/);
+    throwsExactly(() => padSequence([randn([2])], { batchFirst: 1 as never }), TypeError, /^Expected boolean for batchFirst but received 1$/);
+    throwsExactly(() => padSequence([randn([2])], { padding: 0 } as never), TypeError, /^Unknown option "padding" for padSequence options/);
+    throwsExactly(() => padSequence([tensor([1], undefined, { dtype: 'int64' })], { paddingValue: NaN }), RangeError, /^Expected a finite paddingValue for int64 sequences but received NaN$/);
+    // BigInt64Array would silently wrap 2^63 to -2^63
+    throwsExactly(() => padSequence([tensor([1], undefined, { dtype: 'int64' })], { paddingValue: 2 ** 63 }), RangeError, /^paddingValue 9223372036854776000 cannot be converted to type int64 without overflow$/);
+  });
+
+  it('packSequence: unsorted lengths under enforceSorted, and its options', () => {
+    throwsExactly(() => packSequence([randn([1]), randn([3])]), RangeError, /^`lengths` array must be sorted in decreasing order when `enforceSorted` is true\. You can pass `enforceSorted: false` to packPaddedSequence and\/or packSequence/);
+    throwsExactly(() => packSequence([randn([3]), randn([0])]), RangeError, /^Length of all samples has to be greater than 0/);
+    throwsExactly(() => packSequence([randn([3])], { batchFirst: true } as never), TypeError, /^Unknown option "batchFirst" for packSequence options; expected one of enforceSorted$/);
+  });
+
+  it('unpadSequence / unpackSequence: shapes and lengths', () => {
+    throwsExactly(() => unpadSequence(randn([4]), [4]), RangeError, /^Expected padded of at least 2 dimensions/);
+    throwsExactly(() => unpadSequence(randn([4, 2]), [4]), RangeError, /^Expected `len\(lengths\)` to be equal to batch_size, but got 1 \(batch_size=2\)$/);
+    throwsExactly(() => unpadSequence(randn([4, 2]), [4, 5]), RangeError, /^lengths\[1\] = 5 is longer than the padded sequence length 4$/);
+    throwsExactly(() => unpadSequence(randn([2, 4]), [4, 5], { batchFirst: true }), RangeError, /^lengths\[1\] = 5 is longer than the padded sequence length 4$/);
+    throwsExactly(() => unpadSequence(randn([4, 2]), [4, -1]), RangeError, /^Expected integer >= 0 for lengths\[1\] but received -1$/);
+    throwsExactly(() => unpadSequence(null as never, [1]), TypeError, /^Expected a Tensor for padded but received null$/);
+    throwsExactly(() => unpackSequence(randn([4, 2]) as never), TypeError, /^Expected a PackedSequence for packed but received a Tensor$/);
   });
 });
 

@@ -10,6 +10,7 @@ import { fuzzParams, totals } from './fuzz/harness';
 import { cellProperty, forwardProperty, loadStateDictProperty, moduleOptionsProperty, packedProperty } from './fuzz/modules';
 import { backwardProperty, deviceProperty, factoryProperty, fromBufferProperty, opsProperty, tensorProperty } from './fuzz/tensors';
 import { safetensorsJunkProperty, safetensorsMutationProperty, safetensorsRandomProperty } from './fuzz/safetensors';
+import { itemProperty, sequencesProperty } from './fuzz/sequences';
 
 describe('fuzz', function () {
   this.timeout(0);
@@ -40,6 +41,8 @@ describe('fuzz', function () {
   it('RNN/LSTM/GRU forward and forwardAsync against the float64 reference', () => fc.assert(forwardProperty, fuzzParams(500)));
   it('packed sequences with random lengths', () => fc.assert(packedProperty, fuzzParams(300)));
   it('cells', () => fc.assert(cellProperty, fuzzParams(400)));
+  it('padSequence / unpadSequence / packSequence / unpackSequence with random lists', () => fc.assert(sequencesProperty, fuzzParams(300)));
+  it('Tensor.item of random shapes', () => fc.assert(itemProperty, fuzzParams(200)));
   it('loadStateDict with random dicts', () => fc.assert(loadStateDictProperty, fuzzParams(200)));
   it('tensor factories', () => fc.assert(factoryProperty, fuzzParams(500)));
   it('device moves', () => fc.assert(deviceProperty, fuzzParams(200)));

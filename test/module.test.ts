@@ -1,7 +1,7 @@
 // Modules: PyTorch's parameter names, shapes and order; state dicts; train/eval; result shapes and layouts;
 // the forward math against an independent float64 implementation of PyTorch's equations; cells; dropout.
 import { strict as assert } from 'node:assert';
-import { GRU, GRUCell, LSTM, LSTMCell, Module, RNN, RNNCell, Tensor, manualSeed, randn, zeros } from '../lib/index';
+import { GRU, GRUCell, LSTM, LSTMCell, Module, RNN, RNNCell, Tensor, manualSeed, noGrad, randn, zeros } from '../lib/index';
 
 // ---------------------------------------------------------------------------------------------------------
 // Independent float64 reference of torch.nn.RNN / LSTM / GRU (plain loops over nested arrays).
@@ -621,4 +621,118 @@ describe('module: dropout', () => {
       });
     });
   });
+});
+
+describe('module: an empty batch, and cells of hiddenSize 0, give empty results and zero gradients (as PyTorch)', () => {
+  const I = 3, H = 4, T = 5;
+  type LayerOptions = { batchFirst: boolean };
+  const layers: [string, (o: LayerOptions) => RNN | LSTM | GRU, { L: number; D: number; P: number }][] = [
+    ['RNN tanh, 2 layers, bidirectional', (o) => new RNN({ inputSize: I, hiddenSize: H, numLayers: 2, bidirectional: true, ...o }), { L: 2, D: 2, P: H }],
+    ['RNN relu', (o) => new RNN({ inputSize: I, hiddenSize: H, nonlinearity: 'relu', ...o }), { L: 1, D: 1, P: H }],
+    ['LSTM projSize 2, 2 layers, bidirectional', (o) => new LSTM({ inputSize: I, hiddenSize: H, numLayers: 2, bidirectional: true, projSize: 2, ...o }), { L: 2, D: 2, P: 2 }],
+    ['GRU, 3 layers, bidirectional', (o) => new GRU({ inputSize: I, hiddenSize: H, numLayers: 3, bidirectional: true, ...o }), { L: 3, D: 2, P: H }],
+  ];
+
+  /** Asserts `t` has `shape` (and so no elements here). */
+  const hasShape = (t: Tensor, shape: number[], what: string) => {
+    assert.deepEqual(t.shape, shape, `${what} shape`);
+    assert.equal(t.numel, 0, `${what} is empty`);
+  };
+
+  for (const [name, make, { L, D, P }] of layers) {
+    for (const batchFirst of [false, true]) {
+      it(`${name}${batchFirst ? ', batchFirst' : ''}: forward, forwardAsync, backward`, async () => {
+        manualSeed(81);
+        const m = make({ batchFirst });
+        const lstm = m instanceof LSTM;
+        const xShape = batchFirst ? [0, T, I] : [T, 0, I];
+        const outShape = batchFirst ? [0, T, D * P] : [T, 0, D * P];
+        const x = zeros(xShape).requiresGrad_();
+        const h0 = zeros([L * D, 0, P]).requiresGrad_();
+        const c0 = zeros([L * D, 0, H]).requiresGrad_();
+        const check = (out: Tensor, state: Tensor | [Tensor, Tensor]) => {
+          hasShape(out, outShape, 'output');
+          const [h, c] = Array.isArray(state) ? state : [state, null];
+          hasShape(h, [L * D, 0, P], 'h_n');
+          if (lstm) hasShape(c!, [L * D, 0, H], 'c_n');
+          return [out, h, c].filter((t): t is Tensor => t !== null);
+        };
+        for (const hx of [undefined, lstm ? [h0, c0] : h0]) {
+          const [out, state] = (m as GRU).forward(x, hx as never) as [Tensor, Tensor | [Tensor, Tensor]];
+          check(out, state);
+          const [aOut, aState] = await ((m as GRU).forwardAsync(x, hx as never) as Promise<[Tensor, Tensor | [Tensor, Tensor]]>);
+          check(aOut, aState);
+        }
+        // backward: every gradient has its tensor's shape; the parameters' are zero (nothing flowed through them)
+        const [out, state] = (m as GRU).forward(x, (lstm ? [h0, c0] : h0) as never) as [Tensor, Tensor | [Tensor, Tensor]];
+        const results = check(out, state);
+        const loss = results.map((t) => t.sum()).reduce((a, b) => a.add(b));
+        assert.equal(loss.item(), 0);
+        loss.backward();
+        assert.deepEqual(x.grad!.shape, xShape);
+        assert.deepEqual(h0.grad!.shape, [L * D, 0, P]);
+        if (lstm) assert.deepEqual(c0.grad!.shape, [L * D, 0, H]);
+        for (const [pname, p] of m.namedParameters()) {
+          assert.ok(p.grad, `${pname} has a gradient`);
+          assert.deepEqual(p.grad.shape, p.shape, `${pname}.grad shape`);
+          assert.ok(p.grad.data.every((v) => v === 0), `${pname}.grad is zero`);
+        }
+        // and the module still computes real batches afterwards, the same as a fresh copy with its weights
+        const again = make({ batchFirst });
+        copyWeights(m, again);
+        const xr = randn(batchFirst ? [2, T, I] : [T, 2, I]);
+        assert.deepEqual(((m as GRU).forward(xr)[0] as Tensor).data, ((again as GRU).forward(xr)[0] as Tensor).data);
+      });
+    }
+  }
+
+  it('an empty batch under noGrad records nothing', () => {
+    const m = new LSTM({ inputSize: I, hiddenSize: H });
+    const [out, [h]] = noGrad(() => m.forward(zeros([T, 0, I])));
+    assert.equal(out.gradFn, null);
+    assert.equal(h.gradFn, null);
+  });
+
+  const cells: [string, (hiddenSize: number) => RNNCell | GRUCell | LSTMCell][] = [
+    ['RNNCell tanh', (h) => new RNNCell({ inputSize: I, hiddenSize: h })],
+    ['RNNCell relu', (h) => new RNNCell({ inputSize: I, hiddenSize: h, nonlinearity: 'relu' })],
+    ['GRUCell', (h) => new GRUCell({ inputSize: I, hiddenSize: h })],
+    ['LSTMCell', (h) => new LSTMCell({ inputSize: I, hiddenSize: h })],
+  ];
+  for (const [name, make] of cells) {
+    const gates = name.startsWith('LSTM') ? 4 : name.startsWith('GRU') ? 3 : 1;
+    /** h' (and c') of one call. */
+    const states = (r: Tensor | [Tensor, Tensor]): Tensor[] => (Array.isArray(r) ? r : [r]);
+
+    it(`${name}: input [0, I] gives [0, H], sync and async, with zero gradients`, async () => {
+      const cell = make(H);
+      const x = zeros([0, I]).requiresGrad_();
+      const hx = name.startsWith('LSTM') ? [zeros([0, H]), zeros([0, H])] : zeros([0, H]);
+      for (const r of [cell.forward(x), cell.forward(x, hx as never), await cell.forwardAsync(x)]) {
+        for (const s of states(r as Tensor | [Tensor, Tensor])) hasShape(s, [0, H], 'state');
+      }
+      const r = states(cell.forward(x) as Tensor | [Tensor, Tensor]);
+      r.map((t) => t.sum()).reduce((a, b) => a.add(b)).backward();
+      assert.deepEqual(x.grad!.shape, [0, I]);
+      for (const [pname, p] of cell.namedParameters()) assert.ok(p.grad!.data.every((v) => v === 0), `${pname}.grad is zero`);
+    });
+
+    it(`${name}: hiddenSize 0 has PyTorch's empty parameters and returns [B, 0]; dL/dx is zero`, async () => {
+      const cell = make(0);
+      assert.equal(cell.hiddenSize, 0);
+      assert.deepEqual(cell.namedParameters().map(([n, p]) => [n, p.shape]), [
+        ['weight_ih', [0, I]], ['weight_hh', [gates * 0, 0]], ['bias_ih', [0]], ['bias_hh', [0]],
+      ]);
+      manualSeed(82);
+      const x = randn([2, I]).requiresGrad_();
+      for (const r of [cell.forward(x), await cell.forwardAsync(x)]) for (const s of states(r as Tensor | [Tensor, Tensor])) hasShape(s, [2, 0], 'state');
+      for (const s of states(cell.forward(randn([I])) as Tensor | [Tensor, Tensor])) hasShape(s, [0], 'unbatched state');
+      const hx = name.startsWith('LSTM') ? [zeros([2, 0]), zeros([2, 0])] : zeros([2, 0]);
+      const r = states(cell.forward(x, hx as never) as Tensor | [Tensor, Tensor]);
+      r.map((t) => t.sum()).reduce((a, b) => a.add(b)).backward();
+      // h' does not depend on x through an empty weight_ih: the gradient is zero, of x's shape
+      assert.deepEqual(x.grad!.shape, [2, I]);
+      assert.deepEqual(Array.from(x.grad!.data), new Array(2 * I).fill(0));
+    });
+  }
 });

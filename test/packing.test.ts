@@ -1,7 +1,10 @@
 // Packed sequences: packPaddedSequence / padPackedSequence round trips and bookkeeping, and packed forwards of
 // RNN / LSTM / GRU checked against running every sequence alone, unpadded, truncated to its own length.
 import { strict as assert } from 'node:assert';
-import { GRU, LSTM, PackedSequence, RNN, Tensor, manualSeed, packPaddedSequence, padPackedSequence, randn, tensor } from '../lib/index';
+import {
+  GRU, LSTM, PackedSequence, RNN, Tensor, cuda, manualSeed, ones, packPaddedSequence, packSequence, padPackedSequence, padSequence, randn, tensor,
+  unpackSequence, unpadSequence, zeros,
+} from '../lib/index';
 
 /** Element [t, b, f] of a padded tensor laid out [T, B, F] (or [B, T, F] with batchFirst). */
 function at(x: Tensor, batchFirst: boolean, t: number, b: number, f: number): number {
@@ -208,5 +211,209 @@ describe('packing: a packed forward equals each sequence run alone', () => {
     const [pOut, ph] = m.forward(packPaddedSequence(x, [T, T, T]));
     assertClose(padPackedSequence(pOut)[0].data, out.data, 'output');
     assertClose(ph.data, h.data, 'h_n');
+  });
+});
+
+/** A [len, F] tensor of the values base, base + 1, ... (distinct, so a misplaced row shows). */
+const ramp = (len: number, F: number, base: number): Tensor => tensor(Float32Array.from({ length: len * F }, (_, i) => base + i), F === 0 ? [len] : [len, F]);
+
+describe('packing: padSequence', () => {
+  const F = 2;
+  const lens = [4, 2, 3];
+  const seqs = () => lens.map((len, b) => ramp(len, F, 100 * (b + 1)));
+
+  for (const batchFirst of [false, true]) {
+    for (const paddingSide of ['right', 'left'] as const) {
+      for (const paddingValue of [undefined, -1.5]) {
+        it(`equals the padded batch built by hand (batchFirst ${batchFirst}, paddingSide ${paddingSide}, paddingValue ${paddingValue ?? 'default'})`, () => {
+          const list = seqs();
+          const padded = padSequence(list, { batchFirst, paddingSide, ...(paddingValue === undefined ? {} : { paddingValue }) });
+          const T = Math.max(...lens), B = lens.length;
+          assert.deepEqual(padded.shape, batchFirst ? [B, T, F] : [T, B, F]);
+          for (let b = 0; b < B; b++) {
+            const start = paddingSide === 'left' ? T - lens[b] : 0;
+            for (let t = 0; t < T; t++) {
+              for (let f = 0; f < F; f++) {
+                const inside = t >= start && t < start + lens[b];
+                const expected = inside ? list[b].data[(t - start) * F + f] : paddingValue ?? 0;
+                assert.equal(at(padded, batchFirst, t, b, f), expected, `b=${b} t=${t} f=${f}`);
+              }
+            }
+          }
+        });
+      }
+    }
+  }
+
+  it('PyTorch\'s examples: sizes of pad_sequence([25 x 300, 22 x 300, 15 x 300]); 1-D sequences', () => {
+    assert.deepEqual(padSequence([ones([25, 300]), ones([22, 300]), ones([15, 300])]).shape, [25, 3, 300]);
+    assert.deepEqual(padSequence([tensor([1, 2, 3]), tensor([4, 5]), tensor([6])]).toArray(), [[1, 4, 6], [2, 5, 0], [3, 0, 0]]);
+    assert.deepEqual(padSequence([tensor([1, 2, 3]), tensor([4, 5])], { batchFirst: true, paddingSide: 'left' }).toArray(), [[1, 2, 3], [0, 4, 5]]);
+    // a sequence of length 0 is all padding; trailing dimensions of any rank are kept
+    assert.deepEqual(padSequence([zeros([0, 2]), ones([1, 2])], { paddingValue: 7 }).toArray(), [[[7, 7], [1, 1]]]);
+    assert.deepEqual(padSequence([ones([2, 2, 1]), ones([1, 2, 1])]).shape, [2, 2, 2, 1]);
+  });
+
+  it('int64 sequences stay int64 (paddingValue truncated toward zero); float16 values are kept exactly', () => {
+    const ids = padSequence([tensor([5, 6, 7], undefined, { dtype: 'int64' }), tensor([8], undefined, { dtype: 'int64' })], { paddingValue: -2.7 });
+    assert.equal(ids.dtype, 'int64');
+    assert.deepEqual(ids.toArray(), [[5n, 8n], [6n, -2n], [7n, -2n]]);
+    const half = padSequence([tensor([0.1, 1 / 3]).to('float16'), tensor([2049]).to('float16')], { paddingValue: 0.1 });
+    assert.equal(half.dtype, 'float16');
+    // float16 nearest values: 0.1 -> 0.0999755859375, 1/3 -> 0.333251953125, 2049 -> 2048 (spacing 2 above 2048)
+    assert.deepEqual(half.toArray(), [[0.0999755859375, 2048], [0.333251953125, 0.0999755859375]]);
+  });
+
+  it('is differentiable: each sequence gets the gradient at its padded positions (both sides)', () => {
+    manualSeed(91);
+    for (const paddingSide of ['right', 'left'] as const) {
+      const list = lens.map((len) => randn([len, F]).requiresGrad_());
+      const padded = padSequence(list, { paddingSide, paddingValue: 3 });
+      const W = randn(padded.shape.slice());
+      padded.mul(W).sum().backward();
+      const T = Math.max(...lens);
+      list.forEach((s, b) => {
+        const start = paddingSide === 'left' ? T - lens[b] : 0;
+        const expected = new Float32Array(lens[b] * F);
+        for (let t = 0; t < lens[b]; t++) for (let f = 0; f < F; f++) expected[t * F + f] = at(W, false, start + t, b, f);
+        assert.deepEqual(Array.from(s.grad!.data), Array.from(expected), `${paddingSide}: sequence ${b}`);
+      });
+    }
+  });
+});
+
+describe('packing: packSequence / unpadSequence / unpackSequence', () => {
+  const F = 3;
+
+  it('PyTorch\'s example: pack_sequence([[1, 2, 3], [4, 5], [6]]) and unpack_sequence back', () => {
+    const packed = packSequence([tensor([1, 2, 3]), tensor([4, 5]), tensor([6])]);
+    assert.deepEqual(packed.data.toArray(), [1, 4, 6, 2, 5, 3]);
+    assert.deepEqual(packed.batchSizeList(), [3, 2, 1]);
+    assert.equal(packed.sortedIndices, null);
+    assert.deepEqual(unpackSequence(packed).map((t) => t.toArray()), [[1, 2, 3], [4, 5], [6]]);
+    // int64 token ids too
+    const ids = packSequence([tensor([1, 2, 3], undefined, { dtype: 'int64' }), tensor([4], undefined, { dtype: 'int64' })]);
+    assert.equal(ids.data.dtype, 'int64');
+    assert.deepEqual(ids.data.toArray(), [1n, 4n, 2n, 3n]);
+    // the dtype is in the static types too (this compiles only if it is)
+    const back: Tensor<'int64'>[] = unpackSequence(ids);
+    assert.deepEqual(back.map((t) => t.tolist()), [[1n, 2n, 3n], [4n]]);
+  });
+
+  for (const enforceSorted of [true, false]) {
+    it(`packSequence equals packPaddedSequence(padSequence(...)) (enforceSorted ${enforceSorted})`, () => {
+      const lens = enforceSorted ? [5, 3, 3, 1] : [2, 5, 1, 3];
+      const list = lens.map((len, b) => ramp(len, F, 1000 * b));
+      const packed = packSequence(list, { enforceSorted });
+      const reference = packPaddedSequence(padSequence(list), lens, { enforceSorted });
+      assert.deepEqual(Array.from(packed.data.data), Array.from(reference.data.data));
+      assert.deepEqual(packed.data.shape, [lens.reduce((a, b) => a + b), F]);
+      assert.deepEqual(packed.batchSizeList(), reference.batchSizeList());
+      assert.deepEqual(packed.sortedIndices?.toArray() ?? null, reference.sortedIndices?.toArray() ?? null);
+      assert.deepEqual(packed.unsortedIndices?.toArray() ?? null, reference.unsortedIndices?.toArray() ?? null);
+      // and unpacking gives the sequences back, in the order given
+      unpackSequence(packed).forEach((s, b) => assert.deepEqual(s.toArray(), list[b].toArray(), `sequence ${b}`));
+    });
+  }
+
+  for (const batchFirst of [false, true]) {
+    it(`unpadSequence inverts padSequence (batchFirst ${batchFirst}; lengths as an array or an int64 tensor)`, () => {
+      const lens = [3, 0, 4, 1];
+      const list = lens.map((len, b) => ramp(len, F, 10 * b));
+      const padded = padSequence(list, { batchFirst, paddingValue: -9 });
+      for (const lengths of [lens, tensor(BigInt64Array.from(lens.map(BigInt)))]) {
+        const back = unpadSequence(padded, lengths, { batchFirst });
+        assert.equal(back.length, lens.length);
+        back.forEach((s, b) => {
+          assert.deepEqual(s.shape, [lens[b], F]);
+          assert.deepEqual(s.toArray(), list[b].toArray());
+        });
+      }
+    });
+  }
+
+  it('unpadSequence is differentiable: the padded tensor gets each sequence\'s gradient, zero where padding was', () => {
+    manualSeed(92);
+    const lens = [2, 4, 1];
+    const padded = randn([4, 3, F]).requiresGrad_();
+    const parts = unpadSequence(padded, lens);
+    const weights = parts.map((p) => randn(p.shape.slice()));
+    parts.map((p, b) => p.mul(weights[b]).sum()).reduce((a, b) => a.add(b)).backward();
+    for (let t = 0; t < 4; t++) {
+      for (let b = 0; b < 3; b++) {
+        for (let f = 0; f < F; f++) {
+          const expected = t < lens[b] ? weights[b].data[t * F + f] : 0;
+          assert.equal(at(padded.grad!, false, t, b, f), expected, `t=${t} b=${b} f=${f}`);
+        }
+      }
+    }
+  });
+
+  it('gradients through packSequence -> LSTM -> unpackSequence equal those of each sequence run alone', () => {
+    manualSeed(93);
+    const H = 4;
+    const m = new LSTM({ inputSize: F, hiddenSize: H, numLayers: 2, bidirectional: true });
+    const lens = [3, 5, 1, 4];
+    const B = lens.length;
+    const list = lens.map((len) => randn([len, F]).requiresGrad_());
+    const outWeights = lens.map((len) => randn([len, 2 * H]));
+    const hWeights = randn([4, B, H]);
+    const [out, [hN]] = m.forward(packSequence(list, { enforceSorted: false }));
+    const outs = unpackSequence(out);
+    outs.map((o, b) => o.mul(outWeights[b]).sum()).reduce((a, b) => a.add(b)).add(hN.mul(hWeights).sum()).backward();
+    for (let b = 0; b < B; b++) {
+      const alone = list[b].detach().requiresGrad_();
+      const [o, [h]] = m.forward(alone);
+      o.mul(outWeights[b]).sum().add(h.mul(stateOf(hWeights, b)).sum()).backward();
+      assertClose(list[b].grad!.data, alone.grad!.data, `sequence ${b} gradient`);
+    }
+  });
+});
+
+describe('packing: PackedSequence.to / cuda / cpu', () => {
+  const packed = () => packSequence([tensor([[0.1, 2], [3, 4]]), tensor([[5, 1 / 3]])]);
+
+  it('to(the same device or dtype) and cpu() on the CPU return the sequence itself, as PyTorch', () => {
+    const p = packed();
+    assert.equal(p.to('cpu'), p);
+    assert.equal(p.to('float32'), p);
+    assert.equal(p.to({ device: 'cpu', dtype: 'float32' }), p);
+    assert.equal(p.cpu(), p);
+  });
+
+  it('to(dtype) converts the data only; batchSizes and indices are kept', () => {
+    const p = packSequence([tensor([1, 2]), tensor([3, 4, 5])], { enforceSorted: false });
+    const half = p.to('bfloat16');
+    assert.notEqual(half, p);
+    assert.equal(half.data.dtype, 'bfloat16');
+    assert.deepEqual(half.data.toArray(), p.data.to('bfloat16').toArray());
+    assert.equal(half.batchSizes, p.batchSizes);
+    assert.equal(half.sortedIndices, p.sortedIndices);
+    assert.equal(half.unsortedIndices, p.unsortedIndices);
+    // the converted sequence pads back like the float32 one
+    assert.deepEqual(padPackedSequence(half)[0].toArray(), [[1, 3], [2, 4], [0, 5]]);
+  });
+
+  it('cuda() moves the data like Tensor.cuda() (or fails with the same error without a GPU)', () => {
+    const p = packed();
+    if (!cuda.isAvailable()) {
+      let expected = '';
+      try {
+        p.data.cuda();
+      } catch (e) {
+        expected = (e as Error).message;
+      }
+      assert.ok(expected.length > 0);
+      assert.throws(() => p.cuda(), { message: expected });
+      assert.throws(() => p.to('cuda'), { message: expected });
+      return;
+    }
+    const g = p.cuda();
+    assert.equal(g.data.device, 'cuda:0');
+    assert.equal(g.batchSizes.device, 'cpu');
+    assert.equal(g.cuda(), g);
+    const back = g.cpu();
+    assert.equal(back.data.device, 'cpu');
+    assert.deepEqual(back.data.toArray(), p.data.toArray());
   });
 });

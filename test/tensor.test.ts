@@ -222,6 +222,42 @@ describe('tensor: shape helpers, toArray and dispose', () => {
   });
 });
 
+describe('tensor: item and tolist', () => {
+  it('item() of a one-element tensor of any shape; float16 / bfloat16 exactly; int64 as a bigint', () => {
+    assert.equal(tensor(2.5).item(), 2.5);
+    assert.equal(tensor([[[-7.25]]]).item(), -7.25);
+    // 0.1 is not a float32: item gives the float32 value, as PyTorch's float32 item() does
+    assert.equal(tensor([0.1]).item(), Math.fround(0.1));
+    assert.equal(tensor([0.1]).to('float16').item(), 0.0999755859375);
+    assert.equal(tensor([0.1]).to('bfloat16').item(), 0.10009765625);
+    assert.equal(tensor([[2n ** 62n + 1n]], undefined, { dtype: 'int64' }).item(), 2n ** 62n + 1n);
+    // the static types follow the dtype (this compiles only if they do)
+    const f: number = tensor([1.5]).item();
+    const i: bigint = tensor([7], undefined, { dtype: 'int64' }).item();
+    assert.deepEqual([f, i], [1.5, 7n]);
+  });
+
+  it('item() of any other number of elements says PyTorch\'s "cannot be converted to Scalar"', () => {
+    assert.throws(() => tensor([1, 2]).item(), { name: 'RangeError', message: 'a Tensor with 2 elements cannot be converted to Scalar' });
+    assert.throws(() => zeros([0]).item(), { name: 'RangeError', message: 'a Tensor with 0 elements cannot be converted to Scalar' });
+    assert.throws(() => zeros([2, 3]).item(), { name: 'RangeError', message: 'a Tensor with 6 elements cannot be converted to Scalar' });
+    const gone = tensor([1]);
+    gone.dispose();
+    assert.throws(() => gone.item(), { name: 'Error', message: 'Tensor has been disposed; its data can no longer be used' });
+  });
+
+  it('tolist() nests like toArray: a 0-d tensor gives its number, empty dimensions give empty lists', () => {
+    assert.equal(tensor(3).tolist(), 3);
+    assert.deepEqual(tensor([[1, 2, 3], [4, 5, 6]]).tolist(), [[1, 2, 3], [4, 5, 6]]);
+    assert.deepEqual(zeros([0]).tolist(), []);
+    assert.deepEqual(zeros([2, 0, 3]).tolist(), [[], []]);
+    assert.deepEqual(tensor([1, -2], undefined, { dtype: 'int64' }).tolist(), [1n, -2n]);
+    assert.deepEqual(tensor([[1 / 3, 65520]]).to('float16').tolist(), [[0.333251953125, Infinity]]);
+    // bfloat16 keeps 8 significant bits: 1/3 -> 171/128 * 2^-2, 3e38 -> 226/128 * 2^127
+    assert.deepEqual(tensor([1 / 3, 3e38]).to('bfloat16').tolist(), [(171 / 128) * 2 ** -2, (226 / 128) * 2 ** 127]);
+  });
+});
+
 describe('tensor: factories', () => {
   it('zeros / ones / full have the shape and values asked for', () => {
     const z = zeros([2, 3]);

@@ -10,7 +10,7 @@ import { FloatDType } from '../half';
 import { Module } from './module';
 import { checkAllocation, checkRecurrenceAllocation } from '../limits';
 import {
-  CellMode, GATES, NATIVE_KIND, PreparedCall, checkCallDType, checkSameDevice, initUniform, nativeWeights, runPrepared, runPreparedAsync,
+  CellMode, GATES, NATIVE_KIND, PreparedCall, checkCallDType, checkSameDevice, emptyResultCall, initUniform, nativeWeights, runPrepared, runPreparedAsync,
 } from './rnn-base';
 
 export interface CellBaseOptions {
@@ -31,7 +31,8 @@ export abstract class CellBase extends Module {
     const o = checkOptions(`${name} options`, options, ['inputSize', 'hiddenSize', 'bias', ...extraKeys]);
     this.mode = mode;
     this.inputSize = checkInteger('inputSize', o.inputSize);
-    this.hiddenSize = checkInteger('hiddenSize', o.hiddenSize);
+    // hiddenSize 0 is allowed, as in PyTorch: the parameters and every result are then empty
+    this.hiddenSize = checkInteger('hiddenSize', o.hiddenSize, { min: 0 });
     this.bias = o.bias === undefined ? true : checkBoolean('bias', o.bias);
     const G = GATES[mode] * this.hiddenSize;
     checkAllocation(`${name} parameters`, [['parameters', 4 * (G * (this.inputSize + this.hiddenSize) + (this.bias ? 2 * G : 0))]]);
@@ -75,7 +76,6 @@ export abstract class CellBase extends Module {
     const B = batched ? x.shape[0] : 1;
     const features = x.shape[x.ndim - 1];
     if (features !== this.inputSize) throw new RangeError(`input has inconsistent input_size: got ${features} expected ${this.inputSize}`);
-    if (B === 0) throw new RangeError(`${name}: Expected a batch size larger than 0, got input of shape ${shapeText(x.shape)}`);
     const H = this.hiddenSize;
     const stateShape = batched ? [B, H] : [H];
     let h0: NativeStorage | null = null;
@@ -99,6 +99,11 @@ export abstract class CellBase extends Module {
       (params.some((p) => p.requiresGrad) || needsGrad(x) || needsGrad(h0Tensor) || needsGrad(c0Tensor));
     const dtype: FloatDType = checkCallDType(this, x, [h0Tensor, c0Tensor], recording);
     checkRecurrenceAllocation(`${name}.forward`, { mode: this.mode, rows: B, batch: B, layers: 1, directions: 1, hiddenSize: H, outSize: H, saving: recording });
+    if (B === 0 || H === 0) {
+      return emptyResultCall(this.device, dtype, [stateShape, lstm ? stateShape : null],
+        recording ? { name, inputs: [x, h0Tensor, c0Tensor, ...params] } : null,
+        ([hOut, cOut]) => (cOut ? [hOut!, cOut] : hOut!));
+    }
     const allocated: NativeStorage[] = [];
     const alloc = (n: number, type: FloatDType = 'float32'): NativeStorage => {
       const s = allocStorage(this.device, n, type) as NativeStorage;

@@ -2,7 +2,7 @@
 import { checkInteger } from '../checks';
 import { Tensor } from '../tensor';
 import { PackedSequence } from './packing';
-import { RNNBase, RNNBaseOptions } from './rnn-base';
+import { RNNBase, RNNBaseOptions, checkLayerSize } from './rnn-base';
 
 export interface LSTMOptions extends RNNBaseOptions {
   /** Project h to this size (0 = off; must be < hiddenSize). */
@@ -14,7 +14,7 @@ export type LSTMState = [Tensor, Tensor];
 export class LSTM extends RNNBase {
   constructor(options: LSTMOptions) {
     const projSize = options?.projSize === undefined ? 0 : checkInteger('projSize', options.projSize, { min: 0 });
-    if (projSize > 0 && projSize >= checkInteger('hiddenSize', options.hiddenSize)) {
+    if (projSize > 0 && projSize >= checkLayerSize('hiddenSize', 'hidden_size', options.hiddenSize)) {
       throw new RangeError(`proj_size has to be smaller than hidden_size: expected projSize < hiddenSize (${options.hiddenSize}) but received ${projSize}`);
     }
     super('LSTM', 'LSTM', options, ['projSize'], projSize);

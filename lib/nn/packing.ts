@@ -1,19 +1,14 @@
 // PyTorch's PackedSequence: the time steps of a batch of variable-length sequences, longest first,
 // with the batch shrinking as sequences end. The recurrent layers consume it natively (rows per step).
+// Packing and padding work on any dtype, like PyTorch's (float32 data is recorded for autograd).
 import { checkBoolean, checkInteger, checkOptions, describe } from '../checks';
-import { DeviceBuffer } from '../binding';
-import { copyStorage } from '../cuda';
 import { recordNode } from '../autograd/node';
 import { checkTensorAllocation } from '../limits';
-import { AnyTensor, Tensor, checkTensor, tensor } from '../tensor';
+import { FloatDType } from '../half';
+import { AnyTensor, DType, DeviceLike, Tensor, ToOptions, itemSize, tensor } from '../tensor';
+import { HostArray, allocHost, checkAnyTensor, filledHost, placed, rowSize } from './host-rows';
 
-/** A float32 tensor of `host`'s values on `like`'s device (`host` itself on the CPU). */
-function onDeviceOf(like: Tensor<'float32'>, host: Float32Array, shape: readonly number[]): Tensor<'float32'> {
-  if (like.device === 'cpu') return new Tensor(host, shape);
-  return new Tensor(copyStorage(host, like.device) as DeviceBuffer, shape);
-}
-
-export class PackedSequence {
+export class PackedSequence<D extends DType = 'float32'> {
   /**
    * @param data [sum(lengths), *] the packed steps
    * @param batchSizes how many sequences are active at each step (non-increasing)
@@ -21,7 +16,7 @@ export class PackedSequence {
    * @param unsortedIndices the inverse permutation
    */
   constructor(
-    readonly data: Tensor<'float32'>,
+    readonly data: Tensor<D>,
     readonly batchSizes: Tensor<'int64'>,
     readonly sortedIndices: Tensor<'int64'> | null = null,
     readonly unsortedIndices: Tensor<'int64'> | null = null,
@@ -31,6 +26,31 @@ export class PackedSequence {
   batchSizeList(): number[] {
     return Array.from(this.batchSizes.data, Number);
   }
+
+  /**
+   * The sequence with `data` moved and/or converted like `Tensor.to` (device, dtype, both, or `{ device, dtype }`);
+   * itself when `data` does not change, as in PyTorch. `batchSizes` stays on the CPU (PyTorch's rule); the
+   * indices do too, since int64 tensors live on the CPU here. Differentiable through `data` like `Tensor.to`.
+   */
+  to(device: DeviceLike): PackedSequence<D>;
+  to<T extends FloatDType>(dtype: T): PackedSequence<T>;
+  to<T extends FloatDType>(device: DeviceLike, dtype: T): PackedSequence<T>;
+  to(options: ToOptions): PackedSequence<DType>;
+  to(...args: unknown[]): PackedSequence<DType> {
+    const data = (this.data.to as (...a: unknown[]) => Tensor<DType>)(...args);
+    if (data === (this.data as Tensor<DType>)) return this as PackedSequence<DType>;
+    return new PackedSequence(data, this.batchSizes, this.sortedIndices, this.unsortedIndices);
+  }
+
+  /** `to('cuda:<index>')`. */
+  cuda(index = 0): PackedSequence<D> {
+    return this.to(`cuda:${checkInteger('index', index, { min: 0 })}` as DeviceLike);
+  }
+
+  /** `to('cpu')`. */
+  cpu(): PackedSequence<D> {
+    return this.to('cpu');
+  }
 }
 
 export interface PackOptions {
@@ -39,7 +59,8 @@ export interface PackOptions {
   enforceSorted?: boolean;
 }
 
-function lengthList(lengths: unknown, batch: number): number[] {
+/** `lengths` (an array of integers or a tensor) as numbers, one per batch entry. */
+export function lengthList(lengths: unknown, batch: number): number[] {
   let list: unknown[];
   if (Array.isArray(lengths)) list = lengths;
   else if (lengths instanceof Tensor && !lengths.disposed) list = Array.from(lengths.hostData() as ArrayLike<number | bigint>, Number);
@@ -50,21 +71,25 @@ function lengthList(lengths: unknown, batch: number): number[] {
   return list.map((v, i) => checkInteger(`lengths[${i}]`, v, { min: 0 }));
 }
 
+const toInt64 = (v: readonly number[]) => tensor(BigInt64Array.from(v, BigInt), [v.length]);
+
 /**
  * Packs a padded batch `[T, B, *]` (or `[B, T, *]` with batchFirst) of sequences with the given lengths. The packed
  * data is on the input's device (a CUDA input is packed on the host: downloaded and the result uploaded); batch
  * sizes and indices are CPU int64 tensors, as in PyTorch.
  */
-export function packPaddedSequence(input: Tensor<'float32'>, lengths: number[] | AnyTensor, options?: PackOptions): PackedSequence {
+export function packPaddedSequence<D extends DType = 'float32'>(input: Tensor<D>, lengths: number[] | AnyTensor, options?: PackOptions): PackedSequence<D> {
   const opts = checkOptions('packPaddedSequence options', options, ['batchFirst', 'enforceSorted']);
   const batchFirst = opts.batchFirst === undefined ? false : checkBoolean('batchFirst', opts.batchFirst);
   const enforceSorted = opts.enforceSorted === undefined ? true : checkBoolean('enforceSorted', opts.enforceSorted);
-  const x = checkTensor('input', input);
+  const x = checkAnyTensor('input', input) as Tensor<DType> as Tensor<D>;
+  // PyTorch's first check: without it an empty batch packs to nothing, which fails later with an unrelated message
+  if (x.numel === 0) throw new RangeError(`Cannot pack empty tensors. (input has shape [${x.shape.join(', ')}])`);
   if (x.ndim < 2) throw new RangeError(`Expected input of at least 2 dimensions [T, B, *] for packPaddedSequence but received shape [${x.shape.join(', ')}]`);
   const T = x.shape[batchFirst ? 1 : 0];
   const B = x.shape[batchFirst ? 0 : 1];
   const lens = lengthList(lengths, B);
-  const inner = x.shape.slice(2).reduce((a, b) => a * b, 1);
+  const inner = rowSize(x.shape, 2);
   lens.forEach((len, i) => {
     if (len === 0) throw new RangeError(`Length of all samples has to be greater than 0, but found an element in 'lengths' that is <= 0 (lengths[${i}] = 0)`);
     if (len > T) throw new RangeError(`lengths[${i}] = ${len} is longer than the input's sequence length ${T}`);
@@ -83,23 +108,22 @@ export function packPaddedSequence(input: Tensor<'float32'>, lengths: number[] |
   const batchSizes: number[] = [];
   for (let t = 0; t < maxLen; t++) batchSizes.push(order.filter((i) => lens[i] > t).length);
   const total = batchSizes.reduce((a, b) => a + b, 0);
-  const data = new Float32Array(total * inner);
-  const src = x.hostData();
-  const positions = new Int32Array(total);  // where each packed row sits in the padded input, in elements
+  const data = allocHost(x.dtype, total * inner);
+  const src = x.hostData() as HostArray;
+  const positions = new Int32Array(total); // where each packed row sits in the padded input, in elements
   let row = 0;
   for (let t = 0; t < maxLen; t++) {
     for (let k = 0; k < batchSizes[t]; k++) {
       const b = order[k];
       const from = (batchFirst ? b * T + t : t * B + b) * inner;
-      data.set(src.subarray(from, from + inner), row * inner);
+      (data as Float32Array).set((src as Float32Array).subarray(from, from + inner), row * inner);
       positions[row] = from;
       row++;
     }
   }
-  const toInt64 = (v: number[]) => tensor(BigInt64Array.from(v, BigInt), [v.length]);
   const unsorted = new Array<number>(B);
   order.forEach((b, k) => (unsorted[b] = k));
-  const packedData = onDeviceOf(x, data, [total, ...x.shape.slice(2)]);
+  const packedData = placed(data, [total, ...x.shape.slice(2)], x.dtype, x.device);
   recordRowMap('PackPaddedSequence', x, packedData, positions, inner, 'gather');
   return new PackedSequence(
     packedData,
@@ -120,7 +144,7 @@ export interface PadOptions {
  * Inverse of `packPaddedSequence`: `[padded, lengths]` in the original batch order. The padded tensor is on the
  * packed data's device (done on the host for CUDA); lengths are a CPU int64 tensor, as in PyTorch.
  */
-export function padPackedSequence(sequence: PackedSequence, options?: PadOptions): [Tensor<'float32'>, Tensor<'int64'>] {
+export function padPackedSequence<D extends DType = 'float32'>(sequence: PackedSequence<D>, options?: PadOptions): [Tensor<D>, Tensor<'int64'>] {
   if (!(sequence instanceof PackedSequence)) throw new TypeError(`Expected a PackedSequence for sequence but received ${describe(sequence)}`);
   const opts = checkOptions('padPackedSequence options', options, ['batchFirst', 'paddingValue', 'totalLength']);
   const batchFirst = opts.batchFirst === undefined ? false : checkBoolean('batchFirst', opts.batchFirst);
@@ -129,6 +153,7 @@ export function padPackedSequence(sequence: PackedSequence, options?: PadOptions
   }
   const paddingValue = (opts.paddingValue as number | undefined) ?? 0;
   const sizes = sequence.batchSizeList();
+  if (sizes.length === 0) throw new RangeError('batch_sizes can not be empty');
   const maxLen = sizes.length;
   const B = sizes[0];
   let T = maxLen;
@@ -138,11 +163,11 @@ export function padPackedSequence(sequence: PackedSequence, options?: PadOptions
       throw new RangeError(`Expected total_length to be at least the length of the longest sequence in input, but got total_length=${T} and max sequence length being ${maxLen}`);
     }
   }
-  const data = checkTensor('sequence.data', sequence.data);
-  const src = data.hostData();
-  const inner = data.shape.slice(1).reduce((a, b) => a * b, 1);
-  checkTensorAllocation(`padPackedSequence output of ${T} x ${B} x ${inner}`, T * B * inner);
-  const out = new Float32Array(T * B * inner).fill(paddingValue);
+  const data = checkAnyTensor('sequence.data', sequence.data) as Tensor<DType> as Tensor<D>;
+  const src = data.hostData() as HostArray;
+  const inner = rowSize(data.shape, 1);
+  checkTensorAllocation(`padPackedSequence output of ${T} x ${B} x ${inner}`, T * B * inner, itemSize(data.dtype));
+  const out = filledHost(data.dtype, T * B * inner, paddingValue, 'paddingValue');
   const sortedLengths = new Array<number>(B).fill(0);
   const original = sequence.sortedIndices ? Array.from(sequence.sortedIndices.data, Number) : [...Array(B).keys()];
   const positions = new Int32Array(data.shape[0]);
@@ -151,7 +176,7 @@ export function padPackedSequence(sequence: PackedSequence, options?: PadOptions
     for (let k = 0; k < sizes[t]; k++) {
       const b = original[k];
       const to = (batchFirst ? b * T + t : t * B + b) * inner;
-      out.set(src.subarray(row * inner, (row + 1) * inner), to);
+      (out as Float32Array).set((src as Float32Array).subarray(row * inner, (row + 1) * inner), to);
       positions[row] = to;
       sortedLengths[k]++;
       row++;
@@ -160,18 +185,18 @@ export function padPackedSequence(sequence: PackedSequence, options?: PadOptions
   const lengths = new BigInt64Array(B);
   sortedLengths.forEach((len, k) => (lengths[original[k]] = BigInt(len)));
   const shape = batchFirst ? [B, T, ...data.shape.slice(1)] : [T, B, ...data.shape.slice(1)];
-  const padded = onDeviceOf(data, out, shape);
+  const padded = placed(out, shape, data.dtype, data.device);
   recordRowMap('PadPackedSequence', data, padded, positions, inner, 'scatter');
   return [padded, new Tensor(lengths, [B])];
 }
 
 /**
  * Records packing ('gather': output row r = input at positions[r]) or unpacking ('scatter': output at
- * positions[r] = input row r) for autograd; the gradient applies the opposite map.
+ * positions[r] = input row r) for autograd; the gradient applies the opposite map. Only float32 is recorded.
  */
-function recordRowMap(name: string, input: Tensor<'float32'>, output: Tensor<'float32'>, positions: Int32Array, inner: number, kind: 'gather' | 'scatter'): void {
+function recordRowMap(name: string, input: Tensor<DType>, output: Tensor<DType>, positions: Int32Array, inner: number, kind: 'gather' | 'scatter'): void {
   // gradients reach this node on the host (recordNode); the engine moves them to a CUDA input's device
-  recordNode(output, `${name}Backward`, [input], (g) => {
+  recordNode(output as Tensor, `${name}Backward`, [input], (g) => {
     const grad = new Float32Array(input.numel);
     positions.forEach((pos, r) => {
       if (kind === 'gather') grad.set(g.subarray(r * inner, (r + 1) * inner), pos);

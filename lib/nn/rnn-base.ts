@@ -3,8 +3,8 @@
 import { ForwardArgs, RecordedArgs, native, NativeForwardSpec, NativeStorage } from '../binding';
 import { isGradEnabled } from '../autograd/grad-mode';
 import { needsGrad } from '../autograd/node';
-import { recordRnn } from './rnn-node';
-import { checkBoolean, checkInteger, checkNumberInRange, checkOneOf, checkOptions, describe, shapeText, sameShape } from '../checks';
+import { recordRnn, recordZeroGradients } from './rnn-node';
+import { checkBoolean, checkInteger, checkNumberInRange, checkOptions, describe, shapeText, sameShape } from '../checks';
 import { Device, allocStorage, copyInto, copyStorage, downloadRaw, freeStorage, isDeviceBuffer } from '../cuda';
 import { FloatDType } from '../half';
 import { nextSeed, nextUniform } from '../random';
@@ -30,6 +30,27 @@ export interface RNNBaseOptions {
 const BASE_KEYS = ['inputSize', 'hiddenSize', 'numLayers', 'bias', 'batchFirst', 'dropout', 'bidirectional'] as const;
 
 /**
+ * A size of a layer module (RNN, LSTM, GRU), with PyTorch's "<size> must be greater than zero" for zero or
+ * negative integers (the cells accept hiddenSize 0, as PyTorch's do).
+ */
+export function checkLayerSize(name: string, torchName: string, value: unknown): number {
+  if (typeof value === 'number' && Number.isInteger(value) && value <= 0) {
+    throw new RangeError(`${torchName} must be greater than zero: expected integer >= 1 for ${name} but received ${value}`);
+  }
+  return checkInteger(name, value);
+}
+
+/**
+ * RNN's and RNNCell's nonlinearity (default 'tanh') with PyTorch's message for others (RangeError for an unknown
+ * name, TypeError for a value that is not a string). PyTorch's RNNCell only fails at forward; here both check here.
+ */
+export function checkNonlinearity(value: unknown): 'tanh' | 'relu' {
+  if (value === undefined || value === 'tanh' || value === 'relu') return value ?? 'tanh';
+  const text = typeof value === 'string' ? `'${value}'` : describe(value);
+  throw new (typeof value === 'string' ? RangeError : TypeError)(`Unknown nonlinearity ${text}. Select from 'tanh' or 'relu'.`);
+}
+
+/**
  * Fills every parameter uniform(-1/sqrt(hiddenSize), 1/sqrt(hiddenSize)) from the seeded generator, like PyTorch
  * (drawn on the host and uploaded for parameters on CUDA, so the values do not depend on the device).
  */
@@ -44,7 +65,8 @@ export function initUniform(params: Tensor<'float32'>[], hiddenSize: number): vo
 
 /** What one native forward call needs, and how to wrap its results. */
 export interface PreparedCall<R> {
-  args: Parameters<typeof native.rnnForward>;
+  /** null: nothing to compute (every result is empty), native code is not called. */
+  args: Parameters<typeof native.rnnForward> | null;
   finish(): R;
   /** Memory only the call itself uses (permuted h0/c0, the cells' scratch output): freed when it settles. */
   temps: NativeStorage[];
@@ -57,10 +79,32 @@ function release(storages: readonly (NativeStorage | null)[]): void {
   for (const s of storages) freeStorage(s);
 }
 
+/**
+ * The call of a batch of 0 sequences (or a cell of hiddenSize 0): every result has no elements, so the native
+ * forward, whose kernels assume B, H >= 1, is not called (on CUDA too: only the empty results are allocated).
+ * When `record` is given the results get a node whose backward gives zero gradients (dX is zero, and so are the
+ * parameters' gradients, as PyTorch's composite ops give for an empty batch).
+ */
+export function emptyResultCall<R>(
+  device: Device, dtype: FloatDType, shapes: readonly (readonly number[] | null)[],
+  record: { name: string; inputs: (Tensor<'float32'> | null)[] } | null, wrap: (results: (Tensor<'float32'> | null)[]) => R,
+): PreparedCall<R> {
+  return {
+    args: null,
+    temps: [],
+    results: [],
+    finish: () => {
+      const results = shapes.map((shape) => (shape ? new Tensor(allocStorage(device, 0, dtype) as NativeStorage, shape, dtype as 'float32') : null));
+      if (record) recordZeroGradients(record.name, device, record.inputs, results);
+      return wrap(results);
+    },
+  };
+}
+
 /** Runs a prepared call synchronously. */
 export function runPrepared<R>(call: PreparedCall<R>): R {
   try {
-    native.rnnForward(...call.args);
+    if (call.args) native.rnnForward(...call.args);
   } catch (e) {
     release(call.results);
     throw e;
@@ -73,7 +117,7 @@ export function runPrepared<R>(call: PreparedCall<R>): R {
 /** Runs a prepared call on the libuv thread pool. */
 export async function runPreparedAsync<R>(call: PreparedCall<R>): Promise<R> {
   try {
-    await native.rnnForwardAsync(...call.args);
+    if (call.args) await native.rnnForwardAsync(...call.args);
   } catch (e) {
     release(call.results);
     throw e;
@@ -166,9 +210,9 @@ export abstract class RNNBase extends Module {
     const o = checkOptions(`${name} options`, options, [...BASE_KEYS, ...extraKeys]);
     if (options === undefined) throw new TypeError(`Expected an options object with inputSize and hiddenSize for ${name} but received undefined`);
     this.mode = mode;
-    this.inputSize = checkInteger('inputSize', o.inputSize);
-    this.hiddenSize = checkInteger('hiddenSize', o.hiddenSize);
-    this.numLayers = o.numLayers === undefined ? 1 : checkInteger('numLayers', o.numLayers);
+    this.inputSize = checkLayerSize('inputSize', 'input_size', o.inputSize);
+    this.hiddenSize = checkLayerSize('hiddenSize', 'hidden_size', o.hiddenSize);
+    this.numLayers = o.numLayers === undefined ? 1 : checkLayerSize('numLayers', 'num_layers', o.numLayers);
     this.bias = o.bias === undefined ? true : checkBoolean('bias', o.bias);
     this.batchFirst = o.batchFirst === undefined ? false : checkBoolean('batchFirst', o.batchFirst);
     this.dropout = o.dropout === undefined ? 0 : checkNumberInRange('dropout', o.dropout, 0, 1);
@@ -270,7 +314,6 @@ export abstract class RNNBase extends Module {
     const features = data.shape[data.ndim - 1];
     if (features !== this.inputSize) throw new RangeError(`input.size(-1) must be equal to input_size. Expected ${this.inputSize}, got ${features}`);
     if (T === 0) throw new RangeError(`${name}: Expected sequence length to be larger than 0 in RNN, got input of shape ${shapeText(data.shape)}`);
-    if (B === 0) throw new RangeError(`${name}: Expected a batch size larger than 0, got input of shape ${shapeText(data.shape)}`);
 
     const hShape = batched ? [L * D, B, P] : [L * D, P];
     const cShape = batched ? [L * D, B, H] : [L * D, H];
@@ -311,6 +354,13 @@ export abstract class RNNBase extends Module {
       release(temps);
       throw e;
     }
+    const outShape = packed ? [rows, D * P] : batched ? [...data.shape.slice(0, 2), D * P] : [T, D * P];
+    if (B === 0) {
+      nativeWeights(this); // the same parameter checks as a real call (disposed, devices)
+      return emptyResultCall(this.device, dtype, [outShape, hShape, lstm ? cShape : null],
+        recording ? { name, inputs: [data, h0Tensor, c0Tensor, ...params] } : null,
+        ([out, hOut, cOut]) => (cOut ? [out!, [hOut!, cOut]] : [out!, hOut!]));
+    }
     let weights: NativeStorage[], output: NativeStorage, hN: NativeStorage, cN: NativeStorage | null;
     const allocated: NativeStorage[] = [];
     const alloc = (n: number, type: FloatDType = 'float32'): NativeStorage => {
@@ -334,7 +384,6 @@ export abstract class RNNBase extends Module {
       seed: this.training && this.dropout > 0 && L > 1 ? nextSeed() : 0,
       ...(dtype !== 'float32' ? { dtype } : {}),
     };
-    const outShape = packed ? [rows, D * P] : batched ? [...data.shape.slice(0, 2), D * P] : [T, D * P];
     const unsorted = packed?.unsortedIndices?.data;
     /** Sorted states a recorded call's backward still reads (its arguments): freed with the graph node. */
     const keptSorted: NativeStorage[] = [];
@@ -411,4 +460,3 @@ function permuteBatch(state: NativeStorage, index: BigInt64Array, layers: number
 }
 
 export const RNN_BASE_KEYS = BASE_KEYS;
-export { checkOneOf };

@@ -1,7 +1,7 @@
 // torch.nn.RNNCell: h' = act(W_ih x + b_ih + W_hh h + b_hh).
-import { checkOneOf } from '../checks';
 import { Tensor } from '../tensor';
 import { CellBase, CellBaseOptions } from './cell-base';
+import { checkNonlinearity } from './rnn-base';
 
 export interface RNNCellOptions extends CellBaseOptions {
   nonlinearity?: 'tanh' | 'relu';
@@ -11,7 +11,7 @@ export class RNNCell extends CellBase {
   readonly nonlinearity: 'tanh' | 'relu';
 
   constructor(options: RNNCellOptions) {
-    const nonlinearity = options?.nonlinearity === undefined ? 'tanh' : checkOneOf('nonlinearity', options.nonlinearity, ['tanh', 'relu'] as const);
+    const nonlinearity = checkNonlinearity(options?.nonlinearity);
     super(nonlinearity === 'tanh' ? 'RNN_TANH' : 'RNN_RELU', 'RNNCell', options, ['nonlinearity']);
     this.nonlinearity = nonlinearity;
   }

@@ -75,3 +75,25 @@ export function recordRnn(record: RnnRecord): void {
     }
   });
 }
+
+/**
+ * Makes `outputs` (the empty results of a call that computed nothing: a batch of 0, or a cell of hiddenSize 0)
+ * the outputs of a node whose backward gives every input that needs one a zero gradient of its shape on `device`.
+ */
+export function recordZeroGradients(name: string, device: Device, inputs: (Tensor | null)[], outputs: (Tensor | null)[]): void {
+  if (!inputs.some((t) => needsGrad(t))) return;
+  const node: GradNode = {
+    name: `${name}Backward`,
+    inputs,
+    outputCount: outputs.length,
+    device,
+    backward: () => inputs.map((t) => (t && needsGrad(t) ? zeros(device, t.numel) : null)),
+    release() {},
+  };
+  outputs.forEach((t, i) => {
+    if (t) {
+      t.gradFn = node;
+      t.outputIndex = i;
+    }
+  });
+}

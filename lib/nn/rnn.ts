@@ -1,8 +1,7 @@
 // torch.nn.RNN: Elman RNN with tanh or relu.
-import { checkOneOf } from '../checks';
 import { Tensor } from '../tensor';
 import { PackedSequence } from './packing';
-import { RNNBase, RNNBaseOptions } from './rnn-base';
+import { RNNBase, RNNBaseOptions, checkNonlinearity } from './rnn-base';
 
 export interface RNNOptions extends RNNBaseOptions {
   nonlinearity?: 'tanh' | 'relu';
@@ -12,7 +11,7 @@ export class RNN extends RNNBase {
   readonly nonlinearity: 'tanh' | 'relu';
 
   constructor(options: RNNOptions) {
-    const nonlinearity = options?.nonlinearity === undefined ? 'tanh' : checkOneOf('nonlinearity', options.nonlinearity, ['tanh', 'relu'] as const);
+    const nonlinearity = checkNonlinearity(options?.nonlinearity);
     super(nonlinearity === 'tanh' ? 'RNN_TANH' : 'RNN_RELU', 'RNN', options, ['nonlinearity']);
     this.nonlinearity = nonlinearity;
   }

@@ -85,7 +85,8 @@ function optionsValid(kind: ModuleKind, o: Record<string, unknown>): boolean {
   const keys = keysOf(kind);
   if (Object.keys(o).some((k) => !keys.includes(k))) return false;
   const def = (k: string) => o[k] === undefined;
-  if (!isPositiveInt(o.inputSize) || !isPositiveInt(o.hiddenSize)) return false;
+  // PyTorch's cells accept hiddenSize 0 (empty parameters and results); the layers do not
+  if (!isPositiveInt(o.inputSize) || !(isPositiveInt(o.hiddenSize) || (cell && o.hiddenSize === 0))) return false;
   if (!def('numLayers') && !isPositiveInt(o.numLayers)) return false;
   for (const k of ['bias', 'batchFirst', 'bidirectional']) if (!def(k) && !isBool(o[k])) return false;
   if (!def('dropout') && !(typeof o.dropout === 'number' && o.dropout >= 0 && o.dropout <= 1)) return false;
@@ -199,7 +200,8 @@ export const forwardProperty = fc.asyncProperty(forwardCase, async (c) => {
   const call = () => (module.forward as (x: unknown, h?: unknown) => [Tensor, Tensor | [Tensor, Tensor]])(input, hx);
   const callAsync = () => (module.forwardAsync as (x: unknown, h?: unknown) => Promise<[Tensor, Tensor | [Tensor, Tensor]]>)(input, hx);
   const r = c.async ? await settleAsync('forwardAsync', callAsync) : settle('forward', call);
-  const valid = c.input === 'good' && c.T > 0 && B > 0 && c.featureDelta === 0 && ['none', 'null', 'good'].includes(c.hxMode);
+  // an empty batch (B = 0) is valid, as in PyTorch: empty results
+  const valid = c.input === 'good' && c.T > 0 && c.featureDelta === 0 && ['none', 'null', 'good'].includes(c.hxMode);
   if (r.ok !== valid) throw new Error(`${r.ok ? 'accepted an invalid' : `refused a valid (${(r as { error: Error }).error.message})`} forward`);
   if (!r.ok) return;
   const [out, state] = r.value;
@@ -291,7 +293,8 @@ export const packedProperty = fc.asyncProperty(
 // cells
 
 export const cellProperty = fc.asyncProperty(
-  fc.constantFrom<Mode>('RNN_TANH', 'RNN_RELU', 'LSTM', 'GRU'), fc.integer({ min: 1, max: 4 }), fc.integer({ min: 1, max: 5 }), fc.boolean(),
+  fc.constantFrom<Mode>('RNN_TANH', 'RNN_RELU', 'LSTM', 'GRU'), fc.integer({ min: 1, max: 4 }),
+  fc.oneof({ weight: 10, arbitrary: fc.integer({ min: 1, max: 5 }) }, { weight: 1, arbitrary: fc.constant(0) }), fc.boolean(),
   fc.oneof({ weight: 10, arbitrary: fc.integer({ min: 1, max: 3 }) }, { weight: 1, arbitrary: fc.constant(0) }), fc.boolean(),
   tensorCase(), fc.constantFrom('none', 'good', 'good', 'bad'), tensorCase(0), fc.nat(), fc.boolean(), fc.boolean(),
   async (mode, I, H, bias, Bgiven, batched, inputCase, hxMode, hxCase, seed, special, async) => {
@@ -308,7 +311,7 @@ export const cellProperty = fc.asyncProperty(
     const f = cell.forward as (x: unknown, h?: unknown) => Tensor | [Tensor, Tensor];
     const fa = cell.forwardAsync as (x: unknown, h?: unknown) => Promise<Tensor | [Tensor, Tensor]>;
     const r = async ? await settleAsync('cell.forwardAsync', () => fa.call(cell, input, hx)) : settle('cell.forward', () => f.call(cell, input, hx));
-    const valid = inputCase === 'good' && B > 0 && hxMode !== 'bad';
+    const valid = inputCase === 'good' && hxMode !== 'bad'; // B = 0 and H = 0 give empty results, as in PyTorch
     if (r.ok !== valid) throw new Error(`${cell.constructor.name} ${r.ok ? 'accepted an invalid' : `refused a valid (${(r as { error: Error }).error.message})`} call`);
     if (!r.ok) return;
     const [h1, c1] = lstm ? (r.value as [Tensor, Tensor]) : [r.value as Tensor, null];
