@@ -1,5 +1,5 @@
 // torch.nn.GRUCell (gates r, z, n).
-import { Tensor } from '../tensor';
+import { FloatDType, Tensor } from '../tensor';
 import { CellBase, CellBaseOptions } from './cell-base';
 
 export type GRUCellOptions = CellBaseOptions;
@@ -9,13 +9,16 @@ export class GRUCell extends CellBase {
     super('GRU', 'GRUCell', options, []);
   }
 
-  /** h' for input `[B, inputSize]` (or `[inputSize]`) and h `[B, hiddenSize]` (zeros when omitted). */
-  forward(input: Tensor, hx?: Tensor): Tensor {
+  /**
+   * h' for input `[B, inputSize]` (or `[inputSize]`) and h `[B, hiddenSize]` (zeros when omitted),
+   * of the input's dtype (float16/bfloat16 for a module converted on CUDA).
+   */
+  forward<D extends FloatDType = 'float32'>(input: Tensor<D>, hx?: Tensor<D>): Tensor<D> {
     return this.runStep(this.prepareStep(input, hx, true));
   }
 
   /** `forward` on the libuv thread pool; bad arguments reject the Promise. */
-  async forwardAsync(input: Tensor, hx?: Tensor): Promise<Tensor> {
+  async forwardAsync<D extends FloatDType = 'float32'>(input: Tensor<D>, hx?: Tensor<D>): Promise<Tensor<D>> {
     return this.runStepAsync(this.prepareStep(input, hx));
   }
 }

@@ -1,5 +1,5 @@
 // torch.nn.GRU (gates r, z, n; n = tanh(W_in x + b_in + r * (W_hn h + b_hn))).
-import { Tensor } from '../tensor';
+import { AnyTensor, FloatDType, Tensor } from '../tensor';
 import { PackedSequence } from './packing';
 import { RNNBase, RNNBaseOptions } from './rnn-base';
 
@@ -11,16 +11,17 @@ export class GRU extends RNNBase {
   }
 
   /** `[output, hN]` for input `[T, B, inputSize]` (`[B, T, ...]` with batchFirst, `[T, inputSize]` unbatched). */
-  forward(input: Tensor, hx?: Tensor): [Tensor, Tensor];
+  /** A half-precision input (module converted with `.to('cuda', 'bfloat16')`, ...) gives results of its dtype. */
+  forward<D extends FloatDType = 'float32'>(input: Tensor<D>, hx?: Tensor<D>): [Tensor<D>, Tensor<D>];
   forward(input: PackedSequence, hx?: Tensor): [PackedSequence, Tensor];
-  forward(input: Tensor | PackedSequence, hx?: Tensor): [Tensor | PackedSequence, Tensor] {
+  forward(input: AnyTensor | PackedSequence, hx?: AnyTensor): [AnyTensor | PackedSequence, AnyTensor] {
     return this.run(this.prepare(input, hx, true)) as [Tensor | PackedSequence, Tensor];
   }
 
   /** `forward` on the libuv thread pool; the event loop stays free while it runs. */
-  forwardAsync(input: Tensor, hx?: Tensor): Promise<[Tensor, Tensor]>;
+  forwardAsync<D extends FloatDType = 'float32'>(input: Tensor<D>, hx?: Tensor<D>): Promise<[Tensor<D>, Tensor<D>]>;
   forwardAsync(input: PackedSequence, hx?: Tensor): Promise<[PackedSequence, Tensor]>;
-  async forwardAsync(input: Tensor | PackedSequence, hx?: Tensor): Promise<[Tensor | PackedSequence, Tensor]> {
+  async forwardAsync(input: AnyTensor | PackedSequence, hx?: AnyTensor): Promise<[AnyTensor | PackedSequence, AnyTensor]> {
     return (await this.runAsync(this.prepare(input, hx))) as [Tensor | PackedSequence, Tensor];
   }
 }

@@ -1,5 +1,5 @@
 // torch.nn.LSTMCell (gates i, f, g, o).
-import { Tensor } from '../tensor';
+import { FloatDType, Tensor } from '../tensor';
 import { CellBase, CellBaseOptions } from './cell-base';
 
 export type LSTMCellOptions = CellBaseOptions;
@@ -9,13 +9,16 @@ export class LSTMCell extends CellBase {
     super('LSTM', 'LSTMCell', options, []);
   }
 
-  /** [h', c'] for input `[B, inputSize]` (or `[inputSize]`) and [h, c] `[B, hiddenSize]` (zeros when omitted). */
-  forward(input: Tensor, hx?: [Tensor, Tensor]): [Tensor, Tensor] {
+  /**
+   * [h', c'] for input `[B, inputSize]` (or `[inputSize]`) and [h, c] `[B, hiddenSize]` (zeros when omitted),
+   * of the input's dtype (float16/bfloat16 for a module converted on CUDA).
+   */
+  forward<D extends FloatDType = 'float32'>(input: Tensor<D>, hx?: [Tensor<D>, Tensor<D>]): [Tensor<D>, Tensor<D>] {
     return this.runStep(this.prepareStep(input, hx, true));
   }
 
   /** `forward` on the libuv thread pool; bad arguments reject the Promise. */
-  async forwardAsync(input: Tensor, hx?: [Tensor, Tensor]): Promise<[Tensor, Tensor]> {
+  async forwardAsync<D extends FloatDType = 'float32'>(input: Tensor<D>, hx?: [Tensor<D>, Tensor<D>]): Promise<[Tensor<D>, Tensor<D>]> {
     return this.runStepAsync(this.prepareStep(input, hx));
   }
 }

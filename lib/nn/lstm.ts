@@ -1,6 +1,6 @@
 // torch.nn.LSTM (gates i, f, g, o), with optional projections (projSize).
 import { checkInteger } from '../checks';
-import { Tensor } from '../tensor';
+import { AnyTensor, FloatDType, Tensor } from '../tensor';
 import { PackedSequence } from './packing';
 import { RNNBase, RNNBaseOptions, checkLayerSize } from './rnn-base';
 
@@ -9,7 +9,8 @@ export interface LSTMOptions extends RNNBaseOptions {
   projSize?: number;
 }
 
-export type LSTMState = [Tensor, Tensor];
+/** `[h, c]`, of the module's dtype (float32 unless the module was converted to float16/bfloat16 on CUDA). */
+export type LSTMState<D extends FloatDType = 'float32'> = [Tensor<D>, Tensor<D>];
 
 export class LSTM extends RNNBase {
   constructor(options: LSTMOptions) {
@@ -21,16 +22,17 @@ export class LSTM extends RNNBase {
   }
 
   /** `[output, [hN, cN]]` for input `[T, B, inputSize]` (`[B, T, ...]` with batchFirst, `[T, inputSize]` unbatched). */
-  forward(input: Tensor, hx?: LSTMState): [Tensor, LSTMState];
+  /** A half-precision input (module converted with `.to('cuda', 'bfloat16')`, ...) gives results of its dtype. */
+  forward<D extends FloatDType = 'float32'>(input: Tensor<D>, hx?: LSTMState<D>): [Tensor<D>, LSTMState<D>];
   forward(input: PackedSequence, hx?: LSTMState): [PackedSequence, LSTMState];
-  forward(input: Tensor | PackedSequence, hx?: LSTMState): [Tensor | PackedSequence, LSTMState] {
+  forward(input: AnyTensor | PackedSequence, hx?: LSTMState<FloatDType>): [AnyTensor | PackedSequence, LSTMState<FloatDType>] {
     return this.run(this.prepare(input, hx, true)) as [Tensor | PackedSequence, LSTMState];
   }
 
   /** `forward` on the libuv thread pool; the event loop stays free while it runs. */
-  forwardAsync(input: Tensor, hx?: LSTMState): Promise<[Tensor, LSTMState]>;
+  forwardAsync<D extends FloatDType = 'float32'>(input: Tensor<D>, hx?: LSTMState<D>): Promise<[Tensor<D>, LSTMState<D>]>;
   forwardAsync(input: PackedSequence, hx?: LSTMState): Promise<[PackedSequence, LSTMState]>;
-  async forwardAsync(input: Tensor | PackedSequence, hx?: LSTMState): Promise<[Tensor | PackedSequence, LSTMState]> {
+  async forwardAsync(input: AnyTensor | PackedSequence, hx?: LSTMState<FloatDType>): Promise<[AnyTensor | PackedSequence, LSTMState<FloatDType>]> {
     return (await this.runAsync(this.prepare(input, hx))) as [Tensor | PackedSequence, LSTMState];
   }
 }
