@@ -4,11 +4,11 @@
 // Without a CUDA build and device the whole file is skipped, saying why.
 import { strict as assert } from 'node:assert';
 import {
-  GRU, LSTM, PackedSequence, Tensor, cuda, full, manualSeed, noGrad, packPaddedSequence, padPackedSequence, randn, tensor,
-  zeros,
+  GRU, GRUCell, LSTM, LSTMCell, LSTMState, PackedSequence, RNN, RNNCell, Tensor, cuda, full, manualSeed, noGrad,
+  packPaddedSequence, padPackedSequence, randn, tensor, zeros,
 } from '../lib/index';
 import { toHalfArray } from '../lib/half';
-import { fixtureNames, loadFixture, buildModule } from './helpers/fixtures';
+import { fixtureNames, loadFixture, buildModule, relativeError } from './helpers/fixtures';
 import { compareForward, forwardCase } from './helpers/forward';
 import { whyUnavailable } from './helpers/cuda';
 
@@ -76,6 +76,39 @@ describe('cuda half precision', function () {
       assert.throws(() => noGrad(() => lstm.forward(randn([4, 1, 2]).cuda())), {
         name: 'TypeError', message: 'Input and parameter tensors are not the same dtype, found input tensor with Float and parameter tensor with Half',
       });
+    });
+
+    it('forward and forwardAsync of modules and cells take and return tensors of the input\'s dtype (types and values)', async () => {
+      manualSeed(3);
+      // the annotations are the type check: results typed float32 would not compile
+      const x: Tensor<'bfloat16'> = randn([5, 2, 3]).to('cuda', 'bfloat16');
+      const step: Tensor<'bfloat16'> = randn([2, 3]).to('cuda', 'bfloat16');
+      const lstm = new LSTM({ inputSize: 3, hiddenSize: 4 }).to('cuda', 'bfloat16');
+      const gru = new GRU({ inputSize: 3, hiddenSize: 4 }).to('cuda', 'bfloat16');
+      const rnn = new RNN({ inputSize: 3, hiddenSize: 4 }).to('cuda', 'bfloat16');
+      const lstmCell = new LSTMCell({ inputSize: 3, hiddenSize: 4 }).to('cuda', 'bfloat16');
+      const gruCell = new GRUCell({ inputSize: 3, hiddenSize: 4 }).to('cuda', 'bfloat16');
+      const rnnCell = new RNNCell({ inputSize: 3, hiddenSize: 4 }).to('cuda', 'bfloat16');
+      const results: Tensor<'bfloat16'>[] = noGrad(() => {
+        const [out, state]: [Tensor<'bfloat16'>, LSTMState<'bfloat16'>] = lstm.forward(x);
+        const [out2, state2]: [Tensor<'bfloat16'>, LSTMState<'bfloat16'>] = lstm.forward(x, state);
+        const [gOut, gH]: [Tensor<'bfloat16'>, Tensor<'bfloat16'>] = gru.forward(x);
+        const [rOut, rH]: [Tensor<'bfloat16'>, Tensor<'bfloat16'>] = rnn.forward(x, gru.forward(x, gH)[1]);
+        const cellState: [Tensor<'bfloat16'>, Tensor<'bfloat16'>] = lstmCell.forward(step);
+        const gStep: Tensor<'bfloat16'> = gruCell.forward(step, gruCell.forward(step));
+        const rStep: Tensor<'bfloat16'> = rnnCell.forward(step);
+        return [out, ...state, out2, ...state2, gOut, gH, rOut, rH, ...cellState, gStep, rStep];
+      });
+      const [aOut, aState]: [Tensor<'bfloat16'>, LSTMState<'bfloat16'>] = await lstm.forwardAsync(x);
+      const [gaOut]: [Tensor<'bfloat16'>, Tensor<'bfloat16'>] = await gru.forwardAsync(x);
+      const [caH]: [Tensor<'bfloat16'>, Tensor<'bfloat16'>] = await lstmCell.forwardAsync(step);
+      const raH: Tensor<'bfloat16'> = await rnnCell.forwardAsync(step, await gruCell.forwardAsync(step));
+      for (const [i, t] of [...results, aOut, ...aState, gaOut, caH, raH].entries()) {
+        assert.equal(t.dtype, 'bfloat16', `result ${i}`);
+        assert.equal(t.device, 'cuda:0', `result ${i}`);
+      }
+      const err = relativeError(aOut.cpu().float(), results[0].cpu().float());
+      assert.ok(err <= 1e-2, `forwardAsync vs forward: relative error ${err}`);
     });
   });
 
