@@ -14,12 +14,17 @@ continuation Node saved, and prints a greedy and a sampled continuation.
 import argparse
 import json
 import os
+import sys
 
-import torch
-import torch.nn.functional as F
-from safetensors import safe_open
-from safetensors.torch import load_file
-from torch import nn
+try:
+    import torch
+    import torch.nn.functional as F
+    from safetensors import safe_open
+    from safetensors.torch import load_file
+    from torch import nn
+except ImportError as missing:  # the model below needs both: say how to get them instead of a bare traceback
+    sys.exit(f"load_in_pytorch.py needs PyTorch and safetensors ({missing}); install them with:\n"
+             "    pip install torch safetensors")
 
 
 class CharLM(nn.Module):
