@@ -5,6 +5,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 npx tsc -p tsconfig.json
+# no TypeScript compiler there either: the README's doctest blocks are compiled here (test/readme.test.ts runs them)
+node -e "require('./dist/test/helpers/readme-doctests.js').compileReadme().catch((e) => { console.error(e); process.exit(1); })"
 bash ../shared/tools/device-stage.sh >/dev/null
 rm -rf .device-carry/node_modules
 mkdir -p .device-carry/node_modules

@@ -3,95 +3,23 @@
 // test cannot drift), written as ES modules that import 'node-rnn' (the built package: dist/lib, typed by its
 // declarations), type-checked by the project's TypeScript with the project's strict options, and each run by node in
 // a child process: a block that does not compile or throws fails. CUDA blocks are type-checked everywhere and run
-// only where a GPU is present (elsewhere pending, saying why, like the other CUDA suites).
+// only where a GPU is present (elsewhere pending, saying why, like the other CUDA suites). Where TypeScript is not
+// installed (the GPU machine), the blocks compiled by scripts/stage-device.sh run, if they are still the README's.
 import { strict as assert } from 'node:assert';
-import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { cuda } from '../lib/index';
 import { whyUnavailable } from './helpers/cuda';
 import { CodeBlock, SCRIPT_LANGS, codeBlocks } from './helpers/markdown-blocks';
+import { Compiled, TSC, compileBlocks, emittedOf, readmeBlocks, reuseCompiled, runNode, where } from './helpers/readme-doctests';
 
-const ROOT = path.resolve(__dirname, '..', '..');
-const README = path.join(ROOT, 'README.md');
-const TSC = path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
 /** A block's own limit: the examples are small, a hang must not take mocha's whole timeout. */
 const RUN_TIMEOUT_MS = 30_000;
 
-interface Exit {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-}
-
-function run(args: string[], cwd: string, timeout: number): Promise<Exit> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, args, { cwd, timeout, encoding: 'utf8', maxBuffer: 16 << 20 }, (error, stdout, stderr) => {
-      const e = error as (Error & { code?: number | string; signal?: NodeJS.Signals }) | null;
-      resolve({ code: e ? (typeof e.code === 'number' ? e.code : null) : 0, signal: e?.signal ?? null, stdout, stderr });
-    });
-  });
-}
-
-const fileOf = (b: CodeBlock): string => `readme-line-${b.line}.${b.lang.startsWith('t') ? 'mts' : 'mjs'}`;
-const emittedOf = (b: CodeBlock): string => fileOf(b).replace(/\.mts$/, '.mjs');
-const where = (b: CodeBlock): string => `README.md:${b.line} (${b.section})`;
-
-/** The blocks written into a fresh folder and compiled once; tsc's messages per block, in README.md's lines. */
-interface Compiled {
-  dir: string;
-  /** tsc's messages that name no block (e.g. a bad configuration): they fail every block. */
-  general: string[];
-  perBlock: Map<CodeBlock, string[]>;
-}
-
-async function compile(blocks: readonly CodeBlock[]): Promise<Compiled> {
-  if (!fs.existsSync(TSC)) throw new Error(`the TypeScript compiler is missing (${TSC}): run npm install`);
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'node-rnn-readme-'));
-  fs.mkdirSync(path.join(dir, 'node_modules'));
-  // 'node-rnn' resolves, for tsc and for node alike, to this package: package.json's main and types (dist/lib)
-  fs.symlinkSync(ROOT, path.join(dir, 'node_modules', 'node-rnn'), 'junction');
-  for (const b of blocks) fs.writeFileSync(path.join(dir, fileOf(b)), `${b.code}\n`);
-  const config = {
-    extends: path.join(ROOT, 'tsconfig.json'), // the project's strictness and target
-    compilerOptions: {
-      rootDir: dir, outDir: path.join(dir, 'out'), declaration: false, sourceMap: false, pretty: false,
-      allowJs: true, checkJs: true, types: ['node'], typeRoots: [path.join(ROOT, 'node_modules', '@types')],
-    },
-    files: blocks.map(fileOf),
-    include: [],
-  };
-  fs.writeFileSync(path.join(dir, 'tsconfig.json'), JSON.stringify(config, null, 2));
-  const tsc = await run([TSC, '-p', 'tsconfig.json'], dir, 120_000);
-  const byFile = new Map(blocks.map((b) => [fileOf(b), b]));
-  const perBlock = new Map<CodeBlock, string[]>(blocks.map((b) => [b, []]));
-  const general: string[] = [];
-  let last: string[] = general;
-  for (const text of `${tsc.stdout}\n${tsc.stderr}`.split('\n')) {
-    if (text.trim() === '') continue;
-    const m = /^(readme-line-\d+\.m[tj]s)\((\d+),(\d+)\): (.*)$/.exec(text);
-    const block = m ? byFile.get(m[1]) : undefined;
-    if (m && block) {
-      last = perBlock.get(block) as string[];
-      last.push(`README.md:${block.line + Number(m[2]) - 1}:${m[3]}: ${m[4]}`);
-    } else if (/^\s/.test(text) && last.length > 0) {
-      last[last.length - 1] += `\n${text}`; // a message's continuation lines
-    } else {
-      (last = general).push(text);
-    }
-  }
-  if (tsc.code !== 0 && general.length === 0 && [...perBlock.values()].every((e) => e.length === 0)) {
-    general.push(`tsc exited with ${tsc.code ?? tsc.signal} and printed nothing`);
-  }
-  return { dir, general, perBlock };
-}
-
 async function runBlock(compiled: Compiled, b: CodeBlock): Promise<void> {
-  const js = path.join(compiled.dir, 'out', emittedOf(b));
+  const js = path.join(compiled.dir, emittedOf(b));
   assert.ok(fs.existsSync(js), `tsc emitted no ${emittedOf(b)} for ${where(b)}`);
-  const r = await run([js], compiled.dir, RUN_TIMEOUT_MS);
+  const r = await runNode([js], compiled.dir, RUN_TIMEOUT_MS);
   if (r.code !== 0) {
     const how = r.signal ? `was killed (${r.signal}${r.signal === 'SIGTERM' ? `, over ${RUN_TIMEOUT_MS} ms?` : ''})` : `exited with ${r.code}`;
     assert.fail(`${where(b)} ${how}:\n${r.stderr || r.stdout}`);
@@ -117,19 +45,18 @@ describe('readme: code blocks', () => {
 });
 
 describe('readme: README.md runs as written', function () {
-  const blocks = codeBlocks(fs.readFileSync(README, 'utf8'));
+  const blocks = readmeBlocks();
   const doctests = blocks.filter((b) => b.doctest !== null);
   let compiled: Compiled | null = null;
 
   before(async function () {
     this.timeout(180_000);
-    compiled = await compile(doctests);
-  });
-
-  after(() => {
-    if (!compiled) return;
-    fs.unlinkSync(path.join(compiled.dir, 'node_modules', 'node-rnn')); // the link only, never the package
-    fs.rmSync(compiled.dir, { recursive: true, force: true });
+    if (fs.existsSync(TSC)) {
+      compiled = await compileBlocks(doctests);
+    } else {
+      compiled = reuseCompiled(doctests);
+      console.log(`    README blocks: no TypeScript compiler here; checking and running those compiled into ${compiled.dir}`);
+    }
   });
 
   it('every ts/js block is a doctest, and only those', () => {

@@ -1,6 +1,7 @@
 // Streaming: a session carries one sequence's recurrent state (h, or [h, c] for LSTM) across chunks, so that a
-// server can feed a long sequence piece by piece as it arrives. Feeding chunks x1, x2, ... gives the same outputs
-// and final state as one forward over cat([x1, x2, ...]) along the time axis.
+// server can feed a long sequence piece by piece as it arrives. Feeding chunks x1, x2, ... gives the outputs and
+// final state of one forward over cat([x1, x2, ...]) along the time axis, equal within float32 rounding (often bit
+// for bit, but a matrix product over a chunk's rows may round differently from one over the whole sequence).
 import { noGrad } from '../autograd/grad-mode';
 import { describe } from '../checks';
 import { Tensor, checkTensor } from '../tensor';
@@ -38,7 +39,7 @@ function checkInitialState(module: RecurrentModule, initialState: unknown): void
 /**
  * One stream's state over a module (the module's weights are shared; sessions do not copy them). Create it with
  * `session(module, initialState?)`. Chunks run without recording a graph. (In training mode with dropout
- * between layers, each chunk draws its own masks, so use eval() for results equal to one whole-sequence call.)
+ * between layers, each chunk draws its own masks, so use eval() for results equal to one whole-sequence call within float32 rounding.)
  */
 export class RecurrentSession<S extends SessionState = SessionState> {
   readonly module: RecurrentModule;

@@ -1,7 +1,8 @@
 // One forward pass over a batch of independent requests: their sequences (of different lengths) are packed into
 // one PackedSequence, run through the module in one call, and the packed output and final states are cut back
-// into one result per request. Packing (rather than padding) is what makes each result equal to running that
-// request alone: the recurrence never sees another request's padding.
+// into one result per request. Packing (rather than padding) is what makes each result equal, within float32
+// rounding, to running that request alone: the recurrence never sees another request's padding (the matrix
+// products over the batch's rows round a little differently from one sequence's, so not bit for bit).
 import { noGrad } from '../autograd/grad-mode';
 import type { Device } from '../cuda';
 import { GRU } from '../nn/gru';

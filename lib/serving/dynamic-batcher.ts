@@ -1,7 +1,8 @@
 // Dynamic batching for inference servers: concurrent requests (each one sequence, of any length) are gathered for
 // up to `maxBatch` requests or `maxDelayMs`, whichever comes first, and run as one packed forward. A batched call
 // reads the weights once per step for all its sequences (matrix products instead of matrix-vector products), so
-// under load it does more work per second; each request still gets exactly what running it alone would give.
+// under load it does more work per second; each request still gets what running it alone would give, equal within
+// float32 rounding (not bit for bit: the batch's matrix products round differently, by about 1e-7).
 import { checkInteger, checkNumberInRange, checkOptions, describe, shapeText } from '../checks';
 import { GRU } from '../nn/gru';
 import { LSTM, LSTMState } from '../nn/lstm';
@@ -77,8 +78,8 @@ function copyOf(t: Tensor): Float32Array {
 /**
  * Gathers concurrent `run(input, state?)` calls on one RNN, LSTM or GRU into packed batches. Create it with
  * `dynamicBatcher(module, options)`. Inputs are unbatched sequences `[steps, inputSize]` of any length (whatever
- * the module's `batchFirst`); each promise resolves with that request's own output and final state, equal (to
- * float32 rounding) to `module.forward(input, state)` on it alone. A batch whose forward throws rejects each of its
+ * the module's `batchFirst`); each promise resolves with that request's own output and final state, equal within
+ * float32 rounding to `module.forward(input, state)` on it alone (not bit for bit). A batch whose forward throws rejects each of its
  * requests with that error; other batches are unaffected.
  */
 export class DynamicBatcher<S extends SessionState = SessionState> {
