@@ -97,13 +97,16 @@ describe('cuda half precision', function () {
         const cellState: [Tensor<'bfloat16'>, Tensor<'bfloat16'>] = lstmCell.forward(step);
         const gStep: Tensor<'bfloat16'> = gruCell.forward(step, gruCell.forward(step));
         const rStep: Tensor<'bfloat16'> = rnnCell.forward(step);
-        return [out, ...state, out2, ...state2, gOut, gH, rOut, rH, ...cellState, gStep, rStep];
+        const packed: PackedSequence<'bfloat16'> = packPaddedSequence(x, [5, 3]);
+        const [pOut, pState]: [PackedSequence<'bfloat16'>, LSTMState<'bfloat16'>] = lstm.forward(packed);
+        return [out, ...state, out2, ...state2, gOut, gH, rOut, rH, ...cellState, gStep, rStep, pOut.data, ...pState];
       });
       const [aOut, aState]: [Tensor<'bfloat16'>, LSTMState<'bfloat16'>] = await lstm.forwardAsync(x);
       const [gaOut]: [Tensor<'bfloat16'>, Tensor<'bfloat16'>] = await gru.forwardAsync(x);
       const [caH]: [Tensor<'bfloat16'>, Tensor<'bfloat16'>] = await lstmCell.forwardAsync(step);
+      const [gpOut]: [PackedSequence<'bfloat16'>, Tensor<'bfloat16'>] = await gru.forwardAsync(packPaddedSequence(x, [5, 3]));
       const raH: Tensor<'bfloat16'> = await rnnCell.forwardAsync(step, await gruCell.forwardAsync(step));
-      for (const [i, t] of [...results, aOut, ...aState, gaOut, caH, raH].entries()) {
+      for (const [i, t] of [...results, aOut, ...aState, gaOut, caH, raH, gpOut.data].entries()) {
         assert.equal(t.dtype, 'bfloat16', `result ${i}`);
         assert.equal(t.device, 'cuda:0', `result ${i}`);
       }

@@ -21,18 +21,20 @@ export class LSTM extends RNNBase {
     super('LSTM', 'LSTM', options, ['projSize'], projSize);
   }
 
-  /** `[output, [hN, cN]]` for input `[T, B, inputSize]` (`[B, T, ...]` with batchFirst, `[T, inputSize]` unbatched). */
-  /** A half-precision input (module converted with `.to('cuda', 'bfloat16')`, ...) gives results of its dtype. */
+  /**
+   * `[output, [hN, cN]]` for input `[T, B, inputSize]` (`[B, T, ...]` with batchFirst, `[T, inputSize]` unbatched).
+   * A half-precision input (module converted with `.to('cuda', 'bfloat16')`, ...) gives results of its dtype.
+   */
   forward<D extends FloatDType = 'float32'>(input: Tensor<D>, hx?: LSTMState<D>): [Tensor<D>, LSTMState<D>];
-  forward(input: PackedSequence, hx?: LSTMState): [PackedSequence, LSTMState];
-  forward(input: AnyTensor | PackedSequence, hx?: LSTMState<FloatDType>): [AnyTensor | PackedSequence, LSTMState<FloatDType>] {
+  forward<D extends FloatDType = 'float32'>(input: PackedSequence<D>, hx?: LSTMState<D>): [PackedSequence<D>, LSTMState<D>];
+  forward(input: AnyTensor | PackedSequence<FloatDType>, hx?: LSTMState<FloatDType>): [AnyTensor | PackedSequence<FloatDType>, LSTMState<FloatDType>] {
     return this.run(this.prepare(input, hx, true)) as [Tensor | PackedSequence, LSTMState];
   }
 
   /** `forward` on the libuv thread pool; the event loop stays free while it runs. */
   forwardAsync<D extends FloatDType = 'float32'>(input: Tensor<D>, hx?: LSTMState<D>): Promise<[Tensor<D>, LSTMState<D>]>;
-  forwardAsync(input: PackedSequence, hx?: LSTMState): Promise<[PackedSequence, LSTMState]>;
-  async forwardAsync(input: AnyTensor | PackedSequence, hx?: LSTMState<FloatDType>): Promise<[AnyTensor | PackedSequence, LSTMState<FloatDType>]> {
+  forwardAsync<D extends FloatDType = 'float32'>(input: PackedSequence<D>, hx?: LSTMState<D>): Promise<[PackedSequence<D>, LSTMState<D>]>;
+  async forwardAsync(input: AnyTensor | PackedSequence<FloatDType>, hx?: LSTMState<FloatDType>): Promise<[AnyTensor | PackedSequence<FloatDType>, LSTMState<FloatDType>]> {
     return (await this.runAsync(this.prepare(input, hx))) as [Tensor | PackedSequence, LSTMState];
   }
 }

@@ -16,18 +16,20 @@ export class RNN extends RNNBase {
     this.nonlinearity = nonlinearity;
   }
 
-  /** `[output, hN]` for input `[T, B, inputSize]` (`[B, T, ...]` with batchFirst, `[T, inputSize]` unbatched). */
-  /** A half-precision input (module converted with `.to('cuda', 'bfloat16')`, ...) gives results of its dtype. */
+  /**
+   * `[output, hN]` for input `[T, B, inputSize]` (`[B, T, ...]` with batchFirst, `[T, inputSize]` unbatched).
+   * A half-precision input (module converted with `.to('cuda', 'bfloat16')`, ...) gives results of its dtype.
+   */
   forward<D extends FloatDType = 'float32'>(input: Tensor<D>, hx?: Tensor<D>): [Tensor<D>, Tensor<D>];
-  forward(input: PackedSequence, hx?: Tensor): [PackedSequence, Tensor];
-  forward(input: AnyTensor | PackedSequence, hx?: AnyTensor): [AnyTensor | PackedSequence, AnyTensor] {
+  forward<D extends FloatDType = 'float32'>(input: PackedSequence<D>, hx?: Tensor<D>): [PackedSequence<D>, Tensor<D>];
+  forward(input: AnyTensor | PackedSequence<FloatDType>, hx?: AnyTensor): [AnyTensor | PackedSequence<FloatDType>, AnyTensor] {
     return this.run(this.prepare(input, hx, true)) as [Tensor | PackedSequence, Tensor];
   }
 
   /** `forward` on the libuv thread pool; the event loop stays free while it runs. */
   forwardAsync<D extends FloatDType = 'float32'>(input: Tensor<D>, hx?: Tensor<D>): Promise<[Tensor<D>, Tensor<D>]>;
-  forwardAsync(input: PackedSequence, hx?: Tensor): Promise<[PackedSequence, Tensor]>;
-  async forwardAsync(input: AnyTensor | PackedSequence, hx?: AnyTensor): Promise<[AnyTensor | PackedSequence, AnyTensor]> {
+  forwardAsync<D extends FloatDType = 'float32'>(input: PackedSequence<D>, hx?: Tensor<D>): Promise<[PackedSequence<D>, Tensor<D>]>;
+  async forwardAsync(input: AnyTensor | PackedSequence<FloatDType>, hx?: AnyTensor): Promise<[AnyTensor | PackedSequence<FloatDType>, AnyTensor]> {
     return (await this.runAsync(this.prepare(input, hx))) as [Tensor | PackedSequence, Tensor];
   }
 }
