@@ -1,8 +1,8 @@
-// ONNX Runtime as an in-process peer: forward passes on the CPU, with node-rnn's weights (bench/onnx-peer.ts
+// ONNX Runtime as an in-process peer: forward passes on the CPU, with node-rnn's weights (bench/onnx-rnn-model.ts
 // builds the model); its output must match node-rnn's before either is timed.
 
 import type { InProcessPeer, PeerRun } from './peers';
-import { createOnnxPeer, loadOnnxRuntime } from './onnx-peer';
+import { createOnnxPeer, loadOnnxRuntime } from './onnx-rnn-model';
 import { relativeError } from './timing';
 
 const TOLERANCE = 1e-4;

@@ -1,11 +1,11 @@
 // TensorFlow.js (wasm backend) as an in-process peer: training steps of a one-layer LSTM / GRU with node-rnn's
-// weights (bench/tfjs-peer.ts); its gradients must match node-rnn's before either is timed. A tfjs step takes
+// weights (bench/tfjs-rnn-layer.ts); its gradients must match node-rnn's before either is timed. A tfjs step takes
 // seconds (its wasm MatMul with a transposed operand, which backward uses throughout, is 10-40x slower than the
 // plain one), so it has its own small repeat count, and the gradient check is its warm-up.
 
 import type { InProcessPeer, PeerRun } from './peers';
 import { TRAIN_LR } from './ours';
-import { createTfjsPeer, loadTfjs, type TfjsCell } from './tfjs-peer';
+import { createTfjsPeer, loadTfjs, type TfjsCell } from './tfjs-rnn-layer';
 import { relativeError } from './timing';
 
 const TOLERANCE = 1e-4;

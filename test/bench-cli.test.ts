@@ -11,7 +11,7 @@ import { forwardFlops } from '../bench/flops';
 import { gpuShapesFile } from '../bench/presets';
 import { escapeXml, niceCeil, renderBarChart, resultsChart } from '../bench/plot-svg';
 import type { CaseResult } from '../bench/run';
-import { loadOnnxRuntime } from '../bench/onnx-peer';
+import { loadOnnxRuntime } from '../bench/onnx-rnn-model';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const BIN = path.join(ROOT, 'bin', 'node-rnn.js');

@@ -3,7 +3,7 @@
 // written here from PyTorch's documented equations.
 
 import { strict as assert } from 'node:assert';
-import { createOnnxPeer, loadOnnxRuntime, type PeerCell, type PeerSpec } from '../bench/onnx-peer';
+import { createOnnxPeer, loadOnnxRuntime, type PeerCell, type PeerSpec } from '../bench/onnx-rnn-model';
 
 type Weights = Record<string, Float32Array>;
 
@@ -133,7 +133,7 @@ function relativeError(actual: ArrayLike<number>, expected: ArrayLike<number>): 
   return Math.sqrt(diff) / Math.sqrt(norm);
 }
 
-describe('bench/onnx-peer (ONNX Runtime peer)', function () {
+describe('bench/onnx-rnn-model (ONNX Runtime peer)', function () {
   before(function () {
     try {
       loadOnnxRuntime();

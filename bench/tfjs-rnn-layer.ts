@@ -98,8 +98,8 @@ export interface KerasWeights {
 
 function weight(weights: Record<string, Float32Array>, name: string, length: number): Float32Array {
   const w = weights[name];
-  if (w === undefined) throw new Error(`tfjs-peer: missing weight ${name}`);
-  if (w.length !== length) throw new Error(`tfjs-peer: ${name} has ${w.length} elements, expected ${length}`);
+  if (w === undefined) throw new Error(`tfjs-rnn-layer: missing weight ${name}`);
+  if (w.length !== length) throw new Error(`tfjs-rnn-layer: ${name} has ${w.length} elements, expected ${length}`);
   return w;
 }
 
@@ -284,7 +284,7 @@ export function createTfjsPeer(rt: TfjsRuntime, spec: TfjsSpec, weights: Record<
     layer.apply(tf.zeros([1, 1, I]));
   });
   const vars = layer.trainableWeights;
-  if (vars.length !== 3) throw new Error(`tfjs-peer: expected 3 weights in the ${spec.cell} layer, got ${vars.length}`);
+  if (vars.length !== 3) throw new Error(`tfjs-rnn-layer: expected 3 weights in the ${spec.cell} layer, got ${vars.length}`);
   const biasShape = spec.cell === 'LSTM' ? [G * H] : [2, G * H];
   tf.tidy(() =>
     layer.setWeights([tf.tensor2d(kw.kernel, [I, G * H]), tf.tensor2d(kw.recurrentKernel, [H, G * H]), tf.tensor(kw.bias, biasShape)]),
@@ -296,19 +296,19 @@ export function createTfjsPeer(rt: TfjsRuntime, spec: TfjsSpec, weights: Record<
   let g: Tf.Tensor3D | null = null;
   const lossFn = (): Tf.Scalar => tf.sum(tf.mul(layer.apply(x!) as Tf.Tensor3D, g!));
   const needBatch = (): void => {
-    if (x === null || g === null) throw new Error('tfjs-peer: setBatch first');
+    if (x === null || g === null) throw new Error('tfjs-rnn-layer: setBatch first');
   };
 
   return {
     forward(input: Float32Array): Float32Array {
-      if (input.length !== T * B * I) throw new Error(`tfjs-peer: input has ${input.length} elements, expected ${T * B * I}`);
+      if (input.length !== T * B * I) throw new Error(`tfjs-rnn-layer: input has ${input.length} elements, expected ${T * B * I}`);
       const y = tf.tidy(() => layer.apply(tf.tensor3d(swapLeadingAxes(input, T, B, I), [B, T, I])) as Tf.Tensor3D);
       const out = y.dataSync() as Float32Array;
       y.dispose();
       return swapLeadingAxes(out, B, T, H);
     },
     setBatch(input: Float32Array, grad: Float32Array): void {
-      if (input.length !== T * B * I || grad.length !== T * B * H) throw new Error('tfjs-peer: setBatch sizes do not match the spec');
+      if (input.length !== T * B * I || grad.length !== T * B * H) throw new Error('tfjs-rnn-layer: setBatch sizes do not match the spec');
       x?.dispose();
       g?.dispose();
       x = tf.tensor3d(swapLeadingAxes(input, T, B, I), [B, T, I]);

@@ -1,10 +1,10 @@
-// Checks that the TensorFlow.js benchmark peer (bench/tfjs-peer.ts) computes what node-rnn computes with the same
+// Checks that the TensorFlow.js benchmark peer (bench/tfjs-rnn-layer.ts) computes what node-rnn computes with the same
 // weights: the forward output, and the gradients of the training step's loss sum(output * g). Skipped, with a
 // message, where @tensorflow/tfjs or its wasm backend cannot be loaded.
 
 import { strict as assert } from 'node:assert';
 import { GRU, LSTM, Module, Tensor, autograd, manualSeed, noGrad, randn } from '../lib/index';
-import { createTfjsPeer, fromKerasGradients, loadTfjs, toKerasWeights, type TfjsCell, type TfjsRuntime, type TfjsSpec } from '../bench/tfjs-peer';
+import { createTfjsPeer, fromKerasGradients, loadTfjs, toKerasWeights, type TfjsCell, type TfjsRuntime, type TfjsSpec } from '../bench/tfjs-rnn-layer';
 
 const SPEC = { seqLen: 5, batch: 3, inputSize: 4, hiddenSize: 6 };
 const TOLERANCE = 1e-4;
@@ -35,7 +35,7 @@ function makeModule(cell: TfjsCell, seed: number): { module: Module; forward(x: 
 const weightsOf = (m: Module): Record<string, Float32Array> =>
   Object.fromEntries(m.namedParameters().map(([name, p]) => [name, Float32Array.from(p.data as Float32Array)]));
 
-describe('tfjs peer (bench/tfjs-peer.ts)', () => {
+describe('tfjs peer (bench/tfjs-rnn-layer.ts)', () => {
   it('converts weights to the Keras layout and gradients back (GRU: exact round trip)', () => {
     const spec: TfjsSpec = { cell: 'GRU', ...SPEC };
     const { module } = makeModule('GRU', 1);

@@ -1,5 +1,5 @@
-// ONNX Runtime peer for the benchmark: builds, in code, an ONNX model that computes
-// exactly what PyTorch's nn.LSTM / nn.GRU / nn.RNN compute (seq-first input, zero
+// ONNX Runtime for the benchmark: builds, in code, an ONNX model that computes exactly what PyTorch's nn.LSTM /
+// nn.GRU / nn.RNN compute (seq-first input, zero
 // initial state), from weights in PyTorch's state_dict layout, and runs it on the
 // CPU with onnxruntime-node.
 //
@@ -196,7 +196,7 @@ function onnxGraph(
 function onnxModel(graph: PbMessage): Uint8Array {
   return new PbMessage()
     .int(1, IR_VERSION)
-    .string(2, 'node-rnn bench/onnx-peer')
+    .string(2, 'node-rnn bench/onnx-rnn-model')
     .message(7, graph)
     .message(8, new PbMessage().string(1, '').int(2, OPSET))
     .finish();
@@ -239,9 +239,9 @@ function getWeight(weights: Record<string, Float32Array>, name: string, length: 
   const w = weights[name];
   if (w === undefined) {
     if (optional) return new Float32Array(length); // bias=False in PyTorch
-    throw new Error(`onnx-peer: missing weight ${name}`);
+    throw new Error(`onnx-rnn-model: missing weight ${name}`);
   }
-  if (w.length !== length) throw new Error(`onnx-peer: ${name} has ${w.length} elements, expected ${length}`);
+  if (w.length !== length) throw new Error(`onnx-rnn-model: ${name} has ${w.length} elements, expected ${length}`);
   return w;
 }
 
@@ -282,7 +282,7 @@ const OUTPUT = 'Y';
 
 /** Serialized ONNX model computing PyTorch's multi-layer RNN for the given spec and weights. */
 export function buildOnnxModel(spec: PeerSpec, weights: Record<string, Float32Array>): Uint8Array {
-  if (endianness() !== 'LE') throw new Error('onnx-peer: raw tensor data is written little-endian only');
+  if (endianness() !== 'LE') throw new Error('onnx-rnn-model: raw tensor data is written little-endian only');
   const { seqLen: T, batch: B, inputSize: I, hiddenSize: H, numLayers } = spec;
   const D = spec.bidirectional ? 2 : 1;
   const info = cellInfo(spec.cell);
@@ -358,12 +358,12 @@ export async function createOnnxPeer(spec: PeerSpec, weights: Record<string, Flo
     version: ort.env.versions.common,
     async run(input: Float32Array): Promise<Float32Array> {
       if (input.length !== inputLength) {
-        throw new Error(`onnx-peer: input has ${input.length} elements, expected ${inputLength} ([${inputDims}])`);
+        throw new Error(`onnx-rnn-model: input has ${input.length} elements, expected ${inputLength} ([${inputDims}])`);
       }
       const results = await session.run({ [INPUT]: new ort.Tensor('float32', input, inputDims) });
       const y = results[OUTPUT]!.data;
       if (!(y instanceof Float32Array) || y.length !== outputLength) {
-        throw new Error('onnx-peer: unexpected output tensor');
+        throw new Error('onnx-rnn-model: unexpected output tensor');
       }
       return y;
     },
