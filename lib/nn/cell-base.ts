@@ -134,8 +134,9 @@ export abstract class CellBase extends Module {
       temps: saved ? [] : [scratch],
       results: cN ? [hN, cN] : [hN],
       finish: () => {
-        const hOut = new Tensor(hN, stateShape);
-        const cOut = cN ? new Tensor(cN, stateShape) : null;
+        // (host half results are Uint16Arrays, which need their dtype named)
+        const hOut = new Tensor(hN, stateShape, dtype as 'float32');
+        const cOut = cN ? new Tensor(cN, stateShape, dtype as 'float32') : null;
         if (saved) {
           recordRnn({ name: this.constructor.name, args: args as RecordedArgs, owned: [saved, scratch], input: x, h0: h0Tensor, c0: c0Tensor, params, outputs: [null, hOut, cOut] });
         }

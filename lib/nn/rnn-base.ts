@@ -156,8 +156,9 @@ const TORCH_NAME: Record<FloatDType, string> = { float32: 'Float', float16: 'Hal
 
 /**
  * The element type of a recurrent call: the parameters' (all of one dtype), which the input and the states must
- * share, with PyTorch's messages for mixes. float16/bfloat16 run on CUDA only (PyTorch's CPU RNNs take bfloat16,
- * this CPU backend is float32), and without recording for backward (not implemented in half precision).
+ * share, with PyTorch's messages for mixes. float16 runs on CUDA only; bfloat16 runs on CUDA and on the CPU, where
+ * the input and states may also be float32 (rounded to bfloat16 for the products, like an autocast region; the
+ * results are bfloat16). Half precision never records for backward (not implemented).
  */
 export function checkCallDType(module: Module, input: Tensor<'float32'>, states: readonly (Tensor<'float32'> | null)[], recording: boolean): FloatDType {
   const named = module.namedParameters();
@@ -167,18 +168,20 @@ export function checkCallDType(module: Module, input: Tensor<'float32'>, states:
       throw new TypeError(`Expected every parameter of ${module.constructor.name} to be ${dtype} like ${named[0][0]}, but ${name} is ${p.dtype}; convert the module with .to('${dtype}')`);
     }
   }
+  const cpuBf16 = dtype === 'bfloat16' && module.device === 'cpu';
+  const fits = (t: Tensor): boolean => t.dtype === dtype || (cpuBf16 && t.dtype === 'float32');
   const inputType = input.dtype as FloatDType;
-  if (inputType !== dtype) {
+  if (!fits(input)) {
     throw new TypeError(`Input and parameter tensors are not the same dtype, found input tensor with ${TORCH_NAME[inputType]} and parameter tensor with ${TORCH_NAME[dtype]}`);
   }
   for (const state of states) {
-    if (state && state.dtype !== dtype) {
+    if (state && !fits(state)) {
       throw new TypeError(`Input and hidden tensors are not the same dtype, found input tensor with ${TORCH_NAME[inputType]} and hidden tensor with ${TORCH_NAME[state.dtype as FloatDType]}`);
     }
   }
-  if (dtype !== 'float32' && module.device === 'cpu') {
+  if (dtype === 'float16' && module.device === 'cpu') {
     throw new TypeError(
-      `${module.constructor.name} in ${dtype} runs on CUDA only (the CPU backend computes in float32): move the module and its inputs to CUDA with .cuda(), or convert them to float32 with .float()`,
+      `${module.constructor.name} in float16 runs on CUDA only: on the CPU convert the module to bfloat16 with .bfloat16() (inference) or to float32 with .float(), or move the module and its inputs to CUDA with .cuda()`,
     );
   }
   if (dtype !== 'float32' && recording) {
@@ -405,9 +408,10 @@ export abstract class RNNBase extends Module {
       temps: saved ? [] : temps,
       results: cN ? [output, hN, cN] : [output, hN],
       finish: () => {
-        const hOut = new Tensor(unsort(hN, P), hShape);
-        const out = new Tensor(output, outShape);
-        const cOut = cN ? new Tensor(unsort(cN, H), cShape) : null;
+        // (host half results are Uint16Arrays, which need their dtype named)
+        const hOut = new Tensor(unsort(hN, P) as NativeStorage, hShape, dtype as 'float32');
+        const out = new Tensor(output, outShape, dtype as 'float32');
+        const cOut = cN ? new Tensor(unsort(cN, H) as NativeStorage, cShape, dtype as 'float32') : null;
         if (saved) {
           recordRnn({
             name: this.constructor.name, args: args as RecordedArgs, owned: [saved, ...temps, ...keptSorted], input: data, h0: h0Tensor, c0: c0Tensor, params,
