@@ -7,7 +7,7 @@ import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import {
   GRU, GRUCell, LSTM, LSTMCell, Module, PackedSequence, RNN, RNNCell, Tensor, getNumThreads, manualSeed, noGrad,
-  packPaddedSequence, padPackedSequence, randn, setNumThreads,
+  dynamicBatcher, packPaddedSequence, padPackedSequence, randn, session, setNumThreads,
 } from '../lib/index';
 import { native } from '../lib/binding';
 import { buildModule, fixtureNames, loadFixture, relativeError } from './helpers/fixtures';
@@ -155,6 +155,28 @@ describe('bfloat16 inference on the CPU', () => {
     assert.ok(relativeError(train.float(), ref) <= TOLERANCE);
     const [evalOut] = noGrad(() => gru.bfloat16().eval().forward(x));
     assert.ok(relativeError(evalOut.float(), ref) > 0.05, 'the training forward dropped units');
+  });
+
+  it('dynamicBatcher and session run a bfloat16 module (batcher results widened to float32)', async () => {
+    manualSeed(8);
+    const gru = new GRU({ inputSize: 4, hiddenSize: 20 }).bfloat16().eval();
+    for (const p of gru.parameters()) p.requiresGrad = false;
+    const inputs = [randn([5, 4]), randn([2, 4]), randn([7, 4])];
+    const batcher = dynamicBatcher(gru, { maxDelayMs: 50 });
+    const results = await Promise.all(inputs.map((x) => batcher.run(x)));
+    await batcher.close();
+    results.forEach((r, i) => {
+      const [alone, h] = gru.forward(inputs[i]);
+      assert.equal(r.output.dtype, 'float32');
+      assert.ok(relativeError(r.output, alone.float()) <= TOLERANCE, `request ${i} output`);
+      assert.ok(relativeError(r.state as Tensor, h.float()) <= TOLERANCE, `request ${i} state`);
+    });
+    const s = session(gru);
+    const chunks = [s.step(inputs[2].reshape([7, 1, 4]).contiguous())];
+    assert.equal(chunks[0].dtype, 'bfloat16');
+    const [whole] = gru.forward(inputs[2]);
+    assert.deepEqual(bits(chunks[0].reshape([7, 20])), bits(whole));
+    s.dispose();
   });
 
   it('refuses float16 on the CPU and recording for backward, before native code', () => {

@@ -7,6 +7,7 @@
 #include "activations_vec.h"
 #include "bf16_convert.h"
 #include "bf16_step.h"
+#include "simd_clones.h"
 
 // GCC vectors pass between always-inlined helpers only, so its ABI note does not apply.
 #pragma GCC diagnostic ignored "-Wpsabi"
@@ -68,11 +69,27 @@ void packBf16Bias(int gates, const float* bias, const float* biasHn, int N, int 
   }
 }
 
-void floatsToBf16(const float* src, uint16_t* dst, size_t n) {
+namespace {
+
+struct Rounding {
+  const float* src;
+  uint16_t* dst;
+  size_t n;
+};
+
+// (a float32 input of a whole sequence is rounded once per call: at batch 64 it is as large as the weights)
+template <int L>
+RNN_INLINE void roundImpl(const Rounding& a) {
   size_t i = 0;
-  for (; i + 8 <= n; i += 8) vec::Bf16<8>::store(dst + i, vec::Lanes<8>::load(src + i));
-  for (; i < n; ++i) dst[i] = floatToBf16(src[i]);
+  for (; i + L <= a.n; i += L) vec::Bf16<L>::store(a.dst + i, vec::Lanes<L>::load(a.src + i));
+  for (; i < a.n; ++i) a.dst[i] = floatToBf16(a.src[i]);
 }
+
+RNN_DEFINE_DISPATCHED_FOR(Rounding, roundAll, roundImpl)
+
+}  // namespace
+
+void floatsToBf16(const float* src, uint16_t* dst, size_t n) { roundAll(Rounding{src, dst, n}); }
 
 void bf16ToFloats(const uint16_t* src, float* dst, size_t n) {
   for (size_t i = 0; i < n; ++i) dst[i] = bf16ToFloat(src[i]);
