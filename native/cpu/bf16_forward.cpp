@@ -177,12 +177,12 @@ void recurrence(const Bf16Layer& ld, int blocks) {
 }
 
 // n elements of a span that is float32 or bfloat16, from element `at`, as float32 / as bfloat16.
-void widen(const FloatSpan& s, size_t at, size_t n, float* dst) {
+void widenSpan(const FloatSpan& s, size_t at, size_t n, float* dst) {
   if (s.type == ElemType::F32) std::memcpy(dst, s.data + at, n * sizeof(float));
   else bf16ToFloats(bits(s) + at, dst, n);
 }
 
-void round(const FloatSpan& s, size_t at, size_t n, uint16_t* dst) {
+void roundSpan(const FloatSpan& s, size_t at, size_t n, uint16_t* dst) {
   if (s.type == ElemType::F32) floatsToBf16(s.data + at, dst, n);
   else std::memcpy(dst, bits(s) + at, n * sizeof(uint16_t));
 }
@@ -218,14 +218,14 @@ void rnnForwardCpuBf16(const RnnSpec& spec, const RnnIo& io) {
       uint16_t* h = bits(io.hN) + size_t(ld) * B * P;
       const size_t hAt = size_t(ld) * B * P, cAt = size_t(ld) * B * H;
       if (io.h0.data) {
-        round(io.h0, hAt, size_t(B) * P, h);
-        if (gru) widen(io.h0, hAt, size_t(B) * P, hF.data());
+        roundSpan(io.h0, hAt, size_t(B) * P, h);
+        if (gru) widenSpan(io.h0, hAt, size_t(B) * P, hF.data());
       } else {
         std::fill(h, h + size_t(B) * P, uint16_t(0));
         std::fill(hF.begin(), hF.end(), 0.f);
       }
       if (lstm) {
-        if (io.c0.data) widen(io.c0, cAt, size_t(B) * H, c.data());
+        if (io.c0.data) widenSpan(io.c0, cAt, size_t(B) * H, c.data());
         else std::fill(c.begin(), c.end(), 0.f);
       }
       const LayerWeights& w = weights[ld];
