@@ -1,13 +1,14 @@
 // bfloat16 inference on the CPU: every PyTorch reference case with the module converted to bfloat16, relative
 // error <= 2e-2 to the float64 reference (the CUDA half tests' bound; or 1.5x what rounding the case's parameters
-// and inputs to bfloat16 costs by itself, where that is more), sync and async; float32 inputs and states;
+// and inputs to bfloat16 costs by itself, where that is more), sync and async; float32 inputs and states (float32
+// results);
 // shapes large enough for the thread team and both input-projection paths; the refusals (float16 on the CPU,
 // recording for backward). test/simd-levels.test.ts runs this file again at each lower instruction-set level.
 import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import {
   GRU, GRUCell, LSTM, LSTMCell, Module, PackedSequence, RNN, RNNCell, Tensor, getNumThreads, manualSeed, noGrad,
-  dynamicBatcher, packPaddedSequence, padPackedSequence, randn, session, setNumThreads,
+  dynamicBatcher, packPaddedSequence, padPackedSequence, randn, session, setNumThreads, tensor,
 } from '../lib/index';
 import { native } from '../lib/binding';
 import { buildModule, fixtureNames, loadFixture, relativeError } from './helpers/fixtures';
@@ -44,7 +45,7 @@ function loaded(file: string): { f: ReturnType<typeof loadFixture>; module: Modu
 }
 
 /** The raw bits of a bfloat16 result, for exact comparisons. */
-const bits = (t: Tensor): number[] => Array.from(t.data as unknown as Uint16Array);
+const bits = (t: { data: unknown }): number[] => Array.from(t.data as Uint16Array);
 
 describe('bfloat16 inference on the CPU', () => {
   const kernels = native.cpuKernels();
@@ -86,27 +87,36 @@ describe('bfloat16 inference on the CPU', () => {
     assert.equal(kernels.bf16Dot, level === 2 && env !== 'avx512' && flags.has('avx512_bf16') && flags.has('avx512bw'));
   });
 
-  it('a float32 input is rounded as .bfloat16() rounds it (same bits out); float32 states are accepted', () => {
+  it('float32 input and states give float32 results: the bfloat16 ones widened, c_n the float32 cell state', () => {
     manualSeed(11);
     const lstm = new LSTM({ inputSize: 5, hiddenSize: 24, projSize: 7, numLayers: 2, bidirectional: true }).bfloat16();
     const x = randn([6, 3, 5]);
     const h0 = randn([4, 3, 7]);
-    const c0 = randn([4, 3, 24]);
+    const c0 = randn([4, 3, 24]).bfloat16().float(); // bfloat16 values, so both calls start from the same c
     noGrad(() => {
-      const [a, [ha, ca]] = lstm.forward(x, [h0.bfloat16(), c0.bfloat16()] as never);
-      const [b, [hb, cb]] = lstm.forward(x.bfloat16() as never, [h0, c0.bfloat16()] as never);
-      for (const t of [a, ha, ca, b, hb, cb]) assert.equal(t.dtype, 'bfloat16');
-      assert.deepEqual(bits(a), bits(b));
-      assert.deepEqual(bits(ha), bits(hb));
-      assert.deepEqual(bits(ca), bits(cb));
-      // c0 in float32 enters the cell state unrounded: close to the float32 module on the same (rounded) weights
-      const [out] = lstm.forward(x, [h0, c0]);
-      const [ref] = lstm.float().forward(x, [h0, c0]);
-      assert.ok(relativeError(out.float(), ref) <= TOLERANCE);
+      const [a, [ha, ca]] = lstm.forward(x.bfloat16(), [h0.bfloat16(), c0.bfloat16()]);
+      const [b, [hb, cb]] = lstm.forward(x, [h0, c0]);
+      for (const t of [a, ha, ca]) assert.equal(t.dtype, 'bfloat16');
+      for (const t of [b, hb, cb]) assert.equal(t.dtype, 'float32');
+      assert.deepEqual(Array.from(b.data), Array.from(a.float().data));
+      assert.deepEqual(Array.from(hb.data), Array.from(ha.float().data));
+      assert.deepEqual(bits(cb.bfloat16()), bits(ca));
+      assert.ok(cb.toArray().toString() !== ca.float().toArray().toString(), 'c_n is not rounded');
+      // the whole state is kept (h as the rounded value, c in float32): a sequence continued from it goes on exactly
+      const uni = new LSTM({ inputSize: 5, hiddenSize: 24, projSize: 7, numLayers: 2 }).bfloat16();
+      const [whole, [hw, cw]] = uni.forward(x);
+      const [first, state] = uni.forward(x.narrow(0, 0, 2).contiguous());
+      const [rest, [hr, cr]] = uni.forward(x.narrow(0, 2, 4).contiguous(), state);
+      assert.deepEqual([...first.data, ...rest.data], Array.from(whole.data));
+      assert.deepEqual(Array.from(hr.data), Array.from(hw.data));
+      assert.deepEqual(Array.from(cr.data), Array.from(cw.data));
     });
     const gru = new GRUCell({ inputSize: 3, hiddenSize: 5 }).bfloat16();
-    const h = noGrad(() => gru.forward(randn([2, 3]), randn([2, 5])));
-    assert.equal(h.dtype, 'bfloat16');
+    const x1 = randn([2, 3]);
+    const h1 = randn([2, 5]).bfloat16().float(); // GRU's h enters its float32 state unrounded, like LSTM's c
+    const h = noGrad(() => gru.forward(x1, h1));
+    assert.equal(h.dtype, 'float32');
+    assert.deepEqual(Array.from(h.data), Array.from(noGrad(() => gru.forward(x1.bfloat16(), h1.bfloat16())).float().data));
   });
 
   describe('shapes for the thread team and both input-projection paths, against float32 on the same weights', () => {
@@ -125,7 +135,7 @@ describe('bfloat16 inference on the CPU', () => {
       it(name, async () => {
         manualSeed(21);
         const module = make().bfloat16();
-        const x = randn(shape);
+        const x = randn(shape).bfloat16();
         const m = module as LSTM;
         setNumThreads(1);
         const [one, hOne] = noGrad(() => m.forward(x));
@@ -133,12 +143,12 @@ describe('bfloat16 inference on the CPU', () => {
         const [two, hTwo] = noGrad(() => m.forward(x));
         const [three] = await m.forwardAsync(x);
         // rows and unit groups are independent: any split over the team gives the same bits
-        assert.deepEqual(bits(two as Tensor), bits(one as Tensor));
-        assert.deepEqual(bits(three as Tensor), bits(one as Tensor));
+        assert.deepEqual(bits(two), bits(one));
+        assert.deepEqual(bits(three), bits(one));
         const hs = (h: unknown): Tensor[] => (Array.isArray(h) ? h : [h]) as Tensor[];
         hs(hTwo).forEach((h, i) => assert.deepEqual(bits(h), bits(hs(hOne)[i])));
-        const [ref, hRef] = noGrad(() => (module.float() as LSTM).forward(x));
-        assert.ok(relativeError((one as Tensor).float(), ref as Tensor) <= TOLERANCE, 'output');
+        const [ref, hRef] = noGrad(() => (module.float() as LSTM).forward(x.float()));
+        assert.ok(relativeError(one.float(), ref) <= TOLERANCE, 'output');
         hs(hOne).forEach((h, i) => assert.ok(relativeError(h.float(), hs(hRef)[i]) <= TOLERANCE, `state ${i}`));
       });
     }
@@ -172,10 +182,11 @@ describe('bfloat16 inference on the CPU', () => {
       assert.ok(relativeError(r.state as Tensor, h.float()) <= TOLERANCE, `request ${i} state`);
     });
     const s = session(gru);
-    const chunks = [s.step(inputs[2].reshape([7, 1, 4]).contiguous())];
-    assert.equal(chunks[0].dtype, 'bfloat16');
-    const [whole] = gru.forward(inputs[2]);
-    assert.deepEqual(bits(chunks[0].reshape([7, 20])), bits(whole));
+    const x = inputs[2].reshape([7, 1, 4]);
+    const chunks = [s.step(x.narrow(0, 0, 3).contiguous()), s.step(x.narrow(0, 3, 4).contiguous())];
+    assert.equal(chunks[0].dtype, 'float32');
+    const [whole] = gru.forward(x);
+    assert.ok(relativeError(tensor([...chunks[0].data, ...chunks[1].data], [7, 1, 20]), whole) <= TOLERANCE);
     s.dispose();
   });
 
@@ -190,9 +201,20 @@ describe('bfloat16 inference on the CPU', () => {
     assert.throws(() => noGrad(() => lstm.forward(randn([1, 2]).half() as never)), {
       name: 'TypeError', message: 'Input and parameter tensors are not the same dtype, found input tensor with Half and parameter tensor with BFloat16',
     });
+    // float32 or bfloat16, but the input and the states alike (as PyTorch compares them)
+    assert.throws(() => noGrad(() => lstm.forward(randn([1, 2]).bfloat16(), [randn([1, 3]), randn([1, 3])] as never)), {
+      name: 'TypeError', message: 'Input and hidden tensors are not the same dtype, found input tensor with BFloat16 and hidden tensor with Float',
+    });
     // without parameters that require grad, nothing records: the forward runs with grad mode on
     for (const p of lstm.parameters()) p.requiresGrad = false;
-    const [h] = lstm.forward(randn([1, 2]));
+    const [h] = lstm.forward(randn([1, 2]).bfloat16());
     assert.equal(h.dtype, 'bfloat16');
+    // the native backstop: the results of one call share one dtype
+    const args = (hN: Float32Array | Uint16Array) => [
+      { kind: 0, inputSize: 2, hiddenSize: 3, projSize: 0, numLayers: 1, bidirectional: false, bias: false, batchFirst: false, seqLen: 1, batch: 1, dropout: 0, training: false, seed: 0, dtype: 'bfloat16' },
+      [new Uint16Array(6), new Uint16Array(9)], new Float32Array(2), null, null, new Float32Array(3), hN, null, null,
+    ];
+    assert.throws(() => (native.rnnForward as (...a: unknown[]) => void)(...args(new Uint16Array(3))), { name: 'TypeError', message: 'native forward: output, hN and cN must share one dtype' });
+    (native.rnnForward as (...a: unknown[]) => void)(...args(new Float32Array(3)));
   });
 });

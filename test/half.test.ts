@@ -264,8 +264,11 @@ describe('half precision', () => {
         name: 'TypeError', message: 'Input and hidden tensors are not the same dtype, found input tensor with BFloat16 and hidden tensor with Half',
       });
       const [out, h] = noGrad(() => rnn.forward(randn([4, 2]), zeros([1, 3])));
-      assert.equal(out.dtype, 'bfloat16');
-      assert.equal(h.dtype, 'bfloat16');
+      assert.equal(out.dtype, 'float32');
+      assert.equal(h.dtype, 'float32');
+      assert.throws(() => rnn.forward(randn([4, 2]), zeros([1, 3], { dtype: 'bfloat16' }) as never), {
+        name: 'TypeError', message: 'Input and hidden tensors are not the same dtype, found input tensor with Float and hidden tensor with BFloat16',
+      });
     });
 
     it('loadStateDict converts floating dtypes into the parameters\' dtype, like copy_', () => {

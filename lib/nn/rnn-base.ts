@@ -157,8 +157,9 @@ const TORCH_NAME: Record<FloatDType, string> = { float32: 'Float', float16: 'Hal
 /**
  * The element type of a recurrent call: the parameters' (all of one dtype), which the input and the states must
  * share, with PyTorch's messages for mixes. float16 runs on CUDA only; bfloat16 runs on CUDA and on the CPU, where
- * the input and states may also be float32 (rounded to bfloat16 for the products, like an autocast region; the
- * results are bfloat16). Half precision never records for backward (not implemented).
+ * the input and states may instead all be float32 (rounded to bfloat16 for the products; the results are then
+ * float32 too, as the modules' types say: results of the input's dtype). Half precision never records for
+ * backward (not implemented).
  */
 export function checkCallDType(module: Module, input: Tensor<'float32'>, states: readonly (Tensor<'float32'> | null)[], recording: boolean): FloatDType {
   const named = module.namedParameters();
@@ -168,14 +169,13 @@ export function checkCallDType(module: Module, input: Tensor<'float32'>, states:
       throw new TypeError(`Expected every parameter of ${module.constructor.name} to be ${dtype} like ${named[0][0]}, but ${name} is ${p.dtype}; convert the module with .to('${dtype}')`);
     }
   }
-  const cpuBf16 = dtype === 'bfloat16' && module.device === 'cpu';
-  const fits = (t: Tensor): boolean => t.dtype === dtype || (cpuBf16 && t.dtype === 'float32');
+  // a bfloat16 module on the CPU also takes float32 (the input and states together: the results take their dtype)
   const inputType = input.dtype as FloatDType;
-  if (!fits(input)) {
+  if (inputType !== dtype && !(dtype === 'bfloat16' && module.device === 'cpu' && inputType === 'float32')) {
     throw new TypeError(`Input and parameter tensors are not the same dtype, found input tensor with ${TORCH_NAME[inputType]} and parameter tensor with ${TORCH_NAME[dtype]}`);
   }
   for (const state of states) {
-    if (state && !fits(state)) {
+    if (state && state.dtype !== inputType) {
       throw new TypeError(`Input and hidden tensors are not the same dtype, found input tensor with ${TORCH_NAME[inputType]} and hidden tensor with ${TORCH_NAME[state.dtype as FloatDType]}`);
     }
   }
@@ -357,10 +357,12 @@ export abstract class RNNBase extends Module {
       release(temps);
       throw e;
     }
+    // results take the input's dtype (float32 for a float32 input to a bfloat16 module on the CPU)
+    const results = data.dtype as FloatDType;
     const outShape = packed ? [rows, D * P] : batched ? [...data.shape.slice(0, 2), D * P] : [T, D * P];
     if (B === 0) {
       nativeWeights(this); // the same parameter checks as a real call (disposed, devices)
-      return emptyResultCall(this.device, dtype, [outShape, hShape, lstm ? cShape : null],
+      return emptyResultCall(this.device, results, [outShape, hShape, lstm ? cShape : null],
         recording ? { name, inputs: [data, h0Tensor, c0Tensor, ...params] } : null,
         ([out, hOut, cOut]) => (cOut ? [out!, [hOut!, cOut]] : [out!, hOut!]));
     }
@@ -373,9 +375,9 @@ export abstract class RNNBase extends Module {
     };
     try {
       weights = nativeWeights(this);
-      output = alloc(rows * D * P, dtype);
-      hN = alloc(L * D * B * P, dtype);
-      cN = lstm ? alloc(L * D * B * H, dtype) : null;
+      output = alloc(rows * D * P, results);
+      hN = alloc(L * D * B * P, results);
+      cN = lstm ? alloc(L * D * B * H, results) : null;
     } catch (e) {
       release([...temps, ...allocated]); // e.g. a disposed parameter, or out of device memory
       throw e;
@@ -393,7 +395,7 @@ export abstract class RNNBase extends Module {
     /** The state back in the caller's batch order (a new buffer; the sorted one is freed or kept for backward). */
     const unsort = (state: NativeStorage, size: number): NativeStorage => {
       if (!unsorted) return state;
-      const out = permuteBatch(state, unsorted, L * D, size, dtype);
+      const out = permuteBatch(state, unsorted, L * D, size, results);
       if (saved) keptSorted.push(state);
       else freeStorage(state);
       return out;
@@ -409,9 +411,9 @@ export abstract class RNNBase extends Module {
       results: cN ? [output, hN, cN] : [output, hN],
       finish: () => {
         // (host half results are Uint16Arrays, which need their dtype named)
-        const hOut = new Tensor(unsort(hN, P) as NativeStorage, hShape, dtype as 'float32');
-        const out = new Tensor(output, outShape, dtype as 'float32');
-        const cOut = cN ? new Tensor(unsort(cN, H) as NativeStorage, cShape, dtype as 'float32') : null;
+        const hOut = new Tensor(unsort(hN, P) as NativeStorage, hShape, results as 'float32');
+        const out = new Tensor(output, outShape, results as 'float32');
+        const cOut = cN ? new Tensor(unsort(cN, H) as NativeStorage, cShape, results as 'float32') : null;
         if (saved) {
           recordRnn({
             name: this.constructor.name, args: args as RecordedArgs, owned: [saved, ...temps, ...keptSorted], input: data, h0: h0Tensor, c0: c0Tensor, params,

@@ -133,11 +133,21 @@ ForwardJob unpackCall(const Napi::CallbackInfo& info, bool keepAlive, bool backw
   }
   // One element type per call, the spec's; the saved workspace and gradients exist only in float32 (backward of
   // a half call is not implemented natively). lib/ reports mixed dtypes with PyTorch's message first. The CPU's
-  // bfloat16 forward also reads a float32 input, h0 and c0 (rounding the input and h itself).
+  // bfloat16 forward also reads a float32 input, h0 and c0 (rounding the input and h itself) and writes float32
+  // results (all three alike).
   const bool cpuBf16 = job.device < 0 && spec.dtype == ElemType::BF16 && !backward;
   auto mayBeFloat32 = [&](const FloatSpan* span) {
-    return cpuBf16 && (span == &job.io.input || span == &job.io.h0 || span == &job.io.c0) && span->type == ElemType::F32;
+    const bool in = span == &job.io.input || span == &job.io.h0 || span == &job.io.c0;
+    const bool out = span == &job.io.output || span == &job.io.hN || span == &job.io.cN;
+    return cpuBf16 && span->type == ElemType::F32 && (in || (out && job.io.output.type == ElemType::F32));
   };
+  const bool floatResults = job.io.output.type == ElemType::F32;
+  if (cpuBf16 && (job.io.hN.type == ElemType::F32) != floatResults) {
+    throw Napi::TypeError::New(env, "native forward: output, hN and cN must share one dtype");
+  }
+  if (cpuBf16 && job.io.cN.data && (job.io.cN.type == ElemType::F32) != floatResults) {
+    throw Napi::TypeError::New(env, "native forward: output, hN and cN must share one dtype");
+  }
   if (job.io.input.type != spec.dtype && !mayBeFloat32(&job.io.input)) {
     throw Napi::TypeError::New(env, "native forward: input dtype differs from spec.dtype");
   }

@@ -28,7 +28,8 @@ struct Bf16Layer {
   uint16_t* h;            // [B, outSize]: initial state in (rounded), final state out
   float* hF;              // GRU: [B, outSize] the same state in float32; else null
   float* c;               // LSTM: [B, hiddenSize] float32; else null
-  uint16_t* output;       // row r, this direction's columns at output + r * outputStride
+  uint16_t* output;       // row r, this direction's columns at output + r * outputStride; or, when null,
+  float* outputF;         // the same in float32 (the rounded values widened: a float32 call's last layer)
   int64_t outputStride;
 };
 
@@ -147,7 +148,9 @@ void recurrence(const Bf16Layer& ld, int blocks) {
         if (gru) std::memcpy(hFNext + int64_t(b) * P + c0, hFCur + int64_t(b) * P + c0, n * sizeof(float));
       }
       for (int b = 0; b < bs; ++b) {
-        std::memcpy(ld.output + L.row(t, b) * ld.outputStride + c0, hNext + int64_t(b) * P + c0, n * sizeof(uint16_t));
+        const int64_t at = L.row(t, b) * ld.outputStride + c0;
+        if (ld.outputF) bf16ToFloats(hNext + int64_t(b) * P + c0, ld.outputF + at, n);
+        else std::memcpy(ld.output + at, hNext + int64_t(b) * P + c0, n * sizeof(uint16_t));
       }
     };
     if (projection) {
@@ -208,20 +211,23 @@ void rnnForwardCpuBf16(const RnnSpec& spec, const RnnIo& io) {
   // Inter-layer outputs ping-pong between two buffers; the last layer writes the caller's output.
   std::vector<uint16_t> buffers(spec.numLayers > 1 ? size_t(layerOut) * (spec.numLayers > 2 ? 2 : 1) : 0);
   std::vector<float> c(lstm ? size_t(B) * H : 0), hF(gru ? size_t(B) * P : 0);
+  std::vector<uint16_t> h(size_t(B) * P);  // the state the recurrence updates; then h_n's slice
+  // Results are bfloat16, or float32 (all of them) for a float32 input: output and h_n widened from the rounded h,
+  // c_n the float32 cell state itself (so that a sequence continued from it goes on exactly).
+  const bool floatResults = io.output.type == ElemType::F32;
 
   int inSize = spec.inputSize;
   for (int l = 0; l < spec.numLayers; ++l) {
     const bool last = l == spec.numLayers - 1;
-    uint16_t* out = last ? bits(io.output) : buffers.data() + size_t(l % 2) * layerOut;
+    uint16_t* out = last ? (floatResults ? nullptr : bits(io.output)) : buffers.data() + size_t(l % 2) * layerOut;
     for (int d = 0; d < D; ++d) {
       const int ld = l * D + d;
-      uint16_t* h = bits(io.hN) + size_t(ld) * B * P;
       const size_t hAt = size_t(ld) * B * P, cAt = size_t(ld) * B * H;
       if (io.h0.data) {
-        roundSpan(io.h0, hAt, size_t(B) * P, h);
+        roundSpan(io.h0, hAt, size_t(B) * P, h.data());
         if (gru) widenSpan(io.h0, hAt, size_t(B) * P, hF.data());
       } else {
-        std::fill(h, h + size_t(B) * P, uint16_t(0));
+        std::fill(h.begin(), h.end(), uint16_t(0));
         std::fill(hF.begin(), hF.end(), 0.f);
       }
       if (lstm) {
@@ -231,10 +237,13 @@ void rnnForwardCpuBf16(const RnnSpec& spec, const RnnIo& io) {
       const LayerWeights& w = weights[ld];
       const int blocks = teamSizeFor(T, B, gateCount(spec.kind) * H, P, H, kForwardMinWork);
       recurrence(Bf16Layer{spec.kind, &layout, inSize, H, P, d == 1, in, bits(w.wIh), bits(w.wHh), bits(w.bIh),
-                           bits(w.bHh), bits(w.wHr), h, gru ? hF.data() : nullptr, lstm ? c.data() : nullptr, out + d * P,
-                           int64_t(D) * P},
+                           bits(w.bHh), bits(w.wHr), h.data(), gru ? hF.data() : nullptr, lstm ? c.data() : nullptr,
+                           out ? out + d * P : nullptr, out ? nullptr : io.output.data + d * P, int64_t(D) * P},
                  blocks);
-      if (lstm) floatsToBf16(c.data(), bits(io.cN) + cAt, size_t(B) * H);
+      if (floatResults) bf16ToFloats(h.data(), io.hN.data + hAt, size_t(B) * P);
+      else std::memcpy(bits(io.hN) + hAt, h.data(), sizeof(uint16_t) * size_t(B) * P);
+      if (lstm && floatResults) std::memcpy(io.cN.data + cAt, c.data(), sizeof(float) * size_t(B) * H);
+      else if (lstm) floatsToBf16(c.data(), bits(io.cN) + cAt, size_t(B) * H);
     }
     if (!last && spec.training && spec.dropout > 0.f) {
       const float scale = dropoutScale(spec.dropout);
