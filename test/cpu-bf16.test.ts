@@ -167,7 +167,7 @@ describe('bfloat16 inference on the CPU', () => {
     assert.ok(relativeError(evalOut.float(), ref) > 0.05, 'the training forward dropped units');
   });
 
-  it('dynamicBatcher and session run a bfloat16 module (batcher results widened to float32)', async () => {
+  it('dynamicBatcher and session run a bfloat16 module on float32 requests and chunks (float32 results)', async () => {
     manualSeed(8);
     const gru = new GRU({ inputSize: 4, hiddenSize: 20 }).bfloat16().eval();
     for (const p of gru.parameters()) p.requiresGrad = false;

@@ -59,15 +59,10 @@ function unstackState(state: Float32Array, rows: number, B: number, b: number, s
   return new Tensor(out, [rows, size]);
 }
 
-/**
- * `t` in host memory as float32 (a half-precision module's results are widened, exactly: requests and results are
- * float32); a device tensor is downloaded and its device memory freed at once.
- */
+/** `t` in host memory; a device tensor is downloaded and its device memory freed at once. */
 function toHost(t: Tensor): Float32Array {
-  const wide = t.dtype === 'float32' ? t : t.float();
-  if (wide.device === 'cpu') return wide.data;
-  const host = wide.cpu().data;
-  if (wide !== t) wide.dispose();
+  if (t.device === 'cpu') return t.data;
+  const host = t.cpu().data;
   t.dispose();
   return host;
 }
