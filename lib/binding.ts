@@ -101,6 +101,8 @@ export interface NativeBinding {
   setNumThreads(n: number): void;
   getNumThreads(): number;
   blasInfo(): { config: string; core: string };
+  /** The CPU kernels' instruction-set level (after NODE_RNN_SIMD) and whether the bfloat16 kernels use VDPBF16PS. */
+  cpuKernels(): { level: 'avx512' | 'avx2' | 'base'; bf16Dot: boolean };
 
   // CUDA (present in every build; a CPU-only build reports built: false and its cudaAlloc & co throw).
   // Optional in the type because an addon built before CUDA support lacks them; lib/cuda.ts handles that.

@@ -238,29 +238,36 @@ describe('half precision', () => {
       assert.equal(lstm.stateDict().weight_ih_l0.dtype, 'float16');
     });
 
-    it('half recurrent modules on the CPU: a clear error pointing to .float() or CUDA, before native code', () => {
+    it('float16 recurrent modules on the CPU: a clear error pointing to bfloat16, .float() or CUDA, before native code', () => {
       const gru = new GRU({ inputSize: 2, hiddenSize: 3 }).half();
       const x = randn([4, 1, 2]).half();
       assert.throws(() => noGrad(() => gru.forward(x as never)), {
         name: 'TypeError',
-        message: 'GRU in float16 runs on CUDA only (the CPU backend computes in float32): move the module and its inputs to CUDA with .cuda(), or convert them to float32 with .float()',
+        message: 'GRU in float16 runs on CUDA only: on the CPU convert the module to bfloat16 with .bfloat16() (inference) or to float32 with .float(), or move the module and its inputs to CUDA with .cuda()',
       });
-      const cell = new LSTMCell({ inputSize: 2, hiddenSize: 3 }).bfloat16();
-      assert.throws(() => noGrad(() => cell.forward(randn([1, 2]).bfloat16() as never)), { name: 'TypeError', message: /^LSTMCell in bfloat16 runs on CUDA only/ });
+      const cell = new LSTMCell({ inputSize: 2, hiddenSize: 3 }).half();
+      assert.throws(() => noGrad(() => cell.forward(randn([1, 2]).half() as never)), { name: 'TypeError', message: /^LSTMCell in float16 runs on CUDA only/ });
       return assert.rejects(() => gru.forwardAsync(x as never), { name: 'TypeError', message: /^GRU in float16 runs on CUDA only/ });
     });
 
-    it("mixed dtypes: PyTorch's message", () => {
+    it("mixed dtypes: PyTorch's message (a bfloat16 module on the CPU also takes float32 inputs and states)", () => {
       const rnn = new RNN({ inputSize: 2, hiddenSize: 3 });
       assert.throws(() => rnn.forward(randn([4, 2]).half() as never), {
         name: 'TypeError', message: 'Input and parameter tensors are not the same dtype, found input tensor with Half and parameter tensor with Float',
       });
-      rnn.bfloat16();
+      rnn.half();
       assert.throws(() => rnn.forward(randn([4, 2])), {
-        name: 'TypeError', message: 'Input and parameter tensors are not the same dtype, found input tensor with Float and parameter tensor with BFloat16',
+        name: 'TypeError', message: 'Input and parameter tensors are not the same dtype, found input tensor with Float and parameter tensor with Half',
       });
+      rnn.bfloat16();
       assert.throws(() => rnn.forward(randn([4, 2]).bfloat16() as never, zeros([1, 3], { dtype: 'float16' }) as never), {
         name: 'TypeError', message: 'Input and hidden tensors are not the same dtype, found input tensor with BFloat16 and hidden tensor with Half',
+      });
+      const [out, h] = noGrad(() => rnn.forward(randn([4, 2]), zeros([1, 3])));
+      assert.equal(out.dtype, 'float32');
+      assert.equal(h.dtype, 'float32');
+      assert.throws(() => rnn.forward(randn([4, 2]), zeros([1, 3], { dtype: 'bfloat16' }) as never), {
+        name: 'TypeError', message: 'Input and hidden tensors are not the same dtype, found input tensor with Float and hidden tensor with BFloat16',
       });
     });
 

@@ -98,9 +98,11 @@ export abstract class CellBase extends Module {
     const recording = record && isGradEnabled() &&
       (params.some((p) => p.requiresGrad) || needsGrad(x) || needsGrad(h0Tensor) || needsGrad(c0Tensor));
     const dtype: FloatDType = checkCallDType(this, x, [h0Tensor, c0Tensor], recording);
+    // results take the input's dtype (float32 for a float32 input to a bfloat16 module on the CPU)
+    const results = x.dtype as FloatDType;
     checkRecurrenceAllocation(`${name}.forward`, { mode: this.mode, rows: B, batch: B, layers: 1, directions: 1, hiddenSize: H, outSize: H, saving: recording });
     if (B === 0 || H === 0) {
-      return emptyResultCall(this.device, dtype, [stateShape, lstm ? stateShape : null],
+      return emptyResultCall(this.device, results, [stateShape, lstm ? stateShape : null],
         recording ? { name, inputs: [x, h0Tensor, c0Tensor, ...params] } : null,
         ([hOut, cOut]) => (cOut ? [hOut!, cOut] : hOut!));
     }
@@ -113,9 +115,9 @@ export abstract class CellBase extends Module {
     let scratch: NativeStorage, hN: NativeStorage, cN: NativeStorage | null;
     try {
       // the layer driver's output for T = 1 is h' again; it gets its own scratch memory
-      scratch = alloc(B * H, dtype);
-      hN = alloc(B * H, dtype);
-      cN = lstm ? alloc(B * H, dtype) : null;
+      scratch = alloc(B * H, results);
+      hN = alloc(B * H, results);
+      cN = lstm ? alloc(B * H, results) : null;
     } catch (e) {
       for (const s of allocated) freeStorage(s); // out of device memory
       throw e;
@@ -134,8 +136,9 @@ export abstract class CellBase extends Module {
       temps: saved ? [] : [scratch],
       results: cN ? [hN, cN] : [hN],
       finish: () => {
-        const hOut = new Tensor(hN, stateShape);
-        const cOut = cN ? new Tensor(cN, stateShape) : null;
+        // (host half results are Uint16Arrays, which need their dtype named)
+        const hOut = new Tensor(hN, stateShape, results as 'float32');
+        const cOut = cN ? new Tensor(cN, stateShape, results as 'float32') : null;
         if (saved) {
           recordRnn({ name: this.constructor.name, args: args as RecordedArgs, owned: [saved, scratch], input: x, h0: h0Tensor, c0: c0Tensor, params, outputs: [null, hOut, cOut] });
         }

@@ -11,7 +11,7 @@ export class LSTMCell extends CellBase {
 
   /**
    * [h', c'] for input `[B, inputSize]` (or `[inputSize]`) and [h, c] `[B, hiddenSize]` (zeros when omitted),
-   * of the input's dtype (float16/bfloat16 for a module converted on CUDA).
+   * of the input's dtype (float16/bfloat16 for a module converted on CUDA; bfloat16 on the CPU, which also takes float32).
    */
   forward<D extends FloatDType = 'float32'>(input: Tensor<D>, hx?: [Tensor<D>, Tensor<D>]): [Tensor<D>, Tensor<D>] {
     return this.runStep(this.prepareStep(input, hx, true));

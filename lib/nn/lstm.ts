@@ -9,7 +9,7 @@ export interface LSTMOptions extends RNNBaseOptions {
   projSize?: number;
 }
 
-/** `[h, c]`, of the module's dtype (float32 unless the module was converted to float16/bfloat16 on CUDA). */
+/** `[h, c]`, of the input's dtype (float32, or the module's float16/bfloat16 on CUDA, bfloat16 on the CPU). */
 export type LSTMState<D extends FloatDType = 'float32'> = [Tensor<D>, Tensor<D>];
 
 export class LSTM extends RNNBase {

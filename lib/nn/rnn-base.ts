@@ -156,8 +156,10 @@ const TORCH_NAME: Record<FloatDType, string> = { float32: 'Float', float16: 'Hal
 
 /**
  * The element type of a recurrent call: the parameters' (all of one dtype), which the input and the states must
- * share, with PyTorch's messages for mixes. float16/bfloat16 run on CUDA only (PyTorch's CPU RNNs take bfloat16,
- * this CPU backend is float32), and without recording for backward (not implemented in half precision).
+ * share, with PyTorch's messages for mixes. float16 runs on CUDA only; bfloat16 runs on CUDA and on the CPU, where
+ * the input and states may instead all be float32 (rounded to bfloat16 for the products; the results are then
+ * float32 too, as the modules' types say: results of the input's dtype). Half precision never records for
+ * backward (not implemented).
  */
 export function checkCallDType(module: Module, input: Tensor<'float32'>, states: readonly (Tensor<'float32'> | null)[], recording: boolean): FloatDType {
   const named = module.namedParameters();
@@ -167,18 +169,19 @@ export function checkCallDType(module: Module, input: Tensor<'float32'>, states:
       throw new TypeError(`Expected every parameter of ${module.constructor.name} to be ${dtype} like ${named[0][0]}, but ${name} is ${p.dtype}; convert the module with .to('${dtype}')`);
     }
   }
+  // a bfloat16 module on the CPU also takes float32 (the input and states together: the results take their dtype)
   const inputType = input.dtype as FloatDType;
-  if (inputType !== dtype) {
+  if (inputType !== dtype && !(dtype === 'bfloat16' && module.device === 'cpu' && inputType === 'float32')) {
     throw new TypeError(`Input and parameter tensors are not the same dtype, found input tensor with ${TORCH_NAME[inputType]} and parameter tensor with ${TORCH_NAME[dtype]}`);
   }
   for (const state of states) {
-    if (state && state.dtype !== dtype) {
+    if (state && state.dtype !== inputType) {
       throw new TypeError(`Input and hidden tensors are not the same dtype, found input tensor with ${TORCH_NAME[inputType]} and hidden tensor with ${TORCH_NAME[state.dtype as FloatDType]}`);
     }
   }
-  if (dtype !== 'float32' && module.device === 'cpu') {
+  if (dtype === 'float16' && module.device === 'cpu') {
     throw new TypeError(
-      `${module.constructor.name} in ${dtype} runs on CUDA only (the CPU backend computes in float32): move the module and its inputs to CUDA with .cuda(), or convert them to float32 with .float()`,
+      `${module.constructor.name} in float16 runs on CUDA only: on the CPU convert the module to bfloat16 with .bfloat16() (inference) or to float32 with .float(), or move the module and its inputs to CUDA with .cuda()`,
     );
   }
   if (dtype !== 'float32' && recording) {
@@ -354,10 +357,12 @@ export abstract class RNNBase extends Module {
       release(temps);
       throw e;
     }
+    // results take the input's dtype (float32 for a float32 input to a bfloat16 module on the CPU)
+    const results = data.dtype as FloatDType;
     const outShape = packed ? [rows, D * P] : batched ? [...data.shape.slice(0, 2), D * P] : [T, D * P];
     if (B === 0) {
       nativeWeights(this); // the same parameter checks as a real call (disposed, devices)
-      return emptyResultCall(this.device, dtype, [outShape, hShape, lstm ? cShape : null],
+      return emptyResultCall(this.device, results, [outShape, hShape, lstm ? cShape : null],
         recording ? { name, inputs: [data, h0Tensor, c0Tensor, ...params] } : null,
         ([out, hOut, cOut]) => (cOut ? [out!, [hOut!, cOut]] : [out!, hOut!]));
     }
@@ -370,9 +375,9 @@ export abstract class RNNBase extends Module {
     };
     try {
       weights = nativeWeights(this);
-      output = alloc(rows * D * P, dtype);
-      hN = alloc(L * D * B * P, dtype);
-      cN = lstm ? alloc(L * D * B * H, dtype) : null;
+      output = alloc(rows * D * P, results);
+      hN = alloc(L * D * B * P, results);
+      cN = lstm ? alloc(L * D * B * H, results) : null;
     } catch (e) {
       release([...temps, ...allocated]); // e.g. a disposed parameter, or out of device memory
       throw e;
@@ -390,7 +395,7 @@ export abstract class RNNBase extends Module {
     /** The state back in the caller's batch order (a new buffer; the sorted one is freed or kept for backward). */
     const unsort = (state: NativeStorage, size: number): NativeStorage => {
       if (!unsorted) return state;
-      const out = permuteBatch(state, unsorted, L * D, size, dtype);
+      const out = permuteBatch(state, unsorted, L * D, size, results);
       if (saved) keptSorted.push(state);
       else freeStorage(state);
       return out;
@@ -405,9 +410,10 @@ export abstract class RNNBase extends Module {
       temps: saved ? [] : temps,
       results: cN ? [output, hN, cN] : [output, hN],
       finish: () => {
-        const hOut = new Tensor(unsort(hN, P), hShape);
-        const out = new Tensor(output, outShape);
-        const cOut = cN ? new Tensor(unsort(cN, H), cShape) : null;
+        // (host half results are Uint16Arrays, which need their dtype named)
+        const hOut = new Tensor(unsort(hN, P) as NativeStorage, hShape, results as 'float32');
+        const out = new Tensor(output, outShape, results as 'float32');
+        const cOut = cN ? new Tensor(unsort(cN, H) as NativeStorage, cShape, results as 'float32') : null;
         if (saved) {
           recordRnn({
             name: this.constructor.name, args: args as RecordedArgs, owned: [saved, ...temps, ...keptSorted], input: data, h0: h0Tensor, c0: c0Tensor, params,

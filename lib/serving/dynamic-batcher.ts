@@ -79,8 +79,9 @@ function copyOf(t: Tensor): Float32Array {
  * Gathers concurrent `run(input, state?)` calls on one RNN, LSTM or GRU into packed batches. Create it with
  * `dynamicBatcher(module, options)`. Inputs are unbatched sequences `[steps, inputSize]` of any length (whatever
  * the module's `batchFirst`); each promise resolves with that request's own output and final state, equal within
- * float32 rounding to `module.forward(input, state)` on it alone (not bit for bit). A batch whose forward throws rejects each of its
- * requests with that error; other batches are unaffected.
+ * float32 rounding to `module.forward(input, state)` on it alone (not bit for bit; a bfloat16 module on the CPU
+ * gives float32 results for the float32 requests, equal within bfloat16 rounding). A batch whose forward throws
+ * rejects each of its requests with that error; other batches are unaffected.
  */
 export class DynamicBatcher<S extends SessionState = SessionState> {
   readonly module: RecurrentModule;

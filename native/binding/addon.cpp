@@ -6,7 +6,9 @@
 #include <string>
 
 #include "../core/rnn_saved.h"
+#include "../cpu/bf16_forward.h"
 #include "../cpu/cpu_backend.h"
+#include "../cpu/simd_level.h"
 #include "blas_binding.h"
 #include "cuda_binding.h"
 #include "forward_args.h"
@@ -29,7 +31,8 @@ namespace {
 
 void runJob(const ForwardJob& job) {
   if (job.device < 0) {
-    cpu::rnnForwardCpu(job.spec, job.io);
+    if (job.spec.dtype == ElemType::BF16) cpu::rnnForwardCpuBf16(job.spec, job.io);
+    else cpu::rnnForwardCpu(job.spec, job.io);
     return;
   }
 #ifdef RNN_WITH_CUDA
@@ -158,6 +161,16 @@ Napi::Value BlasInfo(const Napi::CallbackInfo& info) {
   return result;
 }
 
+// Which CPU kernels run (tests and benchmarks report it): the instruction-set level after NODE_RNN_SIMD, and
+// whether the bfloat16 kernels use VDPBF16PS.
+Napi::Value CpuKernels(const Napi::CallbackInfo& info) {
+  Napi::Object result = Napi::Object::New(info.Env());
+  const int level = cpu::simdLevel();
+  result.Set("level", level == 2 ? "avx512" : level == 1 ? "avx2" : "base");
+  result.Set("bf16Dot", cpu::bf16Dot());
+  return result;
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("rnnForward", Napi::Function::New(env, Forward, "rnnForward"));
   exports.Set("rnnForwardAsync", Napi::Function::New(env, ForwardAsync, "rnnForwardAsync"));
@@ -166,6 +179,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("setNumThreads", Napi::Function::New(env, SetNumThreads, "setNumThreads"));
   exports.Set("getNumThreads", Napi::Function::New(env, GetNumThreads, "getNumThreads"));
   exports.Set("blasInfo", Napi::Function::New(env, BlasInfo, "blasInfo"));
+  exports.Set("cpuKernels", Napi::Function::New(env, CpuKernels, "cpuKernels"));
   RegisterCuda(env, exports);
   RegisterBlas(env, exports);
   RegisterOptim(env, exports);

@@ -30,7 +30,8 @@ bool boolean(Napi::Object obj, const char* key) {
   return v.As<Napi::Boolean>().Value();
 }
 
-FloatSpan floats(Napi::Value v, const char* name, bool optional, ForwardJob& job, bool keepAlive) {
+// Host memory is a Float32Array, or a Uint16Array of the bits of `hostHalf` (the call's half type; none: refused).
+FloatSpan floats(Napi::Value v, const char* name, bool optional, ForwardJob& job, bool keepAlive, ElemType hostHalf = ElemType::F32) {
   if (optional && (v.IsNull() || v.IsUndefined())) return {};
   if (DeviceBuffer* buffer = DeviceBuffer::From(v)) {
     if (buffer->freed()) throw Napi::Error::New(v.Env(), std::string("native forward: ") + name + " is a disposed CUDA tensor");
@@ -41,8 +42,13 @@ FloatSpan floats(Napi::Value v, const char* name, bool optional, ForwardJob& job
     }
     return {static_cast<float*>(buffer->raw()), buffer->length(), buffer->device(), buffer->type()};
   }
+  if (isHalf(hostHalf) && v.IsTypedArray() && v.As<Napi::TypedArray>().TypedArrayType() == napi_uint16_array) {
+    auto array = v.As<Napi::Uint16Array>();
+    if (keepAlive) job.keepAlive.push_back(Napi::Persistent(array.As<Napi::Object>()));
+    return {reinterpret_cast<float*>(array.Data()), array.ElementLength(), -1, hostHalf};
+  }
   if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array) {
-    typeError(v.Env(), std::string("native forward: ") + name + " must be a Float32Array");
+    typeError(v.Env(), std::string("native forward: ") + name + (isHalf(hostHalf) ? " must be a Float32Array or a Uint16Array" : " must be a Float32Array"));
   }
   auto array = v.As<Napi::Float32Array>();
   if (keepAlive) job.keepAlive.push_back(Napi::Persistent(array.As<Napi::Object>()));
@@ -82,16 +88,18 @@ ForwardJob unpackCall(const Napi::CallbackInfo& info, bool keepAlive, bool backw
   }
   if (!(spec.dropout >= 0.f && spec.dropout <= 1.f)) throw Napi::RangeError::New(env, "native forward: dropout must be in [0, 1]");
 
+  // a Uint16Array on the host holds the call's half type (only bfloat16 runs there; checked below)
+  const ElemType half = backward ? ElemType::F32 : spec.dtype;
   Napi::Array weights = info[1].As<Napi::Array>();
   for (uint32_t i = 0; i < weights.Length(); ++i) {
-    job.io.weights.push_back(floats(weights.Get(i), "weights[i]", false, job, keepAlive));
+    job.io.weights.push_back(floats(weights.Get(i), "weights[i]", false, job, keepAlive, half));
   }
-  job.io.input = floats(info[2], "input", false, job, keepAlive);
-  job.io.h0 = floats(info[3], "h0", true, job, keepAlive);
-  job.io.c0 = floats(info[4], "c0", true, job, keepAlive);
-  job.io.output = floats(info[5], "output", false, job, keepAlive);
-  job.io.hN = floats(info[6], "hN", false, job, keepAlive);
-  job.io.cN = floats(info[7], "cN", true, job, keepAlive);
+  job.io.input = floats(info[2], "input", false, job, keepAlive, half);
+  job.io.h0 = floats(info[3], "h0", true, job, keepAlive, half);
+  job.io.c0 = floats(info[4], "c0", true, job, keepAlive, half);
+  job.io.output = floats(info[5], "output", false, job, keepAlive, half);
+  job.io.hN = floats(info[6], "hN", false, job, keepAlive, half);
+  job.io.cN = floats(info[7], "cN", true, job, keepAlive, half);
   if (!info[8].IsNull() && !info[8].IsUndefined()) {
     if (!info[8].IsTypedArray() || info[8].As<Napi::TypedArray>().TypedArrayType() != napi_int32_array) {
       typeError(env, "native forward: batchSizes must be an Int32Array or null");
@@ -124,18 +132,38 @@ ForwardJob unpackCall(const Napi::CallbackInfo& info, bool keepAlive, bool backw
     if (span->data && span->device != job.device) throw Napi::RangeError::New(env, "native forward: all tensors must be on one device");
   }
   // One element type per call, the spec's; the saved workspace and gradients exist only in float32 (backward of
-  // a half call is not implemented natively). lib/ reports mixed dtypes with PyTorch's message first.
-  if (job.io.input.type != spec.dtype) throw Napi::TypeError::New(env, "native forward: input dtype differs from spec.dtype");
+  // a half call is not implemented natively). lib/ reports mixed dtypes with PyTorch's message first. The CPU's
+  // bfloat16 forward also reads a float32 input, h0 and c0 (rounding the input and h itself) and writes float32
+  // results (all three alike).
+  const bool cpuBf16 = job.device < 0 && spec.dtype == ElemType::BF16 && !backward;
+  auto mayBeFloat32 = [&](const FloatSpan* span) {
+    const bool in = span == &job.io.input || span == &job.io.h0 || span == &job.io.c0;
+    const bool out = span == &job.io.output || span == &job.io.hN || span == &job.io.cN;
+    return cpuBf16 && span->type == ElemType::F32 && (in || (out && job.io.output.type == ElemType::F32));
+  };
+  const bool floatResults = job.io.output.type == ElemType::F32;
+  if (cpuBf16 && (job.io.hN.type == ElemType::F32) != floatResults) {
+    throw Napi::TypeError::New(env, "native forward: output, hN and cN must share one dtype");
+  }
+  if (cpuBf16 && job.io.cN.data && (job.io.cN.type == ElemType::F32) != floatResults) {
+    throw Napi::TypeError::New(env, "native forward: output, hN and cN must share one dtype");
+  }
+  if (job.io.input.type != spec.dtype && !mayBeFloat32(&job.io.input)) {
+    throw Napi::TypeError::New(env, "native forward: input dtype differs from spec.dtype");
+  }
   for (const FloatSpan* span : spans) {
-    if (!span->data) continue;
+    if (!span->data || mayBeFloat32(span)) continue;
     const ElemType want = backward || span == &job.io.saved ? ElemType::F32 : spec.dtype;
     if (span->type != want) {
       throw Napi::TypeError::New(env, std::string("native forward: every tensor must be ") + elemName(want) + " in this call, found " +
                                           elemName(span->type));
     }
   }
-  if (isHalf(spec.dtype) && (job.device < 0 || backward || job.io.saved.data)) {
-    throw Napi::TypeError::New(env, "native forward: float16/bfloat16 run only on CUDA and without saving for backward");
+  if (isHalf(spec.dtype) && (backward || job.io.saved.data)) {
+    throw Napi::TypeError::New(env, "native forward: float16/bfloat16 run without saving for backward");
+  }
+  if (spec.dtype == ElemType::F16 && job.device < 0) {
+    throw Napi::TypeError::New(env, "native forward: float16 runs only on CUDA (bfloat16 runs on the CPU too)");
   }
   const std::string error = backward ? validateGrad(job.spec, job.io, job.grads) : validate(job.spec, job.io);
   if (!error.empty()) throw Napi::RangeError::New(env, error);

@@ -24,11 +24,26 @@ int detect() {
   return wanted < hardware ? wanted : hardware;
 }
 
+bool detectBf16Dot() {
+#if defined(__x86_64__) && defined(__GNUC__)
+  const char* env = std::getenv("NODE_RNN_SIMD");
+  if (env && std::strcmp(env, "avx512") == 0) return false;
+  return simdLevel() == 2 && __builtin_cpu_supports("avx512bf16") && __builtin_cpu_supports("avx512bw");
+#else
+  return false;
+#endif
+}
+
 }  // namespace
 
 int simdLevel() {
   static const int level = detect();
   return level;
+}
+
+bool bf16Dot() {
+  static const bool dot = detectBf16Dot();
+  return dot;
 }
 
 }  // namespace rnn::cpu

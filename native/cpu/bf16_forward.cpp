@@ -1,0 +1,259 @@
+#include "bf16_forward.h"
+
+#include <algorithm>
+#include <cstring>
+#include <vector>
+
+#include "../core/dropout_mask.h"
+#include "bf16_convert.h"
+#include "bf16_step.h"
+#include "team_plan.h"
+#include "thread_team.h"
+
+namespace rnn::cpu {
+
+namespace {
+
+// A span's memory as bfloat16 bits (the binding checked its type).
+uint16_t* bits(const FloatSpan& s) { return reinterpret_cast<uint16_t*>(s.data); }
+const uint16_t* bits(const float* p) { return reinterpret_cast<const uint16_t*>(p); }
+
+struct Bf16Layer {
+  CellKind kind;
+  const SeqLayout* layout;
+  int inputSize, hiddenSize, outSize;
+  bool reverse;
+  const uint16_t* input;  // layout.rows x inputSize
+  const uint16_t *wIh, *wHh, *bIh, *bHh, *wHr;  // biases null without bias, wHr without projections
+  uint16_t* h;            // [B, outSize]: initial state in (rounded), final state out
+  float* hF;              // GRU: [B, outSize] the same state in float32; else null
+  float* c;               // LSTM: [B, hiddenSize] float32; else null
+  uint16_t* output;       // row r, this direction's columns at output + r * outputStride; or, when null,
+  float* outputF;         // the same in float32 (the rounded values widened: a float32 call's last layer)
+  int64_t outputStride;
+};
+
+// The input projection inside each step's kernel while the packed weights stay in cache and a step has rows
+// enough to reuse them (the float32 path's rule, packed_step / cpu_backend.cpp, at 2 bytes a weight).
+bool projectionInPanels(int B, int G, int I, int P, int H) {
+  return B >= 4 && int64_t(G) * H * (I + P) * 2 <= (8 << 20);
+}
+
+// One allocation per call, reused across calls on this thread; pieces start on 64-byte lines.
+float* workspace(size_t floats) {
+  thread_local std::vector<float> buffer;
+  if (buffer.size() < floats + 16) buffer.resize(floats + 16);
+  const uintptr_t at = reinterpret_cast<uintptr_t>(buffer.data());
+  return buffer.data() + ((64 - at % 64) % 64) / sizeof(float);
+}
+
+size_t lines(size_t floats) { return (floats + 15) / 16 * 16; }
+
+// One layer-direction on the team: member k owns a block of unit groups (and, with projections, of output
+// columns). Phase 0 packs block k's panels (and runs its input projection for all rows when it is not in the
+// panels); then per step one phase of cell blocks and, with projections, one of h_r W_hr^T columns.
+void recurrence(const Bf16Layer& ld, int blocks) {
+  const SeqLayout& L = *ld.layout;
+  const int T = int(L.batchSizes.size()), B = L.batchSizes[0];
+  const int H = ld.hiddenSize, P = ld.outSize, I = ld.inputSize, G = gateCount(ld.kind), GH = G * H;
+  const bool proj = ld.wHr != nullptr, gru = ld.kind == CellKind::Gru;
+  const bool inPanels = projectionInPanels(B, G, I, P, H);
+  const int Ipanel = inPanels ? I : 0;
+  const int64_t rows = L.rows;
+  const int U = bf16Units();
+  const int groups = bf16Groups(H), outGroups = proj ? bf16Groups(P) : 0;
+  const std::vector<int> units = blockBounds(H, blocks);  // multiples of 16, so of U
+  const std::vector<int> outCols = proj ? blockBounds(P, blocks) : units;
+
+  const size_t sizes[] = {
+      inPanels ? 0 : size_t(rows) * GH + kMaxBf16Units,         // xg (the kernel reads whole groups: slack)
+      (size_t(B) * P + 1) / 2,                                   // hSpare (bfloat16)
+      gru ? size_t(B) * P : 0,                                   // hFSpare
+      proj ? (size_t(B) * H + 1) / 2 : 0,                        // hFull (bfloat16)
+      size_t(GH) + H,                                            // bias, biasHn
+      groups * bf16PanelWords(G, Ipanel, P),                     // panels
+      groups * bf16BiasFloats(G),                                // packedBias
+      inPanels ? 0 : groups * bf16PanelWords(G, I, 0),           // inputPanels
+      proj ? outGroups * bf16PanelWords(1, H, 0) : 0};           // hrPanels
+  size_t total = 0;
+  for (size_t s : sizes) total += lines(s);
+  float* base = workspace(total);
+  float* piece[9];
+  for (int i = 0; i < 9; ++i) {
+    piece[i] = base;
+    base += lines(sizes[i]);
+  }
+  float* xg = piece[0];
+  uint16_t* hSpare = reinterpret_cast<uint16_t*>(piece[1]);
+  float* hFSpare = piece[2];
+  uint16_t* hFull = reinterpret_cast<uint16_t*>(piece[3]);
+  float* bias = piece[4];
+  float* biasHn = piece[4] + GH;
+  uint32_t* panels = reinterpret_cast<uint32_t*>(piece[5]);
+  float* packedBias = piece[6];
+  uint32_t* inputPanels = reinterpret_cast<uint32_t*>(piece[7]);
+  uint32_t* hrPanels = reinterpret_cast<uint32_t*>(piece[8]);
+
+  // b_ih + b_hh summed in float32; GRU keeps b_hn apart because r scales it.
+  std::fill(bias, bias + GH + H, 0.f);
+  if (ld.bIh) {
+    const int summed = gru ? 2 * H : GH;
+    for (int j = 0; j < summed; ++j) bias[j] = bf16ToFloat(ld.bIh[j]) + bf16ToFloat(ld.bHh[j]);
+    if (gru) {
+      for (int j = 0; j < H; ++j) {
+        bias[2 * H + j] = bf16ToFloat(ld.bIh[2 * H + j]);
+        biasHn[j] = bf16ToFloat(ld.bHh[2 * H + j]);
+      }
+    }
+  }
+
+  const int perStep = proj ? 2 : 1;
+  BlockPhases phases(blocks, 1 + T * perStep);
+  uint16_t* const hStart = ld.h;
+  float* const hFStart = ld.hF;
+  auto groupsOf = [&](const std::vector<int>& bounds, int k, int& q0, int& q1) {
+    q0 = bounds[k] / U;
+    q1 = (bounds[k + 1] + U - 1) / U;
+  };
+  auto work = [&](int phase, int k) {
+    if (phase == 0) {
+      int q0, q1;
+      groupsOf(units, k, q0, q1);
+      if (!inPanels) {
+        packBf16Panels(G, ld.wIh, I, nullptr, 0, H, q0, q1, inputPanels);
+        bf16Projection(Bf16ProjectionArgs{G, int(rows), I, H, ld.input, I, inputPanels, q0, q1, xg, nullptr, GH, H});
+      }
+      packBf16Panels(G, ld.wIh, Ipanel, ld.wHh, P, H, q0, q1, panels);
+      packBf16Bias(G, bias, biasHn, H, q0, q1, packedBias);
+      if (proj) {
+        groupsOf(outCols, k, q0, q1);
+        packBf16Panels(1, ld.wHr, H, nullptr, 0, P, q0, q1, hrPanels);
+      }
+      return;
+    }
+    const int s = (phase - 1) / perStep;
+    const bool projection = (phase - 1) % perStep == 1;
+    const int t = ld.reverse ? T - 1 - s : s;
+    const int bs = L.batchSizes[t];
+    const bool even = s % 2 == 0;
+    uint16_t* hCur = even ? hStart : hSpare;
+    uint16_t* hNext = even ? hSpare : hStart;
+    float* hFCur = even ? hFStart : hFSpare;
+    float* hFNext = even ? hFSpare : hFStart;
+    // inactive rows carry their state over; active rows go to the output
+    auto finish = [&](int c0, int c1) {
+      const size_t n = size_t(c1 - c0);
+      for (int b = bs; b < B; ++b) {
+        std::memcpy(hNext + int64_t(b) * P + c0, hCur + int64_t(b) * P + c0, n * sizeof(uint16_t));
+        if (gru) std::memcpy(hFNext + int64_t(b) * P + c0, hFCur + int64_t(b) * P + c0, n * sizeof(float));
+      }
+      for (int b = 0; b < bs; ++b) {
+        const int64_t at = L.row(t, b) * ld.outputStride + c0;
+        if (ld.outputF) bf16ToFloats(hNext + int64_t(b) * P + c0, ld.outputF + at, n);
+        else std::memcpy(ld.output + at, hNext + int64_t(b) * P + c0, n * sizeof(uint16_t));
+      }
+    };
+    if (projection) {
+      const int p0 = outCols[k], p1 = outCols[k + 1];
+      if (p1 == p0) return;
+      int q0, q1;
+      groupsOf(outCols, k, q0, q1);
+      bf16Projection(Bf16ProjectionArgs{1, bs, H, P, hFull, H, hrPanels, q0, q1, nullptr, hNext, P, 0});
+      finish(p0, p1);
+      return;
+    }
+    const int j0 = units[k], j1 = units[k + 1];
+    if (j1 == j0) return;
+    int q0, q1;
+    groupsOf(units, k, q0, q1);
+    bf16Step(Bf16StepArgs{ld.kind, bs, Ipanel, P, H, ld.input + L.rowBase[t] * I, L.strideB * I,
+                          inPanels ? nullptr : xg + L.rowBase[t] * GH, L.strideB * GH, hCur, hFCur, panels, packedBias,
+                          q0, q1, ld.c, proj ? hFull : hNext, proj ? H : P, gru ? hFNext : nullptr});
+    if (!proj) finish(j0, j1);
+  };
+  runTeam(blocks, [&](int rank, int size, SpinBarrier&) { phases.run(rank, size, work); });
+  // after T steps the state is in hStart again when T is even
+  if (T % 2 == 1) {
+    std::memcpy(hStart, hSpare, sizeof(uint16_t) * size_t(B) * P);
+    if (gru) std::memcpy(hFStart, hFSpare, sizeof(float) * size_t(B) * P);
+  }
+}
+
+// n elements of a span that is float32 or bfloat16, from element `at`, as float32 / as bfloat16.
+void widenSpan(const FloatSpan& s, size_t at, size_t n, float* dst) {
+  if (s.type == ElemType::F32) std::memcpy(dst, s.data + at, n * sizeof(float));
+  else bf16ToFloats(bits(s) + at, dst, n);
+}
+
+void roundSpan(const FloatSpan& s, size_t at, size_t n, uint16_t* dst) {
+  if (s.type == ElemType::F32) floatsToBf16(s.data + at, dst, n);
+  else std::memcpy(dst, bits(s) + at, n * sizeof(uint16_t));
+}
+
+}  // namespace
+
+void rnnForwardCpuBf16(const RnnSpec& spec, const RnnIo& io) {
+  const SeqLayout layout = SeqLayout::of(spec);
+  const std::vector<LayerWeights> weights = layerWeights(spec, io);
+  const int B = spec.batch, H = spec.hiddenSize, P = spec.outSize(), D = spec.directions();
+  const bool lstm = hasCellState(spec.kind), gru = spec.kind == CellKind::Gru;
+  const int64_t layerOut = layout.rows * D * P;
+  const int T = spec.seqLen;
+
+  // The first layer's input as bfloat16 (the dot products' operand); later layers read the previous output.
+  std::vector<uint16_t> rounded;
+  const uint16_t* in = bits(io.input);
+  if (io.input.type == ElemType::F32) {
+    rounded.resize(io.input.size);
+    floatsToBf16(io.input.data, rounded.data(), io.input.size);
+    in = rounded.data();
+  }
+  // Inter-layer outputs ping-pong between two buffers; the last layer writes the caller's output.
+  std::vector<uint16_t> buffers(spec.numLayers > 1 ? size_t(layerOut) * (spec.numLayers > 2 ? 2 : 1) : 0);
+  std::vector<float> c(lstm ? size_t(B) * H : 0), hF(gru ? size_t(B) * P : 0);
+  std::vector<uint16_t> h(size_t(B) * P);  // the state the recurrence updates; then h_n's slice
+  // Results are bfloat16, or float32 (all of them) for a float32 input: output and h_n widened from the rounded h,
+  // c_n the float32 cell state itself (so that a sequence continued from it goes on exactly).
+  const bool floatResults = io.output.type == ElemType::F32;
+
+  int inSize = spec.inputSize;
+  for (int l = 0; l < spec.numLayers; ++l) {
+    const bool last = l == spec.numLayers - 1;
+    uint16_t* out = last ? (floatResults ? nullptr : bits(io.output)) : buffers.data() + size_t(l % 2) * layerOut;
+    for (int d = 0; d < D; ++d) {
+      const int ld = l * D + d;
+      const size_t hAt = size_t(ld) * B * P, cAt = size_t(ld) * B * H;
+      if (io.h0.data) {
+        roundSpan(io.h0, hAt, size_t(B) * P, h.data());
+        if (gru) widenSpan(io.h0, hAt, size_t(B) * P, hF.data());
+      } else {
+        std::fill(h.begin(), h.end(), uint16_t(0));
+        std::fill(hF.begin(), hF.end(), 0.f);
+      }
+      if (lstm) {
+        if (io.c0.data) widenSpan(io.c0, cAt, size_t(B) * H, c.data());
+        else std::fill(c.begin(), c.end(), 0.f);
+      }
+      const LayerWeights& w = weights[ld];
+      const int blocks = teamSizeFor(T, B, gateCount(spec.kind) * H, P, H, kForwardMinWork);
+      recurrence(Bf16Layer{spec.kind, &layout, inSize, H, P, d == 1, in, bits(w.wIh), bits(w.wHh), bits(w.bIh),
+                           bits(w.bHh), bits(w.wHr), h.data(), gru ? hF.data() : nullptr, lstm ? c.data() : nullptr,
+                           out ? out + d * P : nullptr, out ? nullptr : io.output.data + d * P, int64_t(D) * P},
+                 blocks);
+      if (floatResults) bf16ToFloats(h.data(), io.hN.data + hAt, size_t(B) * P);
+      else std::memcpy(bits(io.hN) + hAt, h.data(), sizeof(uint16_t) * size_t(B) * P);
+      if (lstm && floatResults) std::memcpy(io.cN.data + cAt, c.data(), sizeof(float) * size_t(B) * H);
+      else if (lstm) floatsToBf16(c.data(), bits(io.cN) + cAt, size_t(B) * H);
+    }
+    if (!last && spec.training && spec.dropout > 0.f) {
+      const float scale = dropoutScale(spec.dropout);
+      for (int64_t i = 0; i < layerOut; ++i) {
+        out[i] = dropoutDrops(spec.seed + l, uint64_t(i), spec.dropout) ? 0 : floatToBf16(bf16ToFloat(out[i]) * scale);
+      }
+    }
+    in = out;
+    inSize = D * P;
+  }
+}
+
+}  // namespace rnn::cpu

@@ -1,0 +1,254 @@
+// The bfloat16 step and projections: tiles of MR rows x one unit group (bf16_tiles.h), each followed by its
+// epilogue on float32 values: the cell update (LSTM, GRU, Elman tanh/relu), or a plain copy / rounding for the
+// projections. Compiled once per instruction-set level; bf16Dot()/simdLevel() pick one per call.
+#include "bf16_step.h"
+
+#include <algorithm>
+
+#include "activations_vec.h"
+#include "bf16_convert.h"
+#include "bf16_tiles.h"
+#include "simd_level.h"
+
+#pragma GCC diagnostic ignored "-Wpsabi"
+
+namespace rnn::cpu {
+
+namespace {
+
+using bf16::Tile;
+using bf16::blocksOf;
+
+enum Cell : int { kTanh = 0, kRelu = 1, kLstm = 2, kGru = 3 };
+
+constexpr int gatesOf(int cell) { return cell == kLstm ? 4 : cell == kGru ? 3 : 1; }
+
+// Units [j0, j1) of one tile row g (float32 gate sums, block k of unit j at g + k * U + j) of row b.
+template <int L, int U, int CellT>
+RNN_INLINE void cellUnits(const float* g, const Bf16StepArgs& a, int64_t b, int unit0, int j0, int j1) {
+  using V = vec::Lanes<L>;
+  using B = vec::Bf16<L>;
+  uint16_t* h = a.hNew + b * a.hNewStride + unit0;
+  if (CellT == kLstm) {
+    float* c = a.c + b * a.H + unit0;
+    for (int j = j0; j < j1; j += L) {
+      const auto i = V::sigmoid(V::load(g + j));
+      const auto f = V::sigmoid(V::load(g + U + j));
+      const auto cell = V::tanh(V::load(g + 2 * U + j));
+      const auto o = V::sigmoid(V::load(g + 3 * U + j));
+      const auto cNew = f * V::load(c + j) + i * cell;
+      V::store(c + j, cNew);
+      B::store(h + j, o * V::tanh(cNew));
+    }
+  } else if (CellT == kGru) {
+    // n = tanh(x_n + b_in + r (h_n + b_hn)), h' = (1 - z) n + z h, with h in float32
+    const float* hPrev = a.hPrev + b * a.P + unit0;
+    float* hF = a.hNewF + b * a.P + unit0;
+    for (int j = j0; j < j1; j += L) {
+      const auto r = V::sigmoid(V::load(g + j));
+      const auto z = V::sigmoid(V::load(g + U + j));
+      const auto n = V::tanh(V::load(g + 2 * U + j) + r * V::load(g + 3 * U + j));
+      const auto hNew = n + z * (V::load(hPrev + j) - n);
+      V::store(hF + j, hNew);
+      B::store(h + j, hNew);
+    }
+  } else if (CellT == kTanh) {
+    for (int j = j0; j < j1; j += L) B::store(h + j, V::tanh(V::load(g + j)));
+  } else {
+    // pre < 0 rather than pre > 0 so that NaN passes through, as in PyTorch
+    for (int j = j0; j < j1; j += L) {
+      const auto pre = V::load(g + j);
+      B::store(h + j, pre < 0.f ? typename V::F{} : pre);
+    }
+  }
+}
+
+// Whole registers of L units, then a group's tail (H no multiple of U) unit by unit.
+template <int L, int U, int CellT>
+RNN_INLINE void cellEpilogue(const float* tile, int rows, int units, const Bf16StepArgs& a, int row0, int unit0) {
+  constexpr int NC = blocksOf(gatesOf(CellT)) * U;
+  const int full = units == U ? U : 0;
+  for (int m = 0; m < rows; ++m) {
+    cellUnits<L, U, CellT>(tile + m * NC, a, row0 + m, unit0, 0, full);
+    cellUnits<1, U, CellT>(tile + m * NC, a, row0 + m, unit0, full, units);
+  }
+}
+
+// Groups outer (a panel is reused by every row tile while it is in cache), row tiles inner.
+template <int L, int U, int MR, int CellT, class Kernel>
+RNN_INLINE void stepTiles(const Bf16StepArgs& a, Kernel&& kernel) {
+  constexpr int G = gatesOf(CellT), NC = blocksOf(G) * U;
+  alignas(64) float tile[MR * NC];
+  const size_t words = bf16PanelWords(G, a.I, a.P);
+  for (int q = a.q0; q < a.q1; ++q) {
+    const int unit0 = q * U, units = std::min(U, a.H - unit0);
+    for (int r = 0; r < a.rows; r += MR) {
+      const int rows = std::min(MR, a.rows - r);
+      const Tile t{a.x ? a.x + r * a.xStride : nullptr, a.xStride, a.I, a.h + int64_t(r) * a.P, a.P, a.P,
+                   a.panels + q * words, a.bias + q * NC, a.xg ? a.xg + r * a.xgStride + unit0 : nullptr, a.xgStride, a.H};
+      kernel(t, rows, tile);
+      cellEpilogue<L, U, CellT>(tile, rows, units, a, r, unit0);
+    }
+  }
+}
+
+// The projections: gate blocks copied out in float32 (only the group's units, so a group's tail never writes
+// into the next gate's columns), or one block rounded to bfloat16.
+template <int L, int U, int MR, int G, class Kernel>
+RNN_INLINE void projectionTiles(const Bf16ProjectionArgs& a, Kernel&& kernel) {
+  constexpr int NC = blocksOf(G) * U;
+  alignas(64) float tile[MR * NC];
+  const size_t words = bf16PanelWords(G, a.K, 0);
+  for (int q = a.q0; q < a.q1; ++q) {
+    const int unit0 = q * U, units = std::min(U, a.N - unit0);
+    for (int r = 0; r < a.rows; r += MR) {
+      const int rows = std::min(MR, a.rows - r);
+      const Tile t{a.a + r * a.aStride, a.aStride, a.K, nullptr, 0, 0, a.panels + q * words, nullptr, nullptr, 0, 0};
+      kernel(t, rows, tile);
+      for (int m = 0; m < rows; ++m) {
+        const float* row = tile + m * NC;
+        if (a.outBf16) {
+          uint16_t* dst = a.outBf16 + (r + m) * a.outStride + unit0;
+          int j = 0;
+          if (units == U) {
+            for (; j < U; j += L) vec::Bf16<L>::store(dst + j, vec::Lanes<L>::load(row + j));
+          }
+          for (; j < units; ++j) dst[j] = floatToBf16(row[j]);
+        } else {
+          float* dst = a.out + (r + m) * a.outStride + unit0;
+          for (int g = 0; g < G; ++g) std::copy(row + g * U, row + g * U + units, dst + g * a.gateStride);
+        }
+      }
+    }
+  }
+}
+
+// A tile of `rows` <= MR rows through Kernel::tile instantiated for exactly that many.
+template <class Kernel, int MR>
+RNN_INLINE void tileRows(const Tile& t, int rows, float* out) {
+  if constexpr (MR > 1) {
+    if (rows == MR) return Kernel::template tile<MR>(t, out);
+    return tileRows<Kernel, MR - 1>(t, rows, out);
+  } else {
+    Kernel::template tile<1>(t, out);
+  }
+}
+
+template <class Kernel, int MR, int L, int U>
+struct Level {
+  template <int CellT>
+  static RNN_INLINE void step(const Bf16StepArgs& a) {
+    stepTiles<L, U, MR, CellT>(a, [](const Tile& t, int rows, float* out) {
+      tileRows<typename Kernel::template Of<gatesOf(CellT)>, MR>(t, rows, out);
+    });
+  }
+  template <int G>
+  static RNN_INLINE void project(const Bf16ProjectionArgs& a) {
+    projectionTiles<L, U, MR, G>(a, [](const Tile& t, int rows, float* out) {
+      tileRows<typename Kernel::template Of<G>, MR>(t, rows, out);
+    });
+  }
+};
+
+// ---- baseline: 16 units, 4 rows, vectors of 4 ----
+
+struct BaseKernel {
+  template <int G>
+  struct Of {
+    template <int R>
+    static void tile(const Tile& t, float* out) { bf16::tileWide<4, 16, R, G>(t, out); }
+  };
+};
+using BaseLevel = Level<BaseKernel, 4, 4, 16>;
+
+template <int C> struct StepBase { static void run(const Bf16StepArgs& a) { BaseLevel::step<C>(a); } };
+template <int G> struct ProjectBase { static void run(const Bf16ProjectionArgs& a) { BaseLevel::project<G>(a); } };
+
+#if RNN_BF16_X86
+
+// ---- AVX2: 8 units, 3 rows ----
+
+struct Avx2Kernel {
+  template <int G>
+  struct Of {
+    template <int R>
+    RNN_TARGET_AVX2F static void tile(const Tile& t, float* out) { bf16::tileWide<8, 8, R, G>(t, out); }
+  };
+};
+using Avx2Level = Level<Avx2Kernel, 3, 8, 8>;
+
+template <int C> struct StepAvx2 { RNN_TARGET_AVX2F static void run(const Bf16StepArgs& a) { Avx2Level::step<C>(a); } };
+template <int G> struct ProjectAvx2 { RNN_TARGET_AVX2F static void run(const Bf16ProjectionArgs& a) { Avx2Level::project<G>(a); } };
+
+// ---- AVX-512 without the BF16 dot product: 16 units, 4 rows (two weight vectors per gate and pair) ----
+
+struct Avx512Kernel {
+  template <int G>
+  struct Of {
+    template <int R>
+    RNN_TARGET_AVX512F static void tile(const Tile& t, float* out) { bf16::tileWide<16, 16, R, G>(t, out); }
+  };
+};
+using Avx512Level = Level<Avx512Kernel, 4, 16, 16>;
+
+template <int C> struct StepAvx512 { RNN_TARGET_AVX512F static void run(const Bf16StepArgs& a) { Avx512Level::step<C>(a); } };
+template <int G> struct ProjectAvx512 { RNN_TARGET_AVX512F static void run(const Bf16ProjectionArgs& a) { Avx512Level::project<G>(a); } };
+
+// ---- AVX512_BF16: 16 units, 6 rows ----
+
+struct DotKernel {
+  template <int G>
+  struct Of {
+    template <int R>
+    static void tile(const Tile& t, float* out) { bf16::tileDot<R, G>(t, out); }
+  };
+};
+using DotLevel = Level<DotKernel, 6, 16, 16>;
+
+template <int C> struct StepDot { RNN_TARGET_BF16DOT static void run(const Bf16StepArgs& a) { DotLevel::step<C>(a); } };
+template <int G> struct ProjectDot { RNN_TARGET_BF16DOT static void run(const Bf16ProjectionArgs& a) { DotLevel::project<G>(a); } };
+
+#endif
+
+template <template <int> class Fn>
+void forCell(CellKind kind, const Bf16StepArgs& a) {
+  switch (kind) {
+    case CellKind::Lstm: return Fn<kLstm>::run(a);
+    case CellKind::Gru: return Fn<kGru>::run(a);
+    case CellKind::RnnRelu: return Fn<kRelu>::run(a);
+    default: return Fn<kTanh>::run(a);
+  }
+}
+
+template <template <int> class Fn>
+void forGates(const Bf16ProjectionArgs& a) {
+  switch (a.gates) {
+    case 4: return Fn<4>::run(a);
+    case 3: return Fn<3>::run(a);
+    default: return Fn<1>::run(a);
+  }
+}
+
+}  // namespace
+
+int bf16Units() { return simdLevel() == 1 ? 8 : 16; }
+
+void bf16Step(const Bf16StepArgs& a) {
+#if RNN_BF16_X86
+  if (bf16Dot()) return forCell<StepDot>(a.kind, a);
+  if (simdLevel() == 2) return forCell<StepAvx512>(a.kind, a);
+  if (simdLevel() == 1) return forCell<StepAvx2>(a.kind, a);
+#endif
+  forCell<StepBase>(a.kind, a);
+}
+
+void bf16Projection(const Bf16ProjectionArgs& a) {
+#if RNN_BF16_X86
+  if (bf16Dot()) return forGates<ProjectDot>(a);
+  if (simdLevel() == 2) return forGates<ProjectAvx512>(a);
+  if (simdLevel() == 1) return forGates<ProjectAvx2>(a);
+#endif
+  forGates<ProjectBase>(a);
+}
+
+}  // namespace rnn::cpu

@@ -1,0 +1,178 @@
+// The tile kernels of the bfloat16 step (included by bf16_step.cpp only): out[MR rows][blocks x U units] =
+// bias (+ xg) + x W_ih^T + h W_hh^T over panels of bfloat16 pairs (bf16_step.h), accumulated in float32.
+//  - tileDot: AVX512_BF16, 16 units, one VDPBF16PS per (row, gate, pair of k): the row's pair is broadcast as one
+//    32-bit word; 6 rows x 4 blocks keep 24 zmm accumulators.
+//  - tileWide: no BF16 dot product. The panel word of a pair gives both weights as float32 by a shift (low half)
+//    and a mask (high half), then two FMAs; L lanes per vector (16 AVX-512, 8 AVX2, 4 baseline), U / L vectors
+//    per gate block. Each lane's sum has the same terms as the dot product's (the order of the additions differs).
+// An odd K's last pair holds one element: its partner is read as +0 (the panel's is 0 too), never past the row.
+#pragma once
+#include <cstdint>
+
+#include "activations.h"
+#include "bf16_convert.h"
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#define RNN_BF16_X86 1
+#define RNN_TARGET_BF16DOT \
+  __attribute__((target("avx512f,avx512vl,avx512dq,avx512bw,avx512bf16,avx2,fma,prefer-vector-width=512")))
+#define RNN_TARGET_AVX512F __attribute__((target("avx512f,avx512vl,avx512dq,avx2,fma,prefer-vector-width=512")))
+#define RNN_TARGET_AVX2F __attribute__((target("avx2,fma")))
+#endif
+
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wpsabi"
+
+namespace rnn::cpu::bf16 {
+
+struct Tile {
+  const uint16_t* x;  // first operand (I columns), row m at x + m * xStride
+  int64_t xStride;
+  int I;
+  const uint16_t* h;  // second operand (P columns)
+  int64_t hStride;
+  int P;
+  const uint32_t* panel;
+  const float* bias;  // blocks x U initial values, or null for zeros
+  const float* xg;    // null, or added to block g < G of row m: xg + m * xgStride + g * gateStride
+  int64_t xgStride, gateStride;
+};
+
+constexpr int blocksOf(int G) { return G == 3 ? 4 : G; }
+
+// Where gate g of the second operand accumulates: GRU keeps W_hn h in the fourth block.
+template <int G>
+constexpr int hiddenBlock(int g) {
+  return G == 3 && g == 2 ? 3 : g;
+}
+
+// The last element of an odd-length row as a pair with +0.
+RNN_INLINE uint32_t lastPair(const uint16_t* row, int K) { return row[K - 1]; }
+
+// ---- generic widening kernel (GCC vectors of L lanes) ----
+
+template <int L>
+struct Wide {
+  typedef float F __attribute__((vector_size(4 * L)));
+  typedef uint32_t U __attribute__((vector_size(4 * L)));
+  static RNN_INLINE F load(const float* p) {
+    F v;
+    __builtin_memcpy(&v, p, sizeof v);
+    return v;
+  }
+  static RNN_INLINE void store(float* p, const F& v) { __builtin_memcpy(p, &v, sizeof v); }
+  static RNN_INLINE void split(const uint32_t* w, F& lo, F& hi) {
+    U u;
+    __builtin_memcpy(&u, w, sizeof u);
+    const U a = u << 16, b = u & 0xffff0000u;
+    __builtin_memcpy(&lo, &a, sizeof lo);
+    __builtin_memcpy(&hi, &b, sizeof hi);
+  }
+};
+
+template <int L, int U, int MR, int G, bool Hidden>
+RNN_INLINE void widePart(typename Wide<L>::F (&acc)[MR][blocksOf(G) * (U / L)], const uint16_t* a, int64_t as, int K,
+                         const uint32_t*& w) {
+  using W = Wide<L>;
+  constexpr int V = U / L;
+  const int pairs = (K + 1) / 2;
+  for (int p = 0; p < pairs; ++p, w += G * U) {
+    const bool tail = 2 * p + 1 == K;
+    float a0[MR], a1[MR];
+    for (int m = 0; m < MR; ++m) {
+      const uint32_t pair = tail ? lastPair(a + m * as, K) : loadBf16Pair(a + m * as + 2 * p);
+      a0[m] = bf16PairLow(pair);
+      a1[m] = bf16PairHigh(pair);
+    }
+    for (int g = 0; g < G; ++g) {
+      const int dst = Hidden ? hiddenBlock<G>(g) : g;
+      for (int v = 0; v < V; ++v) {
+        typename W::F lo, hi;
+        W::split(w + g * U + v * L, lo, hi);
+        for (int m = 0; m < MR; ++m) acc[m][dst * V + v] += a0[m] * lo + a1[m] * hi;
+      }
+    }
+  }
+}
+
+template <int L, int U, int MR, int G>
+RNN_INLINE void tileWide(const Tile& t, float* out) {
+  using W = Wide<L>;
+  constexpr int V = U / L, NB = blocksOf(G), NC = NB * U;
+  typename W::F acc[MR][NB * V];
+  for (int b = 0; b < NB; ++b) {
+    for (int v = 0; v < V; ++v) {
+      const typename W::F init = t.bias ? W::load(t.bias + b * U + v * L) : typename W::F{};
+      for (int m = 0; m < MR; ++m) {
+        acc[m][b * V + v] = t.xg && b < G ? init + W::load(t.xg + m * t.xgStride + b * t.gateStride + v * L) : init;
+      }
+    }
+  }
+  const uint32_t* w = t.panel;
+  widePart<L, U, MR, G, false>(acc, t.x, t.xStride, t.I, w);
+  widePart<L, U, MR, G, true>(acc, t.h, t.hStride, t.P, w);
+  for (int m = 0; m < MR; ++m) {
+    for (int i = 0; i < NB * V; ++i) W::store(out + m * NC + i * L, acc[m][i]);
+  }
+}
+
+#if RNN_BF16_X86
+
+// ---- AVX512_BF16 ----
+
+template <int MR, int G, bool Hidden>
+RNN_TARGET_BF16DOT RNN_INLINE void dotPart(__m512 (&acc)[MR][blocksOf(G)], const uint16_t* a, int64_t as, int K,
+                                           const uint32_t*& w) {
+  const int pairs = K / 2;
+  for (int p = 0; p < pairs; ++p, w += G * 16) {
+    __m512i wg[G];
+    for (int g = 0; g < G; ++g) wg[g] = _mm512_loadu_si512(w + 16 * g);
+#pragma GCC unroll 8
+    for (int m = 0; m < MR; ++m) {
+      const __m512i s = _mm512_set1_epi32(int(loadBf16Pair(a + m * as + 2 * p)));
+      for (int g = 0; g < G; ++g) {
+        const int dst = Hidden ? hiddenBlock<G>(g) : g;
+        acc[m][dst] = _mm512_dpbf16_ps(acc[m][dst], (__m512bh)s, (__m512bh)wg[g]);
+      }
+    }
+  }
+  if (K % 2 == 1) {
+    __m512i wg[G];
+    for (int g = 0; g < G; ++g) wg[g] = _mm512_loadu_si512(w + 16 * g);
+    for (int m = 0; m < MR; ++m) {
+      const __m512i s = _mm512_set1_epi32(int(lastPair(a + m * as, K)));
+      for (int g = 0; g < G; ++g) {
+        const int dst = Hidden ? hiddenBlock<G>(g) : g;
+        acc[m][dst] = _mm512_dpbf16_ps(acc[m][dst], (__m512bh)s, (__m512bh)wg[g]);
+      }
+    }
+    w += G * 16;
+  }
+}
+
+template <int MR, int G>
+RNN_TARGET_BF16DOT void tileDot(const Tile& t, float* out) {
+  constexpr int NB = blocksOf(G), NC = NB * 16;
+  __m512 acc[MR][NB];
+  for (int b = 0; b < NB; ++b) {
+    const __m512 init = t.bias ? _mm512_loadu_ps(t.bias + 16 * b) : _mm512_setzero_ps();
+#pragma GCC unroll 8
+    for (int m = 0; m < MR; ++m) {
+      acc[m][b] = t.xg && b < G ? _mm512_add_ps(init, _mm512_loadu_ps(t.xg + m * t.xgStride + b * t.gateStride)) : init;
+    }
+  }
+  const uint32_t* w = t.panel;
+  dotPart<MR, G, false>(acc, t.x, t.xStride, t.I, w);
+  dotPart<MR, G, true>(acc, t.h, t.hStride, t.P, w);
+#pragma GCC unroll 8
+  for (int m = 0; m < MR; ++m) {
+    for (int b = 0; b < NB; ++b) _mm512_storeu_ps(out + m * NC + 16 * b, acc[m][b]);
+  }
+}
+
+#endif
+
+}  // namespace rnn::cpu::bf16
+
+#pragma GCC diagnostic pop
