@@ -1,5 +1,5 @@
 // Node-API entry points. Sync and async forward run the same job; async runs it on the libuv pool.
-#include <napi.h>
+#include "napi_config.h"
 
 #include <exception>
 #include <stdexcept>
@@ -66,10 +66,11 @@ class ForwardWorker : public Napi::AsyncWorker {
       SetError(std::string("rnn forward failed: ") + e.what());
     }
   }
-  // When the environment is shutting down (a worker_thread terminated mid-call) settling the promise fails,
-  // and so can opening the handle scope around OnOK/OnError in node-addon-api's completion handler: there is
-  // nobody left to tell, and an exception escaping from a libuv callback would abort the whole process
-  // (seen about once in 15 full test runs, in the worker_threads test).
+  // A worker_thread terminated while this job ran: its environment is torn down after the job finishes, and this
+  // runs during the teardown, when Node-API refuses to settle the promise (nobody is left to tell). OnOK/OnError
+  // drop that error; napi_config.h makes node-addon-api drop any other it cannot throw to JS. This catch is the
+  // last backstop, because an exception escaping from a libuv callback aborts the whole process; a base that
+  // throws has not reached its own Destroy() yet.
   void OnWorkComplete(Napi::Env env, napi_status status) override {
     try {
       Napi::AsyncWorker::OnWorkComplete(env, status);

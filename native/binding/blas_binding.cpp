@@ -2,7 +2,7 @@
 // with every range checked against its array before OpenBLAS touches it. Large products are split by rows
 // over the thread team (OpenBLAS itself stays single-threaded; see cpu_backend.cpp).
 #include <cblas.h>
-#include <napi.h>
+#include "napi_config.h"
 
 #include <string>
 

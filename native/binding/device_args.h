@@ -3,7 +3,7 @@
 // in a CPU-only build, the error that says CUDA is missing and why (RNN_CUDA_REASON comes from CMake); and how
 // native errors become JS ones.
 #pragma once
-#include <napi.h>
+#include "napi_config.h"
 
 #include <string>
 

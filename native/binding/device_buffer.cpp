@@ -1,5 +1,6 @@
 #include "device_buffer.h"
 
+#include <cstdint>
 #include <exception>
 #include <string>
 
@@ -18,6 +19,16 @@ struct AddonClasses {
 // Passed to the constructor so that JS cannot make a DeviceBuffer without memory behind it.
 int kConstructToken = 0;
 
+#ifdef RNN_WITH_CUDA
+// Tells V8 about `delta` bytes of device memory. Never throws (Napi::MemoryManagement would on failure): the
+// release runs in the finalizer's destructor, where an exception terminates the process. The allocation uses it
+// too, so the amounts reported up and down always match.
+void reportExternal(napi_env env, int64_t delta) noexcept {
+  int64_t total = 0;
+  napi_adjust_external_memory(env, delta, &total);
+}
+#endif
+
 }  // namespace
 
 void DeviceBuffer::Register(Napi::Env env, Napi::Object exports) {
@@ -34,6 +45,7 @@ void DeviceBuffer::Register(Napi::Env env, Napi::Object exports) {
 
 Napi::Object DeviceBuffer::Create(Napi::Env env, int device, size_t length, ElemType type) {
   auto* classes = env.GetInstanceData<AddonClasses>();
+  if (!classes) throw Napi::Error::New(env, "node-rnn: the addon was not initialised in this environment");
   return classes->deviceBuffer.New({Napi::External<int>::New(env, &kConstructToken), Napi::Number::New(env, device),
                                     Napi::Number::New(env, double(length)), Napi::Number::New(env, int(type))});
 }
@@ -59,7 +71,7 @@ DeviceBuffer::DeviceBuffer(const Napi::CallbackInfo& info) : Napi::ObjectWrap<De
     throw Napi::Error::New(info.Env(), std::string("CUDA out of memory or allocation failed (") + std::to_string(bytes()) +
                                            " bytes on cuda:" + std::to_string(device_) + "): " + e.what());
   }
-  Napi::MemoryManagement::AdjustExternalMemory(info.Env(), int64_t(bytes()));
+  reportExternal(info.Env(), int64_t(bytes()));
 #else
   throw Napi::Error::New(info.Env(), "node-rnn was built without CUDA");
 #endif
@@ -71,7 +83,7 @@ void DeviceBuffer::releaseMemory() {
   if (!data_) return;
 #ifdef RNN_WITH_CUDA
   cuda::release(device_, data_);
-  Napi::MemoryManagement::AdjustExternalMemory(env_, -int64_t(bytes()));
+  reportExternal(env_, -int64_t(bytes()));
 #endif
   data_ = nullptr;
 }

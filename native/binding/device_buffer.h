@@ -3,7 +3,7 @@
 // Freed by free() or by the GC; the amount is reported to V8 as external memory. While an async
 // call uses the buffer, free() only marks it, and the memory goes when the call settles.
 #pragma once
-#include <napi.h>
+#include "napi_config.h"
 
 #include <cstddef>
 

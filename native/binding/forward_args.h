@@ -1,7 +1,7 @@
 // Unpacks a JS forward call into the core's RnnSpec/RnnIo: pointers into the caller's TypedArrays,
 // no copies. The arrays are kept referenced for as long as a job may use them.
 #pragma once
-#include <napi.h>
+#include "napi_config.h"
 
 #include <vector>
 

@@ -3,7 +3,7 @@
 // indices validated and copied to stream-ordered device memory. CUDA builds only.
 #pragma once
 #ifdef RNN_WITH_CUDA
-#include <napi.h>
+#include "napi_config.h"
 
 #include <cstdint>
 #include <initializer_list>
