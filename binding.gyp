@@ -14,7 +14,8 @@
       "defines": [
         "NAPI_VERSION=8",
         "NAPI_CPP_EXCEPTIONS",
-        "NODE_ADDON_API_DISABLE_DEPRECATED"
+        "NODE_ADDON_API_DISABLE_DEPRECATED",
+        "NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS"
       ],
       # node-gyp turns C++ exceptions off by default; node-addon-api is used with them on.
       "cflags!": [ "-fno-exceptions" ],

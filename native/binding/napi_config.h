@@ -12,5 +12,8 @@
 #if defined(SRC_NAPI_H_)
 #error "napi.h was included before napi_config.h: include napi_config.h instead"
 #endif
+// CMakeLists.txt and binding.gyp define it for every file too, so a file that includes <napi.h> directly is covered
+#ifndef NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS
 #define NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS
+#endif
 #include <napi.h>
