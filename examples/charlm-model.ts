@@ -11,7 +11,7 @@ import * as path from 'node:path';
 import { Embedding, LSTM, Linear, Module, Tensor, manualSeed, noGrad, optim, clipGradNorm, saveSafetensors, tensor } from '../lib/index';
 import type { DeviceLike } from '../lib/cuda';
 import type { LSTMState } from '../lib/index';
-import { crossEntropy, softmax } from '../lib/nn/functional';
+import { crossEntropy, softmax } from '../lib/nn/functional/index';
 
 /** The corpus shipped with the examples (resolved from dist/examples/ or examples/). */
 export const DEFAULT_CORPUS = [

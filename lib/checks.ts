@@ -24,6 +24,18 @@ export function checkInteger(name: string, value: unknown, { min = 1, max = Numb
   return value;
 }
 
+/** Any integer, for values whose range the caller checks with its own message (a dim against ndim, an index). */
+export function checkAnyInteger(name: string, value: unknown): number {
+  if (typeof value !== 'number' || !Number.isInteger(value)) throw new TypeError(`Expected integer for ${name} but received ${describe(value)}`);
+  return value;
+}
+
+/** Any number (NaN and infinities included, as PyTorch's scalar arguments such as alpha take them). */
+export function checkNumber(name: string, value: unknown): number {
+  if (typeof value !== 'number') throw new TypeError(`Expected number for ${name} but received ${describe(value)}`);
+  return value;
+}
+
 export function checkBoolean(name: string, value: unknown): boolean {
   if (typeof value !== 'boolean') throw new TypeError(`Expected boolean for ${name} but received ${describe(value)}`);
   return value;

@@ -186,12 +186,6 @@ export function copyInto(target: FloatStorage, source: FloatStorage): void {
   }
 }
 
-/** The values of a float32 DeviceBuffer in a new Float32Array (`downloadRaw` for any dtype). */
-export function downloadStorage(source: DeviceBuffer): Float32Array {
-  if (bufferDType(source) !== 'float32') throw new TypeError(`downloadStorage: expected a float32 buffer but it holds ${bufferDType(source)}`);
-  return downloadRaw(source) as Float32Array;
-}
-
 /** The contents of a DeviceBuffer in a new host array: a Float32Array, or a Uint16Array of float16/bfloat16 bits. */
 export function downloadRaw(source: DeviceBuffer): Float32Array | Uint16Array {
   const out = bufferDType(source) === 'float32' ? new Float32Array(source.length) : new Uint16Array(source.length);

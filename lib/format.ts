@@ -1,6 +1,7 @@
 // PyTorch's tensor repr, ported from torch/_tensor_str.py (`_Formatter`, `_vector_str`,
 // `_tensor_str_with_formatter`, `_str_intern`) with the default print options, so that printed
 // tensors can be compared character for character with PyTorch's output.
+import { contiguous, numel } from './shape';
 
 const PRECISION = 4;
 const THRESHOLD = 1000;
@@ -148,10 +149,10 @@ export function formatTensor(data: Float32Array | BigInt64Array, shape: readonly
   const prefix = 'tensor(';
   const indent = prefix.length;
   const ndim = shape.length;
-  const numel = shape.reduce((a, b) => a * b, 1);
-  if (numel !== data.length) throw new RangeError(`shape [${shape.join(', ')}] is invalid for input of size ${data.length}`);
+  const count = numel(shape);
+  if (count !== data.length) throw new RangeError(`shape [${shape.join(', ')}] is invalid for input of size ${data.length}`);
 
-  if (numel === 0) {
+  if (count === 0) {
     const suffixes: string[] = [...leading];
     // Like NumPy, the shape is shown unless it is (0,); with no elements the dtype cannot be inferred
     // from them, so any non-default dtype (int64 included) is shown.
@@ -160,8 +161,8 @@ export function formatTensor(data: Float32Array | BigInt64Array, shape: readonly
     return addSuffixes(`${prefix}[]`, suffixes, indent);
   }
 
-  const strides = shape.map((_, i) => shape.slice(i + 1).reduce((a, b) => a * b, 1));
-  const summarize = numel > THRESHOLD;
+  const strides = contiguous(shape);
+  const summarize = count > THRESHOLD;
 
   // The formatter sees only the elements that will be printed (`get_summarized_data`).
   const shown: Value[] = [];

@@ -2,8 +2,10 @@
 import { native, loadedAddon, type AddonCandidate } from './binding';
 import { checkInteger } from './checks';
 
-export { Tensor, DType, Device, DeviceLike, AnyTensor, NestedArray, TensorOptions, DeviceOptions, tensor, fromBuffer, zeros, ones, full, rand, randn, isTensor } from './tensor';
-export type { FloatDType, HalfDType, FloatTensorOptions, ToOptions } from './tensor';
+export { Tensor, DType, Device, DeviceLike, AnyTensor, NestedArray, isTensor } from './tensor';
+export type { FloatDType, HalfDType, ToOptions } from './tensor';
+export { TensorOptions, DeviceOptions, tensor, fromBuffer, zeros, ones, full, rand, randn } from './factories';
+export type { FloatTensorOptions } from './factories';
 export { cuda, setFloat32MatmulPrecision, getFloat32MatmulPrecision } from './cuda';
 export type { Float32MatmulPrecision, AddonCandidate, AddonSource } from './binding';
 export { manualSeed } from './random';
@@ -13,13 +15,13 @@ export * as autograd from './autograd/index';
 export {
   add, sub, mul, div, neg, matmul, sum, mean, tanh, sigmoid, relu, exp, log, softmax, logSoftmax,
   reshape, view, transpose, permute, select, narrow, cat, stack, indexSelect,
-} from './autograd/ops';
-export type { Operand } from './autograd/ops';
+} from './autograd/ops/index';
+export type { Operand } from './autograd/ops/index';
 import './autograd/tensor-methods';
-export * as F from './nn/functional';
+export * as F from './nn/functional/index';
 export * as optim from './optim/index';
 export { clipGradNorm, clipGradValue, ClipGradNormOptions } from './nn/clip';
-export * as functional from './nn/functional';
+export * as functional from './nn/functional/index';
 export { loadSafetensors, saveSafetensors, serializeSafetensors, readSafetensorsMetadata } from './safetensors';
 export type { LoadSafetensorsOptions } from './safetensors';
 export * from './nn/index';

@@ -5,7 +5,9 @@
 import * as fs from 'node:fs';
 import { checkBoolean, checkOptions, describe } from './checks';
 import { bfloat16ToNumber, float16ToNumber } from './half';
-import { AnyTensor, DType, fromBuffer, isTensor, Tensor } from './tensor';
+import { AnyTensor, DType, isTensor, Tensor } from './tensor';
+import { fromBuffer } from './factories';
+import { numel } from './shape';
 
 export interface LoadSafetensorsOptions {
   /**
@@ -125,9 +127,9 @@ export function loadSafetensors(pathOrBuffer: string | Buffer | Uint8Array, opti
     }
     const [begin, end] = offsets as number[];
     if (end > dataLength) fail(`has data_offsets [${begin}, ${end}] beyond the ${dataLength} bytes of data`);
-    const numel = (shape as number[]).reduce((a, b) => a * b, 1);
-    if (numel * size! !== end - begin) {
-      fail(`has shape [${(shape as number[]).join(', ')}] of ${dtype} (${numel * size!} bytes) but data_offsets [${begin}, ${end}] span ${end - begin} bytes`);
+    const count = numel(shape as number[]);
+    if (count * size! !== end - begin) {
+      fail(`has shape [${(shape as number[]).join(', ')}] of ${dtype} (${count * size!} bytes) but data_offsets [${begin}, ${end}] span ${end - begin} bytes`);
     }
     entries.push([name, { dtype: dtype as string, shape: shape as number[], begin, end }]);
   }
@@ -152,9 +154,9 @@ export function loadSafetensors(pathOrBuffer: string | Buffer | Uint8Array, opti
     const view = new DataView(bytes.buffer, bytes.byteOffset + start, end - begin);
     const float = TO_FLOAT32[dtype];
     const [size, read] = float ?? TO_INT64[dtype];
-    const numel = (end - begin) / size;
-    if (float) return [name, new Tensor<'float32'>(Float32Array.from({ length: numel }, (_, i) => read(view, i * size)), shape)];
-    return [name, new Tensor<'int64'>(BigInt64Array.from({ length: numel }, (_, i) => BigInt(read(view, i * size))), shape)];
+    const count = (end - begin) / size;
+    if (float) return [name, new Tensor<'float32'>(Float32Array.from({ length: count }, (_, i) => read(view, i * size)), shape)];
+    return [name, new Tensor<'int64'>(BigInt64Array.from({ length: count }, (_, i) => BigInt(read(view, i * size))), shape)];
   }));
 }
 

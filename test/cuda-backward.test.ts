@@ -5,7 +5,7 @@ import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { GRU, LSTM, RNN, Tensor, autograd, cuda, getFloat32MatmulPrecision, manualSeed, randn, setFloat32MatmulPrecision } from '../lib/index';
-import { mseLoss } from '../lib/nn/functional';
+import { mseLoss } from '../lib/nn/functional/index';
 import { Adam, AdamW, SGD } from '../lib/optim/index';
 import { compareGradients, runBackward } from './helpers/backward';
 import { whyUnavailable } from './helpers/cuda';

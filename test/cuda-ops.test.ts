@@ -5,7 +5,7 @@
 import { strict as assert } from 'node:assert';
 import { LSTM, Linear, Tensor, cuda, manualSeed, randn, tensor } from '../lib/index';
 import { native } from '../lib/binding';
-import { crossEntropy } from '../lib/nn/functional';
+import { crossEntropy } from '../lib/nn/functional/index';
 import { Adam } from '../lib/optim/index';
 import { functionalCases, opCases } from './helpers/device-cases';
 import { compareWithCpu } from './helpers/device-compare';

@@ -8,7 +8,7 @@
 import { strict as assert } from 'node:assert';
 import { GRU, LSTM, Module, PackedSequence, RNN, Tensor, cuda, manualSeed, packPaddedSequence, randn } from '../lib/index';
 import { native } from '../lib/binding';
-import { mseLoss } from '../lib/nn/functional';
+import { mseLoss } from '../lib/nn/functional/index';
 import { whyUnavailable } from './helpers/cuda';
 import { relativeError } from './helpers/fixtures';
 

@@ -1,10 +1,10 @@
-// The device path of the tensor ops and torch.nn.functional (lib/autograd/device-ops.ts, lib/nn/device-functional.ts)
-// on every machine: run through a host implementation of the device kernels (test/helpers/host-kernels.ts) and
+// The device path of the tensor ops and torch.nn.functional (the device branches in lib/autograd/ops/ and
+// lib/nn/functional/) on every machine: run through a host implementation of the device kernels (test/helpers/host-kernels.ts) and
 // compared with the CPU ops, forward and backward, within 1e-6 relative. test/cuda-ops.test.ts runs the same cases
 // with the native CUDA kernels on a GPU.
 import { strict as assert } from 'node:assert';
 import { randn, setMemoryLimit } from '../lib/index';
-import { add, permute, transpose } from '../lib/autograd/ops';
+import { add, permute, transpose } from '../lib/autograd/ops/index';
 import { setHostKernelsForTesting } from '../lib/autograd/device-kernels';
 import { functionalCases, opCases } from './helpers/device-cases';
 import { hostKernels } from './helpers/host-kernels';

@@ -2,7 +2,7 @@
 // reductions and ignoreIndex, dropout statistics, and central-difference gradient checks for every function.
 import { strict as assert } from 'node:assert';
 import { Tensor, autograd, cuda, manualSeed, noGrad, randn, tensor } from '../lib/index';
-import { bceWithLogits, crossEntropy, dropout, embedding, linear, logSoftmax, mseLoss, softmax } from '../lib/nn/functional';
+import { bceWithLogits, crossEntropy, dropout, embedding, linear, logSoftmax, mseLoss, softmax } from '../lib/nn/functional/index';
 import { throwsExactly } from './helpers/assertions';
 
 function ids(values: number[], shape?: number[]): Tensor<'int64'> {

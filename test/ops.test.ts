@@ -5,7 +5,7 @@ import { Tensor, autograd, cuda, manualSeed, noGrad, rand, randn, tensor } from 
 import {
   add, cat, div, exp, indexSelect, log, logSoftmax, matmul, mean, mul, narrow, neg, permute, relu, reshape, select,
   sigmoid, softmax, stack, sub, sum, tanh, transpose, view,
-} from '../lib/autograd/ops';
+} from '../lib/autograd/ops/index';
 import '../lib/autograd/tensor-methods';
 import { throwsExactly } from './helpers/assertions';
 

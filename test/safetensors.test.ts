@@ -3,7 +3,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { LoadSafetensorsOptions, loadSafetensors, readSafetensorsMetadata, saveSafetensors, serializeSafetensors } from '../lib/safetensors';
-import { Tensor, tensor } from '../lib/tensor';
+import { Tensor } from '../lib/tensor';
+import { tensor } from '../lib/factories';
 
 // Tests compile to dist/test/, the fixtures stay in the source tree.
 const FIXTURES = path.resolve(__dirname, '../../test/fixtures/torch');

@@ -1,7 +1,8 @@
-// The primitives the differentiable ops and torch.nn.functional compose on a device (lib/autograd/device-ops.ts,
-// lib/nn/device-functional.ts): one interface, implemented by the native CUDA kernels here and, for the tests on
-// machines without a GPU, by plain TypeScript over Float32Arrays (test/helpers/host-kernels.ts). Buffers are flat
-// float32 memory; every size and index is checked by the caller first (the native side checks again).
+// The primitives the differentiable ops and torch.nn.functional compose on a device (the device branches in
+// lib/autograd/ops/ and lib/nn/functional/): one interface, implemented by the native CUDA kernels here and, for
+// the tests on machines without a GPU, by plain TypeScript over Float32Arrays (test/helpers/host-kernels.ts).
+// Buffers are flat float32 memory; every size and index is checked by the caller first (the native side checks
+// again).
 import { DeviceBuffer, NativeBinding, NativeStorage, native } from '../binding';
 import { Device, allocStorage, copyInto, cudaIndex, filledStorage, freeStorage, requireCudaDevice } from '../cuda';
 import type { Tensor } from '../tensor';

@@ -1,35 +1,16 @@
-// What the device ops (./device-ops, ./device-shape-ops, lib/nn/device-functional.ts) share: memory checked against
-// the memory limit, node recording on the device, strided copies and binary ops with adjacent dims merged to fit the
-// kernels' limit, and sums over dims (reductions, and broadcast gradients summed back to an operand's shape).
+// What the device branches of the ops (./ops/*) and of torch.nn.functional (lib/nn/functional/*) share: memory
+// checked against the memory limit, node recording on the device, strided copies and binary ops with adjacent dims
+// merged to fit the kernels' limit, and sums over dims (reductions, and broadcast gradients summed back to an
+// operand's shape).
 import { shapeText } from '../checks';
 import { checkTensorAllocation } from '../limits';
+import { contiguous, numel } from '../shape';
 import { DType, Tensor } from '../tensor';
 import { BINARY, BinaryCode, Buf, MAX_DIMS, TensorKernels, filled } from './device-kernels';
 import { recordNode } from './node';
 
 export type F32 = Tensor<'float32'>;
 type Backward = (g: Buf, needs: boolean[]) => (Buf | null)[];
-
-export function numel(shape: readonly number[]): number {
-  return shape.reduce((a, b) => a * b, 1);
-}
-
-export function contiguous(shape: readonly number[]): number[] {
-  const strides = new Array<number>(shape.length);
-  let s = 1;
-  for (let i = shape.length - 1; i >= 0; i--) {
-    strides[i] = s;
-    s *= shape[i];
-  }
-  return strides;
-}
-
-/** Strides that read a tensor of `shape` as if broadcast to `out` (0 along broadcast dims). */
-export function broadcastStrides(shape: readonly number[], out: readonly number[]): number[] {
-  const own = contiguous(shape);
-  const offset = out.length - shape.length;
-  return out.map((_, i) => (i - offset >= 0 && shape[i - offset] !== 1 ? own[i - offset] : 0));
-}
 
 /**
  * Merges adjacent dims that both operands step through contiguously and drops size-1 dims, so that views of many

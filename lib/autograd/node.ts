@@ -1,24 +1,9 @@
-// A recorded operation: which tensors it read and how to turn gradients of its outputs into theirs.
-import type { NativeStorage } from '../binding';
+// Recording operations for autograd: a GradNode (declared beside Tensor in lib/tensor.ts) per result that needs one.
 import type { Device } from '../cuda';
-import type { Tensor } from '../tensor';
+import type { GradNode, Tensor } from '../tensor';
 import { isGradEnabled } from './grad-mode';
 
-export interface GradNode {
-  readonly name: string;
-  /** The inputs that gradients flow to, in the order `backward` returns them (null: no gradient needed). */
-  readonly inputs: readonly (Tensor | null)[];
-  readonly outputCount: number;
-  /**
-   * Where `backward` wants its gradients ('cpu' when absent: Float32Arrays); the engine moves them there. The
-   * gradients it returns may be on any device: the engine moves each to where its consumer wants it.
-   */
-  readonly device?: Device;
-  /** Gradients of the inputs from those of the outputs (null where no gradient reached an output). */
-  backward(gradOutputs: readonly (NativeStorage | null)[]): (NativeStorage | null)[];
-  /** Frees what the node saved; called once backward has used it. */
-  release(): void;
-}
+export type { GradNode };
 
 /** Whether a gradient must flow to `t`: a leaf that requires grad, or the result of a recorded operation. */
 export function needsGrad(t: Tensor | null | undefined): boolean {

@@ -1,11 +1,23 @@
-// The differentiable operations of ./ops as Tensor methods (`x.matmul(w).add(b).tanh()`), like PyTorch's
-// tensor methods. Imported once for its side effect (lib/index.ts does); the declarations below merge the
-// methods into the Tensor class's type.
+// What autograd adds to Tensor: the differentiable operations of ./ops as methods (`x.matmul(w).add(b).tanh()`),
+// like PyTorch's tensor methods, `backward()`, and the recording of `to()`'s device moves. lib/tensor.ts stays
+// free of autograd (it is the bottom of lib/); this module is imported once for its side effect (lib/index.ts
+// does), and the declarations below merge the methods into the Tensor class's type.
 import { DType, Tensor } from '../tensor';
-import * as ops from './ops';
+import { backward as runBackward } from './engine';
+import { recordNode } from './node';
+import * as ops from './ops/index';
 
 declare module '../tensor' {
   interface Tensor<D extends DType> {
+    /**
+     * Backpropagates from this tensor: `grad` is dL/d(this) (omit it for a single-element tensor), and every leaf
+     * that requires grad accumulates dL/d(leaf) into `.grad`.
+     */
+    backward(grad?: Tensor<'float32'>): void;
+    /** A view with another shape over the same memory (host or device); one dimension may be -1. */
+    reshape(...shape: number[] | [number[]]): Tensor<D>;
+    /** Same as `reshape` (every tensor is contiguous, so every reshape is a view). */
+    view(...shape: number[] | [number[]]): Tensor<D>;
     /** `this + alpha * other` with broadcasting (see `add`). */
     add(other: Tensor<'float32'> | number, alpha?: number): Tensor<'float32'>;
     /** `this - alpha * other` with broadcasting (see `sub`). */
@@ -44,6 +56,26 @@ declare module '../tensor' {
 type Self = Tensor<DType>;
 type F32 = Tensor<'float32'>;
 const proto = Tensor.prototype as Self;
+
+proto.backward = function (this: Self, grad?: F32) {
+  runBackward([this as F32], [grad]);
+};
+proto.reshape = function (this: Self, ...shape: number[] | [number[]]) {
+  const dims = (Array.isArray(shape[0]) ? shape[0] : shape) as number[];
+  return ops.reshape(this, dims);
+};
+proto.view = function (this: Self, ...shape: number[] | [number[]]) {
+  return this.reshape(...shape);
+};
+
+// Tensor.to copies; a device move of a float32 tensor is differentiable like PyTorch's: the gradient goes back
+// to the source's device (the engine moves it). A dtype conversion is not recorded.
+const copyTo = proto.to as (this: Self, ...args: unknown[]) => Self;
+proto.to = function (this: Self, ...args: unknown[]) {
+  const moved = copyTo.apply(this, args);
+  if (moved !== this && this.dtype === 'float32' && moved.dtype === 'float32') recordNode(moved as F32, 'ToCopyBackward0', [this], (g) => [g], false);
+  return moved;
+} as Self['to'];
 
 proto.add = function (this: Self, other: F32 | number, alpha?: number) {
   return ops.add(this as F32, other, alpha);

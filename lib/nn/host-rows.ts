@@ -6,6 +6,7 @@ import { DeviceBuffer, FloatStorage } from '../binding';
 import { describe } from '../checks';
 import { Device, copyStorage } from '../cuda';
 import { FloatDType, isHalfDType, numberToHalf } from '../half';
+import { numel } from '../shape';
 import { AnyTensor, DType, DataFor, Tensor } from '../tensor';
 
 export type HostArray = Float32Array | Uint16Array | BigInt64Array;
@@ -45,5 +46,5 @@ export function placed<D extends DType>(host: HostArray, shape: readonly number[
 
 /** Elements per row: the product of the dimensions after the first `lead` ones. */
 export function rowSize(shape: readonly number[], lead: number): number {
-  return shape.slice(lead).reduce((a, b) => a * b, 1);
+  return numel(shape.slice(lead));
 }

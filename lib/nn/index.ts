@@ -16,7 +16,7 @@ export { Linear, LinearOptions } from './linear';
 export { Embedding, EmbeddingOptions } from './embedding';
 export { Dropout } from './dropout';
 export { Sequential } from './sequential';
-export * as functional from './functional';
+export * as functional from './functional/index';
 export { clipGradNorm, clipGradValue } from './clip';
 /** `nn.utils`, laid out like torch.nn.utils (`nn.utils.rnn.padSequence` is `padSequence`). */
 export const utils = {

@@ -5,7 +5,8 @@ import { checkBoolean, checkInteger, checkOptions, describe } from '../checks';
 import { recordNode } from '../autograd/node';
 import { checkTensorAllocation } from '../limits';
 import { FloatDType } from '../half';
-import { AnyTensor, DType, DeviceLike, Tensor, ToOptions, itemSize, tensor } from '../tensor';
+import { AnyTensor, DType, DeviceLike, Tensor, ToOptions, itemSize } from '../tensor';
+import { tensor } from '../factories';
 import { HostArray, allocHost, checkAnyTensor, filledHost, placed, rowSize } from './host-rows';
 
 export class PackedSequence<D extends DType = 'float32'> {

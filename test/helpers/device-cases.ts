@@ -5,8 +5,8 @@ import { Tensor, tensor } from '../../lib/index';
 import {
   add, cat, div, exp, indexSelect, log, logSoftmax, matmul, mean, mul, narrow, neg, permute, relu, reshape, select,
   sigmoid, softmax, stack, sub, sum, tanh, transpose,
-} from '../../lib/autograd/ops';
-import * as F from '../../lib/nn/functional';
+} from '../../lib/autograd/ops/index';
+import * as F from '../../lib/nn/functional/index';
 import type { OpCase } from './device-compare';
 
 type F32 = Tensor<'float32'>;

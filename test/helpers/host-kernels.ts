@@ -1,5 +1,5 @@
 // The device-kernel contract (lib/autograd/device-kernels.ts) implemented in plain TypeScript over Float32Arrays,
-// written from the contract rather than from lib/autograd/ops.ts, so the device path of every op can run and be
+// written from the contract rather than from lib/autograd/ops/, so the device path of every op can run and be
 // compared with the CPU ops on machines without a GPU. It also checks what the native binding checks (extents,
 // indices), so a device path that would pass it bad sizes fails here too.
 import { strict as assert } from 'node:assert';
@@ -35,7 +35,7 @@ function checkExtent(length: number, offset: number, shape: readonly number[], s
   assert.ok(strides.every((s) => s >= 0) && last < length, `view reaches ${last} of a buffer of ${length}`);
 }
 
-// -log σ(x), written independently of lib/nn/functional.ts
+// -log σ(x), written independently of lib/nn/functional/
 const softplusNeg = (v: number) => (v >= 0 ? Math.log1p(Math.exp(-v)) : -v + Math.log1p(Math.exp(v)));
 
 const unaryF = [(x: number) => -x, Math.tanh, (x: number) => 1 / (1 + Math.exp(-x)), (x: number) => (x > 0 ? x : x === x ? 0 : x), Math.exp, Math.log];
