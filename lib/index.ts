@@ -12,11 +12,8 @@ export { manualSeed } from './random';
 export { setMemoryLimit, getMemoryLimit } from './limits';
 export { noGrad, isGradEnabled, setGradEnabled } from './autograd/grad-mode';
 export * as autograd from './autograd/index';
-export {
-  add, sub, mul, div, neg, matmul, sum, mean, tanh, sigmoid, relu, exp, log, softmax, logSoftmax,
-  reshape, view, transpose, permute, select, narrow, cat, stack, indexSelect,
-} from './autograd/ops/index';
-export type { Operand } from './autograd/ops/index';
+// the differentiable ops (add, matmul, sum, softmax, reshape, cat, indexSelect, ...) and the Operand type
+export * from './autograd/ops/index';
 import './autograd/tensor-methods';
 export * as F from './nn/functional/index';
 export * as optim from './optim/index';
