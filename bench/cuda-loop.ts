@@ -11,7 +11,6 @@ export function cudaLoop(c: BenchCase, device: BenchDevice): string {
   if (device === 'cpu') return '';
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const { native } = require('../lib/binding') as typeof import('../lib/binding');
-  if (!native.cudaStepPlan) return '-';
   const index = Number(device.slice('cuda:'.length));
   try {
     return native.cudaStepPlan(index, KIND[c.mode], c.shape.B, c.shape.H, c.shape.P > 0 ? c.shape.P : c.shape.H).path;

@@ -35,8 +35,8 @@ export interface DeviceBuffer {
   readonly device: number;
   /** Size in elements of `dtype`. */
   readonly length: number;
-  /** The element type (buffers of an addon built before half support have none: float32). */
-  readonly dtype?: DeviceDType;
+  /** The element type. */
+  readonly dtype: DeviceDType;
   readonly freed: boolean;
   free(): void;
 }
@@ -104,60 +104,111 @@ export interface NativeBinding {
   /** The CPU kernels' instruction-set level (after NODE_RNN_SIMD) and whether the bfloat16 kernels use VDPBF16PS. */
   cpuKernels(): { level: 'avx512' | 'avx2' | 'base'; bf16Dot: boolean };
 
-  // CUDA (present in every build; a CPU-only build reports built: false and its cudaAlloc & co throw).
-  // Optional in the type because an addon built before CUDA support lacks them; lib/cuda.ts handles that.
-  cudaBuildInfo?(): { built: boolean; reason: string };
-  cudaDeviceCount?(): number;
-  cudaDeviceName?(device: number): string;
-  cudaSynchronize?(device: number): void;
+  // CUDA: exported by every build (the loader checks that each function is there); a CPU-only build reports
+  // built: false and its cudaAlloc & co throw 'built without CUDA', so nothing here is optional.
+  cudaBuildInfo(): { built: boolean; reason: string };
+  cudaDeviceCount(): number;
+  cudaDeviceName(device: number): string;
+  cudaSynchronize(device: number): void;
   /** '' when the driver is usable, else the CUDA error text. */
-  cudaDriverError?(): string;
+  cudaDriverError(): string;
   /** Uninitialised device memory of `elements` of `dtype` (float32 when omitted); out of memory throws an Error. */
-  cudaAlloc?(device: number, elements: number, dtype?: DeviceDType): DeviceBuffer;
+  cudaAlloc(device: number, elements: number, dtype?: DeviceDType): DeviceBuffer;
   /** `src.length === dst.length`; a Float32Array for float32 buffers, a Uint16Array (bits) for float16/bfloat16. */
-  cudaUpload?(dst: DeviceBuffer, src: Float32Array | Uint16Array): void;
-  cudaDownload?(dst: Float32Array | Uint16Array, src: DeviceBuffer): void;
+  cudaUpload(dst: DeviceBuffer, src: Float32Array | Uint16Array): void;
+  cudaDownload(dst: Float32Array | Uint16Array, src: DeviceBuffer): void;
   /** Same length and dtype; same or different device. */
-  cudaCopy?(dst: DeviceBuffer, src: DeviceBuffer): void;
+  cudaCopy(dst: DeviceBuffer, src: DeviceBuffer): void;
   /** Same length and device, any dtypes: dst = src converted (round to nearest even). */
-  cudaConvert?(dst: DeviceBuffer, src: DeviceBuffer): void;
+  cudaConvert(dst: DeviceBuffer, src: DeviceBuffer): void;
   /** `value` rounded to the buffer's dtype in every element. */
-  cudaFill?(dst: DeviceBuffer, value: number): void;
+  cudaFill(dst: DeviceBuffer, value: number): void;
   /** dst += src (same length and device). */
-  cudaAdd?(dst: DeviceBuffer, src: DeviceBuffer): void;
+  cudaAdd(dst: DeviceBuffer, src: DeviceBuffer): void;
   /** C = alpha op(A) op(B) + beta C, row-major, on DeviceBuffers of one device (cuBLAS; TF32 per the matmul precision). */
-  cudaSgemm?(transA: boolean, transB: boolean, M: number, N: number, K: number, alpha: number, A: DeviceBuffer, lda: number,
+  cudaSgemm(transA: boolean, transB: boolean, M: number, N: number, K: number, alpha: number, A: DeviceBuffer, lda: number,
     B: DeviceBuffer, ldb: number, beta: number, C: DeviceBuffer, ldc: number): void;
   /** Which float32 time loop a layer-direction of this shape runs on `device` (kind: 0 RNN tanh, 1 RNN relu, 2 LSTM, 3 GRU). */
-  cudaStepPlan?(device: number, kind: number, batch: number, hidden: number, outSize: number, layers?: number, steps?: number): CudaStepPlan;
+  cudaStepPlan(device: number, kind: number, batch: number, hidden: number, outSize: number, layers?: number, steps?: number): CudaStepPlan;
   /** SGD update of a CUDA parameter in place (lib/optim/sgd.ts); buf null without momentum. */
-  cudaSgdStep?(param: DeviceBuffer, grad: DeviceBuffer, buf: DeviceBuffer | null, negLr: number, weightDecay: number,
+  cudaSgdStep(param: DeviceBuffer, grad: DeviceBuffer, buf: DeviceBuffer | null, negLr: number, weightDecay: number,
     momentum: number, keep: number, nesterov: boolean, maximize: boolean, firstStep: boolean): void;
   /** Adam / AdamW update of a CUDA parameter and its state in place (lib/optim/adam.ts); maxExpAvgSq null without amsgrad. */
-  cudaAdamStep?(param: DeviceBuffer, grad: DeviceBuffer, expAvg: DeviceBuffer, expAvgSq: DeviceBuffer, maxExpAvgSq: DeviceBuffer | null,
+  cudaAdamStep(param: DeviceBuffer, grad: DeviceBuffer, expAvg: DeviceBuffer, expAvgSq: DeviceBuffer, maxExpAvgSq: DeviceBuffer | null,
     negStepSize: number, biasCorrection2Sqrt: number, eps: number, weightDecay: number, decay: number, w1: number,
     oneMinusW1: number, beta2: number, w2: number, decoupled: boolean, maximize: boolean): void;
   // Tensor-op primitives on float32 DeviceBuffers of one device (lib/autograd/device-kernels.ts states their contracts):
   // queued on the calling thread's stream without waiting; sizes and indices are checked natively as well.
-  cudaStridedCopy?(dst: DeviceBuffer, dstOffset: number, dstStrides: number[], src: DeviceBuffer, srcOffset: number,
+  cudaStridedCopy(dst: DeviceBuffer, dstOffset: number, dstStrides: number[], src: DeviceBuffer, srcOffset: number,
     srcStrides: number[], shape: number[]): void;
-  cudaUnary?(op: number, out: DeviceBuffer, x: DeviceBuffer): void;
-  cudaUnaryBackward?(op: number, gx: DeviceBuffer, g: DeviceBuffer, x: DeviceBuffer | null, y: DeviceBuffer | null): void;
-  cudaBinary?(op: number, out: DeviceBuffer, a: DeviceBuffer, aStrides: number[], b: DeviceBuffer, bStrides: number[], shape: number[],
+  cudaUnary(op: number, out: DeviceBuffer, x: DeviceBuffer): void;
+  cudaUnaryBackward(op: number, gx: DeviceBuffer, g: DeviceBuffer, x: DeviceBuffer | null, y: DeviceBuffer | null): void;
+  cudaBinary(op: number, out: DeviceBuffer, a: DeviceBuffer, aStrides: number[], b: DeviceBuffer, bStrides: number[], shape: number[],
     alpha: number): void;
-  cudaSumMiddle?(out: DeviceBuffer, x: DeviceBuffer, outer: number, n: number, inner: number, scale: number): void;
-  cudaSoftmax?(out: DeviceBuffer, x: DeviceBuffer, outer: number, n: number, inner: number, log: boolean): void;
-  cudaSoftmaxBackward?(gx: DeviceBuffer, g: DeviceBuffer, y: DeviceBuffer, outer: number, n: number, inner: number, log: boolean): void;
-  cudaIndexSelect?(out: DeviceBuffer, x: DeviceBuffer, outer: number, size: number, inner: number, index: BigInt64Array): void;
-  cudaIndexAdd?(gx: DeviceBuffer, g: DeviceBuffer, outer: number, size: number, inner: number, index: BigInt64Array, skip: number): void;
-  cudaGemmBatched?(transA: boolean, transB: boolean, M: number, N: number, K: number, alpha: number, A: DeviceBuffer, lda: number,
+  cudaSumMiddle(out: DeviceBuffer, x: DeviceBuffer, outer: number, n: number, inner: number, scale: number): void;
+  cudaSoftmax(out: DeviceBuffer, x: DeviceBuffer, outer: number, n: number, inner: number, log: boolean): void;
+  cudaSoftmaxBackward(gx: DeviceBuffer, g: DeviceBuffer, y: DeviceBuffer, outer: number, n: number, inner: number, log: boolean): void;
+  cudaIndexSelect(out: DeviceBuffer, x: DeviceBuffer, outer: number, size: number, inner: number, index: BigInt64Array): void;
+  cudaIndexAdd(gx: DeviceBuffer, g: DeviceBuffer, outer: number, size: number, inner: number, index: BigInt64Array, skip: number): void;
+  cudaGemmBatched(transA: boolean, transB: boolean, M: number, N: number, K: number, alpha: number, A: DeviceBuffer, lda: number,
     strideA: number, B: DeviceBuffer, ldb: number, strideB: number, beta: number, C: DeviceBuffer, ldc: number, strideC: number,
     batch: number): void;
-  cudaBceWithLogits?(loss: DeviceBuffer, x: DeviceBuffer, t: DeviceBuffer, posWeight: DeviceBuffer | null, weight: DeviceBuffer | null): void;
-  cudaBceWithLogitsBackward?(coef: DeviceBuffer, x: DeviceBuffer, t: DeviceBuffer, posWeight: DeviceBuffer | null, weight: DeviceBuffer | null,
+  cudaBceWithLogits(loss: DeviceBuffer, x: DeviceBuffer, t: DeviceBuffer, posWeight: DeviceBuffer | null, weight: DeviceBuffer | null): void;
+  cudaBceWithLogitsBackward(coef: DeviceBuffer, x: DeviceBuffer, t: DeviceBuffer, posWeight: DeviceBuffer | null, weight: DeviceBuffer | null,
     gx: DeviceBuffer | null, gt: DeviceBuffer | null, gPosWeight: DeviceBuffer | null, gWeight: DeviceBuffer | null): void;
-  setFloat32MatmulPrecision?(precision: Float32MatmulPrecision): void;
-  getFloat32MatmulPrecision?(): string;
+  setFloat32MatmulPrecision(precision: Float32MatmulPrecision): void;
+  getFloat32MatmulPrecision(): string;
+}
+
+/** Every function of NativeBinding: a build that lacks one is from other sources (a stale build/), refused at load. */
+const NATIVE_FUNCTIONS = [
+  'rnnForward',
+  'sgemm',
+  'rnnSavedSize',
+  'rnnBackward',
+  'rnnForwardAsync',
+  'setNumThreads',
+  'getNumThreads',
+  'blasInfo',
+  'cpuKernels',
+  'cudaBuildInfo',
+  'cudaDeviceCount',
+  'cudaDeviceName',
+  'cudaSynchronize',
+  'cudaDriverError',
+  'cudaAlloc',
+  'cudaUpload',
+  'cudaDownload',
+  'cudaCopy',
+  'cudaConvert',
+  'cudaFill',
+  'cudaAdd',
+  'cudaSgemm',
+  'cudaStepPlan',
+  'cudaSgdStep',
+  'cudaAdamStep',
+  'cudaStridedCopy',
+  'cudaUnary',
+  'cudaUnaryBackward',
+  'cudaBinary',
+  'cudaSumMiddle',
+  'cudaSoftmax',
+  'cudaSoftmaxBackward',
+  'cudaIndexSelect',
+  'cudaIndexAdd',
+  'cudaGemmBatched',
+  'cudaBceWithLogits',
+  'cudaBceWithLogitsBackward',
+  'setFloat32MatmulPrecision',
+  'getFloat32MatmulPrecision',
+] as const satisfies readonly (keyof NativeBinding)[];
+// compile-time: the list above names every method of the interface
+type Unlisted = Exclude<{ [K in keyof NativeBinding]: NativeBinding[K] extends (...a: never[]) => unknown ? K : never }[keyof NativeBinding], (typeof NATIVE_FUNCTIONS)[number]>;
+const listComplete: [Unlisted] extends [never] ? true : Unlisted = true;
+void listComplete;
+
+function missingFunctions(binding: Record<string, unknown>): string[] {
+  return NATIVE_FUNCTIONS.filter((name) => typeof binding[name] !== 'function');
 }
 
 const root = path.resolve(__dirname, '..', '..');
@@ -208,6 +259,12 @@ export function loadNative(candidates: readonly (AddonCandidate | string)[] = ad
     }
     try {
       const binding = require(candidate.file) as NativeBinding;
+      const missing = missingFunctions(binding as unknown as Record<string, unknown>);
+      if (missing.length > 0) {
+        anyBroken = true;
+        tried.push(`${candidate.file} (${candidate.source}): built from other sources, it lacks ${missing.join(', ')}`);
+        continue;
+      }
       loaded = candidate;
       return binding;
     } catch (error) {

@@ -20,19 +20,14 @@ let buildInfoCache: { built: boolean; reason: string } | undefined;
 /** Whether the addon was compiled with CUDA, and if not why (internal; `cuda.isAvailable()` is the public question). */
 export function cudaBuildInfo(): { built: boolean; reason: string } {
   if (buildInfoCache === undefined) {
-    if (typeof native.cudaBuildInfo !== 'function') {
-      // an addon compiled before CUDA support existed
-      buildInfoCache = { built: false, reason: 'the native build predates CUDA support' };
-    } else {
-      const info = native.cudaBuildInfo();
-      buildInfoCache = { built: info.built === true, reason: String(info.reason ?? '') };
-    }
+    const info = native.cudaBuildInfo();
+    buildInfoCache = { built: info.built === true, reason: String(info.reason ?? '') };
   }
   return buildInfoCache;
 }
 
 function nativeDeviceCount(): number {
-  if (!cudaBuildInfo().built || typeof native.cudaDeviceCount !== 'function') return 0;
+  if (!cudaBuildInfo().built) return 0;
   const n = native.cudaDeviceCount();
   return Number.isInteger(n) && n > 0 ? n : 0;
 }
@@ -45,7 +40,7 @@ export function requireCudaDevice(index: number): void {
   }
   const count = nativeDeviceCount();
   if (count === 0) {
-    const driver = typeof native.cudaDriverError === 'function' ? native.cudaDriverError() : '';
+    const driver = native.cudaDriverError();
     throw new Error(`CUDA is not available: ${driver || 'no CUDA device was found'}. Check the NVIDIA driver (nvidia-smi)`);
   }
   if (index >= count) throw new RangeError(`CUDA device ${index} requested but only ${count} device(s) found`);
@@ -92,19 +87,9 @@ export function storageDevice(storage: FloatStorage | BigInt64Array): Device {
   return isDeviceBuffer(storage) ? `cuda:${storage.device}` : 'cpu';
 }
 
-/** The element type of a DeviceBuffer (float32 for buffers of an addon that predates half support). */
+/** The element type of a DeviceBuffer. */
 export function bufferDType(buffer: DeviceBuffer): DeviceDType {
-  return buffer.dtype ?? 'float32';
-}
-
-// The native calls; only reached after requireCudaDevice passed or with an existing DeviceBuffer,
-// so the functions exist (a build without them reports built: false).
-function nativeCuda<K extends 'cudaAlloc' | 'cudaUpload' | 'cudaDownload' | 'cudaCopy' | 'cudaConvert' | 'cudaFill' | 'cudaAdd' | 'cudaDeviceName' | 'cudaSynchronize'>(
-  key: K,
-): NonNullable<(typeof native)[K]> {
-  const fn = native[key];
-  if (typeof fn !== 'function') requireCudaDevice(0);
-  return fn as NonNullable<(typeof native)[K]>;
+  return buffer.dtype;
 }
 
 /** Uninitialised float32 memory on `device`: a Float32Array (zeros) on the CPU, a DeviceBuffer on CUDA. */
@@ -114,7 +99,7 @@ export function allocStorage(device: Device, elements: number, dtype: FloatDType
 export function allocStorage(device: Device, elements: number, dtype: FloatDType = 'float32'): FloatStorage {
   checkTensorAllocation(`a buffer of ${elements} ${dtype} on ${device}`, elements, dtype === 'float32' ? 4 : 2);
   if (device === 'cpu') return dtype === 'float32' ? new Float32Array(elements) : new Uint16Array(elements);
-  return dtype === 'float32' ? nativeCuda('cudaAlloc')(cudaIndex(device), elements) : nativeCuda('cudaAlloc')(cudaIndex(device), elements, dtype);
+  return dtype === 'float32' ? native.cudaAlloc(cudaIndex(device), elements) : native.cudaAlloc(cudaIndex(device), elements, dtype);
 }
 
 /** The element type of tensor memory: float32 for a Float32Array, the buffer's own for a DeviceBuffer; host half bits need `hostHalf`. */
@@ -140,9 +125,9 @@ export function convertStorage(source: FloatStorage, from: FloatDType, to: Float
   }
   if (!isDeviceBuffer(source)) return copyStorage(convertHostFloats(source as Float32Array | Uint16Array, from, to), device, to);
   const onDevice = storageDevice(source) === device ? source : (copyStorage(source, device) as DeviceBuffer);
-  const target = nativeCuda('cudaAlloc')(cudaIndex(device), source.length, to);
+  const target = native.cudaAlloc(cudaIndex(device), source.length, to);
   try {
-    if (source.length > 0) nativeCuda('cudaConvert')(target, onDevice);
+    if (source.length > 0) native.cudaConvert(target, onDevice);
   } catch (e) {
     target.free();
     throw e;
@@ -162,8 +147,8 @@ export function copyStorage(source: FloatStorage, device: Device, hostHalf?: Flo
     return downloadRaw(source);
   }
   const dtype: DeviceDType = isDeviceBuffer(source) ? bufferDType(source) : storageDType(source, hostHalf);
-  const target = dtype === 'float32' ? nativeCuda('cudaAlloc')(cudaIndex(device), source.length)
-    : nativeCuda('cudaAlloc')(cudaIndex(device), source.length, dtype);
+  const target = dtype === 'float32' ? native.cudaAlloc(cudaIndex(device), source.length)
+    : native.cudaAlloc(cudaIndex(device), source.length, dtype);
   try {
     copyInto(target, source);
   } catch (e) {
@@ -177,10 +162,10 @@ export function copyStorage(source: FloatStorage, device: Device, hostHalf?: Flo
 export function copyInto(target: FloatStorage, source: FloatStorage): void {
   if (target === source || source.length === 0) return;
   if (isDeviceBuffer(target)) {
-    if (isDeviceBuffer(source)) nativeCuda('cudaCopy')(target, source);
-    else nativeCuda('cudaUpload')(target, source);
+    if (isDeviceBuffer(source)) native.cudaCopy(target, source);
+    else native.cudaUpload(target, source);
   } else if (isDeviceBuffer(source)) {
-    nativeCuda('cudaDownload')(target, source);
+    native.cudaDownload(target, source);
   } else {
     target.set(source);
   }
@@ -189,15 +174,15 @@ export function copyInto(target: FloatStorage, source: FloatStorage): void {
 /** The contents of a DeviceBuffer in a new host array: a Float32Array, or a Uint16Array of float16/bfloat16 bits. */
 export function downloadRaw(source: DeviceBuffer): Float32Array | Uint16Array {
   const out = bufferDType(source) === 'float32' ? new Float32Array(source.length) : new Uint16Array(source.length);
-  if (out.length > 0) nativeCuda('cudaDownload')(out, source);
+  if (out.length > 0) native.cudaDownload(out, source);
   return out;
 }
 
 /** A DeviceBuffer on `device` with `value` (rounded to `dtype`) in every element. */
 export function filledStorage(device: Device, elements: number, value: number, dtype: FloatDType = 'float32'): DeviceBuffer {
-  const buffer = dtype === 'float32' ? nativeCuda('cudaAlloc')(cudaIndex(device), elements) : nativeCuda('cudaAlloc')(cudaIndex(device), elements, dtype);
+  const buffer = dtype === 'float32' ? native.cudaAlloc(cudaIndex(device), elements) : native.cudaAlloc(cudaIndex(device), elements, dtype);
   try {
-    if (elements > 0) nativeCuda('cudaFill')(buffer, value);
+    if (elements > 0) native.cudaFill(buffer, value);
   } catch (e) {
     buffer.free();
     throw e;
@@ -211,7 +196,6 @@ export function filledStorage(device: Device, elements: number, value: number, d
  */
 export function cudaSgemm(transA: boolean, transB: boolean, M: number, N: number, K: number, alpha: number, A: DeviceBuffer,
   lda: number, B: DeviceBuffer, ldb: number, beta: number, C: DeviceBuffer, ldc: number): void {
-  if (typeof native.cudaSgemm !== 'function') throw new Error(`this native build has no cudaSgemm (it predates it). ${REBUILD}`);
   native.cudaSgemm(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 
@@ -219,7 +203,7 @@ export function cudaSgemm(transA: boolean, transB: boolean, M: number, N: number
 export function addInto(target: NativeStorage, source: NativeStorage): void {
   if (target.length !== source.length) throw new RangeError(`addInto: lengths differ (${target.length} and ${source.length})`);
   if (isDeviceBuffer(target) && isDeviceBuffer(source)) {
-    nativeCuda('cudaAdd')(target, source);
+    native.cudaAdd(target, source);
   } else if (!isDeviceBuffer(target) && !isDeviceBuffer(source)) {
     for (let i = 0; i < target.length; i++) target[i] += source[i];
   } else {
@@ -250,16 +234,15 @@ export const cuda = Object.freeze({
   },
   /** The device's name, e.g. 'NVIDIA H100 80GB HBM3', like `torch.cuda.get_device_name(i)`. */
   deviceName(index = 0): string {
-    return nativeCuda('cudaDeviceName')(checkIndex(index));
+    return native.cudaDeviceName(checkIndex(index));
   },
   /** Waits for all work on the device, like `torch.cuda.synchronize(i)`. */
   synchronize(index = 0): void {
-    nativeCuda('cudaSynchronize')(checkIndex(index));
+    native.cudaSynchronize(checkIndex(index));
   },
 });
 
 const PRECISIONS: readonly Float32MatmulPrecision[] = ['highest', 'high'];
-let fallbackPrecision: Float32MatmulPrecision = 'highest';
 
 /**
  * Float32 matrix products on CUDA, like `torch.set_float32_matmul_precision`: 'highest' (the default) computes
@@ -268,11 +251,9 @@ let fallbackPrecision: Float32MatmulPrecision = 'highest';
  */
 export function setFloat32MatmulPrecision(precision: Float32MatmulPrecision): void {
   const p = checkOneOf('precision', precision, PRECISIONS);
-  if (typeof native.setFloat32MatmulPrecision === 'function') native.setFloat32MatmulPrecision(p);
-  else fallbackPrecision = p;
+  native.setFloat32MatmulPrecision(p);
 }
 
 export function getFloat32MatmulPrecision(): Float32MatmulPrecision {
-  if (typeof native.getFloat32MatmulPrecision === 'function') return native.getFloat32MatmulPrecision() as Float32MatmulPrecision;
-  return fallbackPrecision;
+  return native.getFloat32MatmulPrecision() as Float32MatmulPrecision;
 }

@@ -41,6 +41,25 @@ describe('native loader', () => {
     }
   });
 
+  it('refuses a build from other sources that lacks a function this TypeScript calls', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'node-rnn-loader-'));
+    const stale = path.join(dir, 'stale.js');
+    const real = require(loadedAddon().file) as Record<string, unknown>;
+    // every export of the real build but two, as a build from older sources would be
+    const kept = Object.keys(real).filter((k) => k !== 'cudaGemmBatched' && k !== 'cpuKernels');
+    fs.writeFileSync(stale, `const real = require(${JSON.stringify(loadedAddon().file)});\nmodule.exports = {};\n` +
+      `for (const k of ${JSON.stringify(kept)}) module.exports[k] = real[k];\n`);
+    try {
+      assert.throws(() => loadNative([stale]), (e: Error) => {
+        assert.match(e.message, /the build could not be loaded/);
+        assert.ok(e.message.includes(`${stale} (source): built from other sources, it lacks cpuKernels, cudaGemmBatched`), e.message);
+        return true;
+      });
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('tries the source builds, then the prebuilt binary for this platform', () => {
     const saved = process.env.NODE_RNN_ADDON;
     delete process.env.NODE_RNN_ADDON;

@@ -36,14 +36,14 @@ describe('cuda ops', function () {
     it('refuse views past a buffer, bad indices and mixed devices before any kernel runs', () => {
       const a = randn([6], { device: 'cuda' }).storage() as never;
       const b = randn([4], { device: 'cuda' }).storage() as never;
-      throwsExactly(() => native.cudaStridedCopy!(a, 0, [1], b, 1, [1], [4]), RangeError, /^cudaStridedCopy: src is too small/);
-      throwsExactly(() => native.cudaStridedCopy!(a, 0, [1, 1, 1, 1, 1, 1, 1, 1, 1], b, 0, [0, 0, 0, 0, 0, 0, 0, 0, 0], [1, 1, 1, 1, 1, 1, 1, 1, 1]),
+      throwsExactly(() => native.cudaStridedCopy(a, 0, [1], b, 1, [1], [4]), RangeError, /^cudaStridedCopy: src is too small/);
+      throwsExactly(() => native.cudaStridedCopy(a, 0, [1, 1, 1, 1, 1, 1, 1, 1, 1], b, 0, [0, 0, 0, 0, 0, 0, 0, 0, 0], [1, 1, 1, 1, 1, 1, 1, 1, 1]),
         RangeError, /more than 8 dimensions/);
-      throwsExactly(() => native.cudaBinary!(7, a, a, [1], b, [1], [6], 1), RangeError, /^cudaBinary: unknown op code 7/);
-      throwsExactly(() => native.cudaIndexSelect!(b, a, 1, 6, 1, BigInt64Array.of(0n, 6n, 1n, 2n)), RangeError, /index\[1\] = 6 is not in \[0, 6\)/);
-      throwsExactly(() => native.cudaSumMiddle!(b, a, 2, 3, 1, 1), RangeError, /^cudaSumMiddle: out has 4 elements, expected 2/);
-      throwsExactly(() => native.cudaGemmBatched!(false, false, 2, 2, 2, 1, b, 2, 4, b, 2, 0, 0, a, 2, 4, 2), RangeError, /^cudaGemmBatched: A is too small/);
-      throwsExactly(() => native.cudaUnary!(0, a, tensor([1, 2]) as never), TypeError, /must be a DeviceBuffer/);
+      throwsExactly(() => native.cudaBinary(7, a, a, [1], b, [1], [6], 1), RangeError, /^cudaBinary: unknown op code 7/);
+      throwsExactly(() => native.cudaIndexSelect(b, a, 1, 6, 1, BigInt64Array.of(0n, 6n, 1n, 2n)), RangeError, /index\[1\] = 6 is not in \[0, 6\)/);
+      throwsExactly(() => native.cudaSumMiddle(b, a, 2, 3, 1, 1), RangeError, /^cudaSumMiddle: out has 4 elements, expected 2/);
+      throwsExactly(() => native.cudaGemmBatched(false, false, 2, 2, 2, 1, b, 2, 4, b, 2, 0, 0, a, 2, 4, 2), RangeError, /^cudaGemmBatched: A is too small/);
+      throwsExactly(() => native.cudaUnary(0, a, tensor([1, 2]) as never), TypeError, /must be a DeviceBuffer/);
     });
   });
 
@@ -72,7 +72,7 @@ describe('cuda ops', function () {
         opt.step();
         return loss;
       };
-      const download = native.cudaDownload!;
+      const download = native.cudaDownload;
       let downloads = 0;
       native.cudaDownload = (dst, src) => {
         downloads++;

@@ -52,7 +52,7 @@ const CASES: Case[] = [
 ];
 
 function pathOf(c: Case): string {
-  return native.cudaStepPlan!(0, KIND[c.kind], c.batch, c.hidden, c.outSize ?? c.hidden).path;
+  return native.cudaStepPlan(0, KIND[c.kind], c.batch, c.hidden, c.outSize ?? c.hidden).path;
 }
 
 function inputFor(c: Case, x: Tensor): Tensor | PackedSequence {
@@ -161,7 +161,7 @@ describe('cuda time loops', function () {
     ];
     for (const c of STACKS) {
       it(`${c.name}: forward${c.grads ? ' and gradients' : ''} equal the CPU's within 1e-5`, () => {
-        const plan = native.cudaStepPlan!(0, KIND[c.kind], c.batch, c.hidden, c.outSize ?? c.hidden, c.layers, c.steps);
+        const plan = native.cudaStepPlan(0, KIND[c.kind], c.batch, c.hidden, c.outSize ?? c.hidden, c.layers, c.steps);
         if (process.env.NODE_RNN_CUDA_PIPELINE !== '0') assert.equal(plan.pipelined, true, `${c.name} takes the pipelined forward`);
         else assert.equal(plan.pipelined, false);
         manualSeed(31);
@@ -196,10 +196,10 @@ describe('cuda time loops', function () {
   });
 
   it('cudaStepPlan checks its arguments', () => {
-    assert.throws(() => native.cudaStepPlan!(0, 4, 1, 8, 8), /^RangeError: kind must be 0\.\.3$/);
-    assert.throws(() => native.cudaStepPlan!(0, 2, 0, 8, 8), /^RangeError: batch, hidden and outSize must be positive/);
-    assert.throws(() => native.cudaStepPlan!(0, 2, 1, 8, 9), /outSize <= hidden/);
-    assert.throws(() => native.cudaStepPlan!(99, 2, 1, 8, 8), /^RangeError: CUDA device 99 requested/);
-    assert.throws(() => native.cudaStepPlan!(0, 2, 1, 8, 8, 0, 5), /^RangeError: layers and steps must be positive$/);
+    assert.throws(() => native.cudaStepPlan(0, 4, 1, 8, 8), /^RangeError: kind must be 0\.\.3$/);
+    assert.throws(() => native.cudaStepPlan(0, 2, 0, 8, 8), /^RangeError: batch, hidden and outSize must be positive/);
+    assert.throws(() => native.cudaStepPlan(0, 2, 1, 8, 9), /outSize <= hidden/);
+    assert.throws(() => native.cudaStepPlan(99, 2, 1, 8, 8), /^RangeError: CUDA device 99 requested/);
+    assert.throws(() => native.cudaStepPlan(0, 2, 1, 8, 8, 0, 5), /^RangeError: layers and steps must be positive$/);
   });
 });

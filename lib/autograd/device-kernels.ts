@@ -59,15 +59,12 @@ export interface TensorKernels {
     gPosWeight: Buf | null, gWeight: Buf | null): void;
 }
 
-type CudaFns = Required<Pick<NativeBinding, 'cudaStridedCopy' | 'cudaUnary' | 'cudaUnaryBackward' | 'cudaBinary' | 'cudaSumMiddle' |
+type CudaFns = Pick<NativeBinding, 'cudaStridedCopy' | 'cudaUnary' | 'cudaUnaryBackward' | 'cudaBinary' | 'cudaSumMiddle' |
   'cudaSoftmax' | 'cudaSoftmaxBackward' | 'cudaIndexSelect' | 'cudaIndexAdd' | 'cudaGemmBatched' | 'cudaBceWithLogits' |
-  'cudaBceWithLogitsBackward'>>;
+  'cudaBceWithLogitsBackward'>;
 
 function cudaFns(): CudaFns {
-  if (typeof native.cudaBceWithLogitsBackward !== 'function') {
-    throw new Error('this native build has no CUDA tensor ops (it predates them); rebuild it with `npm run build:native`');
-  }
-  return native as CudaFns;
+  return native;
 }
 
 const dev = (b: Buf) => b as DeviceBuffer;
@@ -91,7 +88,7 @@ function cudaKernels(device: Device): TensorKernels {
       return buf;
     },
     fill(buf, value) {
-      if (buf.length > 0) native.cudaFill!(dev(buf), value);
+      if (buf.length > 0) native.cudaFill(dev(buf), value);
     },
     free: (buf) => freeStorage(buf),
     stridedCopy: (dst, dOff, dStr, src, sOff, sStr, shape) => n.cudaStridedCopy(dev(dst), dOff, [...dStr], dev(src), sOff, [...sStr], [...shape]),
