@@ -7,6 +7,7 @@
 #   bash scripts/asan.sh            # build + run the default spec list
 #   bash scripts/asan.sh --no-build # reuse build/asan
 #   ASAN_SPECS="dist/test/ops.test.js" bash scripts/asan.sh
+[ "${1:-}" = --help ] && { sed -n '2,/^[^#]/{/^#/s/^# \{0,1\}//p}' "$0"; exit 0; }
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

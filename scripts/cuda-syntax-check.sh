@@ -3,6 +3,7 @@
 # and every host source that includes CUDA headers (native/cuda/*.cpp, the binding with RNN_WITH_CUDA) with g++
 # -fsyntax-only against the CUDA runtime headers and scripts/cuda-stub/cublas_v2.h. Catches what does not
 # compile; only the GPU machine (scripts/gpu-check.sh) links and runs it.
+[ "${1:-}" = --help ] && { sed -n '2,/^[^#]/{/^#/s/^# \{0,1\}//p}' "$0"; exit 0; }
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/cuda-include.sh

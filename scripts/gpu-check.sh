@@ -2,9 +2,15 @@
 # One-shot check of the CUDA backend on a GPU machine: environment, CUDA build, the whole test suite, and
 # forward timings next to PyTorch's cuDNN on the same shapes (bench/gpu-shapes.json).
 #
-# On the GPU machine, from the repository root, with dist/ (built here: npx tsc -p tsconfig.json) and
-# .device-carry/ (../shared/tools/device-stage.sh) carried:
-#     bash .device-carry/enter.sh bash scripts/gpu-check.sh
+# A session may be lent an H100/H200 for about 15 minutes in all, helpers included (the device tool; its `status`
+# says whether); it has CUDA 13 with cuBLAS, CMake, OpenBLAS and PyTorch, but no Node and no registry. One run:
+#  1. here: bash scripts/stage-device.sh   (compiles dist/, stages node + a trimmed node_modules in .device-carry/;
+#     tracked files + dist + .device-carry must stay under the 64 MiB a run may carry: it prints the sizes)
+#  2. device tool: run(command="bash .device-carry/enter.sh bash scripts/gpu-check.sh",
+#     carry=[".device-carry", "dist"], timeout_s=540); GPU_CHECK_SKIP_BENCH=1 for a tests-only rerun
+#  3. give the machine back (give_back) unless rerunning at once; record the card's name with every figure.
+# scripts/torch_cuda_errors.py (on the GPU machine) regenerates test/fixtures/torch-cuda-errors.json (PyTorch's own
+# CUDA errors, the TF32 gradient bar) if the fixtures change.
 # It writes to $OUT: gpu-check.log (everything printed), build.log, test.log, bench.log, bench.json, bench.svg.
 # Stages: a. environment  b. build with -DRNN_CUDA=ON and check cuda.isAvailable()  c. tests (mocha, whole
 # suite; failures are recorded, not fatal)  d. bench (node-rnn bench --device cuda --compare torch), its table printed last
@@ -26,6 +32,7 @@
 #
 # No npm/npx on the GPU machine (enter.sh brings node only): the build calls cmake-js and the tests mocha
 # directly, as `npm run build:native` and `npx mocha` would.
+[ "${1:-}" = --help ] && { sed -n '2,/^[^#]/{/^#/s/^# \{0,1\}//p}' "$0"; exit 0; }
 set -euo pipefail
 
 cd "$(dirname "$0")/.."

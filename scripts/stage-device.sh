@@ -1,7 +1,8 @@
 #!/bin/bash
-# Prepares a GPU run (see DEVELOPERS.md): compiles the TypeScript, stages node and node_modules with the shared
+# Prepares a GPU run (see scripts/gpu-check.sh --help): compiles the TypeScript, stages node and node_modules with the shared
 # device-stage.sh, then trims .device-carry/node_modules to what the GPU run uses, because the tracked tree
 # (about 15 MiB of fixtures) + dist + .device-carry must stay under the 64 MiB a run may carry.
+[ "${1:-}" = --help ] && { sed -n '2,/^[^#]/{/^#/s/^# \{0,1\}//p}' "$0"; exit 0; }
 set -euo pipefail
 cd "$(dirname "$0")/.."
 npx tsc -p tsconfig.json

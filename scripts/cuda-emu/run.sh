@@ -2,6 +2,7 @@
 # Runs the persistent loops and the pipelined forward on the CPU (emu.h: an emulated device, a std::thread per GPU
 # thread, synchronous streams) against the paths the GPU tests verify. CI runs it after the CUDA syntax check; it
 # needs g++ (C++20) and the CUDA headers that come with nvcc, not a GPU or cuBLAS.
+[ "${1:-}" = --help ] && { sed -n '2,/^[^#]/{/^#/s/^# \{0,1\}//p}' "$0"; exit 0; }
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 source scripts/cuda-include.sh
