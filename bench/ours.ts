@@ -75,7 +75,7 @@ function buildModule(lib: NodeRnn, c: BenchCase): { module: Module; forward(x: T
 
 /** A host float32 copy of a result (half results widened first). */
 function hostFloat(t: Tensor): Float32Array {
-  const wide = t.dtype === 'float32' ? t : (t as Tensor<never>).float();
+  const wide = t.dtype === 'float32' ? t : t.float();
   const host = wide.device === 'cpu' ? Float32Array.from(wide.data as Float32Array) : (wide.cpu().data as Float32Array);
   if (wide !== t && wide.device !== 'cpu') wide.dispose();
   return host;
