@@ -2,7 +2,10 @@
 // UsageError whose message names the flag and what it expects, so the CLI can print it above the usage text.
 
 import * as os from 'node:os';
-import { caseKey, MODES, parseShapeText, PASSES, PRECISIONS, SHAPE_TEXT_HELP, type BenchCase, type Mode, type Pass, type Precision, type Shape } from './cases';
+import {
+  caseKey, DEVICE_PRECISIONS, INFERENCE_ONLY, MODES, parseShapeText, PASSES, PRECISION_ALIASES, PRECISIONS, SHAPE_TEXT_HELP,
+  type BenchCase, type Mode, type Pass, type Precision, type Shape,
+} from './cases';
 import { isPresetName, PRESET_NAMES, presetCases } from './presets';
 
 export const PEER_NAMES = ['onnxruntime', 'tfjs', 'torch'] as const;
@@ -19,6 +22,8 @@ export interface Options {
   cases: BenchCase[];
   /** what --shapes said (a preset name or the shape list), for the report */
   shapes: string;
+  /** lines for the report's header about how the flags were applied (e.g. combinations left out) */
+  notes: string[];
   threads: number;
   warmup: number;
   repeats: number;
@@ -49,8 +54,12 @@ What to time
   --proj P          LSTM projection size (proj_size), 0 for none
   --pass LIST       forward, backward, train (default forward; with a preset: its own). backward times the
                     backward alone (after an untimed forward); train = forward + backward + SGD step + zeroGrad
-  --dtype T         float32 (float16 / bfloat16 are not supported by node-rnn yet)
-  --precision LIST  highest (float32, default) and/or high (TF32; CUDA only)
+  --precision LIST  the arithmetic, one row per precision (default float32):
+                      CPU:  float32, bfloat16 (module.bfloat16()), int8 (quantizeDynamic: int8 weights)
+                      CUDA: float32, tf32 (TF32 matmuls), bfloat16, float16
+                    (also: highest = float32, high = tf32, bf16, fp16); bfloat16, float16 and int8 time
+                    forward passes only; reduced precisions add accuracy columns against node-rnn float32
+  --dtype LIST      the same as --precision
   (--layers, --bidirectional, --proj, --pass and --precision given with a preset override its values)
 
 How
@@ -63,9 +72,10 @@ How
   --interleave      alternate node-rnn and in-process peers run by run instead of in blocks
 
 Compared with
-  --compare LIST    onnxruntime (CPU forward), tfjs (CPU training step of 1-layer LSTM/GRU), torch (python3
-                    with PyTorch, any case, CPU or CUDA), or none. Default: onnxruntime,tfjs on the CPU, torch on
-                    CUDA; a peer that is not installed is skipped with the reason
+  --compare LIST    onnxruntime (CPU forward: its float32 model on float32 rows, its own int8 model, com.microsoft
+                    DynamicQuantizeLSTM, on LSTM int8 rows), tfjs (CPU training step of 1-layer LSTM/GRU), torch
+                    (python3 with PyTorch, float32/tf32 cases, CPU or CUDA), or none. Default: onnxruntime,tfjs on
+                    the CPU, torch on CUDA; a peer that is not installed is skipped with the reason
 
 Output
   --json            the results as JSON on stdout (progress and tables go to stderr)
@@ -98,15 +108,26 @@ function parseDevice(text: string): BenchDevice {
   return `cuda:${Number(m[1])}`;
 }
 
-const UNSUPPORTED_DTYPES = ['float16', 'bfloat16', 'half', 'fp16', 'bf16'];
+/** Why `device` cannot run precision `p`, or null when it can. */
+function precisionRefusal(p: Precision, device: BenchDevice): string | null {
+  const cpu = device === 'cpu';
+  if ((DEVICE_PRECISIONS[cpu ? 'cpu' : 'cuda'] as readonly Precision[]).includes(p)) return null;
+  const there = cpu ? `on the CPU: ${DEVICE_PRECISIONS.cpu.join(', ')}` : `on CUDA: ${DEVICE_PRECISIONS.cuda.join(', ')}`;
+  if (p === 'tf32') return `--precision tf32 (TF32 matmuls) applies to CUDA only (use --device cuda); ${there}`;
+  if (p === 'float16') return `--precision float16 runs on CUDA only (node-rnn's CPU half kernels are bfloat16); ${there}`;
+  return `--precision ${p} runs on the CPU only (quantizeDynamic builds a CPU module); ${there}`;
+}
 
 /** Parses the flags after `bench`; throws UsageError. */
 export function parseArgs(argv: readonly string[]): Options {
   const raw: {
     device: BenchDevice; shapes: string | null; modes: Mode[] | null; layers: number | null; bidirectional: boolean; proj: number | null;
-    passes: Pass[] | null; precisions: Precision[] | null; compare: PeerName[] | null;
-  } = { device: 'cpu', shapes: null, modes: null, layers: null, bidirectional: false, proj: null, passes: null, precisions: null, compare: null };
-  const opts: Omit<Options, 'device' | 'cases' | 'shapes' | 'compare'> = {
+    passes: Pass[] | null; precisions: Precision[] | null; precisionFlag: string | null; compare: PeerName[] | null;
+  } = {
+    device: 'cpu', shapes: null, modes: null, layers: null, bidirectional: false, proj: null, passes: null, precisions: null, precisionFlag: null,
+    compare: null,
+  };
+  const opts: Omit<Options, 'device' | 'cases' | 'shapes' | 'notes' | 'compare'> = {
     threads: typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length,
     warmup: 3, repeats: 10, tfjsRepeats: 3, json: false, plot: null, plotMetric: 'gflops', ceilingSize: null,
     interleave: false, keepEnv: false, help: false,
@@ -141,18 +162,12 @@ export function parseArgs(argv: readonly string[]): Options {
       case '--bidirectional': noValue(); raw.bidirectional = true; break;
       case '--proj': raw.proj = count(0); break;
       case '--pass': raw.passes = list(flag, value()).map((p) => oneOf(flag, p, PASSES)); break;
-      case '--dtype': {
-        const text = value();
-        if (UNSUPPORTED_DTYPES.includes(text.toLowerCase())) {
-          throw new UsageError(
-            `--dtype ${text}: node-rnn computes in float32 only; float16 and bfloat16 are not supported yet ` +
-              '(use --dtype float32, and --precision high for TF32 matmuls on CUDA)',
-          );
-        }
-        oneOf(flag, text, ['float32'] as const);
+      case '--dtype':
+      case '--precision':
+        if (raw.precisionFlag !== null && raw.precisionFlag !== flag) throw new UsageError('--dtype is another name for --precision: give one of them');
+        raw.precisionFlag = flag;
+        raw.precisions = list(flag, value()).map((p) => oneOf(flag, p, PRECISIONS, PRECISION_ALIASES));
         break;
-      }
-      case '--precision': raw.precisions = list(flag, value()).map((p) => oneOf(flag, p, PRECISIONS)); break;
       case '--threads': opts.threads = count(1); break;
       case '--warmup': opts.warmup = count(0); break;
       case '--repeats': opts.repeats = count(1); break;
@@ -183,12 +198,29 @@ export function parseArgs(argv: readonly string[]): Options {
 
   const device = raw.device;
   const shapes = raw.shapes ?? (device === 'cpu' ? 'cpu-default' : 'torch-h100');
-  const cases = selectCases(shapes, raw);
-  if (device === 'cpu' && cases.some((c) => c.precision === 'high')) {
-    throw new UsageError('--precision high (TF32) applies to CUDA only; the CPU computes in float32 (use --device cuda)');
+  for (const p of raw.precisions ?? []) {
+    const refusal = precisionRefusal(p, device);
+    if (refusal !== null) throw new UsageError(refusal);
   }
+  const { cases, notes } = inferenceOnly(selectCases(shapes, raw), raw.precisionFlag ?? '--precision');
   const compare = [...new Set(raw.compare ?? (device === 'cpu' ? (['onnxruntime', 'tfjs'] as PeerName[]) : (['torch'] as PeerName[])))];
-  return { ...opts, device, cases, shapes, compare };
+  return { ...opts, device, cases, shapes, notes, compare };
+}
+
+/**
+ * Leaves out the backward and training cases of the inference-only precisions (a preset's training rows crossed
+ * with --precision int8, say), with a note; refuses a selection that leaves nothing.
+ */
+function inferenceOnly(all: BenchCase[], flag: string): { cases: BenchCase[]; notes: string[] } {
+  const trains = (c: BenchCase): boolean => c.pass !== 'forward' && INFERENCE_ONLY.includes(c.precision);
+  const left = all.filter((c) => trains(c));
+  const cases = all.filter((c) => !trains(c));
+  const which = [...new Set(left.map((c) => c.precision))].join(', ');
+  if (cases.length === 0) {
+    throw new UsageError(`${flag} ${which} times forward passes only (node-rnn's half and int8 modules are for inference): add forward to --pass`);
+  }
+  const notes = left.length === 0 ? [] : [`${left.length} backward/training case(s) in ${which} left out: those precisions time forward passes only`];
+  return { cases, notes };
 }
 
 function selectCases(
@@ -223,7 +255,7 @@ function selectCases(
     for (const s of parsed) {
       for (const mode of raw.modes ?? ['LSTM']) {
         for (const pass of raw.passes ?? ['forward']) {
-          for (const precision of raw.precisions ?? ['highest']) {
+          for (const precision of raw.precisions ?? ['float32']) {
             cases.push({ mode, shape: override({ ...s, L: 1, D: 1, P: 0 }), pass, precision });
           }
         }

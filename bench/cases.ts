@@ -1,16 +1,33 @@
-// What one benchmark row times: a recurrent layer's shape, its cell, the pass and the matmul precision; the
+// What one benchmark row times: a recurrent layer's shape, its cell, the pass and the precision; the
 // T x B x I x H text the command line takes, and the labels and FLOP counts the reports use.
 
 import { forwardFlops, PASS_FLOPS_FACTOR, type FlopsCell } from './flops';
 
 export type Mode = FlopsCell;
 export type Pass = keyof typeof PASS_FLOPS_FACTOR;
-/** setFloat32MatmulPrecision's values: 'highest' = float32, 'high' = TF32 on CUDA. */
-export type Precision = 'highest' | 'high';
+/**
+ * The arithmetic of a row: float32; tf32 (float32 module, TF32 matmuls: setFloat32MatmulPrecision('high'), CUDA);
+ * bfloat16 / float16 (the module converted, inference only; float16 on CUDA only); int8 (quantizeDynamic: int8
+ * weights, inference only, CPU).
+ */
+export type Precision = 'float32' | 'tf32' | 'bfloat16' | 'float16' | 'int8';
 
 export const MODES: readonly Mode[] = ['LSTM', 'GRU', 'RNN_TANH', 'RNN_RELU'];
 export const PASSES: readonly Pass[] = ['forward', 'backward', 'train'];
-export const PRECISIONS: readonly Precision[] = ['highest', 'high'];
+export const PRECISIONS: readonly Precision[] = ['float32', 'tf32', 'bfloat16', 'float16', 'int8'];
+/** What each device runs, in the order the flag's help lists them. */
+export const DEVICE_PRECISIONS = { cpu: ['float32', 'bfloat16', 'int8'], cuda: ['float32', 'tf32', 'bfloat16', 'float16'] } as const;
+/** Other names --precision takes: PyTorch's setFloat32MatmulPrecision values and the short forms. */
+export const PRECISION_ALIASES: Record<string, Precision> = {
+  highest: 'float32', high: 'tf32', fp32: 'float32', bf16: 'bfloat16', fp16: 'float16', half: 'float16',
+};
+/** Precisions that only run forward passes: node-rnn has no backward for half or quantized modules. */
+export const INFERENCE_ONLY: readonly Precision[] = ['bfloat16', 'float16', 'int8'];
+
+/** Short label for tables and charts. */
+export function precisionLabel(p: Precision): string {
+  return { float32: 'fp32', tf32: 'tf32', bfloat16: 'bf16', float16: 'fp16', int8: 'int8' }[p];
+}
 
 export interface Shape {
   /** sequence length */

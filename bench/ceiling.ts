@@ -1,16 +1,24 @@
 // The GEMM ceiling: what the device's matrix product reaches on a big square float32 GEMM, measured in the same
 // process with the same threads (CPU: the addon's sgemm, OpenBLAS split over node-rnn's thread team; CUDA:
-// cuBLAS sgemm on device memory, in the case's precision). "% of ceiling" puts an RNN's GFLOP/s against it:
-// a recurrence is a chain of small GEMMs, so it stays well below a big GEMM's rate.
+// cuBLAS sgemm on device memory, in float32 or TF32). "% of ceiling" puts an RNN's GFLOP/s against it: a
+// recurrence is a chain of small GEMMs, so it stays well below a big GEMM's rate. Rows in bfloat16, float16 or
+// int8 have no ceiling of their own (a float32 one would not say how near their own arithmetic's peak they are).
 
 import { performance } from 'node:perf_hooks';
 import type { BenchDevice } from './args';
 import type { Precision } from './cases';
 
+/** The precisions a ceiling is measured for. */
+export type CeilingPrecision = Extract<Precision, 'float32' | 'tf32'>;
+
+export function hasCeiling(p: Precision): p is CeilingPrecision {
+  return p === 'float32' || p === 'tf32';
+}
+
 export interface Ceiling {
   /** side of the square GEMM */
   size: number;
-  precision: Precision;
+  precision: CeilingPrecision;
   /** best of the timed runs */
   ms: number;
   gflops: number;
@@ -45,22 +53,22 @@ export function cpuCeiling(n: number): Ceiling {
   const { native } = require('../lib/binding') as typeof import('../lib/binding');
   const [A, B, C] = [filled(n * n, 1), filled(n * n, 2), new Float32Array(n * n)];
   const ms = best(RUNS, () => native.sgemm(false, false, n, n, n, 1, A, n, B, n, 0, C, n));
-  return { size: n, precision: 'highest', ms, gflops: (2 * n ** 3) / (ms * 1e6), what: `sgemm ${n}x${n}x${n} (OpenBLAS on node-rnn's thread team)` };
+  return { size: n, precision: 'float32', ms, gflops: (2 * n ** 3) / (ms * 1e6), what: `sgemm ${n}x${n}x${n} (OpenBLAS on node-rnn's thread team)` };
 }
 
-export function cudaCeiling(n: number, device: BenchDevice, precision: Precision): Ceiling {
+export function cudaCeiling(n: number, device: BenchDevice, precision: CeilingPrecision): Ceiling {
   const lib = require('../lib/index') as typeof import('../lib/index');
   const cuda = require('../lib/cuda') as typeof import('../lib/cuda');
   const index = cuda.cudaIndex(device);
   const buffers = [cuda.filledStorage(device, n * n, 0.5), cuda.filledStorage(device, n * n, 0.25), cuda.filledStorage(device, n * n, 0)];
   const before = lib.getFloat32MatmulPrecision();
   try {
-    lib.setFloat32MatmulPrecision(precision);
+    lib.setFloat32MatmulPrecision(precision === 'tf32' ? 'high' : 'highest');
     const [A, B, C] = buffers;
     // cudaSgemm returns once the product is done (it synchronises its stream)
     const ms = best(RUNS, () => cuda.cudaSgemm(false, false, n, n, n, 1, A, n, B, n, 0, C, n));
     lib.cuda.synchronize(index);
-    const math = precision === 'high' ? 'TF32' : 'float32';
+    const math = precision === 'tf32' ? 'TF32' : 'float32';
     return { size: n, precision, ms, gflops: (2 * n ** 3) / (ms * 1e6), what: `cuBLAS sgemm ${n}x${n}x${n} ${math}` };
   } finally {
     lib.setFloat32MatmulPrecision(before);

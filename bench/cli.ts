@@ -10,18 +10,17 @@
 import * as fs from 'node:fs';
 import { parseArgs, USAGE, UsageError, type Options, type PeerName } from './args';
 import { reexecWithoutBlasEnv } from './blas-env';
-import { cpuCeiling, cudaCeiling, DEFAULT_CEILING_SIZE, type Ceiling } from './ceiling';
-import type { Precision } from './cases';
+import { cpuCeiling, cudaCeiling, DEFAULT_CEILING_SIZE, hasCeiling, type Ceiling, type CeilingPrecision } from './ceiling';
 import { collectEnvironment, environmentLines } from './environment';
 import type { NodeRnn } from './ours';
-import { loadOnnxPeer } from './peer-onnx';
+import { loadOnnxPeer, ORT_INT8_DESCRIPTION } from './peer-onnx';
 import { loadTfjsPeer } from './peer-tfjs';
 import { describeTorch, probeTorch } from './peer-torch';
 import { firstLine } from './peers';
 import { renderBarChart, resultsChart } from './plot-svg';
 import { referenceCheck } from './reference-check';
 import { runCases, SEED, type PeerSet } from './run';
-import { resultNotes, resultsTable } from './table';
+import { resultNotes, resultsTable, tableLayout } from './table';
 
 const COMMANDS = ['bench'];
 
@@ -40,6 +39,9 @@ async function loadPeers(opts: Options): Promise<{ peers: PeerSet; lines: string
         loaded = usable ? { inProcess: p } : { unavailable: p.unsupported(opts.cases[0], opts.device)! };
         versions[name] = p.version;
         if (usable) lines.push(p.describe);
+        if (usable && name === 'onnxruntime' && opts.cases.some((c) => c.precision === 'int8' && p.unsupported(c, opts.device) === null)) {
+          lines.push(ORT_INT8_DESCRIPTION);
+        }
       }
     } else {
       const info = probeTorch(opts.device);
@@ -56,14 +58,16 @@ async function loadPeers(opts: Options): Promise<{ peers: PeerSet; lines: string
   return { peers, lines, versions };
 }
 
-function measureCeilings(opts: Options, log: (line: string) => void): Map<Precision, Ceiling> {
-  const ceilings = new Map<Precision, Ceiling>();
+function measureCeilings(opts: Options, log: (line: string) => void): Map<CeilingPrecision, Ceiling> {
+  const ceilings = new Map<CeilingPrecision, Ceiling>();
   const size = opts.ceilingSize ?? (opts.device === 'cpu' ? DEFAULT_CEILING_SIZE.cpu : DEFAULT_CEILING_SIZE.cuda);
   if (size === 0) {
     log('GEMM ceiling: skipped (--ceiling-size 0)');
     return ceilings;
   }
-  for (const precision of new Set(opts.cases.map((c) => c.precision))) {
+  const precisions = new Set(opts.cases.map((c) => c.precision).filter(hasCeiling));
+  if (precisions.size === 0) log('GEMM ceiling: not measured (only for float32 and TF32 rows)');
+  for (const precision of precisions) {
     try {
       const c = opts.device === 'cpu' ? cpuCeiling(size) : cudaCeiling(size, opts.device, precision);
       ceilings.set(precision, c);
@@ -128,10 +132,13 @@ export async function main(argv: readonly string[]): Promise<number> {
   if (env.loadAverage > 0.5) log(`note: load average ${env.loadAverage.toFixed(2)} before the run; other processes may skew the timings`);
   const { peers, lines: peerLines, versions } = await loadPeers(opts);
   for (const line of peerLines) log(line);
+  const precisions = [...new Set(opts.cases.map((c) => c.precision))];
   log(
     `${opts.cases.length} case(s) from --shapes ${opts.shapes}; warm-up ${opts.warmup}, median of ${opts.repeats}; ` +
-      `${opts.interleave ? 'implementations alternate run by run' : 'one block of runs per implementation and case'}; seed ${SEED}; seq-first input, zero initial state, float32`,
+      `${opts.interleave ? 'implementations alternate run by run' : 'one block of runs per implementation and case'}; seed ${SEED}; ` +
+      `seq-first input, zero initial state; ${precisions.join(', ')}`,
   );
+  for (const note of opts.notes) log(`note: ${note}`);
 
   const ceilings = measureCeilings(opts, log);
   let reference: ReturnType<typeof referenceCheck>;
@@ -146,13 +153,16 @@ export async function main(argv: readonly string[]): Promise<number> {
   const { results, torchMeta } = await runCases(lib, opts, peers, ceilings, log);
 
   const shownPeers = opts.compare;
-  const table = resultsTable(results, shownPeers, opts.device !== 'cpu');
+  const table = resultsTable(results, shownPeers, opts.device);
   const notes = resultNotes(results, shownPeers);
   log('');
   log(table);
   log('');
   log('ms: median; GFLOP/s counts the GEMMs (bench/flops.ts), backward = 2x and a training step = 3x the forward;');
-  log(`% ceiling = GFLOP/s / the GEMM ceiling above${opts.device !== 'cpu' ? ' at the same precision' : ''}; ratio = peer ms / ours ms (> 1: node-rnn faster)`);
+  log(`% ceiling = GFLOP/s / the GEMM ceiling above${opts.device !== 'cpu' ? ' at the same precision' : ''} (float32${opts.device !== 'cpu' ? '/TF32' : ''} rows); ratio = peer ms / ours ms (> 1: node-rnn faster)`);
+  if (tableLayout(results, shownPeers, opts.device).accuracy) {
+    log('max abs err, rel err: that row\'s output against node-rnn float32 on the same weights and input (rel err = ||y - y32|| / ||y32||); "-" on node-rnn\'s float32 rows, the reference');
+  }
   for (const n of notes) log(n);
 
   if (opts.plot !== null) {
@@ -167,8 +177,8 @@ export async function main(argv: readonly string[]): Promise<number> {
       peers: versions,
       torch: torchMeta,
       options: {
-        device: opts.device, shapes: opts.shapes, threads: opts.threads, warmup: opts.warmup, repeats: opts.repeats,
-        tfjsRepeats: opts.tfjsRepeats, compare: opts.compare, interleave: opts.interleave, seed: SEED,
+        device: opts.device, shapes: opts.shapes, precisions, threads: opts.threads, warmup: opts.warmup, repeats: opts.repeats,
+        tfjsRepeats: opts.tfjsRepeats, compare: opts.compare, interleave: opts.interleave, seed: SEED, notes: opts.notes,
       },
       ceilings: Object.fromEntries(ceilings),
       reference,

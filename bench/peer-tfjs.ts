@@ -6,7 +6,7 @@
 import type { InProcessPeer, PeerRun } from './peers';
 import { TRAIN_LR } from './ours';
 import { createTfjsPeer, loadTfjs, type TfjsCell } from './tfjs-rnn-layer';
-import { relativeError } from './timing';
+import { accuracy } from './accuracy';
 
 const TOLERANCE = 1e-4;
 
@@ -39,12 +39,14 @@ export async function loadTfjsPeer(): Promise<InProcessPeer | string> {
       peer.setBatch(ours.input, ours.g);
       const mine = ours.gradients();
       const theirs = peer.gradients();
-      const relErr = Math.max(...Object.keys(mine).map((k) => relativeError(theirs[k] ?? [], mine[k])));
+      const errs = Object.keys(mine).map((k) => accuracy(theirs[k] ?? [], mine[k]));
+      const relErr = Math.max(...errs.map((e) => e.relErr));
+      const maxAbsErr = Math.max(...errs.map((e) => e.maxAbsErr));
       return {
         runner: { run: () => void peer.trainStep() },
         warmup: 0,
         repeats: settings.tfjsRepeats,
-        check: { what: 'gradients', relErr, agrees: relErr <= TOLERANCE },
+        check: { what: 'gradients', relErr, maxAbsErr, agrees: relErr <= TOLERANCE },
         dispose: () => peer.dispose(),
       };
     },

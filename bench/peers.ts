@@ -1,16 +1,20 @@
 // What the bench compares node-rnn with. In-process peers (ONNX Runtime, TensorFlow.js) get node-rnn's weights
-// and input, check that they compute the same thing, and are timed next to it; PyTorch runs in a python3 child
-// over all its cases at once (bench/peer-torch.ts). Every row reports, per peer, a timing, a skip reason or an error.
+// and input, check that they compute the same thing (at reduced precision: within that precision's error of
+// node-rnn float32), and are timed next to it; PyTorch runs in a python3 child over all its cases at once
+// (bench/peer-torch.ts). Every row reports, per peer, a timing, a skip reason or an error.
 
 import type { BenchDevice, PeerName } from './args';
 import type { BenchCase } from './cases';
 import type { OursCase } from './ours';
 import type { Runner } from './timing';
 
+/** The peer's result against node-rnn float32's on the same weights and input (bench/accuracy.ts). */
 export interface PeerCheck {
   /** what was compared, e.g. "output" or "gradients" */
   what: string;
   relErr: number;
+  maxAbsErr: number;
+  /** relErr <= the bound for the row's precision (a wrong model gives errors near 1) */
   agrees: boolean;
 }
 

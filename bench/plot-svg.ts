@@ -3,6 +3,7 @@
 
 import type { PeerName, PlotMetric } from './args';
 import type { CaseResult } from './run';
+import { precisionLabel } from './cases';
 
 export interface BarChart {
   title: string;
@@ -109,7 +110,7 @@ export function resultsChart(results: readonly CaseResult[], peers: readonly Pee
     yLabel: metric === 'ms' ? 'ms' : 'GFLOP/s',
     series: ['node-rnn', ...withTimes],
     groups: results.map((r) => ({
-      label: `${r.label} ${r.pass}${r.device !== 'cpu' ? (r.precision === 'high' ? ' tf32' : ' fp32') : ''}`,
+      label: `${r.label} ${r.pass}${r.device !== 'cpu' || r.precision !== 'float32' ? ` ${precisionLabel(r.precision)}` : ''}`,
       values: [value(r.ours as never), ...withTimes.map((p) => value(r.peers[p] as never))],
     })),
   };

@@ -14,7 +14,7 @@ export function isPresetName(text: string): text is PresetName {
 }
 
 const square = (T: number, B: number, H: number, L = 1, D: 1 | 2 = 1): Shape => ({ T, B, I: H, H, L, D, P: 0 });
-const make = (mode: Mode, shape: Shape, pass: Pass, precision: Precision = 'highest'): BenchCase => ({ mode, shape, pass, precision });
+const make = (mode: Mode, shape: Shape, pass: Pass, precision: Precision = 'float32'): BenchCase => ({ mode, shape, pass, precision });
 
 function cpuDefault(): BenchCase[] {
   return [
@@ -62,14 +62,14 @@ function torchH100(quick: boolean): BenchCase[] {
       if (s.D !== 1 && s.D !== 2) throw new Error(`${file}: D must be 1 or 2 in ${JSON.stringify(s)}`);
       const mode: Mode = s.mode === 'RNN' ? 'RNN_TANH' : s.mode;
       const shape: Shape = { T: s.T, B: s.B, I: s.I, H: s.H, L: s.L, D: s.D, P: 0 };
-      cases.push(make(mode, shape, pass, 'highest'));
-      if (tf32Modes.includes(s.mode)) cases.push(make(mode, shape, pass, 'high'));
+      cases.push(make(mode, shape, pass, 'float32'));
+      if (tf32Modes.includes(s.mode)) cases.push(make(mode, shape, pass, 'tf32'));
     }
   };
   add(raw.shapes, 'forward');
   add(raw.trainShapes, 'train');
   // float32 rows first, then TF32, as the baseline lists them
-  return [...cases.filter((c) => c.precision === 'highest'), ...cases.filter((c) => c.precision === 'high')];
+  return [...cases.filter((c) => c.precision === 'float32'), ...cases.filter((c) => c.precision === 'tf32')];
 }
 
 export function presetCases(name: PresetName): BenchCase[] {

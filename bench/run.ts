@@ -1,11 +1,12 @@
 // Runs the cases: per case node-rnn and the in-process peers that can time it (each checked against node-rnn
-// first), timed next to each other; then PyTorch over all its cases in one child process. Produces one result
-// per case with node-rnn's time, GFLOP/s, % of the GEMM ceiling, and per peer a time and ratio or the reason
-// there is none.
+// float32 first), timed next to each other; then PyTorch over all its cases in one child process. Produces one
+// result per case with node-rnn's time, GFLOP/s, % of the GEMM ceiling, its accuracy against node-rnn float32 at a
+// reduced precision, and per peer a time, ratio and check or the reason there is none.
 
 import type { BenchDevice, Options, PeerName } from './args';
-import { caseFlops, caseLabel, type BenchCase, type Pass, type Precision, type Mode, type Shape } from './cases';
-import type { Ceiling } from './ceiling';
+import { accuracy, type Accuracy } from './accuracy';
+import { caseFlops, caseLabel, INFERENCE_ONLY, precisionLabel, type BenchCase, type Pass, type Precision, type Mode, type Shape } from './cases';
+import { hasCeiling, type Ceiling, type CeilingPrecision } from './ceiling';
 import { cudaLoop } from './cuda-loop';
 import { prepareOurs, type NodeRnn, type OursCase } from './ours';
 import { firstLine, type InProcessPeer, type PeerOutcome, type PeerRun } from './peers';
@@ -15,7 +16,12 @@ import { median, timeSides, type Side } from './timing';
 export const SEED = 0;
 
 export type OursOutcome =
-  | { status: 'ok'; ms: number; gflops: number; timesMs: number[]; ceilingPct: number | null }
+  | {
+      status: 'ok'; ms: number; gflops: number; timesMs: number[]; ceilingPct: number | null;
+      /** the output against node-rnn float32's on the same weights and input; null on float32 rows (the reference) and non-forward passes */
+      accuracy: Accuracy | null;
+    }
+  | { status: 'skipped'; reason: string }
   | { status: 'failed'; error: string };
 
 export interface CaseResult {
@@ -41,7 +47,7 @@ function timed(ms: number, times: number[], gflop: number, oursMs: number | null
 }
 
 async function runCase(
-  lib: NodeRnn, c: BenchCase, index: number, opts: Options, peers: PeerSet, ceilings: Map<Precision, Ceiling>, log: (line: string) => void,
+  lib: NodeRnn, c: BenchCase, index: number, opts: Options, peers: PeerSet, ceilings: Map<CeilingPrecision, Ceiling>, log: (line: string) => void,
 ): Promise<CaseResult> {
   const gflop = caseFlops(c) / 1e9;
   const result: CaseResult = {
@@ -49,8 +55,6 @@ async function runCase(
     loop: cudaLoop(c, opts.device),
     ours: { status: 'failed', error: 'not run' }, peers: {},
   };
-  if (opts.device !== 'cpu') lib.setFloat32MatmulPrecision(c.precision);
-
   let ours: OursCase;
   try {
     ours = prepareOurs(lib, c, opts.device, SEED);
@@ -60,7 +64,18 @@ async function runCase(
     return result;
   }
 
-  const sides: Side[] = [{ runner: ours.runner, warmup: opts.warmup, repeats: opts.repeats, times: [] }];
+  // ours at this precision may be missing (no quantizeDynamic) or fail to convert: the peers still run
+  const oursTimed = 'runner' in ours.timed ? ours.timed : null;
+  const oursSide: Side = { runner: oursTimed?.runner ?? { run: () => undefined }, warmup: opts.warmup, repeats: opts.repeats, times: [] };
+  let oursAccuracy: Accuracy | null = null;
+  if (oursTimed !== null && c.precision !== 'float32' && ours.reference !== null) {
+    try {
+      oursAccuracy = accuracy(oursTimed.output(), ours.reference);
+    } catch (error) {
+      oursSide.error = firstLine(error); // reported as ours' failure below; the side is not timed
+    }
+  }
+  const sides: Side[] = oursTimed !== null && oursSide.error === undefined ? [oursSide] : [];
   const created: { name: PeerName; run: PeerRun; side: Side }[] = [];
   const settings = { threads: opts.threads, warmup: opts.warmup, repeats: opts.repeats, tfjsRepeats: opts.tfjsRepeats };
   for (const name of opts.compare) {
@@ -97,32 +112,41 @@ async function runCase(
     }
   }
 
-  const oursSide = sides[0];
-  if (oursSide.error !== undefined) {
+  if ('skipped' in ours.timed) {
+    result.ours = { status: 'skipped', reason: ours.timed.skipped };
+  } else if ('failed' in ours.timed) {
+    result.ours = { status: 'failed', error: ours.timed.failed };
+  } else if (oursSide.error !== undefined) {
     result.ours = { status: 'failed', error: oursSide.error };
   } else {
     const ms = median(oursSide.times);
     const gflops = gflop / (ms / 1e3);
-    const ceiling = ceilings.get(c.precision);
-    result.ours = { status: 'ok', ms, gflops, timesMs: oursSide.times, ceilingPct: ceiling ? (100 * gflops) / ceiling.gflops : null };
+    const ceiling = hasCeiling(c.precision) ? ceilings.get(c.precision) : undefined;
+    result.ours = { status: 'ok', ms, gflops, timesMs: oursSide.times, ceilingPct: ceiling ? (100 * gflops) / ceiling.gflops : null, accuracy: oursAccuracy };
   }
   const oursMs = result.ours.status === 'ok' ? result.ours.ms : null;
   for (const { name, run, side } of created) {
     result.peers[name] = side.error !== undefined ? { status: 'failed', error: side.error } : timed(median(side.times), side.times, gflop, oursMs, run.check);
   }
 
-  const parts = [`ours ${result.ours.status === 'ok' ? `${result.ours.ms.toFixed(3)} ms` : `FAILED: ${result.ours.error}`}`];
+  const o32 = result.ours;
+  const parts = [
+    o32.status === 'ok'
+      ? `ours ${o32.ms.toFixed(3)} ms${o32.accuracy ? `, rel err ${o32.accuracy.relErr.toExponential(2)} to float32` : ''}`
+      : o32.status === 'skipped' ? `ours -: ${o32.reason}` : `ours FAILED: ${o32.error}`,
+  ];
   for (const { name } of created) {
     const o = result.peers[name]!;
     if (o.status === 'ok') parts.push(`${name} ${o.ms.toFixed(3)} ms, ${o.check!.what} rel err ${o.check!.relErr.toExponential(2)}${o.check!.agrees ? '' : ' (DISAGREE)'}`);
     else if (o.status === 'failed') parts.push(`${name} FAILED: ${o.error}`);
   }
-  log(`  ${result.label} ${c.pass}${opts.device !== 'cpu' ? ` ${c.precision}` : ''}: ${parts.join('; ')}`);
+  const showPrecision = opts.device !== 'cpu' || opts.cases.some((x) => x.precision !== 'float32');
+  log(`  ${result.label} ${c.pass}${showPrecision ? ` ${precisionLabel(c.precision)}` : ''}: ${parts.join('; ')}`);
   return result;
 }
 
 export async function runCases(
-  lib: NodeRnn, opts: Options, peers: PeerSet, ceilings: Map<Precision, Ceiling>, log: (line: string) => void,
+  lib: NodeRnn, opts: Options, peers: PeerSet, ceilings: Map<CeilingPrecision, Ceiling>, log: (line: string) => void,
 ): Promise<{ results: CaseResult[]; torchMeta: Record<string, unknown> | null }> {
   const results: CaseResult[] = [];
   for (const [i, c] of opts.cases.entries()) results.push(await runCase(lib, c, i, opts, peers, ceilings, log));
@@ -134,12 +158,18 @@ export async function runCases(
     if ('unavailable' in torch) {
       for (const r of results) r.peers.torch = { status: 'skipped', reason: torch.unavailable };
     } else {
-      log(`PyTorch: timing ${opts.cases.length} case(s) in python3 ...`);
-      const { results: byIndex, meta, error } = runTorch(opts.cases, opts.device, {
+      // the PyTorch script builds float32 modules: the half and int8 rows have no torch time
+      const timedByTorch = opts.cases.map((c, i) => i).filter((i) => !INFERENCE_ONLY.includes(opts.cases[i].precision));
+      for (const [i, r] of results.entries()) {
+        if (!timedByTorch.includes(i)) r.peers.torch = { status: 'skipped', reason: 'the PyTorch peer times float32 and TF32 only' };
+      }
+      log(`PyTorch: timing ${timedByTorch.length} case(s) in python3 ...`);
+      const { results: byIndex, meta, error } = runTorch(timedByTorch.map((i) => opts.cases[i]), opts.device, {
         threads: opts.threads, warmup: opts.warmup, repeats: opts.repeats, seed: SEED,
       });
       torchMeta = meta;
-      results.forEach((r, i) => {
+      timedByTorch.forEach((caseIndex, i) => {
+        const r = results[caseIndex];
         const t: TorchResult | undefined = byIndex.get(i);
         if (t === undefined) r.peers.torch = { status: 'failed', error: error ?? 'no result' };
         else if (t.error !== undefined || typeof t.ms !== 'number') r.peers.torch = { status: 'failed', error: t.error ?? 'no time' };

@@ -7,15 +7,15 @@ cases node-rnn timed, on the CPU or a CUDA device (cuDNN), the same way node-rnn
 
 IN.json: {"device": "cpu" | "cuda:N", "threads", "warmup", "repeats", "seed", "lr",
           "cases": [{"id", "mode": LSTM|GRU|RNN_TANH|RNN_RELU, "T", "B", "I", "H", "L", "D", "P",
-                     "pass": forward|backward|train, "precision": highest|high}]}
+                     "pass": forward|backward|train, "precision": float32|tf32}]}
 OUT.json (rewritten after every case): {"meta": {...}, "results": [{"id", "ms", "timesMs", "eventMs", "error"}]}
 
 Per case: seq-first input [T, B, I] and output gradient g; forward = eval() under no_grad(); backward = y.backward(g)
 alone, after an untimed forward; train = forward, y.backward(g), SGD step (lr), zero_grad(). `warmup` untimed runs,
 then `repeats` runs each timed with time.perf_counter() around the run and, on CUDA, torch.cuda.synchronize()
 (as node-rnn's are timed: a host clock around a call that returns when the device is done); the median is "ms".
-On CUDA each run is also timed with CUDA events (median: "eventMs"). precision 'high' allows TF32 (matmul and
-cuDNN), 'highest' forbids it. On the CPU torch.set_num_threads(threads).
+On CUDA each run is also timed with CUDA events (median: "eventMs"). precision 'tf32' allows TF32 (matmul and
+cuDNN), 'float32' forbids it (the bench sends no other precision). On the CPU torch.set_num_threads(threads).
 """
 import argparse
 import json
@@ -61,7 +61,7 @@ def build(torch, c, dev):
 
 def time_case(torch, c, spec, dev):
     on_cuda = dev.type == "cuda"
-    tf32 = c["precision"] == "high"
+    tf32 = c["precision"] == "tf32"
     torch.backends.cuda.matmul.allow_tf32 = tf32
     torch.backends.cudnn.allow_tf32 = tf32
     model = build(torch, c, dev)

@@ -286,7 +286,7 @@ for key, r in new.items():
     o = old.get(key)
     ms = lambda x: x["ours"]["ms"] if x and x["ours"]["status"] == "ok" else float("nan")
     a, b = ms(r), ms(o)
-    print("%-28s %-7s %-4s %-10s %9.3f %9.3f %7.2f" % (key[0], key[1], "tf32" if key[2] == "high" else "fp32", r.get("loop", ""), a, b, b / a if a == a and a > 0 else float("nan")))
+    print("%-28s %-7s %-4s %-10s %9.3f %9.3f %7.2f" % (key[0], key[1], "tf32" if key[2] == "tf32" else "fp32", r.get("loop", ""), a, b, b / a if a == a and a > 0 else float("nan")))
 ' "$OUT/bench.json" "$OUT/bench-ab.json" 2>&1 | tee "$OUT/ab.txt" || true
     end_stage
   fi

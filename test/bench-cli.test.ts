@@ -12,6 +12,9 @@ import { gpuShapesFile } from '../bench/presets';
 import { escapeXml, niceCeil, renderBarChart, resultsChart } from '../bench/plot-svg';
 import type { CaseResult } from '../bench/run';
 import { loadOnnxRuntime } from '../bench/onnx-rnn-model';
+import { INT8_TOLERANCE } from '../bench/peer-onnx';
+import { NO_QUANTIZE_DYNAMIC } from '../bench/ours';
+import { resultNotes, resultsTable } from '../bench/table';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const BIN = path.join(ROOT, 'bin', 'node-rnn.js');
@@ -67,10 +70,8 @@ describe('bench CLI: arguments', () => {
     usageError(['--pass', 'inference'], /--pass expects one of forward, backward, train/);
     usageError(['--compare', 'onnxruntime,caffe'], /--compare expects one of onnxruntime, tfjs, torch, got "caffe"/);
     usageError(['--device', 'gpu'], /--device expects cpu, cuda or cuda:N, got "gpu"/);
-    usageError(['--dtype', 'float16'], /float16 and bfloat16 are not supported yet/);
-    usageError(['--dtype', 'bfloat16'], /not supported yet/);
-    usageError(['--dtype', 'int8'], /--dtype expects one of float32, got "int8"/);
-    usageError(['--precision', 'high'], /--precision high \(TF32\) applies to CUDA only/);
+    usageError(['--precision', 'int4'], /--precision expects one of float32, tf32, bfloat16, float16, int8, got "int4"/);
+    usageError(['--dtype', 'double'], /--dtype expects one of float32, tf32, bfloat16, float16, int8, got "double"/);
     usageError(['--shapes', '5x2x4x8', '--mode', 'gru', '--proj', '4'], /--proj applies to LSTM only/);
     usageError(['--shapes', '5x2x4x8', '--proj', '8'], /--proj 8 must be smaller than the hidden size \(H = 8\)/);
     usageError(['--json=yes'], /--json takes no value/);
@@ -79,7 +80,7 @@ describe('bench CLI: arguments', () => {
   it('crosses shapes, modes, passes and the layer flags into cases', () => {
     const o = parseArgs(['--shapes', '100x64x256x512,10x1x8x8', '--mode', 'lstm,gru', '--pass', 'forward,train', '--layers', '2', '--bidirectional']);
     assert.equal(o.cases.length, 8);
-    assert.deepEqual(o.cases[0], { mode: 'LSTM', shape: { T: 100, B: 64, I: 256, H: 512, L: 2, D: 2, P: 0 }, pass: 'forward', precision: 'highest' });
+    assert.deepEqual(o.cases[0], { mode: 'LSTM', shape: { T: 100, B: 64, I: 256, H: 512, L: 2, D: 2, P: 0 }, pass: 'forward', precision: 'float32' });
     assert.deepEqual(new Set(o.cases.map((c) => `${c.mode} ${c.pass} ${c.shape.T}`)).size, 8);
     assert.deepEqual(o.compare, ['onnxruntime', 'tfjs']);
     assert.equal(o.device, 'cpu');
@@ -91,7 +92,7 @@ describe('bench CLI: arguments', () => {
     const cpu = parseArgs([]);
     assert.equal(cpu.shapes, 'cpu-default');
     assert.deepEqual(cpu.cases.map((c) => c.pass).filter((p) => p === 'train').length, 2);
-    assert.ok(cpu.cases.every((c) => c.precision === 'highest'));
+    assert.ok(cpu.cases.every((c) => c.precision === 'float32'));
 
     const file = JSON.parse(fs.readFileSync(gpuShapesFile(), 'utf8')) as { tf32Modes: string[]; shapes: { mode: string }[]; trainShapes: { mode: string }[] };
     const all = [...file.shapes, ...file.trainShapes];
@@ -100,9 +101,62 @@ describe('bench CLI: arguments', () => {
     assert.deepEqual(gpu.compare, ['torch']);
     assert.equal(gpu.cases.length, all.length + all.filter((s) => file.tf32Modes.includes(s.mode)).length);
     assert.equal(gpu.cases.filter((c) => c.pass === 'train').length, file.trainShapes.length + file.trainShapes.filter((s) => file.tf32Modes.includes(s.mode)).length);
+    assert.equal(gpu.cases.filter((c) => c.precision === 'tf32').length, all.filter((s) => file.tf32Modes.includes(s.mode)).length);
     const gru = parseArgs(['--device', 'cuda:0', '--mode', 'gru', '--pass', 'forward', '--precision', 'high']);
-    assert.ok(gru.cases.length > 0 && gru.cases.every((c) => c.mode === 'GRU' && c.pass === 'forward' && c.precision === 'high'));
+    assert.ok(gru.cases.length > 0 && gru.cases.every((c) => c.mode === 'GRU' && c.pass === 'forward' && c.precision === 'tf32'));
     usageError(['--shapes', 'cpu-default', '--mode', 'rnn_relu'], /selects no case of the preset cpu-default/);
+  });
+});
+
+describe('bench CLI: --precision', () => {
+  const precisions = (argv: string[]): string[] => parseArgs(argv).cases.map((c) => c.precision);
+
+  it('takes float32, bfloat16 and int8 on the CPU, float32, tf32, bfloat16 and float16 on CUDA, with aliases', () => {
+    assert.deepEqual(precisions(['--shapes', '5x2x4x8', '--precision', 'float32,bfloat16,int8']), ['float32', 'bfloat16', 'int8']);
+    assert.deepEqual(precisions(['--shapes', '5x2x4x8', '--dtype', 'FP32,bf16']), ['float32', 'bfloat16']);
+    assert.deepEqual(precisions(['--shapes', '5x2x4x8', '--precision', 'highest']), ['float32']);
+    assert.deepEqual(precisions(['--device', 'cuda', '--shapes', '5x2x4x8', '--precision', 'highest,high,bf16,fp16']), ['float32', 'tf32', 'bfloat16', 'float16']);
+    assert.deepEqual(precisions(['--shapes', '5x2x4x8']), ['float32']);
+  });
+
+  it('refuses what a device does not run, saying what it does', () => {
+    usageError(['--precision', 'high'], /--precision tf32 \(TF32 matmuls\) applies to CUDA only \(use --device cuda\); on the CPU: float32, bfloat16, int8/);
+    usageError(['--precision', 'float32,float16'], /--precision float16 runs on CUDA only .*; on the CPU: float32, bfloat16, int8/);
+    usageError(['--device', 'cuda', '--precision', 'int8'], /--precision int8 runs on the CPU only .*; on CUDA: float32, tf32, bfloat16, float16/);
+    usageError(['--precision', 'int8', '--dtype', 'int8'], /--dtype is another name for --precision: give one of them/);
+  });
+
+  it('times bfloat16 and int8 forward only: leaves out their training rows with a note, refuses nothing else left', () => {
+    const o = parseArgs(['--shapes', '5x2x4x8', '--pass', 'forward,train', '--precision', 'float32,bfloat16,int8']);
+    assert.deepEqual(o.cases.map((c) => `${c.pass} ${c.precision}`), ['forward float32', 'forward bfloat16', 'forward int8', 'train float32']);
+    assert.deepEqual(o.notes, ['2 backward/training case(s) in bfloat16, int8 left out: those precisions time forward passes only']);
+    const preset = parseArgs(['--precision', 'float32,int8']);
+    assert.equal(preset.cases.length, 9 + 7); // cpu-default: 7 forward and 2 training shapes
+    assert.equal(preset.notes.length, 1);
+    assert.deepEqual(parseArgs(['--shapes', '5x2x4x8']).notes, []);
+    usageError(['--shapes', '5x2x4x8', '--pass', 'train', '--precision', 'int8'], /--precision int8 times forward passes only .*: add forward to --pass/);
+  });
+
+  it('adds precision and accuracy columns to the table, and says why a row has no time', () => {
+    const base = { mode: 'LSTM' as const, shape: { T: 5, B: 2, I: 4, H: 8, L: 1, D: 1 as const, P: 0 }, device: 'cpu' as const, gflop: 1, loop: '', label: 'LSTM 5x2x4x8', pass: 'forward' as const };
+    const ok = { status: 'ok' as const, gflops: 500, timesMs: [2], ceilingPct: null };
+    const results: CaseResult[] = [
+      { ...base, precision: 'float32', ours: { ...ok, ms: 2, ceilingPct: 5, accuracy: null },
+        peers: { onnxruntime: { status: 'ok', ms: 4, gflops: 250, timesMs: [4], ratio: 2, check: { what: 'output', relErr: 1.2e-7, maxAbsErr: 3e-8, agrees: true } } } },
+      { ...base, precision: 'bfloat16', ours: { ...ok, ms: 1.5, accuracy: { maxAbsErr: 0.0123, relErr: 0.00456 } },
+        peers: { onnxruntime: { status: 'skipped', reason: 'no bf16' } } },
+      { ...base, precision: 'int8', ours: { status: 'skipped', reason: 'no quantizeDynamic' },
+        peers: { onnxruntime: { status: 'ok', ms: 1, gflops: 1000, timesMs: [1], ratio: NaN, check: { what: 'output', relErr: 0.0101, maxAbsErr: 0.02, agrees: true } } } },
+    ];
+    const lines = resultsTable(results, ['onnxruntime'], 'cpu').split('\n');
+    const cells = (line: string): string[] => line.trim().split(/\s{2,}/);
+    assert.deepEqual(cells(lines[0]), ['shape (T x B x I x H)', 'pass', 'precision', 'ours ms', 'GFLOP/s', '% ceiling', 'max abs err', 'rel err', 'onnxruntime ms', 'ratio', 'max abs err', 'rel err']);
+    assert.deepEqual(cells(lines[2]), ['LSTM 5x2x4x8', 'forward', 'fp32', '2.000', '500.0', '5.00', '-', '-', '4.000', '2.00', '3.0e-8', '1.2e-7']);
+    assert.deepEqual(cells(lines[3]), ['LSTM 5x2x4x8', 'forward', 'bf16', '1.500', '500.0', '-', '1.2e-2', '4.6e-3', '-', '-', '-', '-']);
+    assert.deepEqual(cells(lines[4]), ['LSTM 5x2x4x8', 'forward', 'int8', '-', '-', '-', '-', '-', '1.000', '-', '2.0e-2', '1.0e-2']);
+    assert.deepEqual(resultNotes(results, ['onnxruntime']), ['node-rnn "-" (1 row): no quantizeDynamic', 'onnxruntime "-" (1 row): no bf16']);
+    // float32 only: the table keeps its old columns
+    assert.deepEqual(cells(resultsTable(results.slice(0, 1), ['onnxruntime'], 'cpu').split('\n')[0]), ['shape (T x B x I x H)', 'pass', 'ours ms', 'GFLOP/s', '% ceiling', 'onnxruntime ms', 'ratio']);
   });
 });
 
@@ -139,9 +193,9 @@ describe('bench CLI: SVG chart', () => {
   });
 
   it('charts a run: bars for node-rnn and each peer that has a time', () => {
-    const base = { mode: 'LSTM' as const, shape: { T: 5, B: 2, I: 4, H: 8, L: 1, D: 1 as const, P: 0 }, precision: 'highest' as const, device: 'cpu' as const, gflop: 1, loop: '' };
+    const base = { mode: 'LSTM' as const, shape: { T: 5, B: 2, I: 4, H: 8, L: 1, D: 1 as const, P: 0 }, precision: 'float32' as const, device: 'cpu' as const, gflop: 1, loop: '' };
     const results: CaseResult[] = [
-      { ...base, label: 'LSTM 5x2x4x8', pass: 'forward', ours: { status: 'ok', ms: 2, gflops: 500, timesMs: [2], ceilingPct: 5 },
+      { ...base, label: 'LSTM 5x2x4x8', pass: 'forward', ours: { status: 'ok', ms: 2, gflops: 500, timesMs: [2], ceilingPct: 5, accuracy: null },
         peers: { onnxruntime: { status: 'ok', ms: 4, gflops: 250, timesMs: [4], ratio: 2, check: null }, tfjs: { status: 'skipped', reason: 'r' } } },
       { ...base, label: 'LSTM 5x2x4x8', pass: 'train', ours: { status: 'failed', error: 'x' }, peers: { onnxruntime: { status: 'skipped', reason: 'r' } } },
     ];
@@ -165,8 +219,8 @@ describe('bench CLI: a tiny CPU run', function () {
     assert.equal(r.status, 0, r.stderr);
     const doc = JSON.parse(r.stdout) as { results: CaseResult[]; ceilings: Record<string, { gflops: number; size: number }>; environment: { threads: number } };
     assert.equal(doc.environment.threads, 1);
-    assert.equal(doc.ceilings.highest.size, 128);
-    assert.ok(doc.ceilings.highest.gflops > 0);
+    assert.equal(doc.ceilings.float32.size, 128);
+    assert.ok(doc.ceilings.float32.gflops > 0);
     const forward = forwardFlops({ cell: 'LSTM', seqLen: 5, batch: 2, inputSize: 4, hiddenSize: 8, numLayers: 1, bidirectional: false });
     const [T, B, G, I, H] = [5, 2, 4, 4, 8];
     assert.equal(forward, 2 * T * B * G * H * (I + H));
@@ -178,7 +232,8 @@ describe('bench CLI: a tiny CPU run', function () {
       assert.ok(x.ours.ms > 0);
       assert.equal(x.ours.timesMs.length, 1);
       assert.ok(Math.abs(x.ours.gflops - x.gflop / (x.ours.ms / 1e3)) <= 1e-9 * x.ours.gflops);
-      assert.ok(Math.abs(x.ours.ceilingPct! - (100 * x.ours.gflops) / doc.ceilings.highest.gflops) <= 1e-9 * x.ours.ceilingPct!);
+      assert.ok(Math.abs(x.ours.ceilingPct! - (100 * x.ours.gflops) / doc.ceilings.float32.gflops) <= 1e-9 * x.ours.ceilingPct!);
+      assert.equal(x.ours.accuracy, null); // float32 rows are the reference
     });
     const ort = doc.results[0].peers.onnxruntime!;
     // the GPU machine's trimmed node_modules has no onnxruntime-node: there the peer must be skipped, saying why
@@ -195,12 +250,58 @@ describe('bench CLI: a tiny CPU run', function () {
     }
     assert.equal(ort.status, 'ok', JSON.stringify(ort));
     if (ort.status === 'ok') {
-      assert.ok(ort.check !== null && ort.check.what === 'output' && ort.check.relErr < 1e-4 && ort.check.agrees);
+      assert.ok(ort.check !== null && ort.check.what === 'output' && ort.check.relErr < 1e-4 && ort.check.maxAbsErr < 1e-5 && ort.check.agrees);
       assert.ok(Math.abs(ort.ratio - ort.ms / (doc.results[0].ours as { ms: number }).ms) < 1e-9 * ort.ratio);
     }
     assert.deepEqual(doc.results[1].peers.onnxruntime, { status: 'skipped', reason: 'ONNX Runtime is compared on forward passes only' });
     const { names, attrs } = parseXml(fs.readFileSync(svgFile, 'utf8'));
     assert.equal(attrs.filter((a, i) => names[i] === 'rect' && a.class === 'bar').length, 4); // 3 ours + 1 ORT
+  });
+
+  it('times float32, bfloat16 and int8 rows, each against node-rnn float32; ONNX Runtime\'s own int8 LSTM on int8 rows', () => {
+    const r = spawnSync(process.execPath, [
+      BIN, 'bench', '--shapes', '6x3x8x16', '--mode', 'lstm,gru', '--precision', 'float32,bfloat16,int8', '--repeats', '1', '--warmup', '0',
+      '--json', '--compare', 'onnxruntime', '--threads', '1', '--ceiling-size', '64',
+    ], { encoding: 'utf8', cwd: ROOT });
+    assert.equal(r.status, 0, r.stderr);
+    const doc = JSON.parse(r.stdout) as { results: CaseResult[]; options: { precisions: string[] } };
+    assert.deepEqual(doc.options.precisions, ['float32', 'bfloat16', 'int8']);
+    assert.deepEqual(doc.results.map((x) => `${x.mode} ${x.precision}`), ['LSTM float32', 'LSTM bfloat16', 'LSTM int8', 'GRU float32', 'GRU bfloat16', 'GRU int8']);
+    assert.match(r.stderr, /precision {2}ours ms {2}GFLOP\/s {2}% ceiling {2}max abs err {2}rel err {2}onnxruntime ms/);
+    const hasQuantize = typeof (require('../lib/index') as Record<string, unknown>).quantizeDynamic === 'function';
+    let ortInstalled = true;
+    try {
+      loadOnnxRuntime();
+    } catch {
+      ortInstalled = false;
+    }
+    for (const x of doc.results) {
+      const what = `${x.mode} ${x.precision}: ${JSON.stringify(x.ours)}`;
+      const ort = x.peers.onnxruntime!;
+      if (x.precision === 'float32') {
+        assert.ok(x.ours.status === 'ok' && x.ours.accuracy === null, what);
+        if (ortInstalled) assert.ok(ort.status === 'ok' && ort.check!.relErr < 1e-4 && ort.check!.agrees, JSON.stringify(ort));
+      } else if (x.precision === 'bfloat16') {
+        assert.ok(x.ours.status === 'ok' && x.ours.accuracy !== null, what);
+        assert.ok(x.ours.accuracy.relErr > 0 && x.ours.accuracy.relErr <= 2e-2 && x.ours.accuracy.maxAbsErr > 0 && x.ours.accuracy.maxAbsErr < 0.1, what);
+        if (ortInstalled) assert.deepEqual(ort, { status: 'skipped', reason: "ONNX Runtime's CPU execution provider has no bfloat16 LSTM/GRU/RNN kernels" });
+      } else {
+        if (hasQuantize) assert.ok(x.ours.status === 'ok' && x.ours.accuracy !== null && x.ours.accuracy.relErr > 0 && x.ours.accuracy.relErr <= INT8_TOLERANCE, what);
+        else assert.deepEqual(x.ours, { status: 'skipped', reason: NO_QUANTIZE_DYNAMIC });
+        if (!ortInstalled) continue;
+        if (x.mode === 'GRU') {
+          assert.deepEqual(ort, { status: 'skipped', reason: 'ONNX Runtime has no dynamically quantized GRU/RNN operator (quantize_dynamic leaves them float32)' });
+          continue;
+        }
+        // int8's error, well above the float32 model's, well below a wrong model's
+        const ort32 = doc.results[0].peers.onnxruntime!;
+        assert.ok(ort.status === 'ok' && ort32.status === 'ok', JSON.stringify(ort));
+        assert.ok(ort.check!.relErr > 100 * ort32.check!.relErr && ort.check!.relErr <= INT8_TOLERANCE && ort.check!.agrees, JSON.stringify(ort.check));
+        assert.ok(ort.ms > 0 && ort.timesMs.length === 1);
+        if (!hasQuantize) assert.equal(ort.ratio, null); // NaN in JSON: no node-rnn time to divide by
+      }
+    }
+    if (!hasQuantize) assert.match(r.stderr, new RegExp(`node-rnn "-" \\(2 rows\\): ${NO_QUANTIZE_DYNAMIC}`));
   });
 
   it('exits with status 2 and a clear message on a usage error', () => {
