@@ -98,6 +98,8 @@ export interface NativeBinding {
   rnnSavedSize(...args: ForwardArgs): number;
   rnnBackward(...args: [...RecordedArgs, ...BackwardArgs]): void;
   rnnForwardAsync(...args: ForwardArgs): Promise<void>;
+  /** The cell kinds' spec numbers and gate counts (native/core/cell_kind.h), by mode name: asked once by lib/nn/recurrent-call.ts. */
+  rnnContract(): { kinds: Record<string, number>; gates: Record<string, number> };
   setNumThreads(n: number): void;
   getNumThreads(): number;
   blasInfo(): { config: string; core: string };
@@ -167,6 +169,7 @@ const NATIVE_FUNCTIONS = [
   'rnnSavedSize',
   'rnnBackward',
   'rnnForwardAsync',
+  'rnnContract',
   'setNumThreads',
   'getNumThreads',
   'blasInfo',

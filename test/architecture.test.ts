@@ -10,9 +10,7 @@ const ROOT = path.resolve(__dirname, '..', '..');
 const LIB = path.join(ROOT, 'lib');
 const MAX_LINES = 450;
 /** Files allowed over MAX_LINES for now, each with the reason; remove an entry once its file is split. */
-const LONG_FILE_EXEMPTIONS: Record<string, string> = {
-  'lib/nn/rnn-base.ts': 'being rewritten in another change of issue 11, which splits it',
-};
+const LONG_FILE_EXEMPTIONS: Record<string, string> = {};
 
 const lib = (file: string) => path.join(LIB, file);
 

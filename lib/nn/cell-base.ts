@@ -1,17 +1,11 @@
 // Shared machinery of RNNCell, LSTMCell and GRUCell: one step of the layer driver (T = 1).
-import { NativeForwardSpec, NativeStorage, ForwardArgs, RecordedArgs, native } from '../binding';
-import { isGradEnabled } from '../autograd/grad-mode';
-import { needsGrad } from '../autograd/node';
-import { recordRnn } from './rnn-node';
+import { NativeStorage } from '../binding';
 import { checkBoolean, checkInteger, checkOptions, describe, sameShape, shapeText } from '../checks';
-import { allocStorage, freeStorage } from '../cuda';
 import { Tensor, checkFloatTensor } from '../tensor';
-import { FloatDType } from '../half';
 import { Module } from './module';
-import { checkAllocation, checkRecurrenceAllocation } from '../limits';
-import {
-  CellMode, GATES, NATIVE_KIND, PreparedCall, checkCallDType, checkSameDevice, emptyResultCall, initUniform, nativeWeights, runPrepared, runPreparedAsync,
-} from './rnn-base';
+import { checkAllocation } from '../limits';
+import { initUniform } from './rnn-base';
+import { CellMode, GATES, PreparedCall, checkSameDevice, nativeWeights, prepareRecurrentCall, runPrepared, runPreparedAsync } from './recurrent-call';
 
 export interface CellBaseOptions {
   inputSize: number;
@@ -93,58 +87,18 @@ export abstract class CellBase extends Module {
         h0 = this.checkState('hx', hx, stateShape);
       }
     }
+    // the parameters are checked before the dtypes here (RNNBase checks them after)
     const weights = nativeWeights(this);
-    const params = this.parameters();
-    const recording = record && isGradEnabled() &&
-      (params.some((p) => p.requiresGrad) || needsGrad(x) || needsGrad(h0Tensor) || needsGrad(c0Tensor));
-    const dtype: FloatDType = checkCallDType(this, x, [h0Tensor, c0Tensor], recording);
-    // results take the input's dtype (float32 for a float32 input to a bfloat16 module on the CPU)
-    const results = x.dtype as FloatDType;
-    checkRecurrenceAllocation(`${name}.forward`, { mode: this.mode, rows: B, batch: B, layers: 1, directions: 1, hiddenSize: H, outSize: H, saving: recording });
-    if (B === 0 || H === 0) {
-      return emptyResultCall(this.device, results, [stateShape, lstm ? stateShape : null],
-        recording ? { name, inputs: [x, h0Tensor, c0Tensor, ...params] } : null,
-        ([hOut, cOut]) => (cOut ? [hOut!, cOut] : hOut!));
-    }
-    const allocated: NativeStorage[] = [];
-    const alloc = (n: number, type: FloatDType = 'float32'): NativeStorage => {
-      const s = allocStorage(this.device, n, type) as NativeStorage;
-      allocated.push(s);
-      return s;
-    };
-    let scratch: NativeStorage, hN: NativeStorage, cN: NativeStorage | null;
-    try {
-      // the layer driver's output for T = 1 is h' again; it gets its own scratch memory
-      scratch = alloc(B * H, results);
-      hN = alloc(B * H, results);
-      cN = lstm ? alloc(B * H, results) : null;
-    } catch (e) {
-      for (const s of allocated) freeStorage(s); // out of device memory
-      throw e;
-    }
-    const spec: NativeForwardSpec = {
-      kind: NATIVE_KIND[this.mode], inputSize: this.inputSize, hiddenSize: H, projSize: 0, numLayers: 1,
-      bidirectional: false, bias: this.bias, batchFirst: false, seqLen: 1, batch: B, dropout: 0, training: false, seed: 0,
-      ...(dtype !== 'float32' ? { dtype } : {}),
-    };
-    const args: ForwardArgs = [spec, weights, x.storage(), h0, c0, scratch, hN, cN, null];
-    const saved = recording ? alloc(native.rnnSavedSize(...args)) : null;
-    if (saved) args.push(saved);
-    return {
-      args,
-      // a recorded call's backward reads its arguments again: the graph node frees them once it has run
-      temps: saved ? [] : [scratch],
-      results: cN ? [hN, cN] : [hN],
-      finish: () => {
-        // (host half results are Uint16Arrays, which need their dtype named)
-        const hOut = new Tensor(hN, stateShape, results as 'float32');
-        const cOut = cN ? new Tensor(cN, stateShape, results as 'float32') : null;
-        if (saved) {
-          recordRnn({ name: this.constructor.name, args: args as RecordedArgs, owned: [saved, scratch], input: x, h0: h0Tensor, c0: c0Tensor, params, outputs: [null, hOut, cOut] });
-        }
-        return cOut ? [hOut, cOut] : hOut;
+    return prepareRecurrentCall({
+      module: this, name, mode: this.mode, input: x, h0: h0Tensor, c0: c0Tensor, h0Storage: h0, c0Storage: c0,
+      // one step of the layer driver (T = 1), whose output is h' again: scratch memory (outShape null)
+      spec: {
+        inputSize: this.inputSize, hiddenSize: H, projSize: 0, numLayers: 1, bidirectional: false, bias: this.bias,
+        batchFirst: false, seqLen: 1, batch: B, dropout: 0, training: false,
       },
-    };
+      rows: B, batchSizes: null, outShape: null, hShape: stateShape, cShape: stateShape, temps: [], weights, record,
+      wrap: (_, hOut, cOut) => (cOut ? [hOut, cOut] : hOut),
+    });
   }
 
   protected runStep<R>(call: PreparedCall<unknown>): R {

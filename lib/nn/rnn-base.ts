@@ -1,21 +1,16 @@
-// Shared machinery of RNN, LSTM and GRU: options, parameters, argument checks and the native call.
-// Subclasses only fix the cell kind and the public, exactly typed forward signatures.
-import { ForwardArgs, RecordedArgs, native, NativeForwardSpec, NativeStorage } from '../binding';
-import { isGradEnabled } from '../autograd/grad-mode';
-import { needsGrad } from '../autograd/node';
-import { recordRnn, recordZeroGradients } from './rnn-node';
+// Shared machinery of RNN, LSTM and GRU: options, parameters and their own argument checks (input layout, packed
+// sequences, hx); the native call is lib/nn/recurrent-call.ts's. Subclasses only fix the cell kind and the public,
+// exactly typed forward signatures.
+import { NativeStorage } from '../binding';
 import { checkBoolean, checkInteger, checkNumberInRange, checkOptions, describe, shapeText, sameShape } from '../checks';
-import { Device, allocStorage, copyInto, copyStorage, downloadRaw, freeStorage, isDeviceBuffer } from '../cuda';
+import { copyInto } from '../cuda';
 import { FloatDType } from '../half';
-import { nextSeed, nextUniform } from '../random';
+import { nextUniform } from '../random';
 import { Tensor, checkFloatTensor } from '../tensor';
 import { Module } from './module';
-import { checkAllocation, checkRecurrenceAllocation } from '../limits';
+import { checkAllocation } from '../limits';
 import { PackedSequence } from './packing';
-
-export type CellMode = 'RNN_TANH' | 'RNN_RELU' | 'LSTM' | 'GRU';
-export const NATIVE_KIND: Record<CellMode, number> = { RNN_TANH: 0, RNN_RELU: 1, LSTM: 2, GRU: 3 };
-export const GATES: Record<CellMode, number> = { RNN_TANH: 1, RNN_RELU: 1, LSTM: 4, GRU: 3 };
+import { CellMode, GATES, PreparedCall, checkSameDevice, permuteBatch, prepareRecurrentCall, runPrepared, runPreparedAsync } from './recurrent-call';
 
 export interface RNNBaseOptions {
   inputSize: number;
@@ -61,135 +56,6 @@ export function initUniform(params: Tensor<'float32'>[], hiddenSize: number): vo
     for (let i = 0; i < d.length; i++) d[i] = (2 * nextUniform() - 1) * k;
     if (p.device !== 'cpu') copyInto(p.storage(), d);
   }
-}
-
-/** What one native forward call needs, and how to wrap its results. */
-export interface PreparedCall<R> {
-  /** null: nothing to compute (every result is empty), native code is not called. */
-  args: Parameters<typeof native.rnnForward> | null;
-  finish(): R;
-  /** Memory only the call itself uses (permuted h0/c0, the cells' scratch output): freed when it settles. */
-  temps: NativeStorage[];
-  /** The results' memory: freed if the call fails. */
-  results: NativeStorage[];
-}
-
-/** Frees the device memory among `storages` now (host memory is left to the GC). */
-function release(storages: readonly (NativeStorage | null)[]): void {
-  for (const s of storages) freeStorage(s);
-}
-
-/**
- * The call of a batch of 0 sequences (or a cell of hiddenSize 0): every result has no elements, so the native
- * forward, whose kernels assume B, H >= 1, is not called (on CUDA too: only the empty results are allocated).
- * When `record` is given the results get a node whose backward gives zero gradients (dX is zero, and so are the
- * parameters' gradients, as PyTorch's composite ops give for an empty batch).
- */
-export function emptyResultCall<R>(
-  device: Device, dtype: FloatDType, shapes: readonly (readonly number[] | null)[],
-  record: { name: string; inputs: (Tensor<'float32'> | null)[] } | null, wrap: (results: (Tensor<'float32'> | null)[]) => R,
-): PreparedCall<R> {
-  return {
-    args: null,
-    temps: [],
-    results: [],
-    finish: () => {
-      const results = shapes.map((shape) => (shape ? new Tensor(allocStorage(device, 0, dtype) as NativeStorage, shape, dtype as 'float32') : null));
-      if (record) recordZeroGradients(record.name, device, record.inputs, results);
-      return wrap(results);
-    },
-  };
-}
-
-/** Runs a prepared call synchronously. */
-export function runPrepared<R>(call: PreparedCall<R>): R {
-  try {
-    if (call.args) native.rnnForward(...call.args);
-  } catch (e) {
-    release(call.results);
-    throw e;
-  } finally {
-    release(call.temps);
-  }
-  return call.finish();
-}
-
-/** Runs a prepared call on the libuv thread pool. */
-export async function runPreparedAsync<R>(call: PreparedCall<R>): Promise<R> {
-  try {
-    if (call.args) await native.rnnForwardAsync(...call.args);
-  } catch (e) {
-    release(call.results);
-    throw e;
-  } finally {
-    release(call.temps);
-  }
-  return call.finish();
-}
-
-/**
- * Throws PyTorch's error when `tensor` (called `name`) is not on `refDevice`, the device of the module's first
- * parameter `refName`.
- */
-export function checkSameDevice(name: string, tensor: Tensor<'float32'>, refName: string, refDevice: Device): void {
-  if (tensor.device !== refDevice) {
-    throw new Error(
-      `Expected all tensors to be on the same device, but found at least two devices, ${refDevice} and ${tensor.device}! ` +
-        `(${name} is on ${tensor.device}, ${refName} is on ${refDevice})`,
-    );
-  }
-}
-
-/** The module's parameters' memory for native code, each checked to be usable and on the first one's device. */
-export function nativeWeights(module: Module): NativeStorage[] {
-  const named = module.namedParameters();
-  const [refName, ref] = named[0];
-  return named.map(([name, p]) => {
-    if (p.disposed) throw new Error(`parameter ${name} of ${module.constructor.name} has been disposed`);
-    checkSameDevice(name, p, refName, ref.device);
-    return p.storage();
-  });
-}
-
-/** PyTorch's names of the floating dtypes in its dtype errors. */
-const TORCH_NAME: Record<FloatDType, string> = { float32: 'Float', float16: 'Half', bfloat16: 'BFloat16' };
-
-/**
- * The element type of a recurrent call: the parameters' (all of one dtype), which the input and the states must
- * share, with PyTorch's messages for mixes. float16 runs on CUDA only; bfloat16 runs on CUDA and on the CPU, where
- * the input and states may instead all be float32 (rounded to bfloat16 for the products; the results are then
- * float32 too, as the modules' types say: results of the input's dtype). Half precision never records for
- * backward (not implemented).
- */
-export function checkCallDType(module: Module, input: Tensor<'float32'>, states: readonly (Tensor<'float32'> | null)[], recording: boolean): FloatDType {
-  const named = module.namedParameters();
-  const dtype = (named.length > 0 ? named[0][1].dtype : 'float32') as FloatDType;
-  for (const [name, p] of named) {
-    if (p.dtype !== dtype) {
-      throw new TypeError(`Expected every parameter of ${module.constructor.name} to be ${dtype} like ${named[0][0]}, but ${name} is ${p.dtype}; convert the module with .to('${dtype}')`);
-    }
-  }
-  // a bfloat16 module on the CPU also takes float32 (the input and states together: the results take their dtype)
-  const inputType = input.dtype as FloatDType;
-  if (inputType !== dtype && !(dtype === 'bfloat16' && module.device === 'cpu' && inputType === 'float32')) {
-    throw new TypeError(`Input and parameter tensors are not the same dtype, found input tensor with ${TORCH_NAME[inputType]} and parameter tensor with ${TORCH_NAME[dtype]}`);
-  }
-  for (const state of states) {
-    if (state && state.dtype !== inputType) {
-      throw new TypeError(`Input and hidden tensors are not the same dtype, found input tensor with ${TORCH_NAME[inputType]} and hidden tensor with ${TORCH_NAME[state.dtype as FloatDType]}`);
-    }
-  }
-  if (dtype === 'float16' && module.device === 'cpu') {
-    throw new TypeError(
-      `${module.constructor.name} in float16 runs on CUDA only: on the CPU convert the module to bfloat16 with .bfloat16() (inference) or to float32 with .float(), or move the module and its inputs to CUDA with .cuda()`,
-    );
-  }
-  if (dtype !== 'float32' && recording) {
-    throw new Error(
-      `backward through ${dtype} recurrent modules is not implemented: run the forward under noGrad() for inference (or set requiresGrad = false on the parameters), or train in float32 (module.float())`,
-    );
-  }
-  return dtype;
 }
 
 type HiddenState = Tensor<'float32'> | [Tensor<'float32'>, Tensor<'float32'>];
@@ -279,8 +145,10 @@ export abstract class RNNBase extends Module {
     return t.storage();
   }
 
-  /** Validates (input, hx), allocates the results and returns the native arguments plus a result wrapper. */
-  /** `record`: build a graph node when grad mode is on and something requires grad (sync forward only). */
+  /**
+   * Checks (input, hx) with PyTorch's messages and hands the call to prepareRecurrentCall. `record`: build a graph
+   * node when grad mode is on and something requires grad (sync forward only).
+   */
   protected prepare(input: unknown, hx: unknown, record = false): PreparedCall<[Tensor<'float32'> | PackedSequence, HiddenState]> {
     const lstm = this.mode === 'LSTM';
     const name = this.constructor.name;
@@ -345,89 +213,20 @@ export abstract class RNNBase extends Module {
       }
     }
 
-    const rows = data.shape[0] * (data.ndim === 3 ? data.shape[1] : 1);
-    const params = this.parameters();
-    const recording = record && isGradEnabled() &&
-      (params.some((p) => p.requiresGrad) || needsGrad(data) || needsGrad(h0Tensor) || needsGrad(c0Tensor));
-    let dtype: FloatDType;
-    try {
-      dtype = checkCallDType(this, data, [h0Tensor, c0Tensor], recording);
-      checkRecurrenceAllocation(`${name}.forward`, { mode: this.mode, rows, batch: B, layers: L, directions: D, hiddenSize: H, outSize: P, saving: recording });
-    } catch (e) {
-      release(temps);
-      throw e;
-    }
-    // results take the input's dtype (float32 for a float32 input to a bfloat16 module on the CPU)
-    const results = data.dtype as FloatDType;
-    const outShape = packed ? [rows, D * P] : batched ? [...data.shape.slice(0, 2), D * P] : [T, D * P];
-    if (B === 0) {
-      nativeWeights(this); // the same parameter checks as a real call (disposed, devices)
-      return emptyResultCall(this.device, results, [outShape, hShape, lstm ? cShape : null],
-        recording ? { name, inputs: [data, h0Tensor, c0Tensor, ...params] } : null,
-        ([out, hOut, cOut]) => (cOut ? [out!, [hOut!, cOut]] : [out!, hOut!]));
-    }
-    let weights: NativeStorage[], output: NativeStorage, hN: NativeStorage, cN: NativeStorage | null;
-    const allocated: NativeStorage[] = [];
-    const alloc = (n: number, type: FloatDType = 'float32'): NativeStorage => {
-      const s = allocStorage(this.device, n, type) as NativeStorage;
-      allocated.push(s);
-      return s;
-    };
-    try {
-      weights = nativeWeights(this);
-      output = alloc(rows * D * P, results);
-      hN = alloc(L * D * B * P, results);
-      cN = lstm ? alloc(L * D * B * H, results) : null;
-    } catch (e) {
-      release([...temps, ...allocated]); // e.g. a disposed parameter, or out of device memory
-      throw e;
-    }
-    const spec: NativeForwardSpec = {
-      kind: NATIVE_KIND[this.mode], inputSize: this.inputSize, hiddenSize: H, projSize: this.projSize, numLayers: L,
-      bidirectional: this.bidirectional, bias: this.bias, batchFirst: batched && this.batchFirst && !packed,
-      seqLen: T, batch: B, dropout: this.dropout, training: this.training,
-      seed: this.training && this.dropout > 0 && L > 1 ? nextSeed() : 0,
-      ...(dtype !== 'float32' ? { dtype } : {}),
-    };
-    const unsorted = packed?.unsortedIndices?.data;
-    /** Sorted states a recorded call's backward still reads (its arguments): freed with the graph node. */
-    const keptSorted: NativeStorage[] = [];
-    /** The state back in the caller's batch order (a new buffer; the sorted one is freed or kept for backward). */
-    const unsort = (state: NativeStorage, size: number): NativeStorage => {
-      if (!unsorted) return state;
-      const out = permuteBatch(state, unsorted, L * D, size, results);
-      if (saved) keptSorted.push(state);
-      else freeStorage(state);
-      return out;
-    };
-    const args: ForwardArgs = [spec, weights, data.storage(), h0, c0, output, hN, cN, batchSizes];
-    const saved = recording ? alloc(native.rnnSavedSize(...args)) : null;
-    if (saved) args.push(saved);
-    const sorted = packed?.sortedIndices?.data;
-    return {
-      args,
-      // a recorded call's backward reads its arguments again: the graph node frees them once it has run
-      temps: saved ? [] : temps,
-      results: cN ? [output, hN, cN] : [output, hN],
-      finish: () => {
-        // (host half results are Uint16Arrays, which need their dtype named)
-        const hOut = new Tensor(unsort(hN, P) as NativeStorage, hShape, results as 'float32');
-        const out = new Tensor(output, outShape, results as 'float32');
-        const cOut = cN ? new Tensor(unsort(cN, H) as NativeStorage, cShape, results as 'float32') : null;
-        if (saved) {
-          recordRnn({
-            name: this.constructor.name, args: args as RecordedArgs, owned: [saved, ...temps, ...keptSorted], input: data, h0: h0Tensor, c0: c0Tensor, params,
-            outputs: [out, hOut, cOut],
-            permute: sorted && unsorted ? {
-              toSorted: (g) => permuteBatch(g, sorted, L * D, g.length / (L * D * B), 'float32'),
-              toCaller: (g) => permuteBatch(g, unsorted, L * D, g.length / (L * D * B), 'float32'),
-            } : undefined,
-          });
-        }
-        const result = packed ? new PackedSequence(out, packed.batchSizes, packed.sortedIndices, packed.unsortedIndices) : out;
+    const outShape = packed ? [data.shape[0], D * P] : batched ? [...data.shape.slice(0, 2), D * P] : [T, D * P];
+    return prepareRecurrentCall({
+      module: this, name, mode: this.mode, input: data, h0: h0Tensor, c0: c0Tensor, h0Storage: h0, c0Storage: c0,
+      spec: {
+        inputSize: this.inputSize, hiddenSize: H, projSize: this.projSize, numLayers: L, bidirectional: this.bidirectional,
+        bias: this.bias, batchFirst: batched && this.batchFirst && !packed, seqLen: T, batch: B, dropout: this.dropout, training: this.training,
+      },
+      rows: data.shape[0] * (data.ndim === 3 ? data.shape[1] : 1), batchSizes, outShape, hShape, cShape, temps,
+      sorted: packed?.sortedIndices?.data, unsorted: packed?.unsortedIndices?.data, record,
+      wrap: (out, hOut, cOut) => {
+        const result = packed ? new PackedSequence(out!, packed.batchSizes, packed.sortedIndices, packed.unsortedIndices) : out!;
         return cOut ? [result, [hOut, cOut]] : [result, hOut];
       },
-    };
+    });
   }
 
   protected run<R>(call: PreparedCall<R>): R {
@@ -446,23 +245,6 @@ function checkPermutation(name: string, index: Tensor<'int64'> | null, size: num
   if (values.length !== size || values.some((v) => !Number.isInteger(v) || v < 0 || v >= size || seen[v]++)) {
     throw new RangeError(`Expected ${name} to be a permutation of 0..${size - 1}`);
   }
-}
-
-/**
- * out[:, k] = state[:, index[k]] for a [layers, B, size] state of `dtype` (PyTorch's permute_hidden), in new
- * memory on the state's device (a CUDA state is downloaded, permuted on the host and uploaded).
- */
-function permuteBatch(state: NativeStorage, index: BigInt64Array, layers: number, size: number, dtype: FloatDType): NativeStorage {
-  const host = isDeviceBuffer(state) ? downloadRaw(state) : state;
-  const B = index.length;
-  const out = host instanceof Uint16Array ? new Uint16Array(host.length) : new Float32Array(host.length);
-  for (let l = 0; l < layers; l++) {
-    for (let k = 0; k < B; k++) {
-      const from = (l * B + Number(index[k])) * size;
-      (out as Float32Array).set((host as Float32Array).subarray(from, from + size), (l * B + k) * size);
-    }
-  }
-  return (isDeviceBuffer(state) ? copyStorage(out, `cuda:${state.device}`, dtype) : out) as NativeStorage;
 }
 
 export const RNN_BASE_KEYS = BASE_KEYS;

@@ -10,6 +10,7 @@
 #include "../cpu/cpu_backend.h"
 #include "../cpu/simd_level.h"
 #include "blas_binding.h"
+#include "contract_binding.h"
 #include "cuda_binding.h"
 #include "forward_args.h"
 #include "optim_binding.h"
@@ -183,6 +184,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("cpuKernels", Napi::Function::New(env, CpuKernels, "cpuKernels"));
   RegisterCuda(env, exports);
   RegisterBlas(env, exports);
+  RegisterContract(env, exports);
   RegisterOptim(env, exports);
   RegisterTensorOps(env, exports);
   return exports;
