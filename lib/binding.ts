@@ -18,8 +18,12 @@ export interface NativeForwardSpec {
   dropout: number;
   training: boolean;
   seed: number;
-  /** Element type of every tensor of the call (float32 when omitted); float16/bfloat16 run on CUDA only. */
-  dtype?: DeviceDType;
+  /**
+   * Element type of the call (float32 when omitted): float16 runs on CUDA only, bfloat16 on CUDA and the CPU; 'int8'
+   * (a module made by quantizeDynamic, on the CPU) takes its weight matrices packed (Uint8Array, int8Pack) and every
+   * other tensor in float32.
+   */
+  dtype?: DeviceDType | 'int8';
 }
 
 /** Element types of device memory: float32, or the raw 16-bit patterns of float16 / bfloat16. */
@@ -60,7 +64,8 @@ export type FloatStorage = Float32Array | Uint16Array | DeviceBuffer;
 /** Every tensor argument of one call must be on the same device (checked in lib/ before the call). */
 type CoreArgs = [
   spec: NativeForwardSpec,
-  weights: NativeStorage[],
+  /** Uint8Array: a packed int8 matrix (spec.dtype 'int8' only). */
+  weights: (NativeStorage | Uint8Array)[],
   input: NativeStorage,
   h0: NativeStorage | null,
   c0: NativeStorage | null,
@@ -103,8 +108,15 @@ export interface NativeBinding {
   setNumThreads(n: number): void;
   getNumThreads(): number;
   blasInfo(): { config: string; core: string };
-  /** The CPU kernels' instruction-set level (after NODE_RNN_SIMD) and whether the bfloat16 kernels use VDPBF16PS. */
-  cpuKernels(): { level: 'avx512' | 'avx2' | 'base'; bf16Dot: boolean };
+  /**
+   * The CPU kernels' instruction-set level (after NODE_RNN_SIMD), whether the bfloat16 kernels use VDPBF16PS, and the
+   * int8 kernels' family (vnni: VPDPBUSD; avx512 / avx2 / base: int16 pairs).
+   */
+  cpuKernels(): { level: 'avx512' | 'avx2' | 'base'; bf16Dot: boolean; int8: 'vnni' | 'avx512' | 'avx2' | 'base' };
+  /** W [gates n, k] as int8 values with one scale per row, packed for this CPU's int8 kernels (the forward's weights). */
+  int8Pack(gates: number, n: number, k: number, values: Int8Array, scales: Float32Array): Uint8Array;
+  /** output [rows, n] = input [rows, k] W^T (+ bias) with W packed by int8Pack (gates 1); input quantized per row. */
+  int8Linear(packed: Uint8Array, bias: Float32Array | null, input: Float32Array, rows: number, k: number, n: number, output: Float32Array): void;
 
   // CUDA: exported by every build (the loader checks that each function is there); a CPU-only build reports
   // built: false and its cudaAlloc & co throw 'built without CUDA', so nothing here is optional.
@@ -174,6 +186,8 @@ const NATIVE_FUNCTIONS = [
   'getNumThreads',
   'blasInfo',
   'cpuKernels',
+  'int8Pack',
+  'int8Linear',
   'cudaBuildInfo',
   'cudaDeviceCount',
   'cudaDeviceName',

@@ -22,6 +22,8 @@ export * as functional from './nn/functional/index';
 export { loadSafetensors, saveSafetensors, serializeSafetensors, readSafetensorsMetadata } from './safetensors';
 export type { LoadSafetensorsOptions } from './safetensors';
 export * from './nn/index';
+export { quantizeDynamic, saveQuantized, serializeQuantized, loadQuantized } from './quantization/index';
+export type { QuantizeDynamicOptions, QuantizableClass } from './quantization/index';
 export * as nn from './nn/index';
 export {
   DynamicBatcher, DynamicBatcherOptions, DynamicBatcherStats, BatchedResult, dynamicBatcher, BATCHER_QUEUE_FULL, BATCHER_CLOSED,

@@ -20,8 +20,8 @@ export interface LoadSafetensorsOptions {
 // The file dtypes loaded as views, with their tensor dtype and element size.
 const SHARED: Record<string, [DType, number]> = { F32: ['float32', 4], I64: ['int64', 8], F16: ['float16', 2], BF16: ['bfloat16', 2] };
 const FILE_DTYPE: Record<string, string> = { float32: 'F32', int64: 'I64', float16: 'F16', bfloat16: 'BF16' };
-// The Rust writer sorts by descending dtype (its enum order: ... F16, BF16, ..., F32, ..., I64), then by name.
-const WRITE_RANK: Record<string, number> = { I64: 0, F32: 1, BF16: 2, F16: 3 };
+// The Rust writer sorts by descending dtype (its enum order: ... I8, ..., F16, BF16, ..., F32, ..., I64), then by name.
+const WRITE_RANK: Record<string, number> = { I64: 0, F32: 1, BF16: 2, F16: 3, I8: 4 };
 
 // The Rust reader's limit; anything bigger is a corrupt length, not a real header.
 const MAX_HEADER_BYTES = 100_000_000;
@@ -195,13 +195,32 @@ function compareNames(a: string, b: string): number {
  */
 export function serializeSafetensors(dict: Record<string, AnyTensor>, metadata?: Record<string, string>): Buffer {
   if (!isPlainObject(dict)) throw new TypeError(`Expected an object of tensors for dict but received ${describe(dict)}`);
-  const tensors = Object.entries(dict).map(([name, value]) => {
+  const entries = Object.entries(dict).map(([name, value]): SafetensorsEntry => {
     const key = `dict[${JSON.stringify(name)}]`;
     if (name === '__metadata__') throw new RangeError(`Expected a tensor name other than "__metadata__" for ${key} (the header reserves it)`);
     if (!isTensor(value)) throw new TypeError(`Expected a Tensor for ${key} but received ${describe(value)}`);
     if (value.disposed) throw new Error(`${key} is a disposed Tensor; it can no longer be used`);
-    return { name, tensor: value, dtype: FILE_DTYPE[value.dtype] };
+    return { name, dtype: FILE_DTYPE[value.dtype], shape: value.shape, data: value.data };
   });
+  return serializeEntries(entries, metadata);
+}
+
+/** One tensor of a file being written: its file dtype (F32, I64, BF16, F16 or I8), shape and little-endian data. */
+export interface SafetensorsEntry {
+  name: string;
+  dtype: string;
+  shape: readonly number[];
+  data: ArrayBufferView;
+}
+
+/**
+ * The file bytes of `entries` (serializeSafetensors's writer; quantized modules also write I8 values through it).
+ * @internal
+ */
+export function serializeEntries(entries: readonly SafetensorsEntry[], metadata?: Record<string, string>): Buffer {
+  for (const { name } of entries) {
+    if (name === '__metadata__') throw new RangeError(`Expected a tensor name other than "__metadata__" for dict[${JSON.stringify(name)}] (the header reserves it)`);
+  }
   let json = '{';
   if (metadata !== undefined) {
     if (!isPlainObject(metadata)) throw new TypeError(`Expected an object of strings for metadata but received ${describe(metadata)}`);
@@ -213,12 +232,11 @@ export function serializeSafetensors(dict: Record<string, AnyTensor>, metadata?:
   // readSafetensorsMetadata's {} (Python would write "__metadata__":{} for an explicit {}).
   const hasMetadata = metadata !== undefined && Object.keys(metadata).length > 0;
   if (hasMetadata) json += `"__metadata__":${JSON.stringify(metadata)}`;
-  tensors.sort((a, b) => (a.dtype === b.dtype ? compareNames(a.name, b.name) : WRITE_RANK[a.dtype] - WRITE_RANK[b.dtype]));
+  const tensors = entries.slice().sort((a, b) => (a.dtype === b.dtype ? compareNames(a.name, b.name) : WRITE_RANK[a.dtype] - WRITE_RANK[b.dtype]));
   let offset = 0;
-  const parts = tensors.map(({ name, tensor, dtype }) => {
-    const data = tensor.data;
+  const parts = tensors.map(({ name, dtype, shape, data }) => {
     const end = offset + data.byteLength;
-    const entry = `${JSON.stringify(name)}:{"dtype":"${dtype}","shape":[${tensor.shape.join(',')}],"data_offsets":[${offset},${end}]}`;
+    const entry = `${JSON.stringify(name)}:{"dtype":"${dtype}","shape":[${shape.join(',')}],"data_offsets":[${offset},${end}]}`;
     offset = end;
     return entry;
   });
@@ -229,8 +247,7 @@ export function serializeSafetensors(dict: Record<string, AnyTensor>, metadata?:
   out.writeBigUInt64LE(BigInt(padded), 0);
   out.write(json, 8, 'utf8');
   let position = 8 + padded;
-  for (const { tensor } of tensors) {
-    const data = tensor.data;
+  for (const { data } of tensors) {
     out.set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength), position);
     position += data.byteLength;
   }

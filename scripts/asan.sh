@@ -36,7 +36,7 @@ SPECS=${ASAN_SPECS:-"dist/test/binding.test.js dist/test/forward-fixtures.test.j
 dist/test/errors.test.js dist/test/packing.test.js dist/test/async.test.js dist/test/ops.test.js dist/test/autograd.test.js \
 dist/test/functional.test.js dist/test/module.test.js dist/test/session.test.js dist/test/threads.test.js \
 dist/test/training-fixtures.test.js dist/test/safetensors.test.js dist/test/tensor.test.js dist/test/limits.test.js \
-dist/test/fuzz.test.js"}
+dist/test/fuzz.test.js dist/test/cpu-int8.test.js"}
 
 mkdir -p "$(dirname "$LOG")"
 set +e

@@ -11,6 +11,7 @@ import { cellProperty, forwardProperty, loadStateDictProperty, moduleOptionsProp
 import { backwardProperty, deviceProperty, factoryProperty, fromBufferProperty, opsProperty, tensorProperty } from './fuzz/tensors';
 import { safetensorsJunkProperty, safetensorsMutationProperty, safetensorsRandomProperty } from './fuzz/safetensors';
 import { itemProperty, sequencesProperty } from './fuzz/sequences';
+import { quantizeDynamicProperty, quantizedCallProperty } from './fuzz/quantize';
 
 describe('fuzz', function () {
   this.timeout(0);
@@ -53,6 +54,8 @@ describe('fuzz', function () {
   it('safetensors: mutated files', () => fc.assert(safetensorsMutationProperty, fuzzParams(500)));
   it('safetensors: random bytes', () => fc.assert(safetensorsRandomProperty, fuzzParams(300)));
   it('safetensors: not bytes at all', () => fc.assert(safetensorsJunkProperty, fuzzParams(100)));
+  it('quantizeDynamic with random modules and options', () => fc.assert(quantizeDynamicProperty, fuzzParams(300)));
+  it('quantized modules called with good and bad inputs against float32', () => fc.assert(quantizedCallProperty, fuzzParams(500)));
 
   describe('regressions found by fuzzing', () => {
     it('tensor() converts non-integer numbers to int64 by truncation, as PyTorch does, and refuses non-finite ones', () => {

@@ -4,42 +4,14 @@
 import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { AnyTensor, Embedding, GRU, LSTM, Linear, Module, RNN, Tensor, loadSafetensors, readSafetensorsMetadata } from '../lib/index';
-import { select } from '../lib/autograd/ops/index';
+import { AnyTensor, Module, Tensor, loadSafetensors, readSafetensorsMetadata } from '../lib/index';
 import { crossEntropy, mseLoss } from '../lib/nn/functional/index';
 import { clipGradNorm } from '../lib/nn/clip';
 import { Adam, AdamW, Optimizer, SGD } from '../lib/optim/index';
 import { relativeError } from './helpers/fixtures';
+import { CharLM, Classifier, Regressor, TRAINING_DIR, prefixed } from './helpers/training-models';
 
-const DIR = path.resolve(__dirname, '../../test/fixtures/training');
-
-class CharLM extends Module {
-  embed = new Embedding({ numEmbeddings: 13, embeddingDim: 8 });
-  rnn = new LSTM({ inputSize: 8, hiddenSize: 16, numLayers: 2, batchFirst: true });
-  head = new Linear({ inFeatures: 16, outFeatures: 13 });
-  forward(tokens: Tensor<'int64'>): Tensor {
-    const [out] = this.rnn.forward(this.embed.forward(tokens));
-    return this.head.forward(out);
-  }
-}
-
-class Regressor extends Module {
-  rnn = new GRU({ inputSize: 3, hiddenSize: 12, bidirectional: true });
-  head = new Linear({ inFeatures: 24, outFeatures: 1 });
-  forward(x: Tensor): Tensor {
-    const [out] = this.rnn.forward(x);
-    return this.head.forward(select(out, 0, -1));
-  }
-}
-
-class Classifier extends Module {
-  rnn = new RNN({ inputSize: 4, hiddenSize: 10, numLayers: 2, nonlinearity: 'relu', batchFirst: true });
-  head = new Linear({ inFeatures: 10, outFeatures: 3 });
-  forward(x: Tensor): Tensor {
-    const [, h] = this.rnn.forward(x);
-    return this.head.forward(select(h, 0, -1));
-  }
-}
+const DIR = TRAINING_DIR;
 
 interface Case {
   model: Module;
@@ -91,9 +63,7 @@ describe('training runs match PyTorch', () => {
       const t = loadSafetensors(path.join(DIR, file));
       const config = JSON.parse(readSafetensorsMetadata(path.join(DIR, file)).config) as { steps: number };
       const c = makeCase(name, t);
-      const prefixed = (prefix: string) =>
-        Object.fromEntries(Object.entries(t).filter(([k]) => k.startsWith(prefix)).map(([k, v]) => [k.slice(prefix.length), v]));
-      c.model.loadStateDict(prefixed('init.'));
+      c.model.loadStateDict(prefixed(t, 'init.'));
       const params = c.model.parameters();
       const opt = c.optimizer(params);
       const losses: number[] = [];

@@ -4,6 +4,8 @@ import { nextUniform } from '../random';
 import { Tensor } from '../tensor';
 import { linear } from './functional';
 import { Module } from './module';
+import { quantizedState } from '../quantization/state';
+import { quantizedLinear } from '../quantization/linear';
 
 export interface LinearOptions {
   inFeatures: number;
@@ -33,7 +35,10 @@ export class Linear extends Module {
     if (this.bias) this.registerParameter('bias', this.bias);
   }
 
+  /** y = x W^T + b; a Linear made by quantizeDynamic computes it with its int8 weight (x quantized per row). */
   forward(input: Tensor): Tensor {
+    const state = quantizedState(this);
+    if (state) return quantizedLinear(this.constructor.name, state, input);
     return linear(input, this.weight, this.bias ?? undefined);
   }
 }

@@ -4,6 +4,7 @@ import { checkBoolean, checkOptions, describe, shapeText } from '../checks';
 import { Device, DeviceLike, convertStorage, copyInto, freeStorage, requireCudaDevice, cudaIndex } from '../cuda';
 import { FloatDType } from '../half';
 import { AnyTensor, Tensor, ToOptions, isTensor, parseToArgs } from '../tensor';
+import { quantizedRefusal, quantizedState } from '../quantization/state';
 
 export interface LoadStateDictOptions {
   /** Require the dict's keys to match the module's parameters exactly (default true). */
@@ -69,7 +70,11 @@ export abstract class Module {
   to(options: ToOptions): this;
   to(...args: unknown[]): this {
     const asked = parseToArgs(args);
-    if (asked.device !== undefined && asked.device !== 'cpu') requireCudaDevice(cudaIndex(asked.device));
+    const leavesCpu = asked.device !== undefined && asked.device !== 'cpu';
+    if ((leavesCpu || (asked.dtype !== undefined && asked.dtype !== 'float32')) && this.#quantizedPrefixes().length > 0) {
+      throw quantizedRefusal(this.constructor.name, leavesCpu ? `move to ${asked.device}` : `convert to ${asked.dtype}`);
+    }
+    if (leavesCpu) requireCudaDevice(cudaIndex(asked.device!));
     this.#checkIdle('move');
     const moves: [Tensor<'float32'>, FloatDType, FloatStorage, FloatStorage | null][] = [];
     try {
@@ -129,6 +134,24 @@ export abstract class Module {
     return this.to('cpu' as DeviceLike);
   }
 
+  /** The dotted prefixes ('' for this module, else 'name.') of the int8 modules quantizeDynamic made in this one. */
+  #quantizedPrefixes(): string[] {
+    return this.namedModules().filter(([, m]) => quantizedState(m)).map(([name]) => (name ? `${name}.` : ''));
+  }
+
+  /**
+   * A new instance of `module`'s class on which only Module's own constructor ran (not the class's, which may take
+   * arguments and draws random weights), in `module`'s training mode, with `parameters` registered as they are
+   * (requiresGrad untouched). quantizeDynamic builds its copies with it; the caller sets the other properties.
+   * @internal
+   */
+  static _blankLike<T extends Module>(module: T, parameters: readonly [string, Tensor<'float32'>][]): T {
+    const blank = Reflect.construct(Module, [], module.constructor) as T;
+    blank.#training = module.#training;
+    for (const [name, p] of parameters) blank.#parameters.set(name, p);
+    return blank;
+  }
+
   #checkIdle(what: 'load a state dict into' | 'move'): void {
     const running = this.namedModules().reduce((n, [, m]) => n + m.#inFlight, 0);
     if (running > 0) {
@@ -181,6 +204,10 @@ export abstract class Module {
       throw new TypeError(`Expected an object of Tensors for stateDict but received ${describe(dict)}`);
     }
     this.#checkIdle('load a state dict into');
+    const quantized = this.#quantizedPrefixes();
+    if (Object.keys(dict).some((k) => quantized.some((p) => p === '' || k.startsWith(p)))) {
+      throw quantizedRefusal(this.constructor.name, 'load float weights with loadStateDict');
+    }
     const params = new Map(this.namedParameters());
     const missingKeys = [...params.keys()].filter((k) => !(k in dict));
     const unexpectedKeys = Object.keys(dict).filter((k) => !params.has(k));

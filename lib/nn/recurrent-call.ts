@@ -11,6 +11,8 @@ import { nextSeed } from '../random';
 import { Tensor } from '../tensor';
 import { Module } from './module';
 import { recordRnn, recordZeroGradients } from './rnn-node';
+import { refuseRecording } from '../quantization/refuse';
+import { nativeQuantizedWeights, quantizedState } from '../quantization/state';
 
 export const CELL_MODES = ['RNN_TANH', 'RNN_RELU', 'LSTM', 'GRU'] as const;
 export type CellMode = (typeof CELL_MODES)[number];
@@ -221,10 +223,13 @@ export function prepareRecurrentCall<R>(call: RecurrentCall<R>): PreparedCall<R>
   const lstm = call.mode === 'LSTM';
   const L = s.numLayers, D = s.bidirectional ? 2 : 1, H = s.hiddenSize, B = s.batch, P = s.projSize > 0 ? s.projSize : H;
   const params = module.parameters();
+  // a module made by quantizeDynamic: int8 weights, float32 everything else, never recording
+  const quantized = quantizedState(module);
   const recording = call.record && isGradEnabled() &&
     (params.some((p) => p.requiresGrad) || needsGrad(input) || needsGrad(h0) || needsGrad(c0));
   let dtype: FloatDType;
   try {
+    if (quantized) refuseRecording(name, [input, h0, c0]);
     dtype = checkCallDType(module, input, [h0, c0], recording);
     checkRecurrenceAllocation(`${name}.forward`, { mode: call.mode, rows, batch: B, layers: L, directions: D, hiddenSize: H, outSize: P, saving: recording });
   } catch (e) {
@@ -235,12 +240,12 @@ export function prepareRecurrentCall<R>(call: RecurrentCall<R>): PreparedCall<R>
   const results = input.dtype as FloatDType;
   const cShape = lstm ? call.cShape : null;
   if (B === 0 || H === 0) {
-    if (!call.weights) nativeWeights(module); // the same parameter checks as a real call (disposed, devices)
+    if (!call.weights && !quantized) nativeWeights(module); // the same parameter checks as a real call (disposed, devices)
     return emptyResultCall(module.device, results, outShape ? [outShape, hShape, cShape] : [hShape, cShape],
       recording ? { name, inputs: [input, h0, c0, ...params] } : null,
       (r) => (outShape ? call.wrap(r[0], r[1]!, r[2]) : call.wrap(null, r[0]!, r[1])));
   }
-  let weights: NativeStorage[], output: NativeStorage, hN: NativeStorage, cN: NativeStorage | null;
+  let weights: (NativeStorage | Uint8Array)[], output: NativeStorage, hN: NativeStorage, cN: NativeStorage | null;
   const allocated: NativeStorage[] = [];
   const alloc = (n: number, type: FloatDType = 'float32'): NativeStorage => {
     const storage = allocStorage(module.device, n, type) as NativeStorage;
@@ -248,7 +253,7 @@ export function prepareRecurrentCall<R>(call: RecurrentCall<R>): PreparedCall<R>
     return storage;
   };
   try {
-    weights = call.weights ?? nativeWeights(module);
+    weights = quantized ? nativeQuantizedWeights(quantized) : call.weights ?? nativeWeights(module);
     output = alloc(rows * D * P, results);
     hN = alloc(L * D * B * P, results);
     cN = lstm ? alloc(L * D * B * H, results) : null;
@@ -260,7 +265,7 @@ export function prepareRecurrentCall<R>(call: RecurrentCall<R>): PreparedCall<R>
     kind: NATIVE_KIND[call.mode], inputSize: s.inputSize, hiddenSize: H, projSize: s.projSize, numLayers: L,
     bidirectional: s.bidirectional, bias: s.bias, batchFirst: s.batchFirst, seqLen: s.seqLen, batch: B,
     dropout: s.dropout, training: s.training, seed: s.training && s.dropout > 0 && L > 1 ? nextSeed() : 0,
-    ...(dtype !== 'float32' ? { dtype } : {}),
+    ...(quantized ? { dtype: 'int8' as const } : dtype !== 'float32' ? { dtype } : {}),
   };
   /** Sorted states a recorded call's backward still reads (its arguments): freed with the graph node. */
   const keptSorted: NativeStorage[] = [];

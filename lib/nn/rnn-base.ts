@@ -129,9 +129,9 @@ export abstract class RNNBase extends Module {
     return this.projSize > 0 ? this.projSize : this.hiddenSize;
   }
 
-  /** The first parameter's name, the reference in device errors. */
+  /** The first parameter's name, the reference in device errors (a quantized module has none: PyTorch's first). */
   private get referenceName(): string {
-    return this.namedParameters()[0][0];
+    return this.namedParameters()[0]?.[0] ?? 'weight_ih_l0';
   }
 
   private checkHidden(name: string, value: unknown, expected: number[], batched: boolean, label: string): NativeStorage {

@@ -8,11 +8,14 @@
 #include "../core/rnn_saved.h"
 #include "../cpu/bf16_forward.h"
 #include "../cpu/cpu_backend.h"
+#include "../cpu/int8_forward.h"
+#include "../cpu/int8_pack.h"
 #include "../cpu/simd_level.h"
 #include "blas_binding.h"
 #include "contract_binding.h"
 #include "cuda_binding.h"
 #include "forward_args.h"
+#include "int8_binding.h"
 #include "optim_binding.h"
 #include "tensor_ops_binding.h"
 
@@ -33,6 +36,7 @@ namespace {
 void runJob(const ForwardJob& job) {
   if (job.device < 0) {
     if (job.spec.dtype == ElemType::BF16) cpu::rnnForwardCpuBf16(job.spec, job.io);
+    else if (job.spec.dtype == ElemType::I8) cpu::rnnForwardCpuInt8(job.spec, job.io);
     else cpu::rnnForwardCpu(job.spec, job.io);
     return;
   }
@@ -163,13 +167,15 @@ Napi::Value BlasInfo(const Napi::CallbackInfo& info) {
   return result;
 }
 
-// Which CPU kernels run (tests and benchmarks report it): the instruction-set level after NODE_RNN_SIMD, and
-// whether the bfloat16 kernels use VDPBF16PS.
+// Which CPU kernels run (tests and benchmarks report it): the instruction-set level after NODE_RNN_SIMD, whether
+// the bfloat16 kernels use VDPBF16PS, and the int8 kernels' family (vnni: VPDPBUSD; avx512, avx2, base: int16 pairs).
 Napi::Value CpuKernels(const Napi::CallbackInfo& info) {
   Napi::Object result = Napi::Object::New(info.Env());
   const int level = cpu::simdLevel();
   result.Set("level", level == 2 ? "avx512" : level == 1 ? "avx2" : "base");
   result.Set("bf16Dot", cpu::bf16Dot());
+  const char* int8Names[] = {"base", "avx2", "avx512", "vnni"};
+  result.Set("int8", int8Names[int(cpu::int8Family())]);
   return result;
 }
 
@@ -187,6 +193,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   RegisterContract(env, exports);
   RegisterOptim(env, exports);
   RegisterTensorOps(env, exports);
+  RegisterInt8(env, exports);
   return exports;
 }
 

@@ -2,6 +2,7 @@
 
 #include <string>
 
+#include "../cpu/int8_forward.h"
 #include "device_buffer.h"
 
 namespace rnn::binding {
@@ -30,9 +31,15 @@ bool boolean(Napi::Object obj, const char* key) {
   return v.As<Napi::Boolean>().Value();
 }
 
-// Host memory is a Float32Array, or a Uint16Array of the bits of `hostHalf` (the call's half type; none: refused).
+// Host memory is a Float32Array, or a Uint16Array of the bits of `hostHalf` (the call's half type; none: refused),
+// or with hostHalf I8 (an int8 call's weights) a Uint8Array of packed int8 matrices (`size` counts bytes).
 FloatSpan floats(Napi::Value v, const char* name, bool optional, ForwardJob& job, bool keepAlive, ElemType hostHalf = ElemType::F32) {
   if (optional && (v.IsNull() || v.IsUndefined())) return {};
+  if (hostHalf == ElemType::I8 && v.IsTypedArray() && v.As<Napi::TypedArray>().TypedArrayType() == napi_uint8_array) {
+    auto array = v.As<Napi::Uint8Array>();
+    if (keepAlive) job.keepAlive.push_back(Napi::Persistent(array.As<Napi::Object>()));
+    return {reinterpret_cast<float*>(array.Data()), array.ElementLength(), -1, ElemType::I8};
+  }
   if (DeviceBuffer* buffer = DeviceBuffer::From(v)) {
     if (buffer->freed()) throw Napi::Error::New(v.Env(), std::string("native forward: ") + name + " is a disposed CUDA tensor");
     if (keepAlive) {
@@ -48,11 +55,38 @@ FloatSpan floats(Napi::Value v, const char* name, bool optional, ForwardJob& job
     return {reinterpret_cast<float*>(array.Data()), array.ElementLength(), -1, hostHalf};
   }
   if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array) {
-    typeError(v.Env(), std::string("native forward: ") + name + (isHalf(hostHalf) ? " must be a Float32Array or a Uint16Array" : " must be a Float32Array"));
+    typeError(v.Env(), std::string("native forward: ") + name +
+                           (isHalf(hostHalf) ? " must be a Float32Array or a Uint16Array"
+                            : hostHalf == ElemType::I8 ? " must be a Float32Array or a Uint8Array" : " must be a Float32Array"));
   }
   auto array = v.As<Napi::Float32Array>();
   if (keepAlive) job.keepAlive.push_back(Napi::Persistent(array.As<Napi::Object>()));
   return {array.Data(), array.ElementLength()};
+}
+
+// An int8 call (a quantized module, inference only, on the CPU): weight matrices packed int8 (Uint8Array), biases
+// and every other tensor float32; the packed matrices must fit the spec and this CPU (int8WeightsError).
+ForwardJob checkInt8Call(Napi::Env env, ForwardJob job) {
+  const RnnSpec& spec = job.spec;
+  const RnnIo& io = job.io;
+  if (job.device >= 0) throw Napi::TypeError::New(env, "native forward: int8 runs only on the CPU");
+  if (io.saved.data) throw Napi::TypeError::New(env, "native forward: int8 runs without saving for backward");
+  for (const FloatSpan* span : {&io.input, &io.h0, &io.c0, &io.output, &io.hN, &io.cN}) {
+    if (span->data && span->type != ElemType::F32) throw Napi::TypeError::New(env, "native forward: an int8 call's tensors must be float32");
+  }
+  const size_t per = weightsPerLayerDirection(spec);
+  for (size_t i = 0; i < io.weights.size(); ++i) {
+    // per layer-direction: W_ih, W_hh, (b_ih, b_hh), (W_hr)
+    const size_t at = i % per;
+    const bool matrix = at < 2 || (spec.projSize > 0 && at == per - 1);
+    if ((io.weights[i].type == ElemType::I8) != matrix) {
+      throw Napi::TypeError::New(env, std::string("native forward: an int8 call's weight matrices must be Uint8Arrays (packed) and its biases Float32Arrays"));
+    }
+  }
+  std::string error = validate(spec, io);
+  if (error.empty()) error = cpu::int8WeightsError(spec, io);
+  if (!error.empty()) throw Napi::RangeError::New(env, error);
+  return job;
 }
 
 }  // namespace
@@ -83,16 +117,20 @@ ForwardJob unpackCall(const Napi::CallbackInfo& info, bool keepAlive, bool backw
   spec.training = boolean(s, "training");
   spec.seed = uint64_t(number(s, "seed"));
   Napi::Value dtype = s.Get("dtype");
-  if (!dtype.IsUndefined() && (!dtype.IsString() || !parseElemType(dtype.As<Napi::String>().Utf8Value(), &spec.dtype))) {
-    typeError(env, "native forward: spec.dtype must be 'float32', 'float16' or 'bfloat16'");
+  if (!dtype.IsUndefined()) {
+    const std::string name = dtype.IsString() ? dtype.As<Napi::String>().Utf8Value() : "";
+    if (name == "int8" && !backward) spec.dtype = ElemType::I8;
+    else if (!parseElemType(name, &spec.dtype)) typeError(env, "native forward: spec.dtype must be 'float32', 'float16', 'bfloat16' or 'int8'");
   }
   if (!(spec.dropout >= 0.f && spec.dropout <= 1.f)) throw Napi::RangeError::New(env, "native forward: dropout must be in [0, 1]");
 
-  // a Uint16Array on the host holds the call's half type (only bfloat16 runs there; checked below)
-  const ElemType half = backward ? ElemType::F32 : spec.dtype;
+  // a Uint16Array on the host holds the call's half type (only bfloat16 runs there; checked below); an int8 call
+  // takes Uint8Arrays (packed matrices) among its weights only
+  const bool int8 = spec.dtype == ElemType::I8;
+  const ElemType half = backward || int8 ? ElemType::F32 : spec.dtype;
   Napi::Array weights = info[1].As<Napi::Array>();
   for (uint32_t i = 0; i < weights.Length(); ++i) {
-    job.io.weights.push_back(floats(weights.Get(i), "weights[i]", false, job, keepAlive, half));
+    job.io.weights.push_back(floats(weights.Get(i), "weights[i]", false, job, keepAlive, int8 ? ElemType::I8 : half));
   }
   job.io.input = floats(info[2], "input", false, job, keepAlive, half);
   job.io.h0 = floats(info[3], "h0", true, job, keepAlive, half);
@@ -148,6 +186,7 @@ ForwardJob unpackCall(const Napi::CallbackInfo& info, bool keepAlive, bool backw
   if (cpuBf16 && job.io.cN.data && (job.io.cN.type == ElemType::F32) != floatResults) {
     throw Napi::TypeError::New(env, "native forward: output, hN and cN must share one dtype");
   }
+  if (int8) return checkInt8Call(env, std::move(job));
   if (job.io.input.type != spec.dtype && !mayBeFloat32(&job.io.input)) {
     throw Napi::TypeError::New(env, "native forward: input dtype differs from spec.dtype");
   }

@@ -34,6 +34,16 @@ bool detectBf16Dot() {
 #endif
 }
 
+bool detectInt8Dot() {
+#if defined(__x86_64__) && defined(__GNUC__)
+  const char* env = std::getenv("NODE_RNN_SIMD");
+  if (env && std::strcmp(env, "avx512") == 0) return false;
+  return avx512Bw() && __builtin_cpu_supports("avx512vnni");
+#else
+  return false;
+#endif
+}
+
 }  // namespace
 
 int simdLevel() {
@@ -43,6 +53,20 @@ int simdLevel() {
 
 bool bf16Dot() {
   static const bool dot = detectBf16Dot();
+  return dot;
+}
+
+bool avx512Bw() {
+#if defined(__x86_64__) && defined(__GNUC__)
+  static const bool bw = simdLevel() == 2 && __builtin_cpu_supports("avx512bw");
+  return bw;
+#else
+  return false;
+#endif
+}
+
+bool int8Dot() {
+  static const bool dot = detectInt8Dot();
   return dot;
 }
 

@@ -18,7 +18,7 @@ function paramsOf(module: Module): Params {
 }
 
 /** Values for `n` elements from `seed`, in [-3, 3], with one NaN/Infinity when `special`. */
-function fill(n: number, seed: number, special: boolean): Float32Array {
+export function fill(n: number, seed: number, special: boolean): Float32Array {
   const next = lcg(seed);
   const out = Float32Array.from({ length: n }, () => 3 * next());
   if (special && n > 0) out[Math.floor(((next() + 1) / 2) * n) % n] = [NaN, Infinity, -Infinity][seed % 3];
@@ -26,7 +26,7 @@ function fill(n: number, seed: number, special: boolean): Float32Array {
 }
 
 /** The bad variants of a good tensor argument; `good` itself for 'good'. */
-function twist(kind: TensorCase, good: Tensor, seed: number): unknown {
+export function twist(kind: TensorCase, good: Tensor, seed: number): unknown {
   switch (kind) {
     case 'good': return good;
     case 'disposed': { const t = good.clone(); t.dispose(); return t; }
@@ -137,14 +137,14 @@ export const moduleOptionsProperty = fc.property(
 // ---------------------------------------------------------------------------------------------------------
 // forward
 
-const moduleSpec = fc.record({
+export const moduleSpec = fc.record({
   mode: fc.constantFrom<Mode>('RNN_TANH', 'RNN_RELU', 'LSTM', 'GRU'),
   inputSize: fc.integer({ min: 1, max: 4 }), hiddenSize: fc.integer({ min: 1, max: 5 }), numLayers: fc.integer({ min: 1, max: 3 }),
   bidirectional: fc.boolean(), batchFirst: fc.boolean(), bias: fc.boolean(), proj: fc.integer({ min: 0, max: 4 }),
 });
-type ModuleSpec = typeof moduleSpec extends fc.Arbitrary<infer T> ? T : never;
+export type ModuleSpec = typeof moduleSpec extends fc.Arbitrary<infer T> ? T : never;
 
-function buildModule(s: ModuleSpec): { module: Recurrent; ref: RefModule } {
+export function buildModule(s: ModuleSpec): { module: Recurrent; ref: RefModule } {
   const base = { inputSize: s.inputSize, hiddenSize: s.hiddenSize, numLayers: s.numLayers, bidirectional: s.bidirectional, batchFirst: s.batchFirst, bias: s.bias };
   const projSize = s.mode === 'LSTM' && s.proj < s.hiddenSize ? s.proj : 0;
   const module = s.mode === 'LSTM' ? new LSTM({ ...base, projSize })

@@ -1,0 +1,280 @@
+#include "int8_forward.h"
+
+#include <algorithm>
+#include <cstring>
+#include <vector>
+
+#include "../core/dropout_mask.h"
+#include "int8_step.h"
+#include "team_plan.h"
+#include "thread_team.h"
+
+namespace rnn::cpu {
+
+namespace {
+
+const uint8_t* bytes(const float* p) { return reinterpret_cast<const uint8_t*>(p); }
+
+struct Int8Layer {
+  CellKind kind;
+  const SeqLayout* layout;
+  int inputSize, hiddenSize, outSize;
+  bool reverse;
+  const uint8_t* xq;     // the layer input quantized, row r at xq + r * int8RowBytes(inputSize)
+  const float* xScale;   // row r's scale
+  const uint8_t *wIh, *wHh, *wHr;  // packed; wHr null without projections
+  const float* bias;     // [G H]: LSTM / RNN b_ih + b_hh, GRU that for r and z and b_in for n; null without bias
+  const float* biasHn;   // GRU: b_hn [H]; else null
+  float* h;              // [B, outSize]: initial state in, final state out
+  float* c;              // LSTM: [B, hiddenSize]; else null
+  float* output;         // row r, this direction's columns at output + r * outputStride
+  int64_t outputStride;
+};
+
+// The input projection of a chunk of steps is kept in cache between its GEMM and its steps (about 512 KB of
+// float32 gate sums), instead of going through memory for the whole sequence.
+int chunkSteps(int T, int B, int GH) {
+  const int64_t perStep = int64_t(B) * GH * int64_t(sizeof(float));
+  return int(std::max<int64_t>(1, std::min<int64_t>(T, (512 << 10) / perStep)));
+}
+
+// One allocation per call, reused across calls on this thread; pieces start on 64-byte lines.
+uint8_t* workspace(size_t n) {
+  thread_local std::vector<uint8_t> buffer;
+  if (buffer.size() < n + 64) buffer.resize(n + 64);
+  const uintptr_t at = reinterpret_cast<uintptr_t>(buffer.data());
+  return buffer.data() + (64 - at % 64) % 64;
+}
+
+size_t lines(size_t n) { return (n + 63) / 64 * 64; }
+
+// One layer-direction on the team: member k owns a block of unit groups (and, with projections, of output
+// columns). Per step one phase of cell blocks and, with projections, one of h_r W_hr^T columns. Every block
+// quantizes the whole previous h itself (each needs all of it, and the scale of a row depends on all its columns),
+// which costs far less than a phase more per step.
+void recurrence(const Int8Layer& ld, int blocks) {
+  const SeqLayout& L = *ld.layout;
+  const int T = int(L.batchSizes.size()), B = L.batchSizes[0];
+  const int H = ld.hiddenSize, P = ld.outSize, I = ld.inputSize, G = gateCount(ld.kind), GH = G * H;
+  const bool proj = ld.wHr != nullptr;
+  const int U = int8Units();
+  const std::vector<int> units = blockBounds(H, blocks);  // multiples of 16, so of U
+  const std::vector<int> outCols = proj ? blockBounds(P, blocks) : units;
+  const Int8Matrix wIh = Int8Matrix::of(ld.wIh), wHh = Int8Matrix::of(ld.wHh);
+  const Int8Matrix wHr = proj ? Int8Matrix::of(ld.wHr) : Int8Matrix{};
+  const int C = chunkSteps(T, B, GH);
+  const int64_t xRow = int8RowBytes(I), hRow = int8RowBytes(std::max(P, H));
+
+  const size_t sizes[] = {
+      size_t(C) * B * GH * sizeof(float),                 // xg: the chunk's input projection
+      size_t(B) * P * sizeof(float),                      // hSpare
+      proj ? size_t(B) * H * sizeof(float) : 0,           // hFull
+      size_t(blocks) * B * hRow,                          // hq: each block's quantized h
+      size_t(blocks) * B * sizeof(float)};                // hScale
+  size_t total = 0;
+  for (size_t s : sizes) total += lines(s);
+  uint8_t* base = workspace(total);
+  uint8_t* piece[5];
+  for (int i = 0; i < 5; ++i) {
+    piece[i] = base;
+    base += lines(sizes[i]);
+  }
+  float* xg = reinterpret_cast<float*>(piece[0]);
+  float* hSpare = reinterpret_cast<float*>(piece[1]);
+  float* hFull = reinterpret_cast<float*>(piece[2]);
+  uint8_t* hq = piece[3];
+  float* hScales = reinterpret_cast<float*>(piece[4]);
+
+  const int perStep = proj ? 2 : 1;
+  BlockPhases phases(blocks, T * perStep);
+  float* const hStart = ld.h;
+  auto groupsOf = [&](const std::vector<int>& bounds, int k, int& q0, int& q1) {
+    q0 = bounds[k] / U;
+    q1 = (bounds[k + 1] + U - 1) / U;
+  };
+  // The first and last time index of the chunk that step s starts, and where step t's rows are in xg.
+  auto chunkOf = [&](int s, int& tLo, int& tHi) {
+    const int s1 = std::min(T, s + C) - 1;
+    tLo = ld.reverse ? T - 1 - s1 : s;
+    tHi = ld.reverse ? T - 1 - s : s1;
+  };
+  auto slotRow = [&](int t, int tLo) { return L.strideB == 1 ? L.rowBase[t] - L.rowBase[tLo] : int64_t(t - tLo) * B; };
+  // h_q and scales of `rows` rows of `K` columns into block k's buffers
+  auto quantize = [&](const float* src, int64_t stride, int rows, int K, int k) {
+    uint8_t* q = hq + size_t(k) * B * hRow;
+    float* s = hScales + size_t(k) * B;
+    int8QuantizeRows(Int8QuantizeArgs{src, stride, rows, K, q, hRow, s, 1});
+  };
+  auto work = [&](int phase, int k) {
+    const int s = phase / perStep;
+    const bool projection = phase % perStep == 1;
+    const int t = ld.reverse ? T - 1 - s : s;
+    const int bs = L.batchSizes[t];
+    const bool even = s % 2 == 0;
+    float* hCur = even ? hStart : hSpare;
+    float* hNext = even ? hSpare : hStart;
+    // inactive rows carry their state over; active rows go to the output
+    auto finish = [&](int c0, int c1) {
+      const size_t n = size_t(c1 - c0) * sizeof(float);
+      for (int b = bs; b < B; ++b) std::memcpy(hNext + int64_t(b) * P + c0, hCur + int64_t(b) * P + c0, n);
+      for (int b = 0; b < bs; ++b) std::memcpy(ld.output + L.row(t, b) * ld.outputStride + c0, hNext + int64_t(b) * P + c0, n);
+    };
+    if (projection) {
+      const int p0 = outCols[k], p1 = outCols[k + 1];
+      if (p1 == p0) return;
+      int q0, q1;
+      groupsOf(outCols, k, q0, q1);
+      quantize(hFull, H, bs, H, k);
+      int8Gemm(Int8GemmArgs{bs, hq + size_t(k) * B * hRow, hRow, hScales + size_t(k) * B, 1, wHr, q0, q1, nullptr, hNext, P, 0});
+      finish(p0, p1);
+      return;
+    }
+    const int j0 = units[k], j1 = units[k + 1];
+    if (j1 == j0) return;
+    int q0, q1;
+    groupsOf(units, k, q0, q1);
+    int tLo, tHi;
+    chunkOf(s - s % C, tLo, tHi);
+    if (s % C == 0) {
+      // this block's columns of the chunk's input projection (with the biases)
+      if (L.strideB == 1) {
+        const int64_t r0 = L.rowBase[tLo], rows = L.rowBase[tHi] + L.batchSizes[tHi] - r0;
+        int8Gemm(Int8GemmArgs{int(rows), ld.xq + r0 * xRow, xRow, ld.xScale + r0, 1, wIh, q0, q1, ld.bias, xg, GH, H});
+      } else {
+        for (int u = tLo; u <= tHi; ++u) {
+          const int64_t r0 = L.rowBase[u];
+          int8Gemm(Int8GemmArgs{L.batchSizes[u], ld.xq + r0 * xRow, L.strideB * xRow, ld.xScale + r0, L.strideB, wIh, q0, q1,
+                                ld.bias, xg + slotRow(u, tLo) * GH, GH, H});
+        }
+      }
+    }
+    quantize(hCur, P, bs, P, k);
+    int8Step(Int8StepArgs{ld.kind, bs, H, hq + size_t(k) * B * hRow, hRow, hScales + size_t(k) * B, wHh, q0, q1,
+                          xg + slotRow(t, tLo) * GH, GH, ld.biasHn, hCur, P, ld.c, proj ? hFull : hNext, proj ? H : P});
+    if (!proj) finish(j0, j1);
+  };
+  runTeam(blocks, [&](int rank, int size, SpinBarrier&) { phases.run(rank, size, work); });
+  // after T steps the state is in hStart again when T is even
+  if (T % 2 == 1) std::memcpy(hStart, hSpare, sizeof(float) * size_t(B) * P);
+}
+
+// The layer input's rows quantized once for both directions, on the team.
+void quantizeInput(const float* x, int64_t rows, int K, uint8_t* q, float* scales, int members) {
+  const int64_t rowBytes = int8RowBytes(K);
+  const int n = int(std::min<int64_t>(members, std::max<int64_t>(1, rows / 64)));
+  runTeam(n, [&](int rank, int size, SpinBarrier&) {
+    const int64_t chunk = (rows + size - 1) / size, r0 = std::min(rows, rank * chunk), r1 = std::min(rows, r0 + chunk);
+    int8QuantizeRows(Int8QuantizeArgs{x + r0 * K, K, r1 - r0, K, q + r0 * rowBytes, rowBytes, scales + r0, 1});
+  });
+}
+
+}  // namespace
+
+std::string int8WeightsError(const RnnSpec& spec, const RnnIo& io) {
+  const int H = spec.hiddenSize, P = spec.outSize(), G = spec.gates();
+  size_t w = 0;
+  for (int l = 0; l < spec.numLayers; ++l) {
+    for (int d = 0; d < spec.directions(); ++d) {
+      const FloatSpan& ih = io.weights[w++];
+      const FloatSpan& hh = io.weights[w++];
+      std::string err = int8PackedError(bytes(ih.data), ih.size, G, H, spec.layerInputSize(l));
+      if (err.empty()) err = int8PackedError(bytes(hh.data), hh.size, G, H, P);
+      if (spec.bias) w += 2;
+      if (err.empty() && spec.projSize > 0) {
+        const FloatSpan& hr = io.weights[w++];
+        err = int8PackedError(bytes(hr.data), hr.size, 1, P, H);
+      }
+      if (!err.empty()) return "native check: " + err;
+    }
+  }
+  return "";
+}
+
+void rnnForwardCpuInt8(const RnnSpec& spec, const RnnIo& io) {
+  const SeqLayout layout = SeqLayout::of(spec);
+  const std::vector<LayerWeights> weights = layerWeights(spec, io);
+  const int B = spec.batch, H = spec.hiddenSize, P = spec.outSize(), D = spec.directions(), G = gateCount(spec.kind);
+  const bool lstm = hasCellState(spec.kind), gru = spec.kind == CellKind::Gru;
+  const int64_t layerOut = layout.rows * D * P;
+  const int T = spec.seqLen;
+
+  // Inter-layer outputs ping-pong between two buffers; the last layer writes the caller's output. Kept between
+  // calls on this thread (the quantized input alone is as large as the weights at batch 64: allocating and
+  // faulting it in every call cost more than quantizing it).
+  thread_local std::vector<float> buffers, c, h, bias, biasHn, xScale;
+  thread_local std::vector<uint8_t> xq;
+  auto atLeast = [](auto& v, size_t n) {
+    if (v.size() < n) v.resize(n);
+  };
+  const int maxIn = std::max(spec.inputSize, D * P);
+  atLeast(buffers, spec.numLayers > 1 ? size_t(layerOut) * (spec.numLayers > 2 ? 2 : 1) : 0);
+  atLeast(c, lstm ? size_t(B) * H : 0);
+  atLeast(h, size_t(B) * P);
+  atLeast(bias, size_t(G) * H);
+  atLeast(biasHn, gru ? H : 0);
+  atLeast(xq, size_t(layout.rows) * int8RowBytes(maxIn));
+  atLeast(xScale, size_t(layout.rows));
+  const size_t hSize = size_t(B) * P, cSize = size_t(B) * H;
+  const int blocks = teamSizeFor(T, B, G * H, P, H, kForwardMinWork);
+
+  const float* in = io.input.data;
+  int inSize = spec.inputSize;
+  for (int l = 0; l < spec.numLayers; ++l) {
+    const bool last = l == spec.numLayers - 1;
+    float* out = last ? io.output.data : buffers.data() + size_t(l % 2) * layerOut;
+    quantizeInput(in, layout.rows, inSize, xq.data(), xScale.data(), blocks);
+    for (int d = 0; d < D; ++d) {
+      const int ld = l * D + d;
+      const size_t hAt = size_t(ld) * B * P, cAt = size_t(ld) * B * H;
+      if (io.h0.data) std::memcpy(h.data(), io.h0.data + hAt, sizeof(float) * hSize);
+      else std::fill(h.begin(), h.begin() + hSize, 0.f);
+      if (lstm) {
+        if (io.c0.data) std::memcpy(c.data(), io.c0.data + cAt, sizeof(float) * cSize);
+        else std::fill(c.begin(), c.begin() + cSize, 0.f);
+      }
+      const LayerWeights& w = weights[ld];
+      // b_ih + b_hh summed once in float32; GRU keeps b_hn apart because r scales it
+      if (w.bIh) {
+        const int summed = gru ? 2 * H : G * H;
+        for (int j = 0; j < summed; ++j) bias[j] = w.bIh[j] + w.bHh[j];
+        if (gru) {
+          for (int j = 0; j < H; ++j) {
+            bias[2 * H + j] = w.bIh[2 * H + j];
+            biasHn[j] = w.bHh[2 * H + j];
+          }
+        }
+      }
+      recurrence(Int8Layer{spec.kind, &layout, inSize, H, P, d == 1, xq.data(), xScale.data(), bytes(w.wIh), bytes(w.wHh),
+                           w.wHr ? bytes(w.wHr) : nullptr, w.bIh ? bias.data() : nullptr,
+                           gru && w.bIh ? biasHn.data() : nullptr, h.data(), lstm ? c.data() : nullptr, out + d * P,
+                           int64_t(D) * P},
+                 blocks);
+      std::memcpy(io.hN.data + hAt, h.data(), sizeof(float) * hSize);
+      if (lstm) std::memcpy(io.cN.data + cAt, c.data(), sizeof(float) * cSize);
+    }
+    if (!last && spec.training && spec.dropout > 0.f) {
+      const float scale = dropoutScale(spec.dropout);
+      for (int64_t i = 0; i < layerOut; ++i) out[i] = dropoutDrops(spec.seed + l, uint64_t(i), spec.dropout) ? 0.f : out[i] * scale;
+    }
+    in = out;
+    inSize = D * P;
+  }
+}
+
+void int8Linear(const uint8_t* packed, const float* bias, const float* x, int64_t rows, int K, int N, float* out) {
+  const Int8Matrix w = Int8Matrix::of(packed);
+  const int64_t rowBytes = int8RowBytes(K);
+  std::vector<uint8_t> q(size_t(rows) * rowBytes);
+  std::vector<float> scales(static_cast<size_t>(rows));
+  const int groups = int8Groups(N);
+  // one member per share of unit groups, when there is work enough to hand over
+  const int members = rows * int64_t(N) * K >= (int64_t(1) << 20) ? std::max(1, std::min(getNumThreads(), groups)) : 1;
+  quantizeInput(x, rows, K, q.data(), scales.data(), members);
+  runTeam(members, [&](int rank, int size, SpinBarrier&) {
+    int q0, q1;
+    shareOf(groups, rank, size, 1, q0, q1);
+    if (q1 > q0) int8Gemm(Int8GemmArgs{int(rows), q.data(), rowBytes, scales.data(), 1, w, q0, q1, bias, out, N, 0});
+  });
+}
+
+}  // namespace rnn::cpu

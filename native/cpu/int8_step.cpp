@@ -1,0 +1,362 @@
+// The int8 quantization, GEMM and step: tiles of MR rows x one unit group (int8_tiles.h), each followed by its
+// float32 epilogue. Compiled once per kernel family; int8Family() picks one per call.
+//
+// Levels must agree bit for bit. GCC would contract a * b + c into one FMA where the target has FMAs (AVX2,
+// AVX-512) but not in the baseline, and the results would differ in the last bit (and then more, through the
+// recurrence); so contraction is off in this file, and the multiply-adds worth fusing are written as explicit
+// fused multiply-adds (activations_fused.h), which round once at every level.
+#pragma GCC optimize("fp-contract=off")
+
+#include "int8_step.h"
+
+#include <algorithm>
+#include <cfloat>
+#include <cmath>
+
+#include "activations_fused.h"
+#include "activations_vec.h"
+#include "int8_tiles.h"
+#include "simd_clones.h"
+#include "simd_level.h"
+
+// Wide vectors pass between always-inlined helpers only, so GCC's ABI note does not apply.
+#pragma GCC diagnostic ignored "-Wpsabi"
+
+namespace rnn::cpu {
+
+namespace {
+
+// ---- quantization of activation rows ----
+
+// (v + kRound) - kRound rounds |v| < 2^22 to the nearest integer, ties to even (the float32 ulp at 1.5 * 2^23 is 1).
+constexpr float kRound = 12582912.f;
+
+template <int L>
+RNN_INLINE void quantizeRow(const float* x, int K, uint8_t* q, int64_t rowBytes, float* scale, bool vnni) {
+  using F = typename vec::Types<L>::F;
+  using I = typename vec::Types<L>::I;
+  // max |x|, and whether any value is NaN or infinite (NaN fails every comparison, so it is tracked apart)
+  F mv = F{};
+  I badv = I{};
+  int k = 0;
+  for (; k + L <= K; k += L) {
+    F v = vec::load<F>(x + k);
+    v = v < 0.f ? -v : v;
+    badv |= ~(v <= FLT_MAX);
+    mv = v > mv ? v : mv;
+  }
+  float mx = 0.f;
+  bool bad = false;
+  for (int i = 0; i < L; ++i) {
+    mx = mv[i] > mx ? mv[i] : mx;
+    bad = bad || badv[i] != 0;
+  }
+  for (int j = k; j < K; ++j) {
+    const float v = std::fabs(x[j]);
+    bad = bad || !(v <= FLT_MAX);
+    mx = v > mx ? v : mx;
+  }
+  const float inv = 127.f / mx;
+  if (bad || !(inv <= FLT_MAX)) {
+    // zeros (or a subnormal maximum): scale 0; NaN or infinity: scale NaN, which every result of the row takes
+    *scale = bad ? NAN : 0.f;
+    std::fill(q, q + rowBytes, vnni ? uint8_t(128) : uint8_t(0));
+    return;
+  }
+  *scale = mx / 127.f;
+  k = 0;
+  if (vnni) {
+    typedef uint8_t Bytes __attribute__((vector_size(L)));
+    for (; k + L <= K; k += L) {
+      const F r = (vec::load<F>(x + k) * inv + kRound) - kRound;
+      const Bytes b = __builtin_convertvector(__builtin_convertvector(r, I) + 128, Bytes);
+      std::memcpy(q + k, &b, sizeof b);
+    }
+    for (; k < K; ++k) q[k] = uint8_t(int((x[k] * inv + kRound) - kRound) + 128);
+    std::fill(q + K, q + rowBytes, uint8_t(128));
+  } else {
+    typedef int16_t Shorts __attribute__((vector_size(2 * L)));
+    int16_t* s = reinterpret_cast<int16_t*>(q);
+    for (; k + L <= K; k += L) {
+      const F r = (vec::load<F>(x + k) * inv + kRound) - kRound;
+      const Shorts v = __builtin_convertvector(__builtin_convertvector(r, I), Shorts);
+      std::memcpy(s + k, &v, sizeof v);
+    }
+    for (; k < K; ++k) s[k] = int16_t(int((x[k] * inv + kRound) - kRound));
+    std::fill(s + K, s + rowBytes / 2, int16_t(0));
+  }
+}
+
+template <int L>
+RNN_INLINE void quantizeImpl(const Int8QuantizeArgs& a) {
+  const bool vnni = int8Family() == Int8Family::Vnni;
+  const int64_t rowBytes = int8RowBytes(a.K);
+  for (int64_t r = 0; r < a.rows; ++r) {
+    quantizeRow<L>(a.x + r * a.xStride, a.K, a.q + r * a.qStride, rowBytes, a.scales + r * a.scaleStride, vnni);
+  }
+}
+
+RNN_DEFINE_DISPATCHED_FOR(Int8QuantizeArgs, quantizeRows, quantizeImpl)
+
+// ---- GEMM and step ----
+
+enum Cell : int { kTanh = 0, kRelu = 1, kLstm = 2, kGru = 3 };
+
+constexpr int gatesOf(int cell) { return cell == kLstm ? 4 : cell == kGru ? 3 : 1; }
+
+// The exact sum (minus Vnni's offset term) as float32.
+RNN_INLINE float sumOf(int32_t sum, int32_t correction) { return float(int32_t(uint32_t(sum) - uint32_t(correction))); }
+
+// The one rounding sequence every level uses: sum * (row scale * weight scale), or fused with an addend.
+RNN_INLINE float dequantize(int32_t sum, int32_t correction, float rowScale, float weightScale) {
+  return sumOf(sum, correction) * (rowScale * weightScale);
+}
+
+RNN_INLINE float dequantizeAdd(int32_t sum, int32_t correction, float rowScale, float weightScale, float add) {
+  return fused::fma(sumOf(sum, correction), rowScale * weightScale, add);
+}
+
+// The cell on units [j0, j1) of one row's gate sums (block k of unit j at g + k * U + j; GRU's fourth block is
+// W_hn h + b_hn), L units at a time: the float32 math of packed_step / bf16_step, with fused multiply-adds.
+template <int L, int U, int CellT>
+RNN_INLINE void cellUnits(const float* g, const Int8StepArgs& a, int64_t b, int unit0, int j0, int j1) {
+  using V = fused::Lanes<L>;
+  using fused::fma;
+  float* h = a.hNew + b * a.hNewStride + unit0;
+  if (CellT == kLstm) {
+    float* c = a.c + b * a.H + unit0;
+    for (int j = j0; j < j1; j += L) {
+      const auto i = V::sigmoid(V::load(g + j));
+      const auto f = V::sigmoid(V::load(g + U + j));
+      const auto cell = V::tanh(V::load(g + 2 * U + j));
+      const auto o = V::sigmoid(V::load(g + 3 * U + j));
+      const auto cNew = fma(f, V::load(c + j), i * cell);
+      V::store(c + j, cNew);
+      V::store(h + j, o * V::tanh(cNew));
+    }
+  } else if (CellT == kGru) {
+    // n = tanh(x_n + b_in + r (h_n + b_hn)), h' = (1 - z) n + z h
+    const float* hPrev = a.hPrev + b * a.hPrevStride + unit0;
+    for (int j = j0; j < j1; j += L) {
+      const auto r = V::sigmoid(V::load(g + j));
+      const auto z = V::sigmoid(V::load(g + U + j));
+      const auto n = V::tanh(fma(r, V::load(g + 3 * U + j), V::load(g + 2 * U + j)));
+      V::store(h + j, fma(z, V::load(hPrev + j) - n, n));
+    }
+  } else if (CellT == kTanh) {
+    for (int j = j0; j < j1; j += L) V::store(h + j, V::tanh(V::load(g + j)));
+  } else {
+    // pre < 0 rather than pre > 0 so that NaN passes through, as in PyTorch
+    for (int j = j0; j < j1; j += L) {
+      const auto pre = V::load(g + j);
+      V::store(h + j, pre < 0.f ? typename V::F{} : pre);
+    }
+  }
+}
+
+// A tile of `rows` <= MR rows through Kernel::tile instantiated for exactly that many.
+template <class Kernel, int MR>
+RNN_INLINE void tileRows(const int8::Tile& t, int rows, int32_t* out) {
+  if constexpr (MR > 1) {
+    if (rows == MR) return Kernel::template tile<MR>(t, out);
+    return tileRows<Kernel, MR - 1>(t, rows, out);
+  } else {
+    Kernel::template tile<1>(t, out);
+  }
+}
+
+// Groups outer (a panel is reused by every row tile while it is in cache), row tiles inner.
+template <int U, int MR, int G, class Kernel>
+RNN_INLINE void gemmTiles(const Int8GemmArgs& a, Kernel&& kernel) {
+  constexpr int W = G * U;
+  alignas(64) int32_t acc[MR * W];
+  const int N = a.w.N;
+  for (int q = a.q0; q < a.q1; ++q) {
+    const int unit0 = q * U, units = std::min(U, N - unit0);
+    const int32_t* corrections = a.w.corrections(q);
+    const float* scales = a.w.scales(q);
+    for (int r = 0; r < a.rows; r += MR) {
+      const int rows = std::min(MR, a.rows - r);
+      kernel(int8::Tile{a.a + r * a.aStride, a.aStride, a.w.steps, a.w.panel(q)}, rows, acc);
+      for (int m = 0; m < rows; ++m) {
+        const float s = a.aScale[(r + m) * a.aScaleStride];
+        for (int g = 0; g < G; ++g) {
+          const int32_t* sum = acc + m * W + g * U;
+          const int32_t* corr = corrections + g * U;
+          const float* ws = scales + g * U;
+          float* dst = a.out + (r + m) * a.outStride + g * a.gateStride + unit0;
+          if (a.bias) {
+            const float* bias = a.bias + int64_t(g) * N + unit0;
+            for (int u = 0; u < units; ++u) dst[u] = dequantizeAdd(sum[u], corr[u], s, ws[u], bias[u]);
+          } else {
+            for (int u = 0; u < units; ++u) dst[u] = dequantize(sum[u], corr[u], s, ws[u]);
+          }
+        }
+      }
+    }
+  }
+}
+
+template <int L, int U, int MR, int CellT, class Kernel>
+RNN_INLINE void stepTiles(const Int8StepArgs& a, Kernel&& kernel) {
+  constexpr int G = gatesOf(CellT), W = G * U;
+  alignas(64) int32_t acc[MR * W];
+  alignas(64) float gates[4 * U];
+  const int H = a.H;
+  for (int q = a.q0; q < a.q1; ++q) {
+    const int unit0 = q * U, units = std::min(U, H - unit0), full = units == U ? U : 0;
+    const int32_t* corrections = a.w.corrections(q);
+    const float* scales = a.w.scales(q);
+    for (int r = 0; r < a.rows; r += MR) {
+      const int rows = std::min(MR, a.rows - r);
+      kernel(int8::Tile{a.h + r * a.hStride, a.hStride, a.w.steps, a.w.panel(q)}, rows, acc);
+      for (int m = 0; m < rows; ++m) {
+        const int64_t b = r + m;
+        const float s = a.hScale[b];
+        const float* xg = a.xg + b * a.xgStride + unit0;
+        for (int g = 0; g < G; ++g) {
+          const int32_t* sum = acc + m * W + g * U;
+          const int32_t* corr = corrections + g * U;
+          const float* ws = scales + g * U;
+          if (CellT == kGru && g == 2) {
+            // r scales W_hn h + b_hn, so it stays apart from the input part
+            const float* bHn = a.biasHn ? a.biasHn + unit0 : nullptr;
+            for (int u = 0; u < units; ++u) {
+              gates[2 * U + u] = xg[2 * H + u];
+              gates[3 * U + u] = bHn ? dequantizeAdd(sum[u], corr[u], s, ws[u], bHn[u]) : dequantize(sum[u], corr[u], s, ws[u]);
+            }
+          } else {
+            for (int u = 0; u < units; ++u) gates[g * U + u] = dequantizeAdd(sum[u], corr[u], s, ws[u], xg[int64_t(g) * H + u]);
+          }
+        }
+        cellUnits<L, U, CellT>(gates, a, b, unit0, 0, full);
+        cellUnits<1, U, CellT>(gates, a, b, unit0, full, units);
+      }
+    }
+  }
+}
+
+template <class Kernel, int MR, int L, int U>
+struct Level {
+  template <int CellT>
+  static RNN_INLINE void step(const Int8StepArgs& a) {
+    stepTiles<L, U, MR, CellT>(a, [](const int8::Tile& t, int rows, int32_t* out) {
+      tileRows<typename Kernel::template Of<gatesOf(CellT)>, MR>(t, rows, out);
+    });
+  }
+  template <int G>
+  static RNN_INLINE void gemm(const Int8GemmArgs& a) {
+    gemmTiles<U, MR, G>(a, [](const int8::Tile& t, int rows, int32_t* out) {
+      tileRows<typename Kernel::template Of<G>, MR>(t, rows, out);
+    });
+  }
+};
+
+// ---- baseline: 16 units, 4 rows, vectors of 4 ----
+
+struct BaseKernel {
+  template <int G>
+  struct Of {
+    template <int R>
+    static void tile(const int8::Tile& t, int32_t* out) { int8::tilePlain<16, R, G>(t, out); }
+  };
+};
+using BaseLevel = Level<BaseKernel, 4, 4, 16>;
+
+template <int C> struct StepBase { static void run(const Int8StepArgs& a) { BaseLevel::step<C>(a); } };
+template <int G> struct GemmBase { static void run(const Int8GemmArgs& a) { BaseLevel::gemm<G>(a); } };
+
+#if RNN_INT8_X86
+
+// ---- AVX2: 8 units, 3 rows ----
+
+struct Avx2Kernel {
+  template <int G>
+  struct Of {
+    template <int R>
+    RNN_TARGET_AVX2I static void tile(const int8::Tile& t, int32_t* out) { int8::tilePairs256<R, G>(t, out); }
+  };
+};
+using Avx2Level = Level<Avx2Kernel, 3, 8, 8>;
+
+template <int C> struct StepAvx2 { RNN_TARGET_AVX2I static void run(const Int8StepArgs& a) { Avx2Level::step<C>(a); } };
+template <int G> struct GemmAvx2 { RNN_TARGET_AVX2I static void run(const Int8GemmArgs& a) { Avx2Level::gemm<G>(a); } };
+
+// ---- AVX512BW without VNNI: 16 units, 4 rows (with 6, GCC spilled the accumulators every k-step) ----
+
+struct Avx512Kernel {
+  template <int G>
+  struct Of {
+    template <int R>
+    RNN_TARGET_AVX512BW static void tile(const int8::Tile& t, int32_t* out) { int8::tilePairs512<R, G>(t, out); }
+  };
+};
+using Avx512Level = Level<Avx512Kernel, 4, 16, 16>;
+
+template <int C> struct StepAvx512 { RNN_TARGET_AVX512BW static void run(const Int8StepArgs& a) { Avx512Level::step<C>(a); } };
+template <int G> struct GemmAvx512 { RNN_TARGET_AVX512BW static void run(const Int8GemmArgs& a) { Avx512Level::gemm<G>(a); } };
+
+// ---- AVX512_VNNI: 16 units, 6 rows ----
+
+struct VnniKernel {
+  template <int G>
+  struct Of {
+    template <int R>
+    RNN_TARGET_VNNI static void tile(const int8::Tile& t, int32_t* out) { int8::tileVnni<R, G>(t, out); }
+  };
+};
+using VnniLevel = Level<VnniKernel, 6, 16, 16>;
+
+template <int C> struct StepVnni { RNN_TARGET_VNNI static void run(const Int8StepArgs& a) { VnniLevel::step<C>(a); } };
+template <int G> struct GemmVnni { RNN_TARGET_VNNI static void run(const Int8GemmArgs& a) { VnniLevel::gemm<G>(a); } };
+
+#endif
+
+template <template <int> class Fn>
+void forCell(CellKind kind, const Int8StepArgs& a) {
+  switch (kind) {
+    case CellKind::Lstm: return Fn<kLstm>::run(a);
+    case CellKind::Gru: return Fn<kGru>::run(a);
+    case CellKind::RnnRelu: return Fn<kRelu>::run(a);
+    default: return Fn<kTanh>::run(a);
+  }
+}
+
+template <template <int> class Fn>
+void forGates(const Int8GemmArgs& a) {
+  switch (a.w.gates) {
+    case 4: return Fn<4>::run(a);
+    case 3: return Fn<3>::run(a);
+    default: return Fn<1>::run(a);
+  }
+}
+
+}  // namespace
+
+void int8QuantizeRows(const Int8QuantizeArgs& a) { quantizeRows(a); }
+
+void int8Step(const Int8StepArgs& a) {
+#if RNN_INT8_X86
+  switch (int8Family()) {
+    case Int8Family::Vnni: return forCell<StepVnni>(a.kind, a);
+    case Int8Family::Avx512: return forCell<StepAvx512>(a.kind, a);
+    case Int8Family::Avx2: return forCell<StepAvx2>(a.kind, a);
+    default: break;
+  }
+#endif
+  forCell<StepBase>(a.kind, a);
+}
+
+void int8Gemm(const Int8GemmArgs& a) {
+#if RNN_INT8_X86
+  switch (int8Family()) {
+    case Int8Family::Vnni: return forGates<GemmVnni>(a);
+    case Int8Family::Avx512: return forGates<GemmAvx512>(a);
+    case Int8Family::Avx2: return forGates<GemmAvx2>(a);
+    default: break;
+  }
+#endif
+  forGates<GemmBase>(a);
+}
+
+}  // namespace rnn::cpu
