@@ -1,7 +1,8 @@
 #!/bin/bash
 # Builds the addon with its CUDA backend on the emulated device (emu.h, emu_runtime.cpp): every native source as
 # for the GPU build (RNN_WITH_CUDA), the .cu files through transform.py, g++ instead of nvcc, no CUDA libraries.
-# Output: build/emu/node_rnn.node; run the suite on it with NODE_RNN_ADDON=build/emu/node_rnn.node (run.sh does).
+# Output: build/emu/node_rnn.node; run-suites.sh runs the CUDA specs on it (NODE_RNN_ADDON=build/emu/node_rnn.node).
+# Incremental: a source is recompiled when it, or any header or emulator file, is newer than its object.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 source scripts/cuda-include.sh
@@ -14,23 +15,32 @@ blas_include=$(dirname "$(find /usr/include /usr/local/include -name cblas.h 2>/
 common=(-std=c++20 -O2 -fPIC -pthread -DNAPI_VERSION=8 -DNAPI_CPP_EXCEPTIONS -DNODE_ADDON_API_DISABLE_DEPRECATED -DRNN_WITH_CUDA
         '-DRNN_CUDA_REASON="emulated device"' -I"$node_include" -I"$addon_include" -I"$blas_include" -Inative/cuda
         -Iscripts/cuda-stub -I"$cuda_include")
+# the CUDA sources (and the emulator) see the emulated runtime; its cuBLAS multiplies through the CPU's BLAS
+emulated=(-DEMU_CBLAS -include scripts/cuda-emu/emu.h)
 jobs=()
 for f in native/cuda/*.cu; do
-  python3 scripts/cuda-emu/transform.py "$f" "$out/src/$(basename "$f" .cu).cu.cpp"
-  jobs+=("$out/src/$(basename "$f" .cu).cu.cpp")
+  gen="$out/src/$(basename "$f" .cu).cu.cpp"
+  python3 scripts/cuda-emu/transform.py "$f" "$gen.new"
+  # replaced only when it changed, so that its object is not rebuilt needlessly
+  if cmp -s "$gen.new" "$gen"; then rm "$gen.new"; else mv "$gen.new" "$gen"; fi
+  jobs+=("$gen")
 done
 jobs+=(native/core/*.cpp native/cpu/*.cpp native/binding/*.cpp native/cuda/*.cpp scripts/cuda-emu/emu_runtime.cpp)
+# the compiler flags, rewritten only when they change (a change rebuilds everything)
+echo "${common[*]} ${emulated[*]}" > "$out/flags.new"
+if cmp -s "$out/flags.new" "$out/flags"; then rm "$out/flags.new"; else mv "$out/flags.new" "$out/flags"; fi
+# the newest header, emulator file or flags file: an object older than it is rebuilt
+newest_header=$(find native scripts/cuda-emu/emu.h scripts/cuda-emu/transform.py scripts/cuda-stub "$out/flags" -type f \
+                  \( -name '*.h' -o -name '*.cuh' -o -name '*.py' -o -name flags \) -printf '%T@ %p\n' | sort -n | tail -n 1 | cut -d' ' -f2)
 compile() {
   local f=$1 o
   o="$out/obj/$(echo "$f" | tr '/' '_').o"
+  if [ -f "$o" ] && [ "$o" -nt "$f" ] && [ "$o" -nt "$newest_header" ]; then return 0; fi
   case "$f" in
     native/core/* | native/cpu/*) g++ "${common[@]}" -c "$f" -o "$o" ;;
-    *) g++ "${common[@]}" -include scripts/cuda-emu/emu.h -c "$f" -o "$o" ;;
+    *) g++ "${common[@]}" "${emulated[@]}" -c "$f" -o "$o" ;;
   esac
 }
-export -f compile
-export out
-export common_str="${common[*]}"
 pids=()
 fail=0
 for f in "${jobs[@]}"; do

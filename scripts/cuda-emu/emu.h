@@ -1,10 +1,12 @@
-// Runs this project's CUDA kernels on the CPU, where no GPU is (CI). Every GPU thread of a launch is a fiber
-// (ucontext) on the calling OS thread: a block's fibers run round-robin, switching at __syncthreads, warp
-// shuffles and grid-barrier polls, so barriers, shuffles and a cooperative grid (all its blocks scheduled
-// together) behave as on a GPU, deterministically. Kernels launched with <<<>>> come through transform.py, which
-// rewrites launches into emu::launcher(...)(args) and shared-memory declarations into per-block storage. The
-// CUDA runtime and cuBLAS calls are answered by emu_runtime.cpp (host memory, streams that run work as it is
-// issued or record it while captured into a graph). Not a CUDA implementation: what this project's code uses.
+// Runs this project's CUDA kernels on the CPU, where no GPU is (CI). Every GPU thread of a launch runs on a fiber
+// of the calling OS thread, deterministically: a fiber runs the launch's threads one after another until one
+// waits (__syncthreads, a warp shuffle, a grid-barrier poll); only then does the next thread get a fiber of its
+// own, and the waiting fibers run round-robin. So kernels without barriers cost a function call per thread,
+// while barriers, shuffles and a cooperative grid (all its blocks scheduled together) behave as on a GPU.
+// Kernels launched with <<<>>> come through transform.py, which rewrites launches into emu::launcher(...)(args)
+// and shared-memory declarations into per-block storage. The CUDA runtime and cuBLAS calls are answered by
+// emu_runtime.cpp (host memory, streams that run work as it is issued or record it while captured into a graph).
+// Not a CUDA implementation: what this project's code uses.
 #pragma once
 #define RNN_CUDA_EMULATION 1
 
@@ -39,33 +41,30 @@ struct Block {
   unsigned arrived = 0, generation = 0;  // __syncthreads
   bool anyFalse = false;                  // __syncthreads_and
   std::vector<unsigned> warpArrived, warpGeneration;
-  std::vector<float> warpValues;  // [warps][32]
+  std::vector<float> warpValues;  // [2][threads]: shuffles alternate halves
   std::vector<float4> dynamicShared;
   std::map<int, std::vector<double>> staticShared;  // by source line
 };
 
 struct Fiber {
-  ucontext_t context;
-  std::vector<char> stack;
-  bool done = false;
-  uint3 thread, block;
+  void* sp = nullptr;       // its saved stack pointer while switched out (x86-64)
+  ucontext_t context;       // the same elsewhere
+  char* stack = nullptr;    // kStackBytes of its OS thread's stack arena
+  uint3 thread, block;      // the GPU thread it runs now
+  dim3 grid, blockShape;    // of its launch
   Block* owner = nullptr;
-  const std::function<void()>* body = nullptr;
+  struct Group* group = nullptr;
 };
 
-// One per OS thread: the launch it is running.
-struct Scheduler {
-  ucontext_t main;
-  Fiber* current = nullptr;
-  dim3 grid, blockShape;
-};
-Scheduler& scheduler();
+// The fiber running on this OS thread (null outside kernels). Read for every threadIdx, hence initial-exec: one
+// load, not a __tls_get_addr call (8 bytes of the static TLS that glibc keeps for dlopen'ed libraries).
+extern thread_local Fiber* tCurrent __attribute__((tls_model("initial-exec")));
 
 // Where the current GPU thread is (kernels read threadIdx etc. through these macros).
-inline uint3& currentThread() { return scheduler().current->thread; }
-inline uint3& currentBlock() { return scheduler().current->block; }
-inline Block& currentBlockState() { return *scheduler().current->owner; }
-void yield();  // back to the scheduler (the fiber runs again on its next turn)
+inline uint3& currentThread() { return tCurrent->thread; }
+inline uint3& currentBlock() { return tCurrent->block; }
+inline Block& currentBlockState() { return *tCurrent->owner; }
+void yield();  // to the next fiber of the launch (this one runs again on its next turn)
 
 // Runs `blocks` (their indices) of a grid: each block's threads as fibers. A cooperative launch passes every block
 // at once (they may wait for each other); an ordinary one, one block at a time.
@@ -120,8 +119,8 @@ Counters& counters();
 
 #define threadIdx (::emu::currentThread())
 #define blockIdx (::emu::currentBlock())
-#define blockDim (::emu::scheduler().blockShape)
-#define gridDim (::emu::scheduler().grid)
+#define blockDim (::emu::tCurrent->blockShape)
+#define gridDim (::emu::tCurrent->grid)
 
 // nvcc's C++ overloads of the runtime calls that take a kernel (a function, not a const void*).
 template <class F>
