@@ -1,6 +1,7 @@
 // float16 / bfloat16 on a GPU: device storage and conversions (bit for bit against the host conversion),
 // factories and printing, modules converted in place on the device, and every PyTorch reference case run in
-// bfloat16 (relative error <= 2e-2) and float16 (<= 1e-2) against the float64 reference, sync and async.
+// bfloat16 (relative error <= 2e-2) and float16 (<= 1e-2) against the float64 reference (or 1.5x what rounding the
+// case's parameters and inputs costs by itself, where that is more, as test/cpu-bf16.test.ts), sync and async.
 // Without a CUDA build and device the whole file is skipped, saying why.
 import { strict as assert } from 'node:assert';
 import {
@@ -127,11 +128,19 @@ describe('cuda half precision', function () {
   });
 });
 
-/** The case on CUDA in `dtype`: parameters loaded in float32, then converted in place; results widened to compare. */
-async function runHalfFixture(file: string, dtype: Half, tolerance: number): Promise<void> {
+/**
+ * The case on CUDA in `dtype`: parameters loaded in float32, then converted in place; results widened to compare.
+ * Rounding the parameters and inputs to `dtype` alone costs some error (float32 math on the rounded values, on the
+ * CPU): in bfloat16 080-LSTMCell (35 inputs, 3 small outputs) loses 2.2e-2 that way, so a case may exceed the
+ * bound by as much.
+ */
+async function runHalfFixture(file: string, dtype: Half, bound: number): Promise<void> {
   const f = loadFixture(file);
   const module = buildModule(f);
   module.loadStateDict(Object.fromEntries(module.namedParameters().map(([name]) => [name, f.tensors[name]])));
+  module.to(dtype).float();
+  const rounded = forwardCase(f, module, { place: (t) => t.to(dtype).float(), toHost: (t) => t, sync: noGrad });
+  const tolerance = Math.max(bound, 1.5 * compareForward(f, rounded.run(), Infinity));
   module.to('cuda', dtype);
   assert.equal(module.dtype, dtype);
   const c = forwardCase(f, module, {

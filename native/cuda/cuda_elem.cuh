@@ -17,9 +17,15 @@ template <class T>
 __device__ __forceinline__ T fromFloat(float v);
 template <>
 __device__ __forceinline__ float fromFloat<float>(float v) { return v; }
+// A NaN is stored as the quiet NaN that the host conversions (lib/half.ts) and PyTorch's CPU write (0x7e00,
+// 0x7fc0), not CUDA's own (0x7fff): a tensor's bits then do not depend on the side that converted it.
 template <>
-__device__ __forceinline__ F16Bits fromFloat<F16Bits>(float v) { return F16Bits{__half_as_ushort(__float2half_rn(v))}; }
+__device__ __forceinline__ F16Bits fromFloat<F16Bits>(float v) {
+  return F16Bits{isnan(v) ? static_cast<unsigned short>(0x7e00) : __half_as_ushort(__float2half_rn(v))};
+}
 template <>
-__device__ __forceinline__ BF16Bits fromFloat<BF16Bits>(float v) { return BF16Bits{__bfloat16_as_ushort(__float2bfloat16_rn(v))}; }
+__device__ __forceinline__ BF16Bits fromFloat<BF16Bits>(float v) {
+  return BF16Bits{isnan(v) ? static_cast<unsigned short>(0x7fc0) : __bfloat16_as_ushort(__float2bfloat16_rn(v))};
+}
 
 }  // namespace rnn::cuda

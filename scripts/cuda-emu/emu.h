@@ -57,8 +57,9 @@ struct Fiber {
 };
 
 // The fiber running on this OS thread (null outside kernels). Read for every threadIdx, hence initial-exec: one
-// load, not a __tls_get_addr call (8 bytes of the static TLS that glibc keeps for dlopen'ed libraries).
-extern thread_local Fiber* tCurrent __attribute__((tls_model("initial-exec")));
+// load, not a __tls_get_addr call (8 bytes of the static TLS that glibc keeps for dlopen'ed libraries), and
+// constinit: no check for a thread-local initializer either.
+extern constinit thread_local Fiber* tCurrent __attribute__((tls_model("initial-exec")));
 
 // Where the current GPU thread is (kernels read threadIdx etc. through these macros).
 inline uint3& currentThread() { return tCurrent->thread; }
