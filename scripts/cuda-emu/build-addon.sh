@@ -8,11 +8,19 @@ cd "$(dirname "$0")/../.."
 source scripts/cuda-include.sh
 if [ -z "$cuda_include" ]; then exit 0; fi
 out=build/emu
+optimize=(-O2)
+link=()
+# EMU_SANITIZE=1: with AddressSanitizer into build/emu-asan (run it with LD_PRELOAD of libasan, as asan.sh does)
+if [ "${EMU_SANITIZE:-0}" = 1 ]; then
+  out=build/emu-asan
+  optimize=(-O1 -g -fsanitize=address -fno-omit-frame-pointer)
+  link=(-fsanitize=address)
+fi
 mkdir -p "$out/src" "$out/obj"
 node_include=$(node -p "require('path').join(process.execPath, '..', '..', 'include', 'node')")
 addon_include=$(node -p "require('node-addon-api').include_dir")
 blas_include=$(dirname "$(find /usr/include /usr/local/include -name cblas.h 2>/dev/null | head -n 1)")
-common=(-std=c++20 -O2 -fPIC -pthread -DNAPI_VERSION=8 -DNAPI_CPP_EXCEPTIONS -DNODE_ADDON_API_DISABLE_DEPRECATED -DRNN_WITH_CUDA
+common=(-std=c++20 "${optimize[@]}" -fPIC -pthread -DNAPI_VERSION=8 -DNAPI_CPP_EXCEPTIONS -DNODE_ADDON_API_DISABLE_DEPRECATED -DRNN_WITH_CUDA
         '-DRNN_CUDA_REASON="emulated device"' -I"$node_include" -I"$addon_include" -I"$blas_include" -Inative/cuda
         -Iscripts/cuda-stub -I"$cuda_include")
 # the CUDA sources (and the emulator) see the emulated runtime; its cuBLAS multiplies through the CPU's BLAS
@@ -53,5 +61,5 @@ for f in "${jobs[@]}"; do
 done
 for p in "${pids[@]}"; do wait "$p" || fail=1; done
 if [ "$fail" -ne 0 ]; then echo "build-addon: compile failed" >&2; exit 1; fi
-g++ -shared -pthread -o "$out/node_rnn.node" "$out"/obj/*.o -lopenblas
+g++ -shared -pthread "${link[@]}" -o "$out/node_rnn.node" "$out"/obj/*.o -lopenblas
 echo "built $out/node_rnn.node (CUDA backend on the emulated device)"

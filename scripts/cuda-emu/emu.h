@@ -16,6 +16,7 @@
 #include <ucontext.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <cstdint>
@@ -43,7 +44,7 @@ struct Block {
   std::vector<unsigned> warpArrived, warpGeneration;
   std::vector<float> warpValues;  // [2][threads]: shuffles alternate halves
   std::vector<float4> dynamicShared;
-  std::map<int, std::vector<double>> staticShared;  // by source line
+  std::map<std::pair<const char*, int>, std::vector<double>> staticShared;  // by function and source line
 };
 
 struct Fiber {
@@ -83,19 +84,25 @@ auto launcher(K kernel, dim3 grid, dim3 block, size_t shared = 0, cudaStream_t s
   };
 }
 
-// Kernels launched through the C API (cudaLaunchCooperativeKernel takes a const void*): how to call each.
-std::map<const void*, std::function<void(void**)>>& kernels();
+// Kernels launched through the C API (cudaLaunchCooperativeKernel takes a const void*): for each, how to turn a
+// launch's argument array into a call that holds a copy of the arguments (a launch copies them). Registration
+// and look-up are locked: launches come from the main thread and from libuv's.
+using BindArgs = std::function<std::function<void()>(void**)>;
+void registerBinder(const void* kernel, BindArgs bind);
 template <class A>
 void registerKernel(void (*kernel)(A)) {
-  kernels()[reinterpret_cast<const void*>(kernel)] = [kernel](void** args) {
+  registerBinder(reinterpret_cast<const void*>(kernel), [kernel](void** args) {
     const A a = *static_cast<A*>(args[0]);
-    kernel(a);
-  };
+    return std::function<void()>([kernel, a] { kernel(a); });
+  });
 }
 
+// A static __shared__ array of the current block, one per declaration (line) and function instantiation (the
+// template arguments are part of __PRETTY_FUNCTION__): blockReduce<float> and blockReduce<double> have arrays of
+// their own, as on a GPU.
 template <class T>
-T* staticShared(size_t count, int line) {
-  std::vector<double>& v = currentBlockState().staticShared[line];
+T* staticShared(size_t count, int line, const char* function) {
+  std::vector<double>& v = currentBlockState().staticShared[{function, line}];
   if (v.empty()) v.resize((count * sizeof(T) + sizeof(double) - 1) / sizeof(double) + 1);
   return reinterpret_cast<T*>(v.data());
 }
@@ -112,7 +119,7 @@ Device& device();
 
 // What the emulated host calls did (tests check, e.g., that every event created was destroyed).
 struct Counters {
-  long eventsCreated = 0, eventsDestroyed = 0, gemms = 0;
+  std::atomic<long> eventsCreated = 0, eventsDestroyed = 0, gemms = 0;
 };
 Counters& counters();
 

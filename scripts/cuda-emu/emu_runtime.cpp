@@ -12,6 +12,9 @@
 #include <cuda_fp16.h>
 
 #include <sys/mman.h>
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/asan_interface.h>
+#endif
 
 #include <atomic>
 #include <cstdio>
@@ -38,6 +41,110 @@ size_t gAllocated = 0;
 std::multimap<size_t, void*> gPooled;  // freed through the pool, by rounded size
 size_t gPooledBytes = 0;
 constexpr size_t kPoolKeepBytes = size_t(1) << 30;
+
+// How device memory is laid out on the host, checked for accesses out of bounds:
+// - by default each allocation sits between red zones (256 bytes before it, and from its end to 256 bytes past
+//   its size rounded up to 256) filled with a pattern that is checked when it is freed: a kernel that wrote out of
+//   bounds aborts with a message instead of corrupting the host heap silently;
+// - in an AddressSanitizer build (build-addon.sh with EMU_SANITIZE=1) it is exactly its size, ASan's own red zones
+//   at both ends: every access out of bounds is reported where it happens;
+// - with EMU_GUARD_PAGES=1 it has pages of its own, its end (rounded to 16 bytes) against an inaccessible page,
+//   another before it, unmapped when freed: an access past the end, far before the start or after the free
+//   faults at the instruction that made it, where a debugger shows it.
+// The last two keep no pool (a reused block would hide a use after free). The callers hold gMemoryMutex.
+#if defined(__SANITIZE_ADDRESS__)
+constexpr bool kSanitized = true;
+#else
+constexpr bool kSanitized = false;
+#endif
+constexpr size_t kRedZone = kSanitized ? 0 : 256;
+constexpr unsigned char kRedByte = 0xa5;
+constexpr size_t kPage = 4096;
+
+size_t roundedSize(size_t size) { return (size + 255) / 256 * 256; }
+size_t guardedSize(size_t size) { return (size + 15) / 16 * 16; }  // float4 loads need 16-byte alignment
+size_t guardedPages(size_t size) { return (guardedSize(size) + kPage - 1) / kPage; }
+
+bool guardPages() {
+  static const bool on = [] {
+    const char* v = std::getenv("EMU_GUARD_PAGES");
+    return v && std::strcmp(v, "1") == 0;
+  }();
+  return on;
+}
+
+bool pooling() { return !kSanitized && !guardPages(); }
+
+// A new block of host memory for an allocation of `size` bytes (null when there is none).
+void* hostAllocate(size_t size) {
+  if (guardPages()) {
+    const size_t pages = guardedPages(size);
+    void* map = mmap(nullptr, (pages + 2) * kPage, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (map == MAP_FAILED) return nullptr;
+    char* base = static_cast<char*>(map);
+    mprotect(base, kPage, PROT_NONE);
+    mprotect(base + (pages + 1) * kPage, kPage, PROT_NONE);
+    return base + (pages + 1) * kPage - guardedSize(size);
+  }
+  void* block = nullptr;
+  if (posix_memalign(&block, 256, kSanitized ? std::max<size_t>(size, 1) : roundedSize(size) + 2 * kRedZone) != 0) return nullptr;
+  return static_cast<char*>(block) + kRedZone;
+}
+
+void hostRelease(void* p, size_t size) {
+  if (guardPages()) {
+    char* end = static_cast<char*>(p) + guardedSize(size);
+    munmap(end - (guardedPages(size) + 1) * kPage, (guardedPages(size) + 2) * kPage);
+  } else {
+    std::free(static_cast<char*>(p) - kRedZone);
+  }
+}
+
+bool redZones() { return kRedZone > 0 && !guardPages(); }
+
+void track(void* p, size_t size) {
+  if (redZones()) {
+    char* c = static_cast<char*>(p);
+    std::memset(c - kRedZone, kRedByte, kRedZone);
+    std::memset(c + size, kRedByte, roundedSize(size) + kRedZone - size);
+  }
+  gAllocations[p] = size;
+  gAllocated += size;
+}
+
+// Returns the allocation's size.
+size_t untrack(void* p) {
+  auto found = gAllocations.find(p);
+  if (found == gAllocations.end()) {
+    std::fprintf(stderr, "emu: cudaFree of %p, which is not a live device allocation\n", p);
+    std::abort();
+  }
+  const size_t size = found->second;
+  const unsigned char* c = static_cast<const unsigned char*>(p);
+  auto clean = [](const unsigned char* from, size_t n) { return std::all_of(from, from + n, [](unsigned char v) { return v == kRedByte; }); };
+  if (redZones() && (!clean(c - kRedZone, kRedZone) || !clean(c + size, roundedSize(size) + kRedZone - size))) {
+    std::fprintf(stderr, "emu: device memory written out of bounds of the allocation of %zu bytes at %p (found when freed)\n", size, p);
+    std::abort();
+  }
+  gAllocated -= size;
+  gAllocations.erase(found);
+  return size;
+}
+
+// The device side of a copy or memset must lie inside one live allocation (the host side cannot be checked).
+void checkDeviceRange(const void* p, size_t n, const char* call) {
+  if (n == 0) return;
+  std::lock_guard<std::mutex> lock(gMemoryMutex);
+  auto after = gAllocations.upper_bound(const_cast<void*>(p));
+  if (after != gAllocations.begin()) {
+    auto at = std::prev(after);
+    const char* base = static_cast<const char*>(at->first);
+    const char* c = static_cast<const char*>(p);
+    if (c >= base && c + n <= base + at->second) return;
+  }
+  std::fprintf(stderr, "emu: %s of %zu bytes at %p is not inside one live device allocation\n", call, n, p);
+  std::abort();
+}
 
 }  // namespace
 
@@ -112,6 +219,10 @@ void switchTo(Group& g, Fiber* from, Fiber* to) {
 }
 
 void startFiber(Fiber* f) {
+#if defined(__SANITIZE_ADDRESS__)
+  // the stack's previous fiber left without returning: its frames' poisoned red zones would trip this one
+  ASAN_UNPOISON_MEMORY_REGION(f->stack, kStackBytes);
+#endif
 #if defined(__x86_64__)
   // 16-byte aligned top; 7 words below it: r15 r14 r13 r12 rbx rbp, then the "return address"; after emuSwitch's
   // ret the stack pointer is 16-byte aligned, as a call instruction expects
@@ -136,6 +247,10 @@ void startFiber(Fiber* f) {
 // that asks for a huge page: a launch may switch between thousands of fibers, each on its own stack, and on 4 KiB
 // pages every switch would want another TLB entry.
 constexpr size_t kArenaBytes = size_t(2) << 20;
+// The lowest bytes of each stack hold a pattern, checked after every launch: a thread that overflowed its stack
+// aborts with a message instead of corrupting its neighbour's.
+constexpr size_t kStackGuardBytes = 256;
+constexpr unsigned char kStackGuardByte = 0x5a;
 struct Pool {
   std::vector<std::unique_ptr<Fiber>> fibers;
   std::vector<void*> arenas;
@@ -152,6 +267,7 @@ struct Pool {
     }
     auto f = std::make_unique<Fiber>();
     f->stack = static_cast<char*>(arenas.back()) + (i % perArena) * kStackBytes;
+    std::memset(f->stack, kStackGuardByte, kStackGuardBytes);
     fibers.push_back(std::move(f));
     return fibers.back().get();
   }
@@ -229,6 +345,13 @@ void runGrid(dim3 grid, dim3 block, size_t dynamicSharedBytes, bool cooperative,
     }
     spawn(g);
     switchTo(g, nullptr, g.live[0]);
+    for (size_t i = 0; i < g.used; ++i) {
+      const char* low = tPool.fibers[i]->stack;
+      if (std::any_of(low, low + kStackGuardBytes, [](char v) { return v != char(kStackGuardByte); })) {
+        std::fprintf(stderr, "emu: a GPU thread overflowed its %zu-byte fiber stack\n", kStackBytes);
+        std::abort();
+      }
+    }
   }
 }
 
@@ -238,9 +361,26 @@ void enqueue(cudaStream_t stream, std::function<void()> work) {
   else work();
 }
 
-std::map<const void*, std::function<void(void**)>>& kernels() {
-  static std::map<const void*, std::function<void(void**)>> table;
-  return table;
+namespace {
+std::mutex gBindersMutex;
+std::map<const void*, BindArgs> gBinders;
+}  // namespace
+
+void registerBinder(const void* kernel, BindArgs bind) {
+  std::lock_guard<std::mutex> lock(gBindersMutex);
+  gBinders.emplace(kernel, std::move(bind));
+}
+
+// Null when the kernel was never registered.
+std::function<void()> bindLaunch(const void* kernel, void** args) {
+  BindArgs bind;
+  {
+    std::lock_guard<std::mutex> lock(gBindersMutex);
+    auto found = gBinders.find(kernel);
+    if (found == gBinders.end()) return nullptr;
+    bind = found->second;
+  }
+  return bind(args);
 }
 
 Device& device() {
@@ -352,17 +492,10 @@ cudaError_t cudaOccupancyMaxActiveBlocksPerMultiprocessor(int* numBlocks, const 
   return cudaSuccess;
 }
 cudaError_t cudaLaunchCooperativeKernel(const void* func, dim3 grid, dim3 block, void** args, size_t sharedMem, cudaStream_t stream) {
-  auto found = emu::kernels().find(func);
-  if (found == emu::kernels().end()) throw std::runtime_error("emu: cooperative launch of an unregistered kernel");
   if (sharedMem > size_t(emu::device().sharedOptin) || grid.x > unsigned(emu::device().sms)) return fail(cudaErrorCooperativeLaunchTooLarge);
-  std::function<void(void**)> call = found->second;
-  // the arguments are copied now, as a launch does
-  std::vector<char> copy(4096);
-  std::memcpy(copy.data(), args[0], copy.size());
-  emu::enqueue(stream, [=]() mutable {
-    void* a[] = {copy.data()};
-    emu::runGrid(grid, block, sharedMem, true, [&] { call(a); });
-  });
+  std::function<void()> call = emu::bindLaunch(func, args);
+  if (!call) throw std::runtime_error("emu: cooperative launch of an unregistered kernel");
+  emu::enqueue(stream, [=] { emu::runGrid(grid, block, sharedMem, true, call); });
   return cudaSuccess;
 }
 
@@ -372,30 +505,23 @@ cudaError_t cudaHostAlloc(void** p, size_t size, unsigned int) {
 }
 cudaError_t cudaMalloc(void** p, size_t size) {
   std::lock_guard<std::mutex> lock(emu::gMemoryMutex);
-  if (emu::gAllocated + size > emu::device().memoryBytes) {
-    *p = nullptr;
-    return fail(cudaErrorMemoryAllocation);
-  }
-  *p = std::aligned_alloc(256, (size + 255) / 256 * 256 + 256);
+  *p = emu::gAllocated + size <= emu::device().memoryBytes ? emu::hostAllocate(size) : nullptr;
   if (!*p) return fail(cudaErrorMemoryAllocation);
-  emu::gAllocations[*p] = size;
-  emu::gAllocated += size;
+  emu::track(*p, size);
   return cudaSuccess;
 }
-// The stream-ordered pool keeps freed blocks (up to 1 GiB) for the next allocation of the same size, as the GPU's
-// pool does: fresh host memory costs a page fault per 4 KiB on first touch, and a test that allocates and
+// The stream-ordered pool keeps freed blocks (up to 1 GiB) for the next allocation of the same rounded size, as the
+// GPU's pool does: fresh host memory costs a page fault per 4 KiB on first touch, and a test that allocates and
 // frees 64 MiB two hundred times would spend its time there. Kept blocks do not count as allocated.
 cudaError_t cudaMallocAsync(void** p, size_t size, cudaStream_t) {
-  const size_t rounded = (size + 255) / 256 * 256;
   {
     std::lock_guard<std::mutex> lock(emu::gMemoryMutex);
-    auto kept = emu::gPooled.find(rounded);
+    auto kept = emu::gPooled.find(emu::roundedSize(size));
     if (kept != emu::gPooled.end() && emu::gAllocated + size <= emu::device().memoryBytes) {
       *p = kept->second;
+      emu::gPooledBytes -= kept->first;
       emu::gPooled.erase(kept);
-      emu::gPooledBytes -= rounded;
-      emu::gAllocations[*p] = size;
-      emu::gAllocated += size;
+      emu::track(*p, size);
       return cudaSuccess;
     }
   }
@@ -404,28 +530,19 @@ cudaError_t cudaMallocAsync(void** p, size_t size, cudaStream_t) {
 cudaError_t cudaFree(void* p) {
   if (!p) return cudaSuccess;
   std::lock_guard<std::mutex> lock(emu::gMemoryMutex);
-  auto found = emu::gAllocations.find(p);
-  if (found != emu::gAllocations.end()) {
-    emu::gAllocated -= found->second;
-    emu::gAllocations.erase(found);
-  }
-  std::free(p);
+  emu::hostRelease(p, emu::untrack(p));
   return cudaSuccess;
 }
 cudaError_t cudaFreeAsync(void* p, cudaStream_t stream) {
   emu::enqueue(stream, [p] {
     if (!p) return;
     std::lock_guard<std::mutex> lock(emu::gMemoryMutex);
-    auto found = emu::gAllocations.find(p);
-    if (found == emu::gAllocations.end()) return;
-    const size_t size = found->second, rounded = (size + 255) / 256 * 256;
-    emu::gAllocated -= size;
-    emu::gAllocations.erase(found);
-    if (emu::gPooledBytes + rounded <= emu::kPoolKeepBytes) {
+    const size_t size = emu::untrack(p), rounded = emu::roundedSize(size);
+    if (emu::pooling() && emu::gPooledBytes + rounded <= emu::kPoolKeepBytes) {
       emu::gPooled.emplace(rounded, p);
       emu::gPooledBytes += rounded;
     } else {
-      std::free(p);
+      emu::hostRelease(p, size);
     }
   });
   return cudaSuccess;
@@ -436,7 +553,9 @@ cudaError_t cudaDeviceGetDefaultMemPool(cudaMemPool_t* pool, int) {
   return cudaSuccess;
 }
 cudaError_t cudaMemPoolSetAttribute(cudaMemPool_t, enum cudaMemPoolAttr, void*) { return cudaSuccess; }
-cudaError_t cudaMemcpyAsync(void* dst, const void* src, size_t n, enum cudaMemcpyKind, cudaStream_t stream) {
+cudaError_t cudaMemcpyAsync(void* dst, const void* src, size_t n, enum cudaMemcpyKind kind, cudaStream_t stream) {
+  if (kind == cudaMemcpyHostToDevice || kind == cudaMemcpyDeviceToDevice) emu::checkDeviceRange(dst, n, "cudaMemcpyAsync (destination)");
+  if (kind == cudaMemcpyDeviceToHost || kind == cudaMemcpyDeviceToDevice) emu::checkDeviceRange(src, n, "cudaMemcpyAsync (source)");
   emu::enqueue(stream, [=] { std::memmove(dst, src, n); });
   return cudaSuccess;
 }
@@ -444,6 +563,7 @@ cudaError_t cudaMemcpyPeerAsync(void* dst, int, const void* src, int, size_t n, 
   return cudaMemcpyAsync(dst, src, n, cudaMemcpyDeviceToDevice, stream);
 }
 cudaError_t cudaMemsetAsync(void* p, int value, size_t n, cudaStream_t stream) {
+  emu::checkDeviceRange(p, n, "cudaMemsetAsync");
   emu::enqueue(stream, [=] { std::memset(p, value, n); });
   return cudaSuccess;
 }

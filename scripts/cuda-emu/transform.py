@@ -12,7 +12,7 @@ launch = re.compile(r'(\b[A-Za-z_]\w*(?:<[^<>;()]*>)?)<<<(.+?)>>>\(')
 # a generic lambda, so that a kernel template's arguments are deduced from the launch's arguments as nvcc does
 text, launches = launch.subn(r'::emu::launcher([](auto... a) { \1(a...); }, \2)(', text)
 text = re.sub(r'extern\s+__shared__\s+(\w+)\s+(\w+)\[\];', r'\1* \2 = ::emu::dynamicSharedMemory<\1>();', text)
-text, statics = re.subn(r'__shared__\s+([\w:<>]+)\s+(\w+)\[([^\]]+)\];', r'\1* \2 = ::emu::staticShared<\1>(\3, __LINE__);', text)
+text, statics = re.subn(r'__shared__\s+([\w:<>]+)\s+(\w+)\[([^\]]+)\];', r'\1* \2 = ::emu::staticShared<\1>(\3, __LINE__, __PRETTY_FUNCTION__);', text)
 if '__shared__' in re.sub(r'//.*', '', text):
     sys.exit(f'{source}: a __shared__ declaration transform.py does not know')
 if '<<<' in text:
