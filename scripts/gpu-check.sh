@@ -13,7 +13,8 @@
 # CUDA errors, the TF32 gradient bar) if the fixtures change.
 # It writes to $OUT: gpu-check.log (everything printed), build.log, test.log, bench.log, bench.json, bench.svg.
 # Stages: a. environment  b. build with -DRNN_CUDA=ON and check cuda.isAvailable()  c. tests (mocha, whole
-# suite; failures are recorded, not fatal)  d. bench (node-rnn bench --device cuda --compare torch), its table printed last
+# suite, then the CUDA specs under the other time loops; failures are recorded, not fatal)  d. bench (node-rnn
+# bench --device cuda --compare torch), its table printed before the tests table, which comes last
 # e. A/B: node-rnn alone with the persistent loop and pipelining off, old/new per shape  f. the char-LM example
 # trained on CUDA (npm run train -- --device cuda).
 # Exit status: 1 if the build or the CUDA check failed (stops there), or if tests or a bench failed; else 0.
@@ -94,6 +95,7 @@ OUT=$(cd "$OUT" && pwd)
 STAGE_NAME=''
 STAGE_START=0
 STAGE_TIMES=()
+TEST_ROWS=()  # one line per mocha run, for the summary's table
 end_stage() {
   if [ -n "$STAGE_NAME" ]; then
     local took=$((SECONDS - STAGE_START))
@@ -115,6 +117,13 @@ system_openblas() {
   libs=$(ldconfig -p 2>/dev/null | grep 'libopenblas\.so') || true
   hdrs=$(find /usr/include /usr/local/include -maxdepth 3 -name cblas.h 2>/dev/null) || true
   [ -n "$libs" ] && [ -n "$hdrs" ]
+}
+
+# a row of the tests table: what ran, its exit status, mocha's counts from its log
+test_row() {
+  local counts
+  counts=$(grep -E '^ *[0-9]+ (passing|failing|pending)' "$3" | tr -s ' \n' ' ' | sed 's/^ //; s/ $//') || true
+  TEST_ROWS+=("$(printf '%-46s %-12s %s' "$1" "$(status "$2")" "${counts:-(no mocha summary)}")")
 }
 
 # an exit status, with a word for timeout's
@@ -227,6 +236,7 @@ main() {
   local summary
   summary=$(grep -E '^ *[0-9]+ (passing|failing|pending)' "$OUT/test.log") || summary="(no mocha summary line: mocha crashed or was stopped; see the end of test.log)"
   echo "$summary"
+  test_row "whole suite" "$trc" "$OUT/test.log"
   if grep -q -E '^ *[0-9]+ failing' "$OUT/test.log"; then
     echo "--- failures (first 200 lines; all in test.log) ---"
     sed -n '/^ *[0-9][0-9]* failing/,$p' "$OUT/test.log" | head -n 200 || true
@@ -240,9 +250,11 @@ main() {
     name=$(echo "$config" | tr -c 'A-Za-z0-9=\n' '_' | sed 's/NODE_RNN_CUDA_//g')
     local one=0
     env $config timeout -k 10 120 node node_modules/mocha/bin/mocha.js --no-config --timeout 60000 --reporter dot --exit \
-      dist/test/cuda.test.js dist/test/cuda-backward.test.js dist/test/cuda-half.test.js dist/test/cuda-time-loops.test.js 2>&1 | tee "$OUT/test-$name.log" || one=$?
+      dist/test/cuda.test.js dist/test/cuda-backward.test.js dist/test/cuda-half.test.js dist/test/cuda-time-loops.test.js \
+      dist/test/cuda-ops.test.js dist/test/cuda-charlm.test.js 2>&1 | tee "$OUT/test-$name.log" || one=$?
     echo "mocha (CUDA tests, $config) exit status: $(status "$one")"
     grep -E '^ *[0-9]+ (passing|failing|pending)' "$OUT/test-$name.log" || true
+    test_row "CUDA specs, $(echo "$config" | sed 's/NODE_RNN_CUDA_//g; s/=0//g')=0" "$one" "$OUT/test-$name.log"
     if [ "$one" -ne 0 ]; then grc=$one; fi
   done
   if [ "$grc" -ne 0 ]; then trc=$grc; fi
@@ -309,6 +321,9 @@ for key, r in new.items():
   echo "tests: mocha exit $(status "$trc"); $(echo "$summary" | tr -s ' \n' ' ' | sed 's/^ //; s/ $//')"
   if [ "${GPU_CHECK_SKIP_BENCH:-0}" = 1 ]; then
     echo "bench: skipped (GPU_CHECK_SKIP_BENCH=1)"
+    echo
+    printf '%-46s %-12s %s\n' "tests (logs: test.log, test-*.log)" "exit" "mocha"
+    printf '%s\n' "${TEST_ROWS[@]}"
   else
     echo "bench: node-rnn bench exit $(status "$orc"), torch $([ "$prc" -eq 0 ] && echo 'timed every case' || echo 'missing cases (see bench.log)')"
     echo
@@ -317,6 +332,9 @@ for key, r in new.items():
     sed -n '/^shape (T x B x I x H)/,$p' "$OUT/bench.log" | grep -v '^wrote ' || echo "(no table in bench.log)"
     if [ -f "$OUT/ab.txt" ]; then echo; echo "A/B, node-rnn only (old = NODE_RNN_CUDA_PERSISTENT=0 NODE_RNN_CUDA_PIPELINE=0):"; cat "$OUT/ab.txt"; fi
     if [ -f "$OUT/train-summary.txt" ]; then echo; echo "char-LM example on CUDA:"; cat "$OUT/train-summary.txt"; fi
+    echo
+    printf '%-46s %-12s %s\n' "tests (logs: test.log, test-*.log)" "exit" "mocha"
+    printf '%s\n' "${TEST_ROWS[@]}"
   fi
 
   if [ "$trc" -ne 0 ] || [ "$orc" -ne 0 ] || [ "$prc" -ne 0 ]; then return 1; fi
