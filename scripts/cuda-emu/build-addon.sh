@@ -3,6 +3,8 @@
 # for the GPU build (RNN_WITH_CUDA), the .cu files through transform.py, g++ instead of nvcc, no CUDA libraries.
 # Output: build/emu/node_rnn.node; run-suites.sh runs the CUDA specs on it (NODE_RNN_ADDON=build/emu/node_rnn.node).
 # Incremental: a source is recompiled when it, or any header or emulator file, is newer than its object.
+# EMU_SANITIZE=1: with AddressSanitizer into build/emu-asan (run-suites.sh --sanitize runs the suite on it).
+[ "${1:-}" = --help ] && { sed -n '2,/^[^#]/{/^#/s/^# \{0,1\}//p}' "$0"; exit 0; }
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 source scripts/cuda-include.sh
@@ -10,7 +12,6 @@ if [ -z "$cuda_include" ]; then exit 0; fi
 out=build/emu
 optimize=(-O2)
 link=()
-# EMU_SANITIZE=1: with AddressSanitizer into build/emu-asan (run it with LD_PRELOAD of libasan, as asan.sh does)
 if [ "${EMU_SANITIZE:-0}" = 1 ]; then
   out=build/emu-asan
   optimize=(-O1 -g -fsanitize=address -fno-omit-frame-pointer)
@@ -20,7 +21,9 @@ mkdir -p "$out/src" "$out/obj"
 node_include=$(node -p "require('path').join(process.execPath, '..', '..', 'include', 'node')")
 addon_include=$(node -p "require('node-addon-api').include_dir")
 blas_include=$(dirname "$(find /usr/include /usr/local/include -name cblas.h 2>/dev/null | head -n 1)")
-common=(-std=c++20 "${optimize[@]}" -fPIC -pthread -DNAPI_VERSION=8 -DNAPI_CPP_EXCEPTIONS -DNODE_ADDON_API_DISABLE_DEPRECATED -DRNN_WITH_CUDA
+# the definitions and math flags of CMakeLists.txt's build
+common=(-std=c++20 "${optimize[@]}" -fno-math-errno -fno-trapping-math -fPIC -pthread -DNAPI_VERSION=8 -DNAPI_CPP_EXCEPTIONS
+        -DNODE_ADDON_API_DISABLE_DEPRECATED -DNODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS -DRNN_WITH_CUDA
         '-DRNN_CUDA_REASON="emulated device"' -I"$node_include" -I"$addon_include" -I"$blas_include" -Inative/cuda
         -Iscripts/cuda-stub -I"$cuda_include")
 # the CUDA sources (and the emulator) see the emulated runtime; its cuBLAS multiplies through the CPU's BLAS
