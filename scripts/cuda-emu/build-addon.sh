@@ -1,5 +1,5 @@
 #!/bin/bash
-# Builds the addon with its CUDA backend on the emulated device (emu.h, emu_runtime.cpp): every native source as
+# Builds the addon with its CUDA backend on the emulated device (emu.h, emu_*.cpp): every native source as
 # for the GPU build (RNN_WITH_CUDA), the .cu files through transform.py, g++ instead of nvcc, no CUDA libraries.
 # Output: build/emu/node_rnn.node; run-suites.sh runs the CUDA specs on it (NODE_RNN_ADDON=build/emu/node_rnn.node).
 # Incremental: a source is recompiled when it, or any header or emulator file, is newer than its object.
@@ -36,16 +36,17 @@ for f in native/cuda/*.cu; do
   if cmp -s "$gen.new" "$gen"; then rm "$gen.new"; else mv "$gen.new" "$gen"; fi
   jobs+=("$gen")
 done
-jobs+=(native/core/*.cpp native/cpu/*.cpp native/binding/*.cpp native/cuda/*.cpp scripts/cuda-emu/emu_runtime.cpp)
+jobs+=(native/core/*.cpp native/cpu/*.cpp native/binding/*.cpp native/cuda/*.cpp scripts/cuda-emu/emu_*.cpp)
 # the compiler flags, rewritten only when they change (a change rebuilds everything)
 echo "${common[*]} ${emulated[*]}" > "$out/flags.new"
 if cmp -s "$out/flags.new" "$out/flags"; then rm "$out/flags.new"; else mv "$out/flags.new" "$out/flags"; fi
 # the newest header, emulator file or flags file: an object older than it is rebuilt
 newest_header=$(find native scripts/cuda-emu/emu.h scripts/cuda-emu/transform.py scripts/cuda-stub "$out/flags" -type f \
                   \( -name '*.h' -o -name '*.cuh' -o -name '*.py' -o -name flags \) -printf '%T@ %p\n' | sort -n | tail -n 1 | cut -d' ' -f2)
+object() { echo "$out/obj/$(echo "$1" | tr '/' '_').o"; }
 compile() {
   local f=$1 o
-  o="$out/obj/$(echo "$f" | tr '/' '_').o"
+  o=$(object "$f")
   if [ -f "$o" ] && [ "$o" -nt "$f" ] && [ "$o" -nt "$newest_header" ]; then return 0; fi
   case "$f" in
     native/core/* | native/cpu/*) g++ "${common[@]}" -c "$f" -o "$o" ;;
@@ -64,5 +65,8 @@ for f in "${jobs[@]}"; do
 done
 for p in "${pids[@]}"; do wait "$p" || fail=1; done
 if [ "$fail" -ne 0 ]; then echo "build-addon: compile failed" >&2; exit 1; fi
-g++ -shared -pthread "${link[@]}" -o "$out/node_rnn.node" "$out"/obj/*.o -lopenblas
+# the objects of today's sources only (one of a source since removed would still be in obj/)
+objects=()
+for f in "${jobs[@]}"; do objects+=("$(object "$f")"); done
+g++ -shared -pthread ${link[@]+"${link[@]}"} -o "$out/node_rnn.node" "${objects[@]}" -lopenblas
 echo "built $out/node_rnn.node (CUDA backend on the emulated device)"

@@ -4,9 +4,10 @@
 // own, and the waiting fibers run round-robin. So kernels without barriers cost a function call per thread,
 // while barriers, shuffles and a cooperative grid (all its blocks scheduled together) behave as on a GPU.
 // Kernels launched with <<<>>> come through transform.py, which rewrites launches into emu::launcher(...)(args)
-// and shared-memory declarations into per-block storage. The CUDA runtime and cuBLAS calls are answered by
-// emu_runtime.cpp (host memory, streams that run work as it is issued or record it while captured into a graph).
-// Not a CUDA implementation: what this project's code uses.
+// and shared-memory declarations into per-block storage. emu_fibers.cpp schedules the fibers; the CUDA runtime and
+// cuBLAS calls are answered by emu_runtime.cpp (streams that run work as it is issued or record it while captured
+// into a graph), emu_memory.cpp (host memory) and emu_cublas.cpp. Not a CUDA implementation: what this project's
+// code uses.
 #pragma once
 #define RNN_CUDA_EMULATION 1
 
@@ -71,6 +72,9 @@ void yield();  // to the next fiber of the launch (this one runs again on its ne
 // Runs `blocks` (their indices) of a grid: each block's threads as fibers. A cooperative launch passes every block
 // at once (they may wait for each other); an ordinary one, one block at a time.
 void runGrid(dim3 grid, dim3 block, size_t dynamicSharedBytes, bool cooperative, const std::function<void()>& body);
+
+// Records `e` as the calling thread's last CUDA error (cudaGetLastError) and returns it.
+cudaError_t fail(cudaError_t e);
 
 // Work on a stream: run now, or recorded while the stream is being captured into a graph.
 void enqueue(cudaStream_t stream, std::function<void()> work);

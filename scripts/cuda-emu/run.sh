@@ -1,6 +1,6 @@
 #!/bin/bash
-# Runs the persistent loops and the pipelined forward on the CPU (emu.h: an emulated device, a std::thread per GPU
-# thread, synchronous streams) against the paths the GPU tests verify. CI runs it after the CUDA syntax check; it
+# Runs the persistent loops and the pipelined forward on the CPU (emu.h: an emulated device, GPU threads on fibers,
+# synchronous streams) against the paths the GPU tests verify. CI runs it after the CUDA syntax check; it
 # needs g++ (C++20) and the CUDA headers that come with nvcc, not a GPU or cuBLAS.
 [ "${1:-}" = --help ] && { sed -n '2,/^[^#]/{/^#/s/^# \{0,1\}//p}' "$0"; exit 0; }
 set -euo pipefail
@@ -11,15 +11,22 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 flags=(-std=c++20 -O1 -pthread -I"$cuda_include" -Iscripts/cuda-stub -include scripts/cuda-emu/emu.h)
 
-g++ "${flags[@]}" scripts/cuda-emu/persistent_test.cpp scripts/cuda-emu/emu_runtime.cpp -o "$tmp/persistent_test"
+# the emulator (emu_*.cpp), compiled once for both tests
+emulator=()
+for f in scripts/cuda-emu/emu_*.cpp; do
+  g++ "${flags[@]}" -c "$f" -o "$tmp/$(basename "$f").o"
+  emulator+=("$tmp/$(basename "$f").o")
+done
+
+g++ "${flags[@]}" scripts/cuda-emu/persistent_test.cpp "${emulator[@]}" -o "$tmp/persistent_test"
 "$tmp/persistent_test"
 
 objects=()
-for f in scripts/cuda-emu/emu_runtime.cpp scripts/cuda-emu/pipelined_test.cpp native/cuda/cuda_backend.cpp \
-         native/cuda/cuda_pipelined_forward.cpp native/cuda/cuda_context.cpp native/core/rnn_spec.cpp; do
+for f in scripts/cuda-emu/pipelined_test.cpp native/cuda/cuda_backend.cpp native/cuda/cuda_pipelined_forward.cpp \
+         native/cuda/cuda_context.cpp native/core/rnn_spec.cpp; do
   g++ "${flags[@]}" -c "$f" -o "$tmp/$(basename "$f").o"
   objects+=("$tmp/$(basename "$f").o")
 done
 g++ "${flags[@]}" -x c++ -c native/cuda/cuda_persistent_step.cu -o "$tmp/persistent.o"
-g++ -pthread "${objects[@]}" "$tmp/persistent.o" -o "$tmp/pipelined_test"
+g++ -pthread "${objects[@]}" "${emulator[@]}" "$tmp/persistent.o" -o "$tmp/pipelined_test"
 "$tmp/pipelined_test"
