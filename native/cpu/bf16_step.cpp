@@ -9,6 +9,7 @@
 #include "bf16_convert.h"
 #include "bf16_tiles.h"
 #include "simd_level.h"
+#include "cell_dispatch.h"
 
 #pragma GCC diagnostic ignored "-Wpsabi"
 
@@ -19,9 +20,7 @@ namespace {
 using bf16::Tile;
 using bf16::blocksOf;
 
-enum Cell : int { kTanh = 0, kRelu = 1, kLstm = 2, kGru = 3 };
-
-constexpr int gatesOf(int cell) { return cell == kLstm ? 4 : cell == kGru ? 3 : 1; }
+using namespace cell_dispatch;
 
 // Units [j0, j1) of one tile row g (float32 gate sums, block k of unit j at g + k * U + j) of row b.
 template <int L, int U, int CellT>
@@ -210,25 +209,6 @@ template <int G> struct ProjectDot { RNN_TARGET_BF16DOT static void run(const Bf
 
 #endif
 
-template <template <int> class Fn>
-void forCell(CellKind kind, const Bf16StepArgs& a) {
-  switch (kind) {
-    case CellKind::Lstm: return Fn<kLstm>::run(a);
-    case CellKind::Gru: return Fn<kGru>::run(a);
-    case CellKind::RnnRelu: return Fn<kRelu>::run(a);
-    default: return Fn<kTanh>::run(a);
-  }
-}
-
-template <template <int> class Fn>
-void forGates(const Bf16ProjectionArgs& a) {
-  switch (a.gates) {
-    case 4: return Fn<4>::run(a);
-    case 3: return Fn<3>::run(a);
-    default: return Fn<1>::run(a);
-  }
-}
-
 }  // namespace
 
 int bf16Units() { return simdLevel() == 1 ? 8 : 16; }
@@ -244,11 +224,11 @@ void bf16Step(const Bf16StepArgs& a) {
 
 void bf16Projection(const Bf16ProjectionArgs& a) {
 #if RNN_BF16_X86
-  if (bf16Dot()) return forGates<ProjectDot>(a);
-  if (simdLevel() == 2) return forGates<ProjectAvx512>(a);
-  if (simdLevel() == 1) return forGates<ProjectAvx2>(a);
+  if (bf16Dot()) return forGates<ProjectDot>(a.gates, a);
+  if (simdLevel() == 2) return forGates<ProjectAvx512>(a.gates, a);
+  if (simdLevel() == 1) return forGates<ProjectAvx2>(a.gates, a);
 #endif
-  forGates<ProjectBase>(a);
+  forGates<ProjectBase>(a.gates, a);
 }
 
 }  // namespace rnn::cpu

@@ -13,6 +13,7 @@
 #include <cfloat>
 #include <cmath>
 
+#include "cell_dispatch.h"
 #include "activations_fused.h"
 #include "activations_vec.h"
 #include "int8_tiles.h"
@@ -100,9 +101,7 @@ RNN_DEFINE_DISPATCHED_FOR(Int8QuantizeArgs, quantizeRows, quantizeImpl)
 
 // ---- GEMM and step ----
 
-enum Cell : int { kTanh = 0, kRelu = 1, kLstm = 2, kGru = 3 };
-
-constexpr int gatesOf(int cell) { return cell == kLstm ? 4 : cell == kGru ? 3 : 1; }
+using namespace cell_dispatch;
 
 // The exact sum (minus Vnni's offset term) as float32.
 RNN_INLINE float sumOf(int32_t sum, int32_t correction) { return float(int32_t(uint32_t(sum) - uint32_t(correction))); }
@@ -312,25 +311,6 @@ template <int G> struct GemmVnni { RNN_TARGET_VNNI static void run(const Int8Gem
 
 #endif
 
-template <template <int> class Fn>
-void forCell(CellKind kind, const Int8StepArgs& a) {
-  switch (kind) {
-    case CellKind::Lstm: return Fn<kLstm>::run(a);
-    case CellKind::Gru: return Fn<kGru>::run(a);
-    case CellKind::RnnRelu: return Fn<kRelu>::run(a);
-    default: return Fn<kTanh>::run(a);
-  }
-}
-
-template <template <int> class Fn>
-void forGates(const Int8GemmArgs& a) {
-  switch (a.w.gates) {
-    case 4: return Fn<4>::run(a);
-    case 3: return Fn<3>::run(a);
-    default: return Fn<1>::run(a);
-  }
-}
-
 }  // namespace
 
 void int8QuantizeRows(const Int8QuantizeArgs& a) { quantizeRows(a); }
@@ -350,13 +330,13 @@ void int8Step(const Int8StepArgs& a) {
 void int8Gemm(const Int8GemmArgs& a) {
 #if RNN_INT8_X86
   switch (int8Family()) {
-    case Int8Family::Vnni: return forGates<GemmVnni>(a);
-    case Int8Family::Avx512: return forGates<GemmAvx512>(a);
-    case Int8Family::Avx2: return forGates<GemmAvx2>(a);
+    case Int8Family::Vnni: return forGates<GemmVnni>(a.w.gates, a);
+    case Int8Family::Avx512: return forGates<GemmAvx512>(a.w.gates, a);
+    case Int8Family::Avx2: return forGates<GemmAvx2>(a.w.gates, a);
     default: break;
   }
 #endif
-  forGates<GemmBase>(a);
+  forGates<GemmBase>(a.w.gates, a);
 }
 
 }  // namespace rnn::cpu
