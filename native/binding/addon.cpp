@@ -8,6 +8,7 @@
 #include "../core/rnn_saved.h"
 #include "../cpu/bf16_forward.h"
 #include "../cpu/cpu_backend.h"
+#include "../cpu/host_pages.h"
 #include "../cpu/int8_forward.h"
 #include "../cpu/int8_pack.h"
 #include "../cpu/simd_level.h"
@@ -35,6 +36,7 @@ namespace {
 
 void runJob(const ForwardJob& job) {
   if (job.device < 0) {
+    cpu::adviseHugePages(job.io.output.data, job.io.output.size * elemSize(job.io.output.type));
     if (job.spec.dtype == ElemType::BF16) cpu::rnnForwardCpuBf16(job.spec, job.io);
     else if (job.spec.dtype == ElemType::I8) cpu::rnnForwardCpuInt8(job.spec, job.io);
     else cpu::rnnForwardCpu(job.spec, job.io);

@@ -1,6 +1,7 @@
 // Packing bfloat16 weights into the pair panels of bf16_step.h, and whole-array conversions. A row's pairs of k
 // are already adjacent 32-bit words in PyTorch's [out, in] layout, so a panel is a transpose of words: blocks of
-// 8 pairs keep the block's destination lines (8 rows of a panel) in L1 while the source rows stream through.
+// 16 pairs keep the block's destination lines (16 rows of a panel) in L1 while the source rows stream through; with
+// AVX-512 a block of 16 units x 16 pairs is one register transpose.
 #include <algorithm>
 #include <cstring>
 
@@ -8,6 +9,7 @@
 #include "bf16_convert.h"
 #include "bf16_step.h"
 #include "simd_clones.h"
+#include "transpose16.h"
 
 // GCC vectors pass between always-inlined helpers only, so its ABI note does not apply.
 #pragma GCC diagnostic ignored "-Wpsabi"
@@ -16,7 +18,7 @@ namespace rnn::cpu {
 
 namespace {
 
-constexpr int kPackPairs = 8;
+constexpr int kPackPairs = 16;
 
 // Pairs [p0, p1) of gate g's rows of group q of W [G N, K] into the panel's rows p0.. (W words per row).
 void packBlock(const uint16_t* w, int K, int N, int U, int words, int q, int g, int p0, int p1, uint32_t* dst) {
@@ -34,9 +36,18 @@ void packBlock(const uint16_t* w, int K, int N, int U, int words, int q, int g, 
 
 void packPart(const uint16_t* w, int K, int N, int U, int G, int q, uint32_t* dst) {
   const int pairs = (K + 1) / 2, words = G * U;
+  // whole groups of an even K: 16 units x 16 pairs are one register transpose of 32-bit words (unaligned loads)
+  const bool transpose = U == 16 && K % 2 == 0 && hasTranspose16() && (q + 1) * 16 <= N;
   for (int p0 = 0; p0 < pairs; p0 += kPackPairs) {
     const int p1 = std::min(pairs, p0 + kPackPairs);
-    for (int g = 0; g < G; ++g) packBlock(w, K, N, U, words, q, g, p0, p1, dst);
+    for (int g = 0; g < G; ++g) {
+      if (transpose && p1 - p0 == 16) {
+        transpose16(reinterpret_cast<const uint32_t*>(w + (int64_t(g) * N + q * 16) * K + 2 * p0), K / 2,
+                    dst + size_t(p0) * words + g * 16, words);
+        continue;
+      }
+      packBlock(w, K, N, U, words, q, g, p0, p1, dst);
+    }
   }
 }
 

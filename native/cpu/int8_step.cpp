@@ -115,6 +115,37 @@ RNN_INLINE float dequantizeAdd(int32_t sum, int32_t correction, float rowScale, 
   return fused::fma(sumOf(sum, correction), rowScale * weightScale, add);
 }
 
+// dst[u] for u < units: sum u dequantized, plus add[u] when add is not null. L units per register while whole
+// registers remain (the same operations lane by lane, so the same bits as one at a time), then one by one.
+template <int L>
+RNN_INLINE void dequantizeUnits(const int32_t* sum, const int32_t* corr, float rowScale, const float* ws, const float* add,
+                                float* dst, int units) {
+  int u = 0;
+  if constexpr (L > 1) {
+    using F = typename vec::Types<L>::F;
+    using I = typename vec::Types<L>::I;
+    typedef uint32_t Bits __attribute__((vector_size(4 * L)));
+    for (; u + L <= units; u += L) {
+      Bits a, c;
+      F w, x;
+      __builtin_memcpy(&a, sum + u, sizeof a);
+      __builtin_memcpy(&c, corr + u, sizeof c);
+      __builtin_memcpy(&w, ws + u, sizeof w);
+      const F value = __builtin_convertvector(reinterpret_cast<I&>(a -= c), F), scale = rowScale * w;
+      if (add) {
+        __builtin_memcpy(&x, add + u, sizeof x);
+        x = fused::fma(value, scale, x);
+      } else {
+        x = value * scale;
+      }
+      __builtin_memcpy(dst + u, &x, sizeof x);
+    }
+  }
+  for (; u < units; ++u) {
+    dst[u] = add ? dequantizeAdd(sum[u], corr[u], rowScale, ws[u], add[u]) : dequantize(sum[u], corr[u], rowScale, ws[u]);
+  }
+}
+
 // The cell on units [j0, j1) of one row's gate sums (block k of unit j at g + k * U + j; GRU's fourth block is
 // W_hn h + b_hn), L units at a time: the float32 math of packed_step / bf16_step, with fused multiply-adds.
 template <int L, int U, int CellT>
@@ -165,7 +196,7 @@ RNN_INLINE void tileRows(const int8::Tile& t, int rows, int32_t* out) {
 }
 
 // Groups outer (a panel is reused by every row tile while it is in cache), row tiles inner.
-template <int U, int MR, int G, class Kernel>
+template <int L, int U, int MR, int G, class Kernel>
 RNN_INLINE void gemmTiles(const Int8GemmArgs& a, Kernel&& kernel) {
   constexpr int W = G * U;
   alignas(64) int32_t acc[MR * W];
@@ -184,12 +215,7 @@ RNN_INLINE void gemmTiles(const Int8GemmArgs& a, Kernel&& kernel) {
           const int32_t* corr = corrections + g * U;
           const float* ws = scales + g * U;
           float* dst = a.out + (r + m) * a.outStride + g * a.gateStride + unit0;
-          if (a.bias) {
-            const float* bias = a.bias + int64_t(g) * N + unit0;
-            for (int u = 0; u < units; ++u) dst[u] = dequantizeAdd(sum[u], corr[u], s, ws[u], bias[u]);
-          } else {
-            for (int u = 0; u < units; ++u) dst[u] = dequantize(sum[u], corr[u], s, ws[u]);
-          }
+          dequantizeUnits<L>(sum, corr, s, ws, a.bias ? a.bias + int64_t(g) * N + unit0 : nullptr, dst, units);
         }
       }
     }
@@ -219,13 +245,10 @@ RNN_INLINE void stepTiles(const Int8StepArgs& a, Kernel&& kernel) {
           const float* ws = scales + g * U;
           if (CellT == kGru && g == 2) {
             // r scales W_hn h + b_hn, so it stays apart from the input part
-            const float* bHn = a.biasHn ? a.biasHn + unit0 : nullptr;
-            for (int u = 0; u < units; ++u) {
-              gates[2 * U + u] = xg[2 * H + u];
-              gates[3 * U + u] = bHn ? dequantizeAdd(sum[u], corr[u], s, ws[u], bHn[u]) : dequantize(sum[u], corr[u], s, ws[u]);
-            }
+            std::copy(xg + 2 * H, xg + 2 * H + units, gates + 2 * U);
+            dequantizeUnits<L>(sum, corr, s, ws, a.biasHn ? a.biasHn + unit0 : nullptr, gates + 3 * U, units);
           } else {
-            for (int u = 0; u < units; ++u) gates[g * U + u] = dequantizeAdd(sum[u], corr[u], s, ws[u], xg[int64_t(g) * H + u]);
+            dequantizeUnits<L>(sum, corr, s, ws, xg + int64_t(g) * H, gates + g * U, units);
           }
         }
         cellUnits<L, U, CellT>(gates, a, b, unit0, 0, full);
@@ -245,7 +268,7 @@ struct Level {
   }
   template <int G>
   static RNN_INLINE void gemm(const Int8GemmArgs& a) {
-    gemmTiles<U, MR, G>(a, [](const int8::Tile& t, int rows, int32_t* out) {
+    gemmTiles<L, U, MR, G>(a, [](const int8::Tile& t, int rows, int32_t* out) {
       tileRows<typename Kernel::template Of<G>, MR>(t, rows, out);
     });
   }

@@ -11,6 +11,7 @@
 #include "activations.h"
 #include "activations_vec.h"
 #include "simd_level.h"
+#include "transpose16.h"
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
@@ -348,58 +349,20 @@ void packBlockScalar(const float* src, int K, int H, int U, int W, int q, int g,
   }
 }
 
-#if RNN_X86
-// GCC 12 reports the unpack and shuffle intrinsics' own placeholder source operand as uninitialised.
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-// 16 rows x 16 floats (units x k) to 16 panel rows of 16 units: unpack pairs of rows, then pairs of pairs,
-// then gather the 128-bit lanes.
-RNN_TARGET_AVX512 void packBlockAvx512(const float* src, int K, int H, int W, int q, int g, int k0, float* dst) {
-  __m512 r[16], t[16];
-  const float* row0 = src + (int64_t(g) * H + q * 16) * K + k0;
-  for (int u = 0; u < 16; ++u) r[u] = _mm512_loadu_ps(row0 + int64_t(u) * K);
-  for (int i = 0; i < 8; ++i) {
-    t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
-    t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
-  }
-  for (int i = 0; i < 4; ++i) {
-    const __m512d a = _mm512_castps_pd(t[4 * i]), b = _mm512_castps_pd(t[4 * i + 2]);
-    const __m512d c = _mm512_castps_pd(t[4 * i + 1]), d = _mm512_castps_pd(t[4 * i + 3]);
-    r[4 * i] = _mm512_castpd_ps(_mm512_unpacklo_pd(a, b));
-    r[4 * i + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(a, b));
-    r[4 * i + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(c, d));
-    r[4 * i + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(c, d));
-  }
-  // r[4 i + j], 128-bit lane l: element 4 l + j of rows 4 i .. 4 i + 3
-  float* out = dst + size_t(k0) * W + g * 16;
-  for (int j = 0; j < 4; ++j) {
-    const __m512 v = _mm512_shuffle_f32x4(r[j], r[4 + j], 0x88), w = _mm512_shuffle_f32x4(r[8 + j], r[12 + j], 0x88);
-    const __m512 v1 = _mm512_shuffle_f32x4(r[j], r[4 + j], 0xdd), w1 = _mm512_shuffle_f32x4(r[8 + j], r[12 + j], 0xdd);
-    _mm512_storeu_ps(out + size_t(j) * W, _mm512_shuffle_f32x4(v, w, 0x88));
-    _mm512_storeu_ps(out + size_t(8 + j) * W, _mm512_shuffle_f32x4(v, w, 0xdd));
-    _mm512_storeu_ps(out + size_t(4 + j) * W, _mm512_shuffle_f32x4(v1, w1, 0x88));
-    _mm512_storeu_ps(out + size_t(12 + j) * W, _mm512_shuffle_f32x4(v1, w1, 0xdd));
-  }
-}
-#pragma GCC diagnostic pop
-#endif
 
 // One weight matrix ([G H, K]) into group q's panel rows.
 void packPart(const float* src, int K, int H, int U, int G, int q, float* dst) {
   const int W = G * U;
-#if RNN_X86
-  const bool transpose = U == 16 && simdLevel() == 2 && (q + 1) * 16 <= H;
-#endif
+  const bool transpose = U == 16 && hasTranspose16() && (q + 1) * 16 <= H;
   for (int k0 = 0; k0 < K; k0 += kPackK) {
     const int k1 = std::min(K, k0 + kPackK);
     for (int g = 0; g < G; ++g) {
-#if RNN_X86
       if (transpose && k1 - k0 == 16) {
-        packBlockAvx512(src, K, H, W, q, g, k0, dst);
+        // 16 units x 16 k of gate g: rows g H + 16 q.., columns k0.. into panel rows k0.., columns g 16..
+        transpose16(reinterpret_cast<const uint32_t*>(src + (int64_t(g) * H + q * 16) * K + k0), K,
+                    reinterpret_cast<uint32_t*>(dst + size_t(k0) * W + g * 16), W);
         continue;
       }
-#endif
       packBlockScalar(src, K, H, U, W, q, g, k0, k1, dst);
     }
   }

@@ -1,0 +1,59 @@
+#include "transpose16.h"
+
+#include "simd_level.h"
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#define RNN_X86 1
+#endif
+
+namespace rnn::cpu {
+
+bool hasTranspose16() {
+#if RNN_X86
+  return simdLevel() == 2;
+#else
+  return false;
+#endif
+}
+
+#if RNN_X86
+// GCC 12 reports the unpack and shuffle intrinsics' own placeholder source operand as uninitialised.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+// Unpack pairs of rows, then pairs of pairs, then gather the 128-bit lanes.
+__attribute__((target("avx512f"))) void transpose16(const uint32_t* src, int64_t srcStride, uint32_t* dst,
+                                                    int64_t dstStride) {
+  __m512 r[16], t[16];
+  const float* in = reinterpret_cast<const float*>(src);
+  float* out = reinterpret_cast<float*>(dst);
+  for (int u = 0; u < 16; ++u) r[u] = _mm512_loadu_ps(in + u * srcStride);
+  for (int i = 0; i < 8; ++i) {
+    t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+    t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+  }
+  for (int i = 0; i < 4; ++i) {
+    const __m512d a = _mm512_castps_pd(t[4 * i]), b = _mm512_castps_pd(t[4 * i + 2]);
+    const __m512d c = _mm512_castps_pd(t[4 * i + 1]), d = _mm512_castps_pd(t[4 * i + 3]);
+    r[4 * i] = _mm512_castpd_ps(_mm512_unpacklo_pd(a, b));
+    r[4 * i + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(a, b));
+    r[4 * i + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(c, d));
+    r[4 * i + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(c, d));
+  }
+  // r[4 i + j], 128-bit lane l: element 4 l + j of rows 4 i .. 4 i + 3
+  for (int j = 0; j < 4; ++j) {
+    const __m512 v = _mm512_shuffle_f32x4(r[j], r[4 + j], 0x88), w = _mm512_shuffle_f32x4(r[8 + j], r[12 + j], 0x88);
+    const __m512 v1 = _mm512_shuffle_f32x4(r[j], r[4 + j], 0xdd), w1 = _mm512_shuffle_f32x4(r[8 + j], r[12 + j], 0xdd);
+    _mm512_storeu_ps(out + j * dstStride, _mm512_shuffle_f32x4(v, w, 0x88));
+    _mm512_storeu_ps(out + (8 + j) * dstStride, _mm512_shuffle_f32x4(v, w, 0xdd));
+    _mm512_storeu_ps(out + (4 + j) * dstStride, _mm512_shuffle_f32x4(v1, w1, 0x88));
+    _mm512_storeu_ps(out + (12 + j) * dstStride, _mm512_shuffle_f32x4(v1, w1, 0xdd));
+  }
+}
+#pragma GCC diagnostic pop
+#else
+void transpose16(const uint32_t*, int64_t, uint32_t*, int64_t) {}
+#endif
+
+}  // namespace rnn::cpu
