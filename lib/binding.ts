@@ -4,6 +4,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as os from 'node:os';
 
+/** What one recurrent call computes (native/core/rnn_spec.h's RnnSpec, less the packed batch sizes). */
 export interface NativeForwardSpec {
   kind: number;
   inputSize: number;
@@ -19,11 +20,11 @@ export interface NativeForwardSpec {
   training: boolean;
   seed: number;
   /**
-   * Element type of the call (float32 when omitted): float16 runs on CUDA only, bfloat16 on CUDA and the CPU; 'int8'
-   * (a module made by quantizeDynamic, on the CPU) takes its weight matrices packed (Uint8Array, int8Pack) and every
-   * other tensor in float32.
+   * Element type of the call: float16 runs on CUDA only, bfloat16 on CUDA and the CPU; 'int8' (a module made by
+   * quantizeDynamic, on the CPU) takes its weight matrices packed (Uint8Array, int8Pack) and every other tensor in
+   * float32. A backward is float32.
    */
-  dtype?: DeviceDType | 'int8';
+  dtype: DeviceDType | 'int8';
 }
 
 /** Element types of device memory: float32, or the raw 16-bit patterns of float16 / bfloat16. */
@@ -61,48 +62,72 @@ export type NativeStorage = Float32Array | DeviceBuffer;
 /** Floating tensor memory of any float dtype: float32, or float16/bfloat16 bits in a Uint16Array, or a CUDA buffer. */
 export type FloatStorage = Float32Array | Uint16Array | DeviceBuffer;
 
-/** Every tensor argument of one call must be on the same device (checked in lib/ before the call). */
-type CoreArgs = [
-  spec: NativeForwardSpec,
-  /** Uint8Array: a packed int8 matrix (spec.dtype 'int8' only). */
-  weights: (NativeStorage | Uint8Array)[],
-  input: NativeStorage,
-  h0: NativeStorage | null,
-  c0: NativeStorage | null,
-  output: NativeStorage,
-  hN: NativeStorage,
-  cN: NativeStorage | null,
-  batchSizes: Int32Array | null,
-];
+/**
+ * One recurrent forward, as rnnForward / rnnForwardAsync take it: native code reads each field by name and
+ * computes straight into these arrays (no copies). Every tensor is on one device (lib/ checks that first).
+ */
+export interface NativeForwardCall {
+  spec: NativeForwardSpec;
+  /** Per layer and direction, PyTorch's order; a Uint8Array is a packed int8 matrix (spec.dtype 'int8' only). */
+  weights: (FloatStorage | Uint8Array)[];
+  input: FloatStorage;
+  h0: FloatStorage | null;
+  c0: FloatStorage | null;
+  output: FloatStorage;
+  hN: FloatStorage;
+  /** LSTM only. */
+  cN: FloatStorage | null;
+  /** A packed sequence's batch size per step; null: not packed. */
+  batchSizes: Int32Array | null;
+  /** Receives what backward needs (rnnSavedSize floats, float32); null: not recording. */
+  saved: NativeStorage | null;
+}
 
-/** A forward call; `saved` (sized by rnnSavedSize) receives what backward needs. */
-export type ForwardArgs = [...CoreArgs, saved?: NativeStorage | null];
-/** A backward call: the forward's arguments with what it saved, then the gradients. */
-export type RecordedArgs = [...CoreArgs, saved: NativeStorage];
+/** A forward that saved for backward: its call object is the backward's too. */
+export interface NativeRecordedCall extends NativeForwardCall {
+  saved: NativeStorage;
+}
 
-/** On the forward's device; weight gradients are accumulated into (+=), the others written. */
-type BackwardArgs = [
-  gradOutput: NativeStorage | null,
-  gradHN: NativeStorage | null,
-  gradCN: NativeStorage | null,
-  /** null when the input needs no gradient (dX is then not computed) */
-  gradInput: NativeStorage | null,
-  gradH0: NativeStorage | null,
-  gradC0: NativeStorage | null,
-  gradWeights: NativeStorage[],
-];
+/**
+ * One backward (float32, on the forward's device): the recorded forward's fields and the gradients. Weight
+ * gradients are accumulated into (+=), the others written.
+ */
+export interface NativeBackwardCall extends NativeRecordedCall {
+  gradOutput: NativeStorage | null;
+  gradHN: NativeStorage | null;
+  gradCN: NativeStorage | null;
+  /** null when the input needs no gradient (dX is then not computed). */
+  gradInput: NativeStorage | null;
+  gradH0: NativeStorage | null;
+  gradC0: NativeStorage | null;
+  gradWeights: NativeStorage[];
+}
+
+/** The sizes that fix a recurrent forward's saved workspace (rnnSavedSize). */
+export interface NativeSavedShape {
+  kind: number;
+  /** Rows of the input: seqLen * batch, or a packed sequence's rows. */
+  rows: number;
+  numLayers: number;
+  bidirectional: boolean;
+  hiddenSize: number;
+  projSize: number;
+}
 
 export type Float32MatmulPrecision = 'highest' | 'high';
 
 export interface NativeBinding {
-  rnnForward(...args: ForwardArgs): void;
+  rnnForward(call: NativeForwardCall): void;
   /** C = alpha op(A) op(B) + beta C, row-major, on the CPU (ranges are checked natively). */
   sgemm(transA: boolean, transB: boolean, M: number, N: number, K: number, alpha: number, A: Float32Array, lda: number,
     B: Float32Array, ldb: number, beta: number, C: Float32Array, ldc: number): void;
-  /** Floats the forward with these arguments saves for backward. */
-  rnnSavedSize(...args: ForwardArgs): number;
-  rnnBackward(...args: [...RecordedArgs, ...BackwardArgs]): void;
-  rnnForwardAsync(...args: ForwardArgs): Promise<void>;
+  /**
+   * Floats a recording forward of this shape saves for backward (native/core/rnn_saved.h's layout), as a double:
+   * the memory limit asks it before anything is allocated, for sizes too large to run as well.
+   */
+  rnnSavedSize(shape: NativeSavedShape): number;
+  rnnBackward(call: NativeBackwardCall): void;
+  rnnForwardAsync(call: NativeForwardCall): Promise<void>;
   /** The cell kinds' spec numbers and gate counts (native/core/cell_kind.h), by mode name: asked once by lib/nn/recurrent-call.ts. */
   rnnContract(): { kinds: Record<string, number>; gates: Record<string, number> };
   setNumThreads(n: number): void;

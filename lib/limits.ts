@@ -76,7 +76,8 @@ export function checkTensorAllocation(what: string, numel: number, itemSize = 4)
 }
 
 export interface RecurrenceSizes {
-  mode: 'RNN_TANH' | 'RNN_RELU' | 'LSTM' | 'GRU';
+  /** An LSTM's final state has a cell state too. */
+  lstm: boolean;
   /** Rows of the input (T * B, or the packed rows). */
   rows: number;
   batch: number;
@@ -85,16 +86,8 @@ export interface RecurrenceSizes {
   hiddenSize: number;
   /** projSize when projecting, else hiddenSize. */
   outSize: number;
-  /** Whether the call saves activations for backward. */
-  saving: boolean;
-}
-
-/** Floats a recording forward saves for backward: native/core/rnn_saved.h's SavedLayout::of, term for term. */
-export function rnnSavedFloats(s: RecurrenceSizes): number {
-  const { rows, layers: L, directions: D, hiddenSize: H, outSize: P } = s;
-  const blocks = s.mode === 'LSTM' || s.mode === 'GRU' ? 4 : 1;
-  const perDirection = rows * blocks * H + rows * P + (s.mode === 'LSTM' ? rows * H : 0) + (P !== H ? rows * H : 0);
-  return (L - 1) * rows * D * P + L * D * perDirection;
+  /** Floats the call saves for backward (native.rnnSavedSize, whose layout is native code's); 0 when not recording. */
+  savedFloats: number;
 }
 
 /** Refuses a recurrent forward (`what`, e.g. `LSTM.forward`) whose results and saved activations exceed the limit. */
@@ -102,7 +95,7 @@ export function checkRecurrenceAllocation(what: string, s: RecurrenceSizes): voi
   const { rows, batch: B, layers: L, directions: D, hiddenSize: H, outSize: P } = s;
   checkAllocation(what, [
     ['output', 4 * rows * D * P],
-    ['final state', 4 * L * D * B * (P + (s.mode === 'LSTM' ? H : 0))],
-    ['saved activations', s.saving ? 4 * rnnSavedFloats(s) : 0],
+    ['final state', 4 * L * D * B * (P + (s.lstm ? H : 0))],
+    ['saved activations', 4 * s.savedFloats],
   ]);
 }

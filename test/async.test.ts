@@ -232,9 +232,10 @@ describe('async: inputs stay alive', function () {
       const weights = m.parameters().map((p) => p.data.slice());
       const spec = {
         kind: 2, inputSize: I, hiddenSize: H, projSize: 0, numLayers: 1, bidirectional: false, bias: true, batchFirst: false,
-        seqLen: T, batch: B, dropout: 0, training: false, seed: 0,
+        seqLen: T, batch: B, dropout: 0, training: false, seed: 0, dtype: 'float32' as const,
       };
-      return { job: native.rnnForwardAsync(spec, weights, input, null, null, output, hN, cN, null), inputRef: new WeakRef(input) };
+      const job = native.rnnForwardAsync({ spec, weights, input, h0: null, c0: null, output, hN, cN, batchSizes: null, saved: null });
+      return { job, inputRef: new WeakRef(input) };
     };
     const { job, inputRef } = start();
     await new Promise((resolve) => setImmediate(resolve));

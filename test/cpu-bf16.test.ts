@@ -210,11 +210,11 @@ describe('bfloat16 inference on the CPU', () => {
     const [h] = lstm.forward(randn([1, 2]).bfloat16());
     assert.equal(h.dtype, 'bfloat16');
     // the native backstop: the results of one call share one dtype
-    const args = (hN: Float32Array | Uint16Array) => [
-      { kind: 0, inputSize: 2, hiddenSize: 3, projSize: 0, numLayers: 1, bidirectional: false, bias: false, batchFirst: false, seqLen: 1, batch: 1, dropout: 0, training: false, seed: 0, dtype: 'bfloat16' },
-      [new Uint16Array(6), new Uint16Array(9)], new Float32Array(2), null, null, new Float32Array(3), hN, null, null,
-    ];
-    assert.throws(() => (native.rnnForward as (...a: unknown[]) => void)(...args(new Uint16Array(3))), { name: 'TypeError', message: 'native forward: output, hN and cN must share one dtype' });
-    (native.rnnForward as (...a: unknown[]) => void)(...args(new Float32Array(3)));
+    const call = (hN: Float32Array | Uint16Array) => ({
+      spec: { kind: 0, inputSize: 2, hiddenSize: 3, projSize: 0, numLayers: 1, bidirectional: false, bias: false, batchFirst: false, seqLen: 1, batch: 1, dropout: 0, training: false, seed: 0, dtype: 'bfloat16' as const },
+      weights: [new Uint16Array(6), new Uint16Array(9)], input: new Float32Array(2), h0: null, c0: null, output: new Float32Array(3), hN, cN: null, batchSizes: null, saved: null,
+    });
+    assert.throws(() => native.rnnForward(call(new Uint16Array(3))), { name: 'TypeError', message: 'native forward: hN holds bfloat16, expected float32 in this call' });
+    native.rnnForward(call(new Float32Array(3)));
   });
 });

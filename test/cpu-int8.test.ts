@@ -280,14 +280,19 @@ describe('int8 dynamic quantization on the CPU (quantizeDynamic)', () => {
       assert.throws(() => lin.forward('x' as never), /^TypeError: Expected a Tensor for input but received "x"$/);
       assert.deepEqual(lin.forward(randn([0, 4])).shape, [0, 2]);
       // the native backstop: packed weights of another shape
-      const args = (packed: Uint8Array) => [
-        { kind: 0, inputSize: 2, hiddenSize: 3, projSize: 0, numLayers: 1, bidirectional: false, bias: false, batchFirst: false, seqLen: 1, batch: 1, dropout: 0, training: false, seed: 0, dtype: 'int8' },
-        [packed, native.int8Pack(1, 3, 3, new Int8Array(9), new Float32Array(3))], new Float32Array(2), null, null, new Float32Array(3), new Float32Array(3), null, null,
-      ];
-      const call = native.rnnForward as (...a: unknown[]) => void;
-      assert.throws(() => call(...args(native.int8Pack(1, 3, 3, new Int8Array(9), new Float32Array(3)))), /^RangeError: native check: int8 matrix: packed as 1 x 3 x 3, expected 1 x 3 x 2$/);
-      assert.throws(() => call(...args(new Uint8Array(10))), /^RangeError: native check: int8 matrix: not a packed matrix/);
-      call(...args(native.int8Pack(1, 3, 2, new Int8Array(6), new Float32Array(3))));
+      const call = (packed: Uint8Array) => ({
+        spec: { kind: 0, inputSize: 2, hiddenSize: 3, projSize: 0, numLayers: 1, bidirectional: false, bias: false, batchFirst: false, seqLen: 1, batch: 1, dropout: 0, training: false, seed: 0, dtype: 'int8' as const },
+        weights: [packed, native.int8Pack(1, 3, 3, new Int8Array(9), new Float32Array(3))], input: new Float32Array(2), h0: null, c0: null,
+        output: new Float32Array(3), hN: new Float32Array(3), cN: null, batchSizes: null, saved: null,
+      });
+      assert.throws(() => native.rnnForward(call(native.int8Pack(1, 3, 3, new Int8Array(9), new Float32Array(3)))), /^RangeError: native check: int8 matrix: packed as 1 x 3 x 3, expected 1 x 3 x 2$/);
+      assert.throws(() => native.rnnForward(call(new Uint8Array(10))), /^RangeError: native check: int8 matrix: not a packed matrix/);
+      // a float32 matrix where the packed one belongs, and a packed matrix in a float32 call
+      assert.throws(() => native.rnnForward(call(new Float32Array(6) as never)), { name: 'TypeError', message: 'native forward: weights[0] holds float32, expected int8 in this call' });
+      assert.throws(() => native.rnnForward({ ...call(new Uint8Array(10)), spec: { ...call(new Uint8Array(10)).spec, dtype: 'float32' } }), {
+        name: 'TypeError', message: 'native forward: weights[0] must be a Float32Array or a CUDA buffer',
+      });
+      native.rnnForward(call(native.int8Pack(1, 3, 2, new Int8Array(6), new Float32Array(3))));
     });
   });
 

@@ -8,7 +8,7 @@ import {
   unpackSequence, zeros,
 } from '../lib/index';
 import { copyInto } from '../lib/cuda';
-import { native } from '../lib/binding';
+import { NativeForwardCall, native } from '../lib/binding';
 import { fixtureNames, loadFixture, relativeError, buildModule } from './helpers/fixtures';
 import { compareForward, forwardCase } from './helpers/forward';
 import { throwsExactly, rejectsExactly, escapeRegExp } from './helpers/assertions';
@@ -309,6 +309,26 @@ describe('cuda', function () {
       // and the modules still work
       lstm.forward(x.cuda());
       cell.forward(randn([2, 3]).cuda());
+
+      // the addon's own backstop, for direct calls lib/ never makes: a host array in a CUDA call (its pointer would
+      // be used as a device pointer), a freed buffer, a buffer of another element type
+      const seen: NativeForwardCall[] = [];
+      const realForward = native.rnnForward;
+      native.rnnForward = (call) => (seen.push(call), realForward(call));
+      try {
+        noGrad(() => lstm.forward(x.cuda()));
+      } finally {
+        native.rnnForward = realForward;
+      }
+      const call = seen[0];
+      throwsExactly(() => native.rnnForward({ ...call, hN: new Float32Array(4) }), RangeError, 'native forward: all tensors must be on one device');
+      const gone = zeros([2, 1, 3], { device: 'cuda' });
+      const goneStorage = gone.storage();
+      gone.dispose();
+      throwsExactly(() => native.rnnForward({ ...call, input: goneStorage }), Error, 'native forward: input is a disposed CUDA tensor');
+      throwsExactly(() => native.rnnForward({ ...call, hN: zeros([1, 1, 4], { device: 'cuda' }).half().storage() }), TypeError,
+        'native forward: hN holds float16, expected float32 in this call');
+      native.rnnForward(call);
     });
 
     it('loadStateDict copies into CUDA parameters from CPU or CUDA tensors, and into CPU ones from CUDA', () => {

@@ -5,11 +5,11 @@ import { spawnSync } from 'node:child_process';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import {
-  F, GRU, GRUCell, LSTM, LSTMCell, RNN, add, full, getMemoryLimit, manualSeed, matmul, noGrad, ones, packPaddedSequence,
+  F, GRU, GRUCell, LSTM, LSTMCell, PackedSequence, RNN, add, full, getMemoryLimit, manualSeed, matmul, noGrad, ones, packPaddedSequence,
   padPackedSequence, rand, randn, setMemoryLimit, Tensor, zeros,
 } from '../lib/index';
-import { native } from '../lib/binding';
-import { formatBytes, parseBytes, rnnSavedFloats } from '../lib/limits';
+import { NativeForwardCall, native } from '../lib/binding';
+import { formatBytes, parseBytes } from '../lib/limits';
 
 const GiB = 2 ** 30;
 const MiB = 2 ** 20;
@@ -67,39 +67,53 @@ describe('memory limit', () => {
     refused(() => new LSTM({ inputSize: 8, hiddenSize: 16, numLayers: 2, bidirectional: true, projSize: 4 }), /needs 15 KiB/);
   });
 
-  it('computes the saved workspace exactly as the native layout does', () => {
+  it('sizes the saved workspace by native code\'s layout, which the native forward then takes exactly', () => {
     manualSeed(1);
-    const cases: [InstanceType<typeof LSTM | typeof GRU | typeof RNN>, number[]][] = [
-      [new LSTM({ inputSize: 3, hiddenSize: 5, numLayers: 3, bidirectional: true, projSize: 2 }), [4, 2, 3]],
-      [new LSTM({ inputSize: 3, hiddenSize: 5 }), [7, 3]],
-      [new GRU({ inputSize: 2, hiddenSize: 6, numLayers: 2, batchFirst: true }), [3, 5, 2]],
-      [new RNN({ inputSize: 4, hiddenSize: 3, numLayers: 2, bidirectional: true, nonlinearity: 'relu' }), [6, 2, 4]],
+    // the layout of native/core/rnn_saved.h worked out by hand: each layer l > 0 saves its input [rows, D*P]; each
+    // layer-direction its gates [rows, S*H] (S: 4 for LSTM and GRU, 1 for RNN), hPrev [rows, P], cPrev [rows, H]
+    // (LSTM) and hFull [rows, H] (projections)
+    const floats = (m: InstanceType<typeof LSTM | typeof GRU | typeof RNN>, rows: number) => {
+      const L = m.numLayers, D = m.bidirectional ? 2 : 1, H = m.hiddenSize, P = m.projSize > 0 ? m.projSize : H;
+      const S = m.mode === 'LSTM' || m.mode === 'GRU' ? 4 : 1;
+      const perDirection = S * H + P + (m.mode === 'LSTM' ? H : 0) + (m.projSize > 0 ? H : 0);
+      return rows * ((L - 1) * D * P + L * D * perDirection);
+    };
+    const cases: [InstanceType<typeof LSTM | typeof GRU | typeof RNN>, Tensor | PackedSequence, number][] = [
+      [new LSTM({ inputSize: 3, hiddenSize: 5, numLayers: 3, bidirectional: true, projSize: 2 }), randn([4, 2, 3]), 8],
+      [new LSTM({ inputSize: 3, hiddenSize: 5 }), randn([7, 3]), 7],
+      [new GRU({ inputSize: 2, hiddenSize: 6, numLayers: 2, batchFirst: true }), randn([3, 5, 2]), 15],
+      [new RNN({ inputSize: 4, hiddenSize: 3, numLayers: 2, bidirectional: true, nonlinearity: 'relu' }), randn([6, 2, 4]), 12],
+      [new GRU({ inputSize: 2, hiddenSize: 3, bidirectional: true }), packPaddedSequence(randn([5, 3, 2]), [5, 4, 2]), 11],
     ];
-    for (const [module, shape] of cases) {
-      const seen: number[] = [];
-      const real = native.rnnSavedSize;
-      native.rnnSavedSize = (...args) => {
-        const n = real(...args);
-        seen.push(n);
-        return n;
-      };
-      try {
-        (module as unknown as { forward(x: Tensor): unknown }).forward(randn(shape));
-      } finally {
-        native.rnnSavedSize = real;
+    const realForward = native.rnnForward;
+    try {
+      for (const [module, x, rows] of cases) {
+        const seen: NativeForwardCall[] = [];
+        native.rnnForward = (call) => (seen.push(call), realForward(call));
+        (module as unknown as { forward(x: Tensor | PackedSequence): unknown }).forward(x);
+        const what = `${module.constructor.name} ${module.mode}`;
+        assert.equal(seen.length, 1, what);
+        const call = seen[0];
+        assert.equal(call.saved!.length, floats(module, rows), what);
+        // the native forward refuses a workspace of any other size
+        for (const n of [call.saved!.length - 1, call.saved!.length + 1]) {
+          assert.throws(() => realForward({ ...call, saved: new Float32Array(n) }), {
+            name: 'RangeError', message: `native check: saved has ${n} elements, expected ${call.saved!.length}`,
+          }, what);
+        }
       }
-      const batched = shape.length === 3;
-      const rows = batched ? shape[0] * shape[1] : shape[0];
-      const expected = rnnSavedFloats({
-        mode: module.mode, rows, batch: batched ? (module.batchFirst ? shape[0] : shape[1]) : 1, layers: module.numLayers,
-        directions: module.bidirectional ? 2 : 1, hiddenSize: module.hiddenSize,
-        outSize: module.projSize > 0 ? module.projSize : module.hiddenSize, saving: true,
-      });
-      assert.deepEqual(seen, [expected], `${module.constructor.name} ${JSON.stringify(shape)}`);
+    } finally {
+      native.rnnForward = realForward;
     }
+    // asked before anything exists, for sizes no call could run: a double, past 2^53 too
+    const shape = { kind: 2, rows: 2 ** 40, numLayers: 3, bidirectional: true, hiddenSize: 2 ** 20, projSize: 2 ** 10 };
+    assert.equal(native.rnnSavedSize(shape), 2 ** 40 * (2 * 2 * 2 ** 10 + 3 * 2 * (4 * 2 ** 20 + 2 ** 10 + 2 ** 20 + 2 ** 20)));
+    assert.throws(() => native.rnnSavedSize({ ...shape, kind: 4 }), { name: 'TypeError', message: 'rnnSavedSize: kind must be an integer in [0, 3]' });
+    assert.throws(() => native.rnnSavedSize({ ...shape, rows: -1 }), { name: 'TypeError', message: 'rnnSavedSize: rows must be an integer in [0, 9007199254740991]' });
+    assert.throws(() => native.rnnSavedSize({ ...shape, numLayers: 2 ** 31 }), { name: 'TypeError', message: 'rnnSavedSize: numLayers must be an integer in [0, 2147483647]' });
   });
 
-  it('refuses a forward whose output and saved activations exceed the limit, before any native call', () => {
+  it('refuses a forward whose output and saved activations exceed the limit, before the native forward', () => {
     manualSeed(2);
     const lstm = new LSTM({ inputSize: 4, hiddenSize: 8, numLayers: 2 });
     const x = randn([10, 3, 4]);
@@ -114,13 +128,15 @@ describe('memory limit', () => {
     native.rnnSavedSize = (...args) => (calls.saved++, realSaved(...args));
     try {
       refused(() => lstm.forward(x), /^node-rnn: LSTM\.forward needs 13\.5 KiB \(output 960 B, final state 384 B, saved activations 12\.2 KiB\), /);
-      assert.deepEqual(calls, { forward: 0, saved: 0 });
-      // without a graph nothing is saved, so the same forward fits
+      // the workspace's size is asked of native code (a pure size query), the forward never runs
+      assert.deepEqual(calls, { forward: 0, saved: 1 });
+      // without a graph nothing is saved (nor asked), so the same forward fits
       const [out] = noGrad(() => lstm.forward(x));
       assert.deepEqual(out.toArray(), reference);
+      assert.deepEqual(calls, { forward: 1, saved: 1 });
       setMemoryLimit(960 + 384 + 12480);
       assert.deepEqual(lstm.forward(x)[0].toArray(), reference);
-      assert.equal(calls.saved, 1);
+      assert.deepEqual(calls, { forward: 2, saved: 2 });
     } finally {
       native.rnnForward = realForward;
       native.rnnSavedSize = realSaved;

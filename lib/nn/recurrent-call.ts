@@ -1,7 +1,8 @@
 // The one recurrent call path that RNN, LSTM, GRU and the cells share: from what a module computed of its own
-// arguments (shapes, states, spec fields) to the native forward's arguments, the results and the graph node.
-// The cell kinds' numbers and gate counts are native code's (native/binding/contract_binding.cpp), asked once here.
-import { ForwardArgs, NativeForwardSpec, NativeStorage, RecordedArgs, native } from '../binding';
+// arguments (shapes, states, spec fields) to the native forward's one call object, the results and the graph node.
+// The cell kinds' numbers and gate counts are native code's (native/binding/contract_binding.cpp), asked once here,
+// and so is the size of the saved workspace (rnnSavedSize), asked per recording call.
+import { NativeForwardCall, NativeForwardSpec, NativeStorage, native } from '../binding';
 import { isGradEnabled } from '../autograd/grad-mode';
 import { needsGrad } from '../autograd/node';
 import { Device, allocStorage, copyStorage, downloadRaw, freeStorage, isDeviceBuffer } from '../cuda';
@@ -36,8 +37,8 @@ export const GATES: Readonly<Record<CellMode, number>> = Object.freeze({ ...CONT
 
 /** What one native forward call needs, and how to wrap its results. */
 export interface PreparedCall<R> {
-  /** null: nothing to compute (every result is empty), native code is not called. */
-  args: Parameters<typeof native.rnnForward> | null;
+  /** The native forward's one argument; null: nothing to compute (every result is empty), native code is not called. */
+  nativeCall: NativeForwardCall | null;
   finish(): R;
   /** Memory only the call itself uses (permuted h0/c0, the cells' scratch output): freed when it settles. */
   temps: NativeStorage[];
@@ -61,7 +62,7 @@ export function emptyResultCall<R>(
   record: { name: string; inputs: (Tensor<'float32'> | null)[] } | null, wrap: (results: (Tensor<'float32'> | null)[]) => R,
 ): PreparedCall<R> {
   return {
-    args: null,
+    nativeCall: null,
     temps: [],
     results: [],
     finish: () => {
@@ -75,7 +76,7 @@ export function emptyResultCall<R>(
 /** Runs a prepared call synchronously. */
 export function runPrepared<R>(call: PreparedCall<R>): R {
   try {
-    if (call.args) native.rnnForward(...call.args);
+    if (call.nativeCall) native.rnnForward(call.nativeCall);
   } catch (e) {
     release(call.results);
     throw e;
@@ -88,7 +89,7 @@ export function runPrepared<R>(call: PreparedCall<R>): R {
 /** Runs a prepared call on the libuv thread pool. */
 export async function runPreparedAsync<R>(call: PreparedCall<R>): Promise<R> {
   try {
-    if (call.args) await native.rnnForwardAsync(...call.args);
+    if (call.nativeCall) await native.rnnForwardAsync(call.nativeCall);
   } catch (e) {
     release(call.results);
     throw e;
@@ -228,10 +229,13 @@ export function prepareRecurrentCall<R>(call: RecurrentCall<R>): PreparedCall<R>
   const recording = call.record && isGradEnabled() &&
     (params.some((p) => p.requiresGrad) || needsGrad(input) || needsGrad(h0) || needsGrad(c0));
   let dtype: FloatDType;
+  let savedFloats = 0;
   try {
     if (quantized) refuseRecording(name, [input, h0, c0]);
     dtype = checkCallDType(module, input, [h0, c0], recording);
-    checkRecurrenceAllocation(`${name}.forward`, { mode: call.mode, rows, batch: B, layers: L, directions: D, hiddenSize: H, outSize: P, saving: recording });
+    // the saved workspace's layout is native code's (core/rnn_saved.h)
+    if (recording) savedFloats = native.rnnSavedSize({ kind: NATIVE_KIND[call.mode], rows, numLayers: L, bidirectional: s.bidirectional, hiddenSize: H, projSize: s.projSize });
+    checkRecurrenceAllocation(`${name}.forward`, { lstm, rows, batch: B, layers: L, directions: D, hiddenSize: H, outSize: P, savedFloats });
   } catch (e) {
     release(temps);
     throw e;
@@ -245,7 +249,7 @@ export function prepareRecurrentCall<R>(call: RecurrentCall<R>): PreparedCall<R>
       recording ? { name, inputs: [input, h0, c0, ...params] } : null,
       (r) => (outShape ? call.wrap(r[0], r[1]!, r[2]) : call.wrap(null, r[0]!, r[1])));
   }
-  let weights: (NativeStorage | Uint8Array)[], output: NativeStorage, hN: NativeStorage, cN: NativeStorage | null;
+  let weights: (NativeStorage | Uint8Array)[], output: NativeStorage, hN: NativeStorage, cN: NativeStorage | null, saved: NativeStorage | null;
   const allocated: NativeStorage[] = [];
   const alloc = (n: number, type: FloatDType = 'float32'): NativeStorage => {
     const storage = allocStorage(module.device, n, type) as NativeStorage;
@@ -257,6 +261,7 @@ export function prepareRecurrentCall<R>(call: RecurrentCall<R>): PreparedCall<R>
     output = alloc(rows * D * P, results);
     hN = alloc(L * D * B * P, results);
     cN = lstm ? alloc(L * D * B * H, results) : null;
+    saved = recording ? alloc(savedFloats) : null;
   } catch (e) {
     release([...temps, ...allocated]); // e.g. a disposed parameter, or out of device memory
     throw e;
@@ -265,7 +270,7 @@ export function prepareRecurrentCall<R>(call: RecurrentCall<R>): PreparedCall<R>
     kind: NATIVE_KIND[call.mode], inputSize: s.inputSize, hiddenSize: H, projSize: s.projSize, numLayers: L,
     bidirectional: s.bidirectional, bias: s.bias, batchFirst: s.batchFirst, seqLen: s.seqLen, batch: B,
     dropout: s.dropout, training: s.training, seed: s.training && s.dropout > 0 && L > 1 ? nextSeed() : 0,
-    ...(quantized ? { dtype: 'int8' as const } : dtype !== 'float32' ? { dtype } : {}),
+    dtype: quantized ? 'int8' : dtype,
   };
   /** Sorted states a recorded call's backward still reads (its arguments): freed with the graph node. */
   const keptSorted: NativeStorage[] = [];
@@ -277,13 +282,13 @@ export function prepareRecurrentCall<R>(call: RecurrentCall<R>): PreparedCall<R>
     else freeStorage(state);
     return back;
   };
-  const args: ForwardArgs = [spec, weights, input.storage(), call.h0Storage, call.c0Storage, output, hN, cN, call.batchSizes];
-  const saved = recording ? alloc(native.rnnSavedSize(...args)) : null;
-  if (saved) args.push(saved);
+  const nativeCall: NativeForwardCall = {
+    spec, weights, input: input.storage(), h0: call.h0Storage, c0: call.c0Storage, output, hN, cN, batchSizes: call.batchSizes, saved,
+  };
   // a cell's output is scratch: only the call uses it
   const callTemps = outShape ? temps : [...temps, output];
   return {
-    args,
+    nativeCall,
     // a recorded call's backward reads its arguments again: the graph node frees them once it has run
     temps: saved ? [] : callTemps,
     results: [...(outShape ? [output] : []), hN, ...(cN ? [cN] : [])],
@@ -294,7 +299,7 @@ export function prepareRecurrentCall<R>(call: RecurrentCall<R>): PreparedCall<R>
       const cOut = cN ? new Tensor(unsort(cN, H), cShape!, results as 'float32') : null;
       if (saved) {
         recordRnn({
-          name, args: args as RecordedArgs, owned: [saved, ...callTemps, ...keptSorted], input, h0, c0, params, outputs: [out, hOut, cOut],
+          name, call: { ...nativeCall, saved }, owned: [saved, ...callTemps, ...keptSorted], input, h0, c0, params, outputs: [out, hOut, cOut],
           permute: sorted && unsorted ? {
             toSorted: (g) => permuteBatch(g, sorted, L * D, g.length / (L * D * B), 'float32'),
             toCaller: (g) => permuteBatch(g, unsorted, L * D, g.length / (L * D * B), 'float32'),

@@ -1,15 +1,15 @@
 // The graph node of one recurrent-module call: the native forward saved what backward needs, and the
 // node's backward is one native call (backward through time for every layer and direction) on the
 // forward's device, with gradients allocated there.
-import { NativeStorage, RecordedArgs, native } from '../binding';
+import { NativeRecordedCall, NativeStorage, native } from '../binding';
 import { GradNode, needsGrad } from '../autograd/node';
 import { Device, allocStorage, filledStorage, freeStorage } from '../cuda';
 import { Tensor } from '../tensor';
 
 export interface RnnRecord {
   name: string;
-  /** The forward's native arguments, `saved` included. */
-  args: RecordedArgs;
+  /** The forward's native call, `saved` included: the backward's call adds the gradients to it. */
+  call: NativeRecordedCall;
   /** Memory only this call uses (the saved workspace, permuted states, scratch): freed once backward ran. */
   owned: (NativeStorage | null)[];
   /** What the gradients are for, in the order the native backward produces them. */
@@ -30,7 +30,7 @@ function zeros(device: Device, n: number): NativeStorage {
 
 /** Makes `record.outputs` the outputs of a new node whose backward runs the native backward. */
 export function recordRnn(record: RnnRecord): void {
-  let args: RecordedArgs | null = record.args;
+  let call: NativeRecordedCall | null = record.call;
   const { input, h0, c0, params, permute } = record;
   const device = input.device;
   const node: GradNode = {
@@ -39,7 +39,7 @@ export function recordRnn(record: RnnRecord): void {
     outputCount: record.outputs.length,
     device,
     backward(gradOutputs) {
-      if (!args) throw new Error('Trying to backward through the graph a second time: its saved state was already freed');
+      if (!call) throw new Error('Trying to backward through the graph a second time: its saved state was already freed');
       const [gOut, gH, gC] = gradOutputs; // cells have no output tensor: slot 0 stays null
       const toSorted = (g: NativeStorage | null | undefined) => (g && permute ? permute.toSorted(g) : g ?? null);
       const fresh: NativeStorage[] = [];
@@ -54,7 +54,7 @@ export function recordRnn(record: RnnRecord): void {
         const gradH0 = h0 ? grad(h0.numel) : null;
         const gradC0 = c0 ? grad(c0.numel) : null;
         const gradWeights = params.map((p) => grad(p.numel));
-        native.rnnBackward(...args, gOut ?? null, toSorted(gH), toSorted(gC), gradInput, gradH0, gradC0, gradWeights);
+        native.rnnBackward({ ...call, gradOutput: gOut ?? null, gradHN: toSorted(gH), gradCN: toSorted(gC), gradInput, gradH0, gradC0, gradWeights });
         const toCaller = (g: NativeStorage | null) => (g && permute ? permute.toCaller(g) : g);
         return [gradInput, toCaller(gradH0), toCaller(gradC0), ...gradWeights];
       } catch (e) {
@@ -63,7 +63,7 @@ export function recordRnn(record: RnnRecord): void {
       }
     },
     release() {
-      args = null;
+      call = null;
       for (const s of record.owned) freeStorage(s);
       record.owned = [];
     },

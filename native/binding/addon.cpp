@@ -5,7 +5,6 @@
 #include <stdexcept>
 #include <string>
 
-#include "../core/rnn_saved.h"
 #include "../cpu/bf16_forward.h"
 #include "../cpu/cpu_backend.h"
 #include "../cpu/host_pages.h"
@@ -125,12 +124,6 @@ Napi::Value Backward(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-Napi::Value SavedSize(const Napi::CallbackInfo& info) {
-  // the saved-state size for a forward with these arguments (validated like the forward itself)
-  ForwardJob job = unpackForward(info, false);
-  return Napi::Number::New(info.Env(), double(SavedLayout::of(job.spec).total));
-}
-
 Napi::Value ForwardAsync(const Napi::CallbackInfo& info) {
   ForwardJob job = unpackForward(info, true);
 #ifdef RNN_WITH_CUDA
@@ -185,7 +178,6 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("rnnForward", Napi::Function::New(env, Forward, "rnnForward"));
   exports.Set("rnnForwardAsync", Napi::Function::New(env, ForwardAsync, "rnnForwardAsync"));
   exports.Set("rnnBackward", Napi::Function::New(env, Backward, "rnnBackward"));
-  exports.Set("rnnSavedSize", Napi::Function::New(env, SavedSize, "rnnSavedSize"));
   exports.Set("setNumThreads", Napi::Function::New(env, SetNumThreads, "setNumThreads"));
   exports.Set("getNumThreads", Napi::Function::New(env, GetNumThreads, "getNumThreads"));
   exports.Set("blasInfo", Napi::Function::New(env, BlasInfo, "blasInfo"));

@@ -1,6 +1,8 @@
 #include "forward_args.h"
 
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "../cpu/int8_forward.h"
 #include "device_buffer.h"
@@ -9,203 +11,222 @@ namespace rnn::binding {
 
 namespace {
 
-[[noreturn]] void typeError(Napi::Env env, const std::string& message) {
-  throw Napi::TypeError::New(env, message);
-}
-
-double number(Napi::Object obj, const char* key) {
-  Napi::Value v = obj.Get(key);
-  if (!v.IsNumber()) typeError(obj.Env(), std::string("native forward: spec.") + key + " must be a number");
-  return v.As<Napi::Number>().DoubleValue();
-}
-
-int integer(Napi::Object obj, const char* key) {
-  const double v = number(obj, key);
-  if (v != double(int(v))) typeError(obj.Env(), std::string("native forward: spec.") + key + " must be a 32-bit integer");
-  return int(v);
-}
-
-bool boolean(Napi::Object obj, const char* key) {
-  Napi::Value v = obj.Get(key);
-  if (!v.IsBoolean()) typeError(obj.Env(), std::string("native forward: spec.") + key + " must be a boolean");
-  return v.As<Napi::Boolean>().Value();
-}
-
-// Host memory is a Float32Array, or a Uint16Array of the bits of `hostHalf` (the call's half type; none: refused),
-// or with hostHalf I8 (an int8 call's weights) a Uint8Array of packed int8 matrices (`size` counts bytes).
-FloatSpan floats(Napi::Value v, const char* name, bool optional, ForwardJob& job, bool keepAlive, ElemType hostHalf = ElemType::F32) {
-  if (optional && (v.IsNull() || v.IsUndefined())) return {};
-  if (hostHalf == ElemType::I8 && v.IsTypedArray() && v.As<Napi::TypedArray>().TypedArrayType() == napi_uint8_array) {
-    auto array = v.As<Napi::Uint8Array>();
-    if (keepAlive) job.keepAlive.push_back(Napi::Persistent(array.As<Napi::Object>()));
-    return {reinterpret_cast<float*>(array.Data()), array.ElementLength(), -1, ElemType::I8};
+// Reads one call object (lib/binding.ts's NativeForwardCall / NativeBackwardCall) by field name. It refuses only
+// what it cannot read at all (a field that is not the array, number or boolean it names); lib/ has already
+// reported every bad argument with PyTorch's message, so these texts are for direct callers of the addon.
+class CallReader {
+ public:
+  CallReader(const Napi::CallbackInfo& info, bool backward, bool keepAlive, ForwardJob& job)
+      : env_(info.Env()), what_(backward ? "native backward: " : "native forward: "), keepAlive_(keepAlive), job_(job) {
+    if (info.Length() != 1 || !info[0].IsObject() || info[0].IsArray()) fail("expected one call object");
+    call_ = info[0].As<Napi::Object>();
   }
-  if (DeviceBuffer* buffer = DeviceBuffer::From(v)) {
-    if (buffer->freed()) throw Napi::Error::New(v.Env(), std::string("native forward: ") + name + " is a disposed CUDA tensor");
-    if (keepAlive) {
-      job.keepAlive.push_back(Napi::Persistent(v.As<Napi::Object>()));
-      buffer->acquire();
-      job.inUse.push_back(buffer);
+
+  [[noreturn]] void fail(const std::string& message) const { throw Napi::TypeError::New(env_, what_ + message); }
+
+  Napi::Object object(const char* key) const {
+    Napi::Value v = call_.Get(key);
+    if (!v.IsObject() || v.IsArray()) fail(std::string(key) + " must be an object");
+    return v.As<Napi::Object>();
+  }
+
+  Napi::Array array(const char* key) const {
+    Napi::Value v = call_.Get(key);
+    if (!v.IsArray()) fail(std::string(key) + " must be an array");
+    return v.As<Napi::Array>();
+  }
+
+  double number(Napi::Object spec, const char* key) const {
+    Napi::Value v = spec.Get(key);
+    if (!v.IsNumber()) fail(std::string("spec.") + key + " must be a number");
+    return v.As<Napi::Number>().DoubleValue();
+  }
+
+  // converting a double outside int's range to int is undefined behaviour
+  int integer(Napi::Object spec, const char* key) const {
+    const double v = number(spec, key);
+    if (!(v >= -2147483648.0 && v <= 2147483647.0) || v != double(int(v))) fail(std::string("spec.") + key + " must be a 32-bit integer");
+    return int(v);
+  }
+
+  bool boolean(Napi::Object spec, const char* key) const {
+    Napi::Value v = spec.Get(key);
+    if (!v.IsBoolean()) fail(std::string("spec.") + key + " must be a boolean");
+    return v.As<Napi::Boolean>().Value();
+  }
+
+  std::string string(Napi::Object spec, const char* key) const {
+    Napi::Value v = spec.Get(key);
+    return v.IsString() ? v.As<Napi::String>().Utf8Value() : "";
+  }
+
+  Napi::Value field(const char* key) const { return call_.Get(key); }
+
+  // A tensor's memory as a span into the caller's array, kept referenced for an async job. Host memory is a
+  // Float32Array, a Uint16Array of the bits of `host16` (the call's half type; F32: none is taken), or with
+  // `bytes` (an int8 call's weights) a Uint8Array of a packed int8 matrix (`size` then counts bytes). Which
+  // element type each span must have is checkMemory's.
+  FloatSpan span(Napi::Value v, const std::string& name, bool nullable, ElemType host16, bool bytes = false) {
+    if (nullable && v.IsNull()) return {};
+    if (DeviceBuffer* buffer = DeviceBuffer::From(v)) {
+      if (buffer->freed()) throw Napi::Error::New(env_, what_ + name + " is a disposed CUDA tensor");
+      keep(v.As<Napi::Object>());
+      if (keepAlive_) {
+        buffer->acquire();
+        job_.inUse.push_back(buffer);
+      }
+      return {static_cast<float*>(buffer->raw()), buffer->length(), buffer->device(), buffer->type()};
     }
-    return {static_cast<float*>(buffer->raw()), buffer->length(), buffer->device(), buffer->type()};
+    const napi_typedarray_type type = v.IsTypedArray() ? v.As<Napi::TypedArray>().TypedArrayType() : napi_int8_array;
+    if (v.IsTypedArray() && type == napi_float32_array) {
+      auto array = v.As<Napi::Float32Array>();
+      keep(array);
+      return {array.Data(), array.ElementLength()};
+    }
+    if (v.IsTypedArray() && type == napi_uint16_array && isHalf(host16)) {
+      auto array = v.As<Napi::Uint16Array>();
+      keep(array);
+      return {reinterpret_cast<float*>(array.Data()), array.ElementLength(), -1, host16};
+    }
+    if (v.IsTypedArray() && type == napi_uint8_array && bytes) {
+      auto array = v.As<Napi::Uint8Array>();
+      keep(array);
+      return {reinterpret_cast<float*>(array.Data()), array.ElementLength(), -1, ElemType::I8};
+    }
+    fail(name + " must be a Float32Array" + (isHalf(host16) ? ", a Uint16Array" : "") + (bytes ? ", a Uint8Array" : "") +
+         (nullable ? ", a CUDA buffer or null" : " or a CUDA buffer"));
   }
-  if (isHalf(hostHalf) && v.IsTypedArray() && v.As<Napi::TypedArray>().TypedArrayType() == napi_uint16_array) {
-    auto array = v.As<Napi::Uint16Array>();
-    if (keepAlive) job.keepAlive.push_back(Napi::Persistent(array.As<Napi::Object>()));
-    return {reinterpret_cast<float*>(array.Data()), array.ElementLength(), -1, hostHalf};
+
+  FloatSpan span(const char* key, bool nullable, ElemType host16) { return span(field(key), key, nullable, host16); }
+
+ private:
+  void keep(Napi::Object array) {
+    if (keepAlive_) job_.keepAlive.push_back(Napi::Persistent(array));
   }
-  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array) {
-    typeError(v.Env(), std::string("native forward: ") + name +
-                           (isHalf(hostHalf) ? " must be a Float32Array or a Uint16Array"
-                            : hostHalf == ElemType::I8 ? " must be a Float32Array or a Uint8Array" : " must be a Float32Array"));
+
+  Napi::Env env_;
+  std::string what_;
+  bool keepAlive_;
+  ForwardJob& job_;
+  Napi::Object call_;
+};
+
+RnnSpec readSpec(const CallReader& r, bool backward) {
+  Napi::Object s = r.object("spec");
+  RnnSpec spec;
+  const int kind = r.integer(s, "kind");
+  if (kind < 0 || kind > 3) r.fail("spec.kind must be 0..3");  // indexes the cells' gate tables
+  spec.kind = CellKind(kind);
+  spec.inputSize = r.integer(s, "inputSize");
+  spec.hiddenSize = r.integer(s, "hiddenSize");
+  spec.projSize = r.integer(s, "projSize");
+  spec.numLayers = r.integer(s, "numLayers");
+  spec.bidirectional = r.boolean(s, "bidirectional");
+  spec.bias = r.boolean(s, "bias");
+  spec.batchFirst = r.boolean(s, "batchFirst");
+  spec.seqLen = r.integer(s, "seqLen");
+  spec.batch = r.integer(s, "batch");
+  spec.dropout = float(r.number(s, "dropout"));
+  spec.training = r.boolean(s, "training");
+  spec.seed = uint64_t(r.number(s, "seed"));
+  // the element type the buffers are read as; a backward reads float32 only
+  const std::string dtype = r.string(s, "dtype");
+  if (dtype == "int8" && !backward) spec.dtype = ElemType::I8;
+  else if (!parseElemType(dtype, &spec.dtype) || (backward && spec.dtype != ElemType::F32)) {
+    r.fail(backward ? "spec.dtype must be 'float32'" : "spec.dtype must be 'float32', 'float16', 'bfloat16' or 'int8'");
   }
-  auto array = v.As<Napi::Float32Array>();
-  if (keepAlive) job.keepAlive.push_back(Napi::Persistent(array.As<Napi::Object>()));
-  return {array.Data(), array.ElementLength()};
+  Napi::Value sizes = r.field("batchSizes");
+  if (!sizes.IsNull()) {
+    if (!sizes.IsTypedArray() || sizes.As<Napi::TypedArray>().TypedArrayType() != napi_int32_array) r.fail("batchSizes must be an Int32Array or null");
+    auto array = sizes.As<Napi::Int32Array>();
+    spec.batchSizes.assign(array.Data(), array.Data() + array.ElementLength());
+  }
+  return spec;
 }
 
-// An int8 call (a quantized module, inference only, on the CPU): weight matrices packed int8 (Uint8Array), biases
-// and every other tensor float32; the packed matrices must fit the spec and this CPU (int8WeightsError).
-ForwardJob checkInt8Call(Napi::Env env, ForwardJob job) {
+// The backstop for memory safety, all in one place: lib/ reports every bad call first, with PyTorch's messages.
+// These checks keep native code inside the memory it was given when the addon is called directly: every buffer
+// on the call's device (a host pointer used as a device pointer, or another device's, reads out of bounds), of
+// the element type its kernel reads (a wrong element size reads past the end), and of the length the spec
+// implies (validate / validateGrad; an int8 call's packed matrices: int8WeightsError).
+void checkMemory(Napi::Env env, const std::string& what, const ForwardJob& job, bool backward) {
   const RnnSpec& spec = job.spec;
   const RnnIo& io = job.io;
-  if (job.device >= 0) throw Napi::TypeError::New(env, "native forward: int8 runs only on the CPU");
-  if (io.saved.data) throw Napi::TypeError::New(env, "native forward: int8 runs without saving for backward");
-  for (const FloatSpan* span : {&io.input, &io.h0, &io.c0, &io.output, &io.hN, &io.cN}) {
-    if (span->data && span->type != ElemType::F32) throw Napi::TypeError::New(env, "native forward: an int8 call's tensors must be float32");
-  }
+  const RnnGradIo& g = job.grads;
+  const int device = job.device;
+  if (spec.dtype == ElemType::I8 && device >= 0) throw Napi::TypeError::New(env, what + "int8 runs only on the CPU");
+  if (spec.dtype == ElemType::F16 && device < 0) throw Napi::TypeError::New(env, what + "float16 runs only on CUDA (bfloat16 runs on the CPU too)");
+  // The element type each buffer must hold: the call's; float32 for the saved workspace, a backward's buffers and
+  // an int8 call's tensors other than its packed weight matrices (W_ih, W_hh, W_hr of each layer-direction). The
+  // CPU's bfloat16 forward also reads a float32 input, h0 and c0, and writes float32 results (all three alike).
+  struct Expected {
+    std::string name;
+    const FloatSpan& span;
+    ElemType type;
+  };
+  const ElemType call = spec.dtype == ElemType::I8 || backward ? ElemType::F32 : spec.dtype;
+  const bool cpuBf16 = device < 0 && call == ElemType::BF16;
+  auto in = [&](const FloatSpan& s) { return cpuBf16 && s.type == ElemType::F32 ? ElemType::F32 : call; };
+  const ElemType out = cpuBf16 && io.output.type == ElemType::F32 ? ElemType::F32 : call;
+  std::vector<Expected> spans{{"input", io.input, in(io.input)}, {"h0", io.h0, in(io.h0)}, {"c0", io.c0, in(io.c0)},
+                              {"output", io.output, out}, {"hN", io.hN, out}, {"cN", io.cN, out},
+                              {"saved", io.saved, ElemType::F32}};
   const size_t per = weightsPerLayerDirection(spec);
   for (size_t i = 0; i < io.weights.size(); ++i) {
-    // per layer-direction: W_ih, W_hh, (b_ih, b_hh), (W_hr)
     const size_t at = i % per;
-    const bool matrix = at < 2 || (spec.projSize > 0 && at == per - 1);
-    if ((io.weights[i].type == ElemType::I8) != matrix) {
-      throw Napi::TypeError::New(env, std::string("native forward: an int8 call's weight matrices must be Uint8Arrays (packed) and its biases Float32Arrays"));
+    const bool packed = spec.dtype == ElemType::I8 && (at < 2 || (spec.projSize > 0 && at == per - 1));
+    spans.push_back({"weights[" + std::to_string(i) + "]", io.weights[i], packed ? ElemType::I8 : call});
+  }
+  for (const auto& [name, s] : {std::pair<const char*, const FloatSpan*>{"gradOutput", &g.gradOutput}, {"gradHN", &g.gradHN}, {"gradCN", &g.gradCN},
+                                {"gradInput", &g.gradInput}, {"gradH0", &g.gradH0}, {"gradC0", &g.gradC0}}) {
+    spans.push_back({name, *s, ElemType::F32});
+  }
+  for (size_t i = 0; i < g.gradWeights.size(); ++i) spans.push_back({"gradWeights[" + std::to_string(i) + "]", g.gradWeights[i], ElemType::F32});
+  for (const Expected& e : spans) {
+    if (!e.span.data) continue;
+    if (e.span.device != device) throw Napi::RangeError::New(env, what + "all tensors must be on one device");
+    if (e.span.type != e.type) {
+      throw Napi::TypeError::New(env, what + e.name + " holds " + elemName(e.span.type) + ", expected " + elemName(e.type) + " in this call");
     }
   }
-  std::string error = validate(spec, io);
-  if (error.empty()) error = cpu::int8WeightsError(spec, io);
+  std::string error = backward ? validateGrad(spec, io, g) : validate(spec, io);
+  if (error.empty() && spec.dtype == ElemType::I8) error = cpu::int8WeightsError(spec, io);
   if (!error.empty()) throw Napi::RangeError::New(env, error);
-  return job;
 }
 
-}  // namespace
-
-namespace {
-
 ForwardJob unpackCall(const Napi::CallbackInfo& info, bool keepAlive, bool backward) {
-  Napi::Env env = info.Env();
-  if (info.Length() < 9 || !info[0].IsObject() || !info[1].IsArray()) {
-    typeError(env, "native forward: expected (spec, weights[], input, h0, c0, output, hN, cN, batchSizes)");
-  }
   ForwardJob job;
-  Napi::Object s = info[0].As<Napi::Object>();
-  RnnSpec& spec = job.spec;
-  const int kind = integer(s, "kind");
-  if (kind < 0 || kind > 3) throw Napi::RangeError::New(env, "native forward: spec.kind must be 0..3");
-  spec.kind = CellKind(kind);
-  spec.inputSize = integer(s, "inputSize");
-  spec.hiddenSize = integer(s, "hiddenSize");
-  spec.projSize = integer(s, "projSize");
-  spec.numLayers = integer(s, "numLayers");
-  spec.bidirectional = boolean(s, "bidirectional");
-  spec.bias = boolean(s, "bias");
-  spec.batchFirst = boolean(s, "batchFirst");
-  spec.seqLen = integer(s, "seqLen");
-  spec.batch = integer(s, "batch");
-  spec.dropout = float(number(s, "dropout"));
-  spec.training = boolean(s, "training");
-  spec.seed = uint64_t(number(s, "seed"));
-  Napi::Value dtype = s.Get("dtype");
-  if (!dtype.IsUndefined()) {
-    const std::string name = dtype.IsString() ? dtype.As<Napi::String>().Utf8Value() : "";
-    if (name == "int8" && !backward) spec.dtype = ElemType::I8;
-    else if (!parseElemType(name, &spec.dtype)) typeError(env, "native forward: spec.dtype must be 'float32', 'float16', 'bfloat16' or 'int8'");
-  }
-  if (!(spec.dropout >= 0.f && spec.dropout <= 1.f)) throw Napi::RangeError::New(env, "native forward: dropout must be in [0, 1]");
-
-  // a Uint16Array on the host holds the call's half type (only bfloat16 runs there; checked below); an int8 call
-  // takes Uint8Arrays (packed matrices) among its weights only
-  const bool int8 = spec.dtype == ElemType::I8;
-  const ElemType half = backward || int8 ? ElemType::F32 : spec.dtype;
-  Napi::Array weights = info[1].As<Napi::Array>();
+  CallReader r(info, backward, keepAlive, job);
+  job.spec = readSpec(r, backward);
+  // a Uint16Array on the host holds the call's half type; an int8 call's weights may be packed bytes
+  const ElemType host16 = job.spec.dtype;
+  Napi::Array weights = r.array("weights");
   for (uint32_t i = 0; i < weights.Length(); ++i) {
-    job.io.weights.push_back(floats(weights.Get(i), "weights[i]", false, job, keepAlive, int8 ? ElemType::I8 : half));
+    job.io.weights.push_back(r.span(weights.Get(i), "weights[" + std::to_string(i) + "]", false, host16, host16 == ElemType::I8));
   }
-  job.io.input = floats(info[2], "input", false, job, keepAlive, half);
-  job.io.h0 = floats(info[3], "h0", true, job, keepAlive, half);
-  job.io.c0 = floats(info[4], "c0", true, job, keepAlive, half);
-  job.io.output = floats(info[5], "output", false, job, keepAlive, half);
-  job.io.hN = floats(info[6], "hN", false, job, keepAlive, half);
-  job.io.cN = floats(info[7], "cN", true, job, keepAlive, half);
-  if (!info[8].IsNull() && !info[8].IsUndefined()) {
-    if (!info[8].IsTypedArray() || info[8].As<Napi::TypedArray>().TypedArrayType() != napi_int32_array) {
-      typeError(env, "native forward: batchSizes must be an Int32Array or null");
-    }
-    auto sizes = info[8].As<Napi::Int32Array>();
-    job.spec.batchSizes.assign(sizes.Data(), sizes.Data() + sizes.ElementLength());
-  }
-  if (info.Length() > 9) job.io.saved = floats(info[9], "saved", !backward, job, keepAlive);
+  RnnIo& io = job.io;
+  io.input = r.span("input", false, host16);
+  io.h0 = r.span("h0", true, host16);
+  io.c0 = r.span("c0", true, host16);
+  io.output = r.span("output", false, host16);
+  io.hN = r.span("hN", false, host16);
+  io.cN = r.span("cN", true, host16);
+  io.saved = r.span("saved", !backward, ElemType::F32);
   if (backward) {
-    if (info.Length() < 17 || !info[16].IsArray()) typeError(env, "native backward: expected 17 arguments");
     RnnGradIo& g = job.grads;
-    g.gradOutput = floats(info[10], "gradOutput", true, job, keepAlive);
-    g.gradHN = floats(info[11], "gradHN", true, job, keepAlive);
-    g.gradCN = floats(info[12], "gradCN", true, job, keepAlive);
-    g.gradInput = floats(info[13], "gradInput", true, job, keepAlive);  // null: the input needs no gradient
-    g.gradH0 = floats(info[14], "gradH0", true, job, keepAlive);
-    g.gradC0 = floats(info[15], "gradC0", true, job, keepAlive);
-    Napi::Array gw = info[16].As<Napi::Array>();
-    for (uint32_t i = 0; i < gw.Length(); ++i) g.gradWeights.push_back(floats(gw.Get(i), "gradWeights[i]", false, job, keepAlive));
-  }
-  // One device per call: the input's. Mixed devices are the JS layer's job to report; this is the backstop.
-  job.device = job.io.input.device;
-  std::vector<const FloatSpan*> spans{&job.io.h0, &job.io.c0, &job.io.output, &job.io.hN, &job.io.cN};
-  for (const FloatSpan& w : job.io.weights) spans.push_back(&w);
-  const RnnGradIo& g = job.grads;
-  spans.push_back(&job.io.saved);
-  for (const FloatSpan* span : {&g.gradOutput, &g.gradHN, &g.gradCN, &g.gradInput, &g.gradH0, &g.gradC0}) spans.push_back(span);
-  for (const FloatSpan& w : g.gradWeights) spans.push_back(&w);
-  for (const FloatSpan* span : spans) {
-    if (span->data && span->device != job.device) throw Napi::RangeError::New(env, "native forward: all tensors must be on one device");
-  }
-  // One element type per call, the spec's; the saved workspace and gradients exist only in float32 (backward of
-  // a half call is not implemented natively). lib/ reports mixed dtypes with PyTorch's message first. The CPU's
-  // bfloat16 forward also reads a float32 input, h0 and c0 (rounding the input and h itself) and writes float32
-  // results (all three alike).
-  const bool cpuBf16 = job.device < 0 && spec.dtype == ElemType::BF16 && !backward;
-  auto mayBeFloat32 = [&](const FloatSpan* span) {
-    const bool in = span == &job.io.input || span == &job.io.h0 || span == &job.io.c0;
-    const bool out = span == &job.io.output || span == &job.io.hN || span == &job.io.cN;
-    return cpuBf16 && span->type == ElemType::F32 && (in || (out && job.io.output.type == ElemType::F32));
-  };
-  const bool floatResults = job.io.output.type == ElemType::F32;
-  if (cpuBf16 && (job.io.hN.type == ElemType::F32) != floatResults) {
-    throw Napi::TypeError::New(env, "native forward: output, hN and cN must share one dtype");
-  }
-  if (cpuBf16 && job.io.cN.data && (job.io.cN.type == ElemType::F32) != floatResults) {
-    throw Napi::TypeError::New(env, "native forward: output, hN and cN must share one dtype");
-  }
-  if (int8) return checkInt8Call(env, std::move(job));
-  if (job.io.input.type != spec.dtype && !mayBeFloat32(&job.io.input)) {
-    throw Napi::TypeError::New(env, "native forward: input dtype differs from spec.dtype");
-  }
-  for (const FloatSpan* span : spans) {
-    if (!span->data || mayBeFloat32(span)) continue;
-    const ElemType want = backward || span == &job.io.saved ? ElemType::F32 : spec.dtype;
-    if (span->type != want) {
-      throw Napi::TypeError::New(env, std::string("native forward: every tensor must be ") + elemName(want) + " in this call, found " +
-                                          elemName(span->type));
+    g.gradOutput = r.span("gradOutput", true, ElemType::F32);
+    g.gradHN = r.span("gradHN", true, ElemType::F32);
+    g.gradCN = r.span("gradCN", true, ElemType::F32);
+    g.gradInput = r.span("gradInput", true, ElemType::F32);
+    g.gradH0 = r.span("gradH0", true, ElemType::F32);
+    g.gradC0 = r.span("gradC0", true, ElemType::F32);
+    Napi::Array gw = r.array("gradWeights");
+    for (uint32_t i = 0; i < gw.Length(); ++i) {
+      g.gradWeights.push_back(r.span(gw.Get(i), "gradWeights[" + std::to_string(i) + "]", false, ElemType::F32));
     }
   }
-  if (isHalf(spec.dtype) && (backward || job.io.saved.data)) {
-    throw Napi::TypeError::New(env, "native forward: float16/bfloat16 run without saving for backward");
-  }
-  if (spec.dtype == ElemType::F16 && job.device < 0) {
-    throw Napi::TypeError::New(env, "native forward: float16 runs only on CUDA (bfloat16 runs on the CPU too)");
-  }
-  const std::string error = backward ? validateGrad(job.spec, job.io, job.grads) : validate(job.spec, job.io);
-  if (!error.empty()) throw Napi::RangeError::New(env, error);
+  job.device = io.input.device;  // the call's device: every buffer's (checkMemory)
+  checkMemory(info.Env(), backward ? "native backward: " : "native forward: ", job, backward);
   return job;
 }
 

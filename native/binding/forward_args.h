@@ -1,5 +1,5 @@
-// Unpacks a JS forward call into the core's RnnSpec/RnnIo: pointers into the caller's TypedArrays,
-// no copies. The arrays are kept referenced for as long as a job may use them.
+// Unpacks a JS recurrent call into the core's RnnSpec/RnnIo: pointers into the caller's TypedArrays and device
+// buffers, no copies. The arrays are kept referenced for as long as a job may use them.
 #pragma once
 #include "napi_config.h"
 
@@ -24,11 +24,12 @@ struct ForwardJob {
   ~ForwardJob();
 };
 
-// Throws a JS TypeError/RangeError (as a Napi::Error) when the arguments are not what lib/ passes.
-// Forward: (spec, weights[], input, h0, c0, output, hN, cN, batchSizes, saved?)
+// Each reads the call's one argument, an object with named fields (lib/binding.ts types them), and throws a JS
+// TypeError/RangeError (as a Napi::Error) when a buffer would take native code outside its memory.
+// Forward: { spec, weights[], input, h0, c0, output, hN, cN, batchSizes, saved }
 ForwardJob unpackForward(const Napi::CallbackInfo& info, bool keepAlive);
-// Backward: the forward's arguments (saved required), then
-// (gradOutput, gradHN, gradCN, gradInput, gradH0, gradC0, gradWeights[])
+// Backward: the recorded forward's fields (saved not null) and
+// { gradOutput, gradHN, gradCN, gradInput, gradH0, gradC0, gradWeights[] }
 ForwardJob unpackBackward(const Napi::CallbackInfo& info, bool keepAlive);
 
 }  // namespace rnn::binding

@@ -15,6 +15,24 @@ namespace rnn {
 
 inline int savedBlockCount(CellKind kind) { return kind == CellKind::Lstm || kind == CellKind::Gru ? 4 : 1; }
 
+// Every region above is rows x a width: the widths, in floats per row (0: the region is absent).
+struct SavedWidths {
+  size_t layerInput = 0;  // X_l, layers l > 0
+  size_t gates = 0, hPrev = 0, cPrev = 0, hFull = 0;  // per layer-direction
+
+  static SavedWidths of(const RnnSpec& spec) {
+    SavedWidths w;
+    const size_t H = size_t(spec.hiddenSize), P = size_t(spec.outSize());
+    w.layerInput = size_t(spec.directions()) * P;
+    w.gates = size_t(savedBlockCount(spec.kind)) * H;
+    w.hPrev = P;
+    w.cPrev = hasCellState(spec.kind) ? H : 0;
+    w.hFull = spec.projSize > 0 ? H : 0;
+    return w;
+  }
+  size_t direction() const { return gates + hPrev + cPrev + hFull; }
+};
+
 struct SavedDirection {
   size_t gates = 0, hPrev = 0, cPrev = 0, hFull = 0;  // offsets in floats
 };
@@ -31,34 +49,43 @@ struct SavedLayout {
 inline SavedLayout SavedLayout::of(const RnnSpec& spec) {
   SavedLayout s;
   const size_t rows = size_t(SeqLayout::of(spec).rows);
-  const size_t H = spec.hiddenSize, P = spec.outSize(), D = spec.directions();
+  const SavedWidths w = SavedWidths::of(spec);
   s.savedBlocks = savedBlockCount(spec.kind);
   s.layerInput.assign(spec.numLayers, 0);
   size_t at = 0;
   for (int l = 0; l < spec.numLayers; ++l) {
     if (l > 0) {
       s.layerInput[l] = at;
-      at += rows * D * P;
+      at += rows * w.layerInput;
     }
-    for (size_t d = 0; d < D; ++d) {
+    for (int d = 0; d < spec.directions(); ++d) {
       SavedDirection dir;
       dir.gates = at;
-      at += rows * s.savedBlocks * H;
+      at += rows * w.gates;
       dir.hPrev = at;
-      at += rows * P;
-      if (hasCellState(spec.kind)) {
+      at += rows * w.hPrev;
+      if (w.cPrev > 0) {
         dir.cPrev = at;
-        at += rows * H;
+        at += rows * w.cPrev;
       }
-      if (spec.projSize > 0) {
+      if (w.hFull > 0) {
         dir.hFull = at;
-        at += rows * H;
+        at += rows * w.hFull;
       }
       s.directions.push_back(dir);
     }
   }
   s.total = at;
   return s;
+}
+
+// SavedLayout::of(spec).total for `rows` rows, as a double: lib/'s memory limit asks it (rnnSavedSize) before
+// anything exists, for sizes too large to run as well. Layer 0 reads the call's input; each later layer saves its
+// own, and every layer-direction its regions.
+inline double savedFloats(const RnnSpec& spec, double rows) {
+  const SavedWidths w = SavedWidths::of(spec);
+  const double layers = spec.numLayers;
+  return rows * ((layers > 1 ? layers - 1 : 0) * double(w.layerInput) + layers * spec.directions() * double(w.direction()));
 }
 
 }  // namespace rnn
