@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Builds the addon with AddressSanitizer + UndefinedBehaviorSanitizer in its own build folder (build/asan, so the
 # normal build/Release is untouched) and runs the native-heavy mocha specs against it through NODE_RNN_ADDON.
+# simd-levels.test.js reruns the fixtures, bfloat16 and int8 specs at every lower NODE_RNN_SIMD level in child
+# processes, which inherit the preload and NODE_RNN_ADDON: every kernel level runs sanitized.
 # Node itself is not instrumented, so libasan is preloaded; leak detection is off because Node does not free
 # everything at exit. UBSan reports do not abort (so one run lists them all); they are collected from the log.
 #
@@ -36,19 +38,23 @@ SPECS=${ASAN_SPECS:-"dist/test/binding.test.js dist/test/forward-fixtures.test.j
 dist/test/errors.test.js dist/test/packing.test.js dist/test/async.test.js dist/test/ops.test.js dist/test/autograd.test.js \
 dist/test/functional.test.js dist/test/module.test.js dist/test/session.test.js dist/test/threads.test.js \
 dist/test/training-fixtures.test.js dist/test/safetensors.test.js dist/test/tensor.test.js dist/test/limits.test.js \
-dist/test/fuzz.test.js dist/test/cpu-int8.test.js"}
+dist/test/fuzz.test.js dist/test/cpu-int8.test.js dist/test/cpu-bf16.test.js dist/test/simd-levels.test.js"}
 
 mkdir -p "$(dirname "$LOG")"
+# Every process's reports also go to files (child processes' stderr is captured by the specs that spawn them).
+REPORTS="$OUT/reports"
+rm -rf "$REPORTS" && mkdir -p "$REPORTS"
 set +e
 NODE_RNN_ADDON="$ADDON" \
   LD_PRELOAD="$PRELOAD" \
-  ASAN_OPTIONS="detect_leaks=0:abort_on_error=0:halt_on_error=1:print_summary=1" \
-  UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=0" \
+  ASAN_OPTIONS="detect_leaks=0:abort_on_error=0:halt_on_error=1:print_summary=1:log_path=$PWD/$REPORTS/asan" \
+  UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=0:log_path=$PWD/$REPORTS/ubsan" \
   npx mocha --no-config --timeout 600000 --reporter dot $SPECS 2>&1 | tee "$LOG"
 status=${PIPESTATUS[0]}
 set -e
 
-asan=$(grep -c "ERROR: AddressSanitizer" "$LOG" || true)
-ubsan=$(grep -c "runtime error:" "$LOG" || true)
+asan=$(cat "$LOG" "$REPORTS"/* 2>/dev/null | grep -c "ERROR: AddressSanitizer" || true)
+ubsan=$(cat "$LOG" "$REPORTS"/* 2>/dev/null | grep -c "runtime error:" || true)
+[[ -z "$(ls -A "$REPORTS")" ]] || { echo "asan: reports in $REPORTS:"; ls "$REPORTS"; }
 echo "asan: mocha exit status $status; AddressSanitizer errors: $asan; UndefinedBehaviorSanitizer reports: $ubsan (log: $LOG)"
 [[ $status -eq 0 && $asan -eq 0 && $ubsan -eq 0 ]]
