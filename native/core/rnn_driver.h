@@ -1,9 +1,16 @@
-// The layer / direction driver shared by every cell and every backend: it owns the schedule
+// The layer / direction driver shared by every cell, every backend and every precision: it owns the schedule
 // (layers in order, directions, initial states, inter-layer buffers and dropout) and hands each
 // layer-direction to the backend's recurrence, which projects the whole input sequence with one
 // GEMM over all T*B rows and then runs the time loop (recurrent GEMM + fused step per step).
 // Packed sequences shrink the active rows per step; rows that are done keep their last state,
 // which is therefore h_n, and reverse-direction rows start from h0 when they first become active.
+//
+// A backend (CpuBackend is the model) names what its recurrence computes on:
+//   Elem, kElemType  the activations: layer inputs and outputs and h (float; bfloat16 / float16 bits)
+//   Weights          a layer-direction's weights as its recurrence reads them (LayerWeights, WeightsOf<...>)
+//   kWideGruState    GRU keeps h in float32 as well, beside the rounded h (LayerDirectionOf::hF)
+// and supplies recurrence, scratch<T>, copy, zero, convert (between element types) and dropout on Elem.
+// The cell state is float32 at every precision.
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -22,60 +29,112 @@ struct SavedPointers {
   int blocks = 0;
 };
 
+// A layer-direction's weights read as what the call's dtype says they hold: LayerWeights' pointers, the
+// matrices as Matrix (bfloat16 bits, packed int8 panels) and the biases as Bias.
+template <class Matrix, class Bias = Matrix>
+struct WeightsOf {
+  const Matrix* wIh;
+  const Matrix* wHh;
+  const Bias* bIh;  // null when bias=false
+  const Bias* bHh;
+  const Matrix* wHr;  // null unless projSize > 0
+  explicit WeightsOf(const LayerWeights& w)
+      : wIh(reinterpret_cast<const Matrix*>(w.wIh)), wHh(reinterpret_cast<const Matrix*>(w.wHh)),
+        bIh(reinterpret_cast<const Bias*>(w.bIh)), bHh(reinterpret_cast<const Bias*>(w.bHh)),
+        wHr(reinterpret_cast<const Matrix*>(w.wHr)) {}
+};
+
 // One layer in one direction, as a backend's recurrence sees it.
-struct LayerDirection {
+template <class Elem, class Weights>
+struct LayerDirectionOf {
   CellKind kind;
   const SeqLayout* layout;
   int inputSize, hiddenSize, outSize;  // outSize = projSize, or hiddenSize without projections
   bool reverse;
-  const float* input;                  // layout.rows x inputSize
-  LayerWeights weights;                // biases null when the module has none
-  float* h;                            // [B, outSize]: initial state in, final state out
+  const Elem* input;                   // layout.rows x inputSize
+  Weights weights;                     // biases null when the module has none
+  Elem* h;                             // [B, outSize]: initial state in, final state out
   float* c;                            // LSTM: [B, hiddenSize], likewise; else null
-  float* output;                       // row r, this direction's columns at output + r * outputStride
+  float* hF;                           // GRU where the backend keeps it (kWideGruState): h in float32, likewise
+  Elem* output;                        // row r, this direction's columns at output + r * outputStride; or, when
+  float* outputF;                      // null, the same in float32 (wider results than Elem: the values widened)
   int64_t outputStride;
-  SavedPointers saved;
+  SavedPointers saved;                 // float32 calls only
 };
+using LayerDirection = LayerDirectionOf<float, LayerWeights>;
+
+// Element `at` of a span, as T; and where it starts, whatever the span's type.
+template <class T>
+T* spanAt(const FloatSpan& s, size_t at) {
+  return static_cast<T*>(s.raw()) + at;
+}
+inline void* bytesAt(const FloatSpan& s, size_t at) { return spanAt<char>(s, at * elemSize(s.type)); }
+
+// dst (n elements of `type`) = the span's elements from `at`, converted where its type differs; zeros without it.
+template <class Backend, class T>
+void loadState(Backend& be, T* dst, ElemType type, const FloatSpan& s, size_t at, size_t n) {
+  if (!s.data) be.zero(dst, n);
+  else if (s.type == type) be.copy(dst, spanAt<const T>(s, at), n);
+  else be.convert(dst, type, bytesAt(s, at), s.type, n);
+}
 
 template <class Backend>
 void rnnForward(Backend& be, const RnnSpec& spec, const RnnIo& io) {
+  using Elem = typename Backend::Elem;
+  using Weights = typename Backend::Weights;
+  constexpr ElemType elem = Backend::kElemType;
   const SeqLayout layout = SeqLayout::of(spec);
   const std::vector<LayerWeights> weights = layerWeights(spec, io);
   const int B = spec.batch, H = spec.hiddenSize, P = spec.outSize(), D = spec.directions();
-  const bool lstm = hasCellState(spec.kind);
+  const bool lstm = hasCellState(spec.kind), wideGru = Backend::kWideGruState && spec.kind == CellKind::Gru;
+  const size_t hSize = size_t(B) * P, cSize = size_t(B) * H;
   const int64_t layerOut = layout.rows * D * P;
-  // Inter-layer outputs ping-pong between two buffers; the last layer writes the caller's output. When
-  // saving for backward, layer l writes straight into the saved input of layer l + 1 instead.
-  float* saved = io.saved.data;
+  // Spans of another type than the backend's (a bfloat16 call's float32 input, states or results) are converted
+  // at the ends; the states live in h_n and c_n where the types agree, else in scratch.
+  const bool hInPlace = io.hN.type == elem, cInPlace = io.cN.type == ElemType::F32, wideOutput = io.output.type != elem;
+  auto hScratch = be.template scratch<Elem>(hInPlace ? 0 : hSize);
+  auto fScratch = be.template scratch<float>(wideGru ? hSize : lstm && !cInPlace ? cSize : 0);  // c or hF
+  auto inScratch = be.template scratch<Elem>(io.input.type == elem ? 0 : io.input.size);
+  const Elem* in = spanAt<const Elem>(io.input, 0);
+  if (io.input.type != elem) {
+    be.convert(inScratch.data(), elem, io.input.raw(), io.input.type, io.input.size);
+    in = reinterpret_cast<const Elem*>(inScratch.data());
+  }
+  // Inter-layer outputs ping-pong between two buffers; the last layer writes the caller's output. When saving
+  // for backward (float32 calls only), layer l writes straight into the saved input of layer l + 1 instead.
+  Elem* const saved = reinterpret_cast<Elem*>(io.saved.data);
   const SavedLayout savedLayout = saved ? SavedLayout::of(spec) : SavedLayout{};
   const size_t bufSize = spec.numLayers > 1 && !saved ? size_t(layerOut) * (spec.numLayers > 2 ? 2 : 1) : 0;
-  auto buffers = be.scratch(bufSize);  // backend memory (host or device), released when the call ends
+  auto buffers = be.template scratch<Elem>(bufSize);  // backend memory (host or device), released when the call ends
 
-  const float* in = io.input.data;
   int inSize = spec.inputSize;
   for (int l = 0; l < spec.numLayers; ++l) {
     const bool last = l == spec.numLayers - 1;
-    float* out = last ? io.output.data
-                 : saved  ? saved + savedLayout.layerInput[l + 1]
-                          : buffers.data() + (l % 2) * layerOut;
+    Elem* out = last ? (wideOutput ? nullptr : spanAt<Elem>(io.output, 0))
+                : saved ? saved + savedLayout.layerInput[l + 1]
+                        : reinterpret_cast<Elem*>(buffers.data()) + (l % 2) * layerOut;
+    float* outF = last && wideOutput ? io.output.data : nullptr;
     for (int d = 0; d < D; ++d) {
       const int ld = l * D + d;
-      float* h = io.hN.data + size_t(ld) * B * P;
-      float* c = lstm ? io.cN.data + size_t(ld) * B * H : nullptr;
-      if (io.h0.data) be.copy(h, io.h0.data + size_t(ld) * B * P, size_t(B) * P);
-      else be.zero(h, size_t(B) * P);
-      if (lstm) {
-        if (io.c0.data) be.copy(c, io.c0.data + size_t(ld) * B * H, size_t(B) * H);
-        else be.zero(c, size_t(B) * H);
-      }
+      const size_t hAt = ld * hSize, cAt = ld * cSize;
+      Elem* h = hInPlace ? spanAt<Elem>(io.hN, hAt) : reinterpret_cast<Elem*>(hScratch.data());
+      float* f = reinterpret_cast<float*>(fScratch.data());
+      float* c = !lstm ? nullptr : cInPlace ? io.cN.data + cAt : f;
+      loadState(be, h, elem, io.h0, hAt, hSize);
+      if (lstm) loadState(be, c, ElemType::F32, io.c0, cAt, cSize);
+      if (wideGru) loadState(be, f, ElemType::F32, io.h0, hAt, hSize);  // h_0 unrounded
       SavedPointers keep;
       if (saved) {
         const SavedDirection& at = savedLayout.directions[ld];
-        keep = {saved + at.gates, saved + at.hPrev, lstm ? saved + at.cPrev : nullptr,
-                spec.projSize > 0 ? saved + at.hFull : nullptr, savedLayout.savedBlocks};
+        float* area = io.saved.data;
+        keep = {area + at.gates, area + at.hPrev, lstm ? area + at.cPrev : nullptr,
+                spec.projSize > 0 ? area + at.hFull : nullptr, savedLayout.savedBlocks};
       }
-      be.recurrence(LayerDirection{spec.kind, &layout, inSize, H, P, d == 1, in, weights[ld], h, c,
-                                   out + d * P, int64_t(D) * P, keep});
+      be.recurrence(LayerDirectionOf<Elem, Weights>{spec.kind, &layout, inSize, H, P, d == 1, in, Weights(weights[ld]), h, c,
+                                                    wideGru ? f : nullptr, out ? out + d * P : nullptr,
+                                                    outF ? outF + d * P : nullptr, int64_t(D) * P, keep});
+      if (!hInPlace) be.convert(bytesAt(io.hN, hAt), io.hN.type, h, elem, hSize);
+      if (lstm && !cInPlace) be.convert(bytesAt(io.cN, cAt), io.cN.type, c, ElemType::F32, cSize);
     }
     if (!last && spec.training && spec.dropout > 0.f) be.dropout(out, size_t(layerOut), spec.dropout, spec.seed + l);
     in = out;

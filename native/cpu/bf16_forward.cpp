@@ -7,6 +7,7 @@
 #include "../core/dropout_mask.h"
 #include "bf16_convert.h"
 #include "bf16_step.h"
+#include "cpu_backend.h"
 #include "team_plan.h"
 #include "thread_team.h"
 
@@ -14,23 +15,23 @@ namespace rnn::cpu {
 
 namespace {
 
-// A span's memory as bfloat16 bits (the binding checked its type).
-uint16_t* bits(const FloatSpan& s) { return reinterpret_cast<uint16_t*>(s.data); }
-const uint16_t* bits(const float* p) { return reinterpret_cast<const uint16_t*>(p); }
+using Bf16Direction = LayerDirectionOf<uint16_t, WeightsOf<uint16_t>>;
 
-struct Bf16Layer {
-  CellKind kind;
-  const SeqLayout* layout;
-  int inputSize, hiddenSize, outSize;
-  bool reverse;
-  const uint16_t* input;  // layout.rows x inputSize
-  const uint16_t *wIh, *wHh, *bIh, *bHh, *wHr;  // biases null without bias, wHr without projections
-  uint16_t* h;            // [B, outSize]: initial state in (rounded), final state out
-  float* hF;              // GRU: [B, outSize] the same state in float32; else null
-  float* c;               // LSTM: [B, hiddenSize] float32; else null
-  uint16_t* output;       // row r, this direction's columns at output + r * outputStride; or, when null,
-  float* outputF;         // the same in float32 (the rounded values widened: a float32 call's last layer)
-  int64_t outputStride;
+// The driver's backend for bfloat16: activations, h and the inter-layer buffers are bfloat16 bits; c and GRU's h
+// (hF, for its z h term) are float32 beside them.
+class Bf16Backend : public CpuBackend {
+ public:
+  using Elem = uint16_t;
+  static constexpr ElemType kElemType = ElemType::BF16;
+  using Weights = WeightsOf<uint16_t>;
+  static constexpr bool kWideGruState = true;
+  explicit Bf16Backend(const RnnSpec& spec)
+      : blocks_(teamSizeFor(spec.seqLen, spec.batch, spec.gates() * spec.hiddenSize, spec.outSize(), spec.hiddenSize, kForwardMinWork)) {}
+  void recurrence(const Bf16Direction& ld);
+  void dropout(uint16_t* data, size_t n, float p, uint64_t seed);
+
+ private:
+  int blocks_;
 };
 
 // The input projection inside each step's kernel while the packed weights stay in cache and a step has rows
@@ -52,11 +53,13 @@ size_t lines(size_t floats) { return (floats + 15) / 16 * 16; }
 // One layer-direction on the team: member k owns a block of unit groups (and, with projections, of output
 // columns). Phase 0 packs block k's panels (and runs its input projection for all rows when it is not in the
 // panels); then per step one phase of cell blocks and, with projections, one of h_r W_hr^T columns.
-void recurrence(const Bf16Layer& ld, int blocks) {
+void Bf16Backend::recurrence(const Bf16Direction& ld) {
+  const int blocks = blocks_;
+  const WeightsOf<uint16_t>& w = ld.weights;
   const SeqLayout& L = *ld.layout;
   const int T = int(L.batchSizes.size()), B = L.batchSizes[0];
   const int H = ld.hiddenSize, P = ld.outSize, I = ld.inputSize, G = gateCount(ld.kind), GH = G * H;
-  const bool proj = ld.wHr != nullptr, gru = ld.kind == CellKind::Gru;
+  const bool proj = w.wHr != nullptr, gru = ld.kind == CellKind::Gru;
   const bool inPanels = projectionInPanels(B, G, I, P, H);
   const int Ipanel = inPanels ? I : 0;
   const int64_t rows = L.rows;
@@ -96,13 +99,13 @@ void recurrence(const Bf16Layer& ld, int blocks) {
 
   // b_ih + b_hh summed in float32; GRU keeps b_hn apart because r scales it.
   std::fill(bias, bias + GH + H, 0.f);
-  if (ld.bIh) {
+  if (w.bIh) {
     const int summed = gru ? 2 * H : GH;
-    for (int j = 0; j < summed; ++j) bias[j] = bf16ToFloat(ld.bIh[j]) + bf16ToFloat(ld.bHh[j]);
+    for (int j = 0; j < summed; ++j) bias[j] = bf16ToFloat(w.bIh[j]) + bf16ToFloat(w.bHh[j]);
     if (gru) {
       for (int j = 0; j < H; ++j) {
-        bias[2 * H + j] = bf16ToFloat(ld.bIh[2 * H + j]);
-        biasHn[j] = bf16ToFloat(ld.bHh[2 * H + j]);
+        bias[2 * H + j] = bf16ToFloat(w.bIh[2 * H + j]);
+        biasHn[j] = bf16ToFloat(w.bHh[2 * H + j]);
       }
     }
   }
@@ -120,14 +123,14 @@ void recurrence(const Bf16Layer& ld, int blocks) {
       int q0, q1;
       groupsOf(units, k, q0, q1);
       if (!inPanels) {
-        packBf16Panels(G, ld.wIh, I, nullptr, 0, H, q0, q1, inputPanels);
+        packBf16Panels(G, w.wIh, I, nullptr, 0, H, q0, q1, inputPanels);
         bf16Projection(Bf16ProjectionArgs{G, int(rows), I, H, ld.input, I, inputPanels, q0, q1, xg, nullptr, GH, H});
       }
-      packBf16Panels(G, ld.wIh, Ipanel, ld.wHh, P, H, q0, q1, panels);
+      packBf16Panels(G, w.wIh, Ipanel, w.wHh, P, H, q0, q1, panels);
       packBf16Bias(G, bias, biasHn, H, q0, q1, packedBias);
       if (proj) {
         groupsOf(outCols, k, q0, q1);
-        packBf16Panels(1, ld.wHr, H, nullptr, 0, P, q0, q1, hrPanels);
+        packBf16Panels(1, w.wHr, H, nullptr, 0, P, q0, q1, hrPanels);
       }
       return;
     }
@@ -179,81 +182,16 @@ void recurrence(const Bf16Layer& ld, int blocks) {
   }
 }
 
-// n elements of a span that is float32 or bfloat16, from element `at`, as float32 / as bfloat16.
-void widenSpan(const FloatSpan& s, size_t at, size_t n, float* dst) {
-  if (s.type == ElemType::F32) std::memcpy(dst, s.data + at, n * sizeof(float));
-  else bf16ToFloats(bits(s) + at, dst, n);
-}
-
-void roundSpan(const FloatSpan& s, size_t at, size_t n, uint16_t* dst) {
-  if (s.type == ElemType::F32) floatsToBf16(s.data + at, dst, n);
-  else std::memcpy(dst, bits(s) + at, n * sizeof(uint16_t));
+void Bf16Backend::dropout(uint16_t* data, size_t n, float p, uint64_t seed) {
+  const float scale = dropoutScale(p);
+  for (size_t i = 0; i < n; ++i) data[i] = dropoutDrops(seed, uint64_t(i), p) ? 0 : floatToBf16(bf16ToFloat(data[i]) * scale);
 }
 
 }  // namespace
 
 void rnnForwardCpuBf16(const RnnSpec& spec, const RnnIo& io) {
-  const SeqLayout layout = SeqLayout::of(spec);
-  const std::vector<LayerWeights> weights = layerWeights(spec, io);
-  const int B = spec.batch, H = spec.hiddenSize, P = spec.outSize(), D = spec.directions();
-  const bool lstm = hasCellState(spec.kind), gru = spec.kind == CellKind::Gru;
-  const int64_t layerOut = layout.rows * D * P;
-  const int T = spec.seqLen;
-
-  // The first layer's input as bfloat16 (the dot products' operand); later layers read the previous output.
-  std::vector<uint16_t> rounded;
-  const uint16_t* in = bits(io.input);
-  if (io.input.type == ElemType::F32) {
-    rounded.resize(io.input.size);
-    floatsToBf16(io.input.data, rounded.data(), io.input.size);
-    in = rounded.data();
-  }
-  // Inter-layer outputs ping-pong between two buffers; the last layer writes the caller's output.
-  std::vector<uint16_t> buffers(spec.numLayers > 1 ? size_t(layerOut) * (spec.numLayers > 2 ? 2 : 1) : 0);
-  std::vector<float> c(lstm ? size_t(B) * H : 0), hF(gru ? size_t(B) * P : 0);
-  std::vector<uint16_t> h(size_t(B) * P);  // the state the recurrence updates; then h_n's slice
-  // Results are bfloat16, or float32 (all of them) for a float32 input: output and h_n widened from the rounded h,
-  // c_n the float32 cell state itself (so that a sequence continued from it goes on exactly).
-  const bool floatResults = io.output.type == ElemType::F32;
-
-  int inSize = spec.inputSize;
-  for (int l = 0; l < spec.numLayers; ++l) {
-    const bool last = l == spec.numLayers - 1;
-    uint16_t* out = last ? (floatResults ? nullptr : bits(io.output)) : buffers.data() + size_t(l % 2) * layerOut;
-    for (int d = 0; d < D; ++d) {
-      const int ld = l * D + d;
-      const size_t hAt = size_t(ld) * B * P, cAt = size_t(ld) * B * H;
-      if (io.h0.data) {
-        roundSpan(io.h0, hAt, size_t(B) * P, h.data());
-        if (gru) widenSpan(io.h0, hAt, size_t(B) * P, hF.data());
-      } else {
-        std::fill(h.begin(), h.end(), uint16_t(0));
-        std::fill(hF.begin(), hF.end(), 0.f);
-      }
-      if (lstm) {
-        if (io.c0.data) widenSpan(io.c0, cAt, size_t(B) * H, c.data());
-        else std::fill(c.begin(), c.end(), 0.f);
-      }
-      const LayerWeights& w = weights[ld];
-      const int blocks = teamSizeFor(T, B, gateCount(spec.kind) * H, P, H, kForwardMinWork);
-      recurrence(Bf16Layer{spec.kind, &layout, inSize, H, P, d == 1, in, bits(w.wIh), bits(w.wHh), bits(w.bIh),
-                           bits(w.bHh), bits(w.wHr), h.data(), gru ? hF.data() : nullptr, lstm ? c.data() : nullptr,
-                           out ? out + d * P : nullptr, out ? nullptr : io.output.data + d * P, int64_t(D) * P},
-                 blocks);
-      if (floatResults) bf16ToFloats(h.data(), io.hN.data + hAt, size_t(B) * P);
-      else std::memcpy(bits(io.hN) + hAt, h.data(), sizeof(uint16_t) * size_t(B) * P);
-      if (lstm && floatResults) std::memcpy(io.cN.data + cAt, c.data(), sizeof(float) * size_t(B) * H);
-      else if (lstm) floatsToBf16(c.data(), bits(io.cN) + cAt, size_t(B) * H);
-    }
-    if (!last && spec.training && spec.dropout > 0.f) {
-      const float scale = dropoutScale(spec.dropout);
-      for (int64_t i = 0; i < layerOut; ++i) {
-        out[i] = dropoutDrops(spec.seed + l, uint64_t(i), spec.dropout) ? 0 : floatToBf16(bf16ToFloat(out[i]) * scale);
-      }
-    }
-    in = out;
-    inSize = D * P;
-  }
+  Bf16Backend backend(spec);
+  rnnForward(backend, spec, io);
 }
 
 }  // namespace rnn::cpu

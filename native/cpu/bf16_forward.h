@@ -2,7 +2,7 @@
 // (each span's own type); the results all bfloat16, or all float32 (output and h_n the rounded values widened, c_n
 // the float32 cell state). Float32 accumulation, float32 cell state and step math,
 // h rounded to bfloat16 once per step (it is the next step's dot-product operand and the output; GRU keeps a
-// float32 copy for its z h term). The schedule of core/rnn_driver.h, written out for 2-byte storage.
+// float32 copy for its z h term). The schedule is core/rnn_driver.h's, over bfloat16 activations.
 #pragma once
 #include "../core/rnn_spec.h"
 

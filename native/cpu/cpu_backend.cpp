@@ -5,10 +5,13 @@
 #include <algorithm>
 #include <atomic>
 #include <cstring>
+#include <stdexcept>
+#include <string>
 #include <utility>
 #include <vector>
 
 #include "../core/dropout_mask.h"
+#include "bf16_convert.h"
 #include "packed_step.h"
 #include "simd_level.h"
 #include "steps.h"
@@ -230,9 +233,12 @@ void CpuBackend::recurrence(const LayerDirection& ld) {
   elmanRecurrence(ld, blocks);
 }
 
-void CpuBackend::copy(float* dst, const float* src, size_t n) { std::memmove(dst, src, n * sizeof(float)); }
-
-void CpuBackend::zero(float* dst, size_t n) { std::fill(dst, dst + n, 0.f); }
+void CpuBackend::convert(void* dst, ElemType dstType, const void* src, ElemType srcType, size_t n) {
+  if (dstType == srcType) std::memmove(dst, src, n * elemSize(srcType));
+  else if (srcType == ElemType::F32 && dstType == ElemType::BF16) floatsToBf16(static_cast<const float*>(src), static_cast<uint16_t*>(dst), n);
+  else if (srcType == ElemType::BF16 && dstType == ElemType::F32) bf16ToFloats(static_cast<const uint16_t*>(src), static_cast<float*>(dst), n);
+  else throw std::logic_error(std::string("CPU: no conversion from ") + elemName(srcType) + " to " + elemName(dstType));
+}
 
 void CpuBackend::dropout(float* data, size_t n, float p, uint64_t seed) {
   const float scale = dropoutScale(p);

@@ -1,8 +1,11 @@
 // The CPU backend of the shared driver: the recurrence of one layer-direction on a thread team
-// (OpenBLAS GEMMs, single-threaded per member, plus the fused steps), copies and dropout.
+// (OpenBLAS GEMMs, single-threaded per member, plus the fused steps), copies and dropout. The bfloat16 and int8
+// backends (bf16_forward.cpp, int8_forward.cpp) are this one's memory with their own activations and recurrence.
 #pragma once
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <vector>
 
 #include "../core/rnn_backward.h"
@@ -12,11 +15,26 @@ namespace rnn::cpu {
 
 class CpuBackend {
  public:
+  using Elem = float;
+  static constexpr ElemType kElemType = ElemType::F32;
+  using Weights = LayerWeights;
+  static constexpr bool kWideGruState = false;
   void recurrence(const LayerDirection& ld);
   void recurrenceBackward(const LayerDirectionGrad& ld);  // cpu_backward.cpp
-  std::vector<float> scratch(size_t n) { return std::vector<float>(n); }
-  void copy(float* dst, const float* src, size_t n);
-  void zero(float* dst, size_t n);
+  template <class T = float>
+  std::vector<T> scratch(size_t n) {
+    return std::vector<T>(n);
+  }
+  template <class T>
+  void copy(T* dst, const T* src, size_t n) {
+    std::memmove(dst, src, n * sizeof(T));
+  }
+  template <class T>
+  void zero(T* dst, size_t n) {
+    std::fill(dst, dst + n, T{});
+  }
+  // float32 <-> bfloat16 (equal types copy)
+  void convert(void* dst, ElemType dstType, const void* src, ElemType srcType, size_t n);
   void dropout(float* data, size_t n, float p, uint64_t seed);
 };
 

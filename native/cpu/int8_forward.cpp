@@ -4,7 +4,7 @@
 #include <cstring>
 #include <vector>
 
-#include "../core/dropout_mask.h"
+#include "cpu_backend.h"
 #include "int8_step.h"
 #include "team_plan.h"
 #include "thread_team.h"
@@ -15,20 +15,35 @@ namespace {
 
 const uint8_t* bytes(const float* p) { return reinterpret_cast<const uint8_t*>(p); }
 
-struct Int8Layer {
-  CellKind kind;
-  const SeqLayout* layout;
-  int inputSize, hiddenSize, outSize;
-  bool reverse;
-  const uint8_t* xq;     // the layer input quantized, row r at xq + r * int8RowBytes(inputSize)
-  const float* xScale;   // row r's scale
-  const uint8_t *wIh, *wHh, *wHr;  // packed; wHr null without projections
-  const float* bias;     // [G H]: LSTM / RNN b_ih + b_hh, GRU that for r and z and b_in for n; null without bias
-  const float* biasHn;   // GRU: b_hn [H]; else null
-  float* h;              // [B, outSize]: initial state in, final state out
-  float* c;              // LSTM: [B, hiddenSize]; else null
-  float* output;         // row r, this direction's columns at output + r * outputStride
-  int64_t outputStride;
+using Int8Direction = LayerDirectionOf<float, WeightsOf<uint8_t, float>>;
+
+// The driver's backend for int8: float32 activations and states, packed int8 weight matrices (float32 biases).
+class Int8Backend : public CpuBackend {
+ public:
+  using Weights = WeightsOf<uint8_t, float>;
+  explicit Int8Backend(const RnnSpec& spec)
+      : blocks_(teamSizeFor(spec.seqLen, spec.batch, spec.gates() * spec.hiddenSize, spec.outSize(), spec.hiddenSize, kForwardMinWork)) {}
+  void recurrence(const Int8Direction& ld);
+  // Memory kept between calls on this thread, like the quantized input below (not allocated and faulted in every
+  // call): one piece per request of a call, since the driver asks in the same order every call.
+  template <class T>
+  struct Reused {
+    T* p;
+    T* data() const { return p; }
+  };
+  template <class T = float>
+  Reused<T> scratch(size_t n) {
+    thread_local std::vector<std::vector<T>> pieces;
+    if (pieces.size() <= requests_) pieces.resize(requests_ + 1);
+    std::vector<T>& piece = pieces[requests_++];
+    if (piece.size() < n) piece.resize(n);
+    return {piece.data()};
+  }
+
+ private:
+  int blocks_;
+  size_t requests_ = 0;
+  const float* quantized_ = nullptr;  // the layer input whose rows are quantized now
 };
 
 // The input projection of a chunk of steps is kept in cache between its GEMM and its steps (about 512 KB of
@@ -48,22 +63,63 @@ uint8_t* workspace(size_t n) {
 
 size_t lines(size_t n) { return (n + 63) / 64 * 64; }
 
+// The layer input's rows quantized once for both directions, on the team.
+void quantizeInput(const float* x, int64_t rows, int K, uint8_t* q, float* scales, int members) {
+  const int64_t rowBytes = int8RowBytes(K);
+  const int n = int(std::min<int64_t>(members, std::max<int64_t>(1, rows / 64)));
+  runTeam(n, [&](int rank, int size, SpinBarrier&) {
+    const int64_t chunk = (rows + size - 1) / size, r0 = std::min(rows, rank * chunk), r1 = std::min(rows, r0 + chunk);
+    int8QuantizeRows(Int8QuantizeArgs{x + r0 * K, K, r1 - r0, K, q + r0 * rowBytes, rowBytes, scales + r0, 1});
+  });
+}
+
 // One layer-direction on the team: member k owns a block of unit groups (and, with projections, of output
 // columns). Per step one phase of cell blocks and, with projections, one of h_r W_hr^T columns. Every block
 // quantizes the whole previous h itself (each needs all of it, and the scale of a row depends on all its columns),
 // which costs far less than a phase more per step.
-void recurrence(const Int8Layer& ld, int blocks) {
+void Int8Backend::recurrence(const Int8Direction& ld) {
+  const int blocks = blocks_;
+  const WeightsOf<uint8_t, float>& w = ld.weights;
   const SeqLayout& L = *ld.layout;
   const int T = int(L.batchSizes.size()), B = L.batchSizes[0];
   const int H = ld.hiddenSize, P = ld.outSize, I = ld.inputSize, G = gateCount(ld.kind), GH = G * H;
-  const bool proj = ld.wHr != nullptr;
+  const bool proj = w.wHr != nullptr, gru = ld.kind == CellKind::Gru;
   const int U = int8Units();
   const std::vector<int> units = blockBounds(H, blocks);  // multiples of 16, so of U
   const std::vector<int> outCols = proj ? blockBounds(P, blocks) : units;
-  const Int8Matrix wIh = Int8Matrix::of(ld.wIh), wHh = Int8Matrix::of(ld.wHh);
-  const Int8Matrix wHr = proj ? Int8Matrix::of(ld.wHr) : Int8Matrix{};
+  const Int8Matrix wIh = Int8Matrix::of(w.wIh), wHh = Int8Matrix::of(w.wHh);
+  const Int8Matrix wHr = proj ? Int8Matrix::of(w.wHr) : Int8Matrix{};
   const int C = chunkSteps(T, B, GH);
   const int64_t xRow = int8RowBytes(I), hRow = int8RowBytes(std::max(P, H));
+
+  // The layer input's rows are quantized once for both directions (the second finds them done). Kept between calls
+  // on this thread (the quantized input alone is as large as the weights at batch 64: allocating and faulting it
+  // in every call cost more than quantizing it); the team reads them through the pointers below.
+  thread_local std::vector<uint8_t> inputRows;
+  thread_local std::vector<float> inputScales, biasSums, hnBias;
+  if (ld.input != quantized_) {
+    if (inputRows.size() < size_t(L.rows) * xRow) inputRows.resize(size_t(L.rows) * xRow);
+    if (inputScales.size() < size_t(L.rows)) inputScales.resize(size_t(L.rows));
+    quantizeInput(ld.input, L.rows, I, inputRows.data(), inputScales.data(), blocks);
+    quantized_ = ld.input;
+  }
+  const uint8_t* const xq = inputRows.data();
+  const float* const xScale = inputScales.data();
+  // b_ih + b_hh summed once in float32; GRU keeps b_hn apart because r scales it
+  if (biasSums.size() < size_t(GH)) biasSums.resize(size_t(GH));
+  if (hnBias.size() < size_t(H)) hnBias.resize(size_t(H));
+  if (w.bIh) {
+    const int summed = gru ? 2 * H : GH;
+    for (int j = 0; j < summed; ++j) biasSums[j] = w.bIh[j] + w.bHh[j];
+    if (gru) {
+      for (int j = 0; j < H; ++j) {
+        biasSums[2 * H + j] = w.bIh[2 * H + j];
+        hnBias[j] = w.bHh[2 * H + j];
+      }
+    }
+  }
+  const float* const bias = w.bIh ? biasSums.data() : nullptr;
+  const float* const biasHn = gru && w.bIh ? hnBias.data() : nullptr;
 
   const size_t sizes[] = {
       size_t(C) * B * GH * sizeof(float),                 // xg: the chunk's input projection
@@ -139,33 +195,23 @@ void recurrence(const Int8Layer& ld, int blocks) {
       // this block's columns of the chunk's input projection (with the biases)
       if (L.strideB == 1) {
         const int64_t r0 = L.rowBase[tLo], rows = L.rowBase[tHi] + L.batchSizes[tHi] - r0;
-        int8Gemm(Int8GemmArgs{int(rows), ld.xq + r0 * xRow, xRow, ld.xScale + r0, 1, wIh, q0, q1, ld.bias, xg, GH, H});
+        int8Gemm(Int8GemmArgs{int(rows), xq + r0 * xRow, xRow, xScale + r0, 1, wIh, q0, q1, bias, xg, GH, H});
       } else {
         for (int u = tLo; u <= tHi; ++u) {
           const int64_t r0 = L.rowBase[u];
-          int8Gemm(Int8GemmArgs{L.batchSizes[u], ld.xq + r0 * xRow, L.strideB * xRow, ld.xScale + r0, L.strideB, wIh, q0, q1,
-                                ld.bias, xg + slotRow(u, tLo) * GH, GH, H});
+          int8Gemm(Int8GemmArgs{L.batchSizes[u], xq + r0 * xRow, L.strideB * xRow, xScale + r0, L.strideB, wIh, q0, q1,
+                                bias, xg + slotRow(u, tLo) * GH, GH, H});
         }
       }
     }
     quantize(hCur, P, bs, P, k);
     int8Step(Int8StepArgs{ld.kind, bs, H, hq + size_t(k) * B * hRow, hRow, hScales + size_t(k) * B, wHh, q0, q1,
-                          xg + slotRow(t, tLo) * GH, GH, ld.biasHn, hCur, P, ld.c, proj ? hFull : hNext, proj ? H : P});
+                          xg + slotRow(t, tLo) * GH, GH, biasHn, hCur, P, ld.c, proj ? hFull : hNext, proj ? H : P});
     if (!proj) finish(j0, j1);
   };
   runTeam(blocks, [&](int rank, int size, SpinBarrier&) { phases.run(rank, size, work); });
   // after T steps the state is in hStart again when T is even
   if (T % 2 == 1) std::memcpy(hStart, hSpare, sizeof(float) * size_t(B) * P);
-}
-
-// The layer input's rows quantized once for both directions, on the team.
-void quantizeInput(const float* x, int64_t rows, int K, uint8_t* q, float* scales, int members) {
-  const int64_t rowBytes = int8RowBytes(K);
-  const int n = int(std::min<int64_t>(members, std::max<int64_t>(1, rows / 64)));
-  runTeam(n, [&](int rank, int size, SpinBarrier&) {
-    const int64_t chunk = (rows + size - 1) / size, r0 = std::min(rows, rank * chunk), r1 = std::min(rows, r0 + chunk);
-    int8QuantizeRows(Int8QuantizeArgs{x + r0 * K, K, r1 - r0, K, q + r0 * rowBytes, rowBytes, scales + r0, 1});
-  });
 }
 
 }  // namespace
@@ -191,74 +237,8 @@ std::string int8WeightsError(const RnnSpec& spec, const RnnIo& io) {
 }
 
 void rnnForwardCpuInt8(const RnnSpec& spec, const RnnIo& io) {
-  const SeqLayout layout = SeqLayout::of(spec);
-  const std::vector<LayerWeights> weights = layerWeights(spec, io);
-  const int B = spec.batch, H = spec.hiddenSize, P = spec.outSize(), D = spec.directions(), G = gateCount(spec.kind);
-  const bool lstm = hasCellState(spec.kind), gru = spec.kind == CellKind::Gru;
-  const int64_t layerOut = layout.rows * D * P;
-  const int T = spec.seqLen;
-
-  // Inter-layer outputs ping-pong between two buffers; the last layer writes the caller's output. Kept between
-  // calls on this thread (the quantized input alone is as large as the weights at batch 64: allocating and
-  // faulting it in every call cost more than quantizing it).
-  thread_local std::vector<float> buffers, c, h, bias, biasHn, xScale;
-  thread_local std::vector<uint8_t> xq;
-  auto atLeast = [](auto& v, size_t n) {
-    if (v.size() < n) v.resize(n);
-  };
-  const int maxIn = std::max(spec.inputSize, D * P);
-  atLeast(buffers, spec.numLayers > 1 ? size_t(layerOut) * (spec.numLayers > 2 ? 2 : 1) : 0);
-  atLeast(c, lstm ? size_t(B) * H : 0);
-  atLeast(h, size_t(B) * P);
-  atLeast(bias, size_t(G) * H);
-  atLeast(biasHn, gru ? H : 0);
-  atLeast(xq, size_t(layout.rows) * int8RowBytes(maxIn));
-  atLeast(xScale, size_t(layout.rows));
-  const size_t hSize = size_t(B) * P, cSize = size_t(B) * H;
-  const int blocks = teamSizeFor(T, B, G * H, P, H, kForwardMinWork);
-
-  const float* in = io.input.data;
-  int inSize = spec.inputSize;
-  for (int l = 0; l < spec.numLayers; ++l) {
-    const bool last = l == spec.numLayers - 1;
-    float* out = last ? io.output.data : buffers.data() + size_t(l % 2) * layerOut;
-    quantizeInput(in, layout.rows, inSize, xq.data(), xScale.data(), blocks);
-    for (int d = 0; d < D; ++d) {
-      const int ld = l * D + d;
-      const size_t hAt = size_t(ld) * B * P, cAt = size_t(ld) * B * H;
-      if (io.h0.data) std::memcpy(h.data(), io.h0.data + hAt, sizeof(float) * hSize);
-      else std::fill(h.begin(), h.begin() + hSize, 0.f);
-      if (lstm) {
-        if (io.c0.data) std::memcpy(c.data(), io.c0.data + cAt, sizeof(float) * cSize);
-        else std::fill(c.begin(), c.begin() + cSize, 0.f);
-      }
-      const LayerWeights& w = weights[ld];
-      // b_ih + b_hh summed once in float32; GRU keeps b_hn apart because r scales it
-      if (w.bIh) {
-        const int summed = gru ? 2 * H : G * H;
-        for (int j = 0; j < summed; ++j) bias[j] = w.bIh[j] + w.bHh[j];
-        if (gru) {
-          for (int j = 0; j < H; ++j) {
-            bias[2 * H + j] = w.bIh[2 * H + j];
-            biasHn[j] = w.bHh[2 * H + j];
-          }
-        }
-      }
-      recurrence(Int8Layer{spec.kind, &layout, inSize, H, P, d == 1, xq.data(), xScale.data(), bytes(w.wIh), bytes(w.wHh),
-                           w.wHr ? bytes(w.wHr) : nullptr, w.bIh ? bias.data() : nullptr,
-                           gru && w.bIh ? biasHn.data() : nullptr, h.data(), lstm ? c.data() : nullptr, out + d * P,
-                           int64_t(D) * P},
-                 blocks);
-      std::memcpy(io.hN.data + hAt, h.data(), sizeof(float) * hSize);
-      if (lstm) std::memcpy(io.cN.data + cAt, c.data(), sizeof(float) * cSize);
-    }
-    if (!last && spec.training && spec.dropout > 0.f) {
-      const float scale = dropoutScale(spec.dropout);
-      for (int64_t i = 0; i < layerOut; ++i) out[i] = dropoutDrops(spec.seed + l, uint64_t(i), spec.dropout) ? 0.f : out[i] * scale;
-    }
-    in = out;
-    inSize = D * P;
-  }
+  Int8Backend backend(spec);
+  rnnForward(backend, spec, io);
 }
 
 void int8Linear(const uint8_t* packed, const float* bias, const float* x, int64_t rows, int K, int N, float* out) {
