@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "cuda_fused_step.h"
+#include "cuda_half_kernels.h"
 #include "cuda_kernels.h"
 #include "cuda_persistent_step.h"
 
@@ -113,12 +114,8 @@ bool CudaBackend::persistentRecurrence(const LayerDirection& ld, const Persisten
 
 void CudaBackend::setMath(bool tf32) { setBlasMath(ctx_.blas, tf32); }
 
-void CudaBackend::copy(float* dst, const float* src, size_t n) {
-  check(cudaMemcpyAsync(dst, src, n * sizeof(float), cudaMemcpyDeviceToDevice, ctx_.stream), "cudaMemcpyAsync");
-}
-
-void CudaBackend::zero(float* dst, size_t n) {
-  check(cudaMemsetAsync(dst, 0, n * sizeof(float), ctx_.stream), "cudaMemsetAsync");
+void CudaBackend::convert(void* dst, ElemType dstType, const void* src, ElemType srcType, size_t n) {
+  launchConvert(dst, dstType, src, srcType, int64_t(n), ctx_.stream);
 }
 
 void CudaBackend::dropout(float* data, size_t n, float p, uint64_t seed) {

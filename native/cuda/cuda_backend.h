@@ -35,12 +35,29 @@ class DeviceScratch {
 
 class CudaBackend {
  public:
+  using Elem = float;
+  static constexpr ElemType kElemType = ElemType::F32;
+  using Weights = LayerWeights;
+  static constexpr bool kWideGruState = false;
   explicit CudaBackend(int device) : ctx_(context(device)) {}
   void recurrence(const LayerDirection& ld);
   void recurrenceBackward(const LayerDirectionGrad& ld);  // cuda_backward.cpp
-  DeviceScratch scratch(size_t n) { return DeviceScratch(ctx_, n, capturing_); }
-  void copy(float* dst, const float* src, size_t n);
-  void zero(float* dst, size_t n);
+  // n elements of T (DeviceScratch counts in floats)
+  template <class T = float>
+  DeviceScratch scratch(size_t n) {
+    return DeviceScratch(ctx_, (n * sizeof(T) + sizeof(float) - 1) / sizeof(float), capturing_);
+  }
+  template <class T>
+  void copy(T* dst, const T* src, size_t n) {
+    check(cudaMemcpyAsync(dst, src, n * sizeof(T), cudaMemcpyDeviceToDevice, ctx_.stream), "cudaMemcpyAsync");
+  }
+  // all-zero bits are +0 in every element type
+  template <class T>
+  void zero(T* dst, size_t n) {
+    check(cudaMemsetAsync(dst, 0, n * sizeof(T), ctx_.stream), "cudaMemsetAsync");
+  }
+  // any pair of float32 / float16 / bfloat16 (equal types copy)
+  void convert(void* dst, ElemType dstType, const void* src, ElemType srcType, size_t n);
   void dropout(float* data, size_t n, float p, uint64_t seed);
   void finish() { synchronize(ctx_); }
   Context& ctx() { return ctx_; }
