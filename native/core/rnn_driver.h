@@ -63,6 +63,14 @@ struct LayerDirectionOf {
 };
 using LayerDirection = LayerDirectionOf<float, LayerWeights>;
 
+// What the float32 backends (CpuBackend, CudaBackend) compute on.
+struct Float32Storage {
+  using Elem = float;
+  static constexpr ElemType kElemType = ElemType::F32;
+  using Weights = LayerWeights;
+  static constexpr bool kWideGruState = false;
+};
+
 // Element `at` of a span, as T; and where it starts, whatever the span's type.
 template <class T>
 T* spanAt(const FloatSpan& s, size_t at) {
@@ -93,7 +101,9 @@ void rnnForward(Backend& be, const RnnSpec& spec, const RnnIo& io) {
   // at the ends; the states live in h_n and c_n where the types agree, else in scratch.
   const bool hInPlace = io.hN.type == elem, cInPlace = io.cN.type == ElemType::F32, wideOutput = io.output.type != elem;
   auto hScratch = be.template scratch<Elem>(hInPlace ? 0 : hSize);
-  auto fScratch = be.template scratch<float>(wideGru ? hSize : lstm && !cInPlace ? cSize : 0);  // c or hF
+  auto fScratch = be.template scratch<float>(wideGru ? hSize : lstm && !cInPlace ? cSize : 0);  // hF, or c
+  Elem* const hOwn = reinterpret_cast<Elem*>(hScratch.data());
+  float* const f = fScratch.data();
   auto inScratch = be.template scratch<Elem>(io.input.type == elem ? 0 : io.input.size);
   const Elem* in = spanAt<const Elem>(io.input, 0);
   if (io.input.type != elem) {
@@ -117,8 +127,7 @@ void rnnForward(Backend& be, const RnnSpec& spec, const RnnIo& io) {
     for (int d = 0; d < D; ++d) {
       const int ld = l * D + d;
       const size_t hAt = ld * hSize, cAt = ld * cSize;
-      Elem* h = hInPlace ? spanAt<Elem>(io.hN, hAt) : reinterpret_cast<Elem*>(hScratch.data());
-      float* f = reinterpret_cast<float*>(fScratch.data());
+      Elem* h = hInPlace ? spanAt<Elem>(io.hN, hAt) : hOwn;
       float* c = !lstm ? nullptr : cInPlace ? io.cN.data + cAt : f;
       loadState(be, h, elem, io.h0, hAt, hSize);
       if (lstm) loadState(be, c, ElemType::F32, io.c0, cAt, cSize);

@@ -13,12 +13,8 @@
 
 namespace rnn::cpu {
 
-class CpuBackend {
+class CpuBackend : public Float32Storage {
  public:
-  using Elem = float;
-  static constexpr ElemType kElemType = ElemType::F32;
-  using Weights = LayerWeights;
-  static constexpr bool kWideGruState = false;
   void recurrence(const LayerDirection& ld);
   void recurrenceBackward(const LayerDirectionGrad& ld);  // cpu_backward.cpp
   template <class T = float>

@@ -33,12 +33,8 @@ class DeviceScratch {
   bool owned_ = false;  // true: memory belongs to a graph, not to this object
 };
 
-class CudaBackend {
+class CudaBackend : public Float32Storage {
  public:
-  using Elem = float;
-  static constexpr ElemType kElemType = ElemType::F32;
-  using Weights = LayerWeights;
-  static constexpr bool kWideGruState = false;
   explicit CudaBackend(int device) : ctx_(context(device)) {}
   void recurrence(const LayerDirection& ld);
   void recurrenceBackward(const LayerDirectionGrad& ld);  // cuda_backward.cpp
