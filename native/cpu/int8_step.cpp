@@ -4,7 +4,7 @@
 // Levels must agree bit for bit. GCC would contract a * b + c into one FMA where the target has FMAs (AVX2,
 // AVX-512) but not in the baseline, and the results would differ in the last bit (and then more, through the
 // recurrence); so contraction is off in this file, and the multiply-adds worth fusing are written as explicit
-// fused multiply-adds (activations_fused.h), which round once at every level.
+// fused multiply-adds (activations.h's Fused), which round once at every level.
 #pragma GCC optimize("fp-contract=off")
 
 #include "int8_step.h"
@@ -14,7 +14,6 @@
 #include <cmath>
 
 #include "cell_dispatch.h"
-#include "activations_fused.h"
 #include "activations_vec.h"
 #include "int8_tiles.h"
 #include "simd_clones.h"
@@ -112,7 +111,7 @@ RNN_INLINE float dequantize(int32_t sum, int32_t correction, float rowScale, flo
 }
 
 RNN_INLINE float dequantizeAdd(int32_t sum, int32_t correction, float rowScale, float weightScale, float add) {
-  return fused::fma(sumOf(sum, correction), rowScale * weightScale, add);
+  return Fused::madd(sumOf(sum, correction), rowScale * weightScale, add);
 }
 
 // dst[u] for u < units: sum u dequantized, plus add[u] when add is not null. L units per register while whole
@@ -134,7 +133,7 @@ RNN_INLINE void dequantizeUnits(const int32_t* sum, const int32_t* corr, float r
       const F value = __builtin_convertvector(reinterpret_cast<I&>(a -= c), F), scale = rowScale * w;
       if (add) {
         __builtin_memcpy(&x, add + u, sizeof x);
-        x = fused::fma(value, scale, x);
+        x = Fused::madd(value, scale, x);
       } else {
         x = value * scale;
       }
@@ -150,8 +149,7 @@ RNN_INLINE void dequantizeUnits(const int32_t* sum, const int32_t* corr, float r
 // W_hn h + b_hn), L units at a time: the float32 math of packed_step / bf16_step, with fused multiply-adds.
 template <int L, int U, int CellT>
 RNN_INLINE void cellUnits(const float* g, const Int8StepArgs& a, int64_t b, int unit0, int j0, int j1) {
-  using V = fused::Lanes<L>;
-  using fused::fma;
+  using V = vec::Lanes<L, Fused>;
   float* h = a.hNew + b * a.hNewStride + unit0;
   if (CellT == kLstm) {
     float* c = a.c + b * a.H + unit0;
@@ -160,7 +158,7 @@ RNN_INLINE void cellUnits(const float* g, const Int8StepArgs& a, int64_t b, int 
       const auto f = V::sigmoid(V::load(g + U + j));
       const auto cell = V::tanh(V::load(g + 2 * U + j));
       const auto o = V::sigmoid(V::load(g + 3 * U + j));
-      const auto cNew = fma(f, V::load(c + j), i * cell);
+      const auto cNew = V::madd(f, V::load(c + j), i * cell);
       V::store(c + j, cNew);
       V::store(h + j, o * V::tanh(cNew));
     }
@@ -170,8 +168,8 @@ RNN_INLINE void cellUnits(const float* g, const Int8StepArgs& a, int64_t b, int 
     for (int j = j0; j < j1; j += L) {
       const auto r = V::sigmoid(V::load(g + j));
       const auto z = V::sigmoid(V::load(g + U + j));
-      const auto n = V::tanh(fma(r, V::load(g + 3 * U + j), V::load(g + 2 * U + j)));
-      V::store(h + j, fma(z, V::load(hPrev + j) - n, n));
+      const auto n = V::tanh(V::madd(r, V::load(g + 3 * U + j), V::load(g + 2 * U + j)));
+      V::store(h + j, V::madd(z, V::load(hPrev + j) - n, n));
     }
   } else if (CellT == kTanh) {
     for (int j = j0; j < j1; j += L) V::store(h + j, V::tanh(V::load(g + j)));

@@ -1,5 +1,4 @@
 // CPU Elman RNN step: h' = act(x W_ih^T + b_ih + h W_hh^T + b_hh), act = tanh or relu.
-#include "activations.h"
 #include "activations_vec.h"
 #include "simd_clones.h"
 #include "steps.h"
@@ -28,7 +27,7 @@ RNN_INLINE void rnnStepImpl(const StepArgs& a) {
     } else {
       int j = 0;
       for (; j + L <= H; j += L) V::store(h + j, V::tanh(V::load(x + j) + V::load(g + j) + V::load(bias + j)));
-      for (; j < H; ++j) h[j] = fastTanh(x[j] + g[j] + bias[j]);
+      for (; j < H; ++j) h[j] = vec::Lanes<1>::tanh(x[j] + g[j] + bias[j]);
     }
     if (a.saved) {
       float* s = a.saved + b * a.savedStride;
