@@ -34,6 +34,12 @@ struct Contract {
   static RNN_INLINE F madd(const F& a, const F& b, const F& c) {
     return a * b + c;
   }
+  // a * b + c * d as written: GCC fuses the product it meets first, a * b here (madd(a, b, c * d) would compute
+  // c * d first and fuse that one, which rounds differently)
+  template <class F>
+  static RNN_INLINE F dot2(const F& a, const F& b, const F& c, const F& d) {
+    return a * b + c * d;
+  }
 };
 
 struct Fused {
@@ -48,6 +54,10 @@ struct Fused {
       for (int i = 0; i < int(sizeof(F) / sizeof(float)); ++i) r[i] = __builtin_fmaf(a[i], b[i], c[i]);
       return r;
     }
+  }
+  template <class F>
+  static RNN_INLINE F dot2(const F& a, const F& b, const F& c, const F& d) {
+    return madd(a, b, c * d);
   }
 };
 

@@ -47,6 +47,7 @@ struct Lanes {
   static RNN_INLINE F load(const float* p) { return vec::load<F>(p); }
   static RNN_INLINE void store(float* p, const F& v) { vec::store(p, v); }
   static RNN_INLINE F madd(const F& a, const F& b, const F& c) { return M::madd(a, b, c); }
+  static RNN_INLINE F dot2(const F& a, const F& b, const F& c, const F& d) { return M::dot2(a, b, c, d); }
   static RNN_INLINE F sigmoid(const F& x) { return fastmath::sigmoid<M, F, I>(x); }
   static RNN_INLINE F tanh(const F& x) { return fastmath::tanh<M, F, I>(x); }
 };

@@ -5,11 +5,10 @@
 
 #include <algorithm>
 
-#include "activations_vec.h"
 #include "bf16_convert.h"
 #include "bf16_tiles.h"
+#include "cell_epilogue.h"
 #include "simd_level.h"
-#include "cell_dispatch.h"
 
 #pragma GCC diagnostic ignored "-Wpsabi"
 
@@ -22,54 +21,20 @@ using bf16::blocksOf;
 
 using namespace cell_dispatch;
 
-// Units [j0, j1) of one tile row g (float32 gate sums, block k of unit j at g + k * U + j) of row b.
-template <int L, int U, int CellT>
-RNN_INLINE void cellUnits(const float* g, const Bf16StepArgs& a, int64_t b, int unit0, int j0, int j1) {
-  using V = vec::Lanes<L>;
-  using B = vec::Bf16<L>;
-  uint16_t* h = a.hNew + b * a.hNewStride + unit0;
-  if (CellT == kLstm) {
-    float* c = a.c + b * a.H + unit0;
-    for (int j = j0; j < j1; j += L) {
-      const auto i = V::sigmoid(V::load(g + j));
-      const auto f = V::sigmoid(V::load(g + U + j));
-      const auto cell = V::tanh(V::load(g + 2 * U + j));
-      const auto o = V::sigmoid(V::load(g + 3 * U + j));
-      const auto cNew = f * V::load(c + j) + i * cell;
-      V::store(c + j, cNew);
-      B::store(h + j, o * V::tanh(cNew));
-    }
-  } else if (CellT == kGru) {
-    // n = tanh(x_n + b_in + r (h_n + b_hn)), h' = (1 - z) n + z h, with h in float32
-    const float* hPrev = a.hPrev + b * a.P + unit0;
-    float* hF = a.hNewF + b * a.P + unit0;
-    for (int j = j0; j < j1; j += L) {
-      const auto r = V::sigmoid(V::load(g + j));
-      const auto z = V::sigmoid(V::load(g + U + j));
-      const auto n = V::tanh(V::load(g + 2 * U + j) + r * V::load(g + 3 * U + j));
-      const auto hNew = n + z * (V::load(hPrev + j) - n);
-      V::store(hF + j, hNew);
-      B::store(h + j, hNew);
-    }
-  } else if (CellT == kTanh) {
-    for (int j = j0; j < j1; j += L) B::store(h + j, V::tanh(V::load(g + j)));
-  } else {
-    // pre < 0 rather than pre > 0 so that NaN passes through, as in PyTorch
-    for (int j = j0; j < j1; j += L) {
-      const auto pre = V::load(g + j);
-      B::store(h + j, pre < 0.f ? typename V::F{} : pre);
-    }
-  }
-}
-
-// Whole registers of L units, then a group's tail (H no multiple of U) unit by unit.
+// The tile's rows through the cell (cell_epilogue.h), h rounded to bfloat16.
 template <int L, int U, int CellT>
 RNN_INLINE void cellEpilogue(const float* tile, int rows, int units, const Bf16StepArgs& a, int row0, int unit0) {
   constexpr int NC = blocksOf(gatesOf(CellT)) * U;
-  const int full = units == U ? U : 0;
+  constexpr bool lstm = CellT == kLstm, gru = CellT == kGru;
   for (int m = 0; m < rows; ++m) {
-    cellUnits<L, U, CellT>(tile + m * NC, a, row0 + m, unit0, 0, full);
-    cellUnits<1, U, CellT>(tile + m * NC, a, row0 + m, unit0, full, units);
+    const int64_t b = row0 + m;
+    const cell::Row<cell::Bf16H> row{tile + m * NC,
+                                     lstm ? a.c + b * a.H + unit0 : nullptr,
+                                     gru ? a.hPrev + b * a.P + unit0 : nullptr,
+                                     {a.hNew + b * a.hNewStride + unit0, gru ? a.hNewF + b * a.P + unit0 : nullptr},
+                                     nullptr,
+                                     0};
+    cell::update<Contract, L, U, CellT, false>(row, units);
   }
 }
 

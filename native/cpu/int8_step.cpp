@@ -13,8 +13,8 @@
 #include <cfloat>
 #include <cmath>
 
-#include "cell_dispatch.h"
 #include "activations_vec.h"
+#include "cell_epilogue.h"
 #include "int8_tiles.h"
 #include "simd_clones.h"
 #include "simd_level.h"
@@ -145,43 +145,6 @@ RNN_INLINE void dequantizeUnits(const int32_t* sum, const int32_t* corr, float r
   }
 }
 
-// The cell on units [j0, j1) of one row's gate sums (block k of unit j at g + k * U + j; GRU's fourth block is
-// W_hn h + b_hn), L units at a time: the float32 math of packed_step / bf16_step, with fused multiply-adds.
-template <int L, int U, int CellT>
-RNN_INLINE void cellUnits(const float* g, const Int8StepArgs& a, int64_t b, int unit0, int j0, int j1) {
-  using V = vec::Lanes<L, Fused>;
-  float* h = a.hNew + b * a.hNewStride + unit0;
-  if (CellT == kLstm) {
-    float* c = a.c + b * a.H + unit0;
-    for (int j = j0; j < j1; j += L) {
-      const auto i = V::sigmoid(V::load(g + j));
-      const auto f = V::sigmoid(V::load(g + U + j));
-      const auto cell = V::tanh(V::load(g + 2 * U + j));
-      const auto o = V::sigmoid(V::load(g + 3 * U + j));
-      const auto cNew = V::madd(f, V::load(c + j), i * cell);
-      V::store(c + j, cNew);
-      V::store(h + j, o * V::tanh(cNew));
-    }
-  } else if (CellT == kGru) {
-    // n = tanh(x_n + b_in + r (h_n + b_hn)), h' = (1 - z) n + z h
-    const float* hPrev = a.hPrev + b * a.hPrevStride + unit0;
-    for (int j = j0; j < j1; j += L) {
-      const auto r = V::sigmoid(V::load(g + j));
-      const auto z = V::sigmoid(V::load(g + U + j));
-      const auto n = V::tanh(V::madd(r, V::load(g + 3 * U + j), V::load(g + 2 * U + j)));
-      V::store(h + j, V::madd(z, V::load(hPrev + j) - n, n));
-    }
-  } else if (CellT == kTanh) {
-    for (int j = j0; j < j1; j += L) V::store(h + j, V::tanh(V::load(g + j)));
-  } else {
-    // pre < 0 rather than pre > 0 so that NaN passes through, as in PyTorch
-    for (int j = j0; j < j1; j += L) {
-      const auto pre = V::load(g + j);
-      V::store(h + j, pre < 0.f ? typename V::F{} : pre);
-    }
-  }
-}
-
 // A tile of `rows` <= MR rows through Kernel::tile instantiated for exactly that many.
 template <class Kernel, int MR>
 RNN_INLINE void tileRows(const int8::Tile& t, int rows, int32_t* out) {
@@ -227,7 +190,7 @@ RNN_INLINE void stepTiles(const Int8StepArgs& a, Kernel&& kernel) {
   alignas(64) float gates[4 * U];
   const int H = a.H;
   for (int q = a.q0; q < a.q1; ++q) {
-    const int unit0 = q * U, units = std::min(U, H - unit0), full = units == U ? U : 0;
+    const int unit0 = q * U, units = std::min(U, H - unit0);
     const int32_t* corrections = a.w.corrections(q);
     const float* scales = a.w.scales(q);
     for (int r = 0; r < a.rows; r += MR) {
@@ -249,8 +212,13 @@ RNN_INLINE void stepTiles(const Int8StepArgs& a, Kernel&& kernel) {
             dequantizeUnits<L>(sum, corr, s, ws, xg + int64_t(g) * H, gates + g * U, units);
           }
         }
-        cellUnits<L, U, CellT>(gates, a, b, unit0, 0, full);
-        cellUnits<1, U, CellT>(gates, a, b, unit0, full, units);
+        const cell::Row<cell::FloatH> row{gates,
+                                          CellT == kLstm ? a.c + b * a.H + unit0 : nullptr,
+                                          CellT == kGru ? a.hPrev + b * a.hPrevStride + unit0 : nullptr,
+                                          {a.hNew + b * a.hNewStride + unit0},
+                                          nullptr,
+                                          0};
+        cell::update<Fused, L, U, CellT, false>(row, units);
       }
     }
   }

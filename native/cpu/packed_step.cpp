@@ -8,8 +8,7 @@
 
 #include <algorithm>
 
-#include "activations.h"
-#include "activations_vec.h"
+#include "cell_epilogue.h"
 #include "simd_level.h"
 #include "transpose16.h"
 
@@ -26,7 +25,6 @@
 namespace rnn::cpu {
 
 namespace {
-
 
 struct Tile {
   const float* x;
@@ -47,70 +45,20 @@ constexpr int hiddenBlock(int g) {
   return Gru && g == 2 ? 3 : g;
 }
 
-// LSTM: c' = sigmoid(f) c + sigmoid(i) tanh(g), h' = sigmoid(o) tanh(c'), units [j0, j1) of a tile row
-template <int L, int U>
-RNN_INLINE void lstmUnits(const float* g, const PackedStepArgs& a, int64_t b, int unit0, int j0, int j1) {
-  using V = vec::Lanes<L>;
-  float* c = a.c + b * a.H + unit0;
-  float* h = a.hNew + b * a.hNewStride + unit0;
-  float* s = a.saved ? a.saved + b * a.savedStride + unit0 : nullptr;
-  const int64_t k = a.H;
-  for (int j = j0; j < j1; j += L) {
-    const auto i = V::sigmoid(V::load(g + j));
-    const auto f = V::sigmoid(V::load(g + U + j));
-    const auto cell = V::tanh(V::load(g + 2 * U + j));
-    const auto o = V::sigmoid(V::load(g + 3 * U + j));
-    if (s) {
-      V::store(s + j, i);
-      V::store(s + k + j, f);
-      V::store(s + 2 * k + j, cell);
-      V::store(s + 3 * k + j, o);
-    }
-    const auto cNew = f * V::load(c + j) + i * cell;
-    V::store(c + j, cNew);
-    V::store(h + j, o * V::tanh(cNew));
-  }
-}
-
-// GRU: n = tanh(x_n + b_in + r (h_n + b_hn)), h' = (1 - z) n + z h
-template <int L, int U>
-RNN_INLINE void gruUnits(const float* g, const PackedStepArgs& a, int64_t b, int unit0, int j0, int j1) {
-  using V = vec::Lanes<L>;
-  const float* hPrev = a.h + b * a.P + unit0;
-  float* h = a.hNew + b * a.hNewStride + unit0;
-  float* s = a.saved ? a.saved + b * a.savedStride + unit0 : nullptr;
-  const int64_t k = a.H;
-  for (int j = j0; j < j1; j += L) {
-    const auto r = V::sigmoid(V::load(g + j));
-    const auto z = V::sigmoid(V::load(g + U + j));
-    const auto hn = V::load(g + 3 * U + j);
-    const auto n = V::tanh(V::load(g + 2 * U + j) + r * hn);
-    if (s) {
-      V::store(s + j, r);
-      V::store(s + k + j, z);
-      V::store(s + 2 * k + j, n);
-      V::store(s + 3 * k + j, hn);
-    }
-    V::store(h + j, n + z * (V::load(hPrev + j) - n));
-  }
-}
-
-// The tile's rows: whole groups L units at a time, the last group of an H that is no multiple of U unit by unit
-// (its rows end within the group).
+// The tile's rows through the cell (cell_epilogue.h), with the gates saved when the call records them.
 template <int U, int L, bool Gru>
 RNN_INLINE void epilogue(const float* tile, int rows, int units, const PackedStepArgs& a, int row0, int unit0) {
-  static_assert(U % L == 0, "a group is whole registers");
-  const int full = units == U ? U : 0;
+  using cell_dispatch::kGru;
+  using cell_dispatch::kLstm;
   for (int m = 0; m < rows; ++m) {
-    const float* g = tile + m * 4 * U;
     const int64_t b = row0 + m;
-    if (Gru) {
-      gruUnits<L, U>(g, a, b, unit0, 0, full);
-      gruUnits<1, U>(g, a, b, unit0, full, units);
-    } else {
-      lstmUnits<L, U>(g, a, b, unit0, 0, full);
-      lstmUnits<1, U>(g, a, b, unit0, full, units);
-    }
+    const cell::Row<cell::FloatH> row{tile + m * 4 * U,
+                                      Gru ? nullptr : a.c + b * a.H + unit0,
+                                      Gru ? a.h + b * a.P + unit0 : nullptr,
+                                      {a.hNew + b * a.hNewStride + unit0},
+                                      a.saved ? a.saved + b * a.savedStride + unit0 : nullptr,
+                                      a.H};
+    cell::update<Contract, L, U, Gru ? kGru : kLstm, true>(row, units);
   }
 }
 
