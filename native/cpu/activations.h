@@ -101,7 +101,7 @@ template <class M, class F, class I>
 RNN_INLINE F exp(const F& input) {
   // NaN passes both clamps; converting it to int32 and shifting the result is undefined behaviour (UBSan), so
   // it is computed as 0 and put back at the end (selects, which vectorise).
-  const I nan = input != input;
+  const auto nan = input != input;  // bool, or a vector of lane masks
   F x = nan ? splat<F>(0.f) : input;
   x = x > kExpMax ? splat<F>(kExpMax) : x;
   x = x < kExpMin ? splat<F>(kExpMin) : x;

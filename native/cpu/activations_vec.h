@@ -5,6 +5,7 @@
 // what the target has. One lane is a plain float (a group's tail past whole registers).
 #pragma once
 #include <cstdint>
+#include <type_traits>
 
 #include "activations.h"
 
@@ -27,16 +28,25 @@ struct Types<1> {
   typedef int32_t I;
 };
 
+// (a plain float is read and written as a float: copied as bytes, GCC moved it through integer registers)
 template <class F>
 RNN_INLINE F load(const float* p) {
-  F v;
-  __builtin_memcpy(&v, p, sizeof v);
-  return v;
+  if constexpr (std::is_same_v<F, float>) {
+    return *p;
+  } else {
+    F v;
+    __builtin_memcpy(&v, p, sizeof v);
+    return v;
+  }
 }
 
 template <class F>
 RNN_INLINE void store(float* p, const F& v) {
-  __builtin_memcpy(p, &v, sizeof v);
+  if constexpr (std::is_same_v<F, float>) {
+    *p = v;
+  } else {
+    __builtin_memcpy(p, &v, sizeof v);
+  }
 }
 
 // L units at a time (a register's lanes, or L = 1), a * b + c computed as M says (activations.h).

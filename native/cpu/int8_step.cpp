@@ -1,5 +1,5 @@
 // The int8 quantization, GEMM and step: tiles of MR rows x one unit group (int8_tiles.h), each followed by its
-// float32 epilogue. Compiled once per kernel family; int8Family() picks one per call.
+// float32 epilogue. Compiled once per kernel family (simd_dispatch.h); int8Family() picks one per call.
 //
 // Levels must agree bit for bit. GCC would contract a * b + c into one FMA where the target has FMAs (AVX2,
 // AVX-512) but not in the baseline, and the results would differ in the last bit (and then more, through the
@@ -16,7 +16,7 @@
 #include "activations_vec.h"
 #include "cell_epilogue.h"
 #include "int8_tiles.h"
-#include "simd_clones.h"
+#include "simd_dispatch.h"
 #include "simd_level.h"
 
 // Wide vectors pass between always-inlined helpers only, so GCC's ABI note does not apply.
@@ -87,8 +87,9 @@ RNN_INLINE void quantizeRow(const float* x, int K, uint8_t* q, int64_t rowBytes,
   }
 }
 
-template <int L>
+template <int Level>
 RNN_INLINE void quantizeImpl(const Int8QuantizeArgs& a) {
+  constexpr int L = simd::lanes(Level);
   const bool vnni = int8Family() == Int8Family::Vnni;
   const int64_t rowBytes = int8RowBytes(a.K);
   for (int64_t r = 0; r < a.rows; ++r) {
@@ -224,21 +225,33 @@ RNN_INLINE void stepTiles(const Int8StepArgs& a, Kernel&& kernel) {
   }
 }
 
+// One level's kernels, Step<cell>::run and Gemm<gates>::run: tiles of MR rows x U units, L lanes per register.
 template <class Kernel, int MR, int L, int U>
 struct Level {
   template <int CellT>
-  static RNN_INLINE void step(const Int8StepArgs& a) {
-    stepTiles<L, U, MR, CellT>(a, [](const int8::Tile& t, int rows, int32_t* out) {
-      tileRows<typename Kernel::template Of<gatesOf(CellT)>, MR>(t, rows, out);
-    });
-  }
+  struct Step {
+    static RNN_INLINE void run(const Int8StepArgs& a) {
+      stepTiles<L, U, MR, CellT>(a, [](const int8::Tile& t, int rows, int32_t* out) {
+        tileRows<typename Kernel::template Of<gatesOf(CellT)>, MR>(t, rows, out);
+      });
+    }
+  };
   template <int G>
-  static RNN_INLINE void gemm(const Int8GemmArgs& a) {
-    gemmTiles<L, U, MR, G>(a, [](const int8::Tile& t, int rows, int32_t* out) {
-      tileRows<typename Kernel::template Of<G>, MR>(t, rows, out);
-    });
-  }
+  struct Gemm {
+    static RNN_INLINE void run(const Int8GemmArgs& a) {
+      gemmTiles<L, U, MR, G>(a, [](const int8::Tile& t, int rows, int32_t* out) {
+        tileRows<typename Kernel::template Of<G>, MR>(t, rows, out);
+      });
+    }
+  };
 };
+
+// The kernel families are the dispatch levels (int8_pack.h).
+static_assert(int(Int8Family::Base) == simd::kBase && int(Int8Family::Avx2) == simd::kAvx2 &&
+              int(Int8Family::Avx512) == simd::kAvx512 && int(Int8Family::Vnni) == simd::kDot);
+
+template <int Lv>
+struct At;
 
 // ---- baseline: 16 units, 4 rows, vectors of 4 ----
 
@@ -249,12 +262,9 @@ struct BaseKernel {
     static void tile(const int8::Tile& t, int32_t* out) { int8::tilePlain<16, R, G>(t, out); }
   };
 };
-using BaseLevel = Level<BaseKernel, 4, 4, 16>;
+template <> struct At<simd::kBase> : Level<BaseKernel, 4, 4, 16> {};
 
-template <int C> struct StepBase { static void run(const Int8StepArgs& a) { BaseLevel::step<C>(a); } };
-template <int G> struct GemmBase { static void run(const Int8GemmArgs& a) { BaseLevel::gemm<G>(a); } };
-
-#if RNN_INT8_X86
+#if RNN_SIMD_X86
 
 // ---- AVX2: 8 units, 3 rows ----
 
@@ -262,13 +272,10 @@ struct Avx2Kernel {
   template <int G>
   struct Of {
     template <int R>
-    RNN_TARGET_AVX2I static void tile(const int8::Tile& t, int32_t* out) { int8::tilePairs256<R, G>(t, out); }
+    RNN_TARGET_AVX2 static void tile(const int8::Tile& t, int32_t* out) { int8::tilePairs256<R, G>(t, out); }
   };
 };
-using Avx2Level = Level<Avx2Kernel, 3, 8, 8>;
-
-template <int C> struct StepAvx2 { RNN_TARGET_AVX2I static void run(const Int8StepArgs& a) { Avx2Level::step<C>(a); } };
-template <int G> struct GemmAvx2 { RNN_TARGET_AVX2I static void run(const Int8GemmArgs& a) { Avx2Level::gemm<G>(a); } };
+template <> struct At<simd::kAvx2> : Level<Avx2Kernel, 3, 8, 8> {};
 
 // ---- AVX512BW without VNNI: 16 units, 4 rows (with 6, GCC spilled the accumulators every k-step) ----
 
@@ -279,10 +286,7 @@ struct Avx512Kernel {
     RNN_TARGET_AVX512BW static void tile(const int8::Tile& t, int32_t* out) { int8::tilePairs512<R, G>(t, out); }
   };
 };
-using Avx512Level = Level<Avx512Kernel, 4, 16, 16>;
-
-template <int C> struct StepAvx512 { RNN_TARGET_AVX512BW static void run(const Int8StepArgs& a) { Avx512Level::step<C>(a); } };
-template <int G> struct GemmAvx512 { RNN_TARGET_AVX512BW static void run(const Int8GemmArgs& a) { Avx512Level::gemm<G>(a); } };
+template <> struct At<simd::kAvx512> : Level<Avx512Kernel, 4, 16, 16> {};
 
 // ---- AVX512_VNNI: 16 units, 6 rows ----
 
@@ -293,39 +297,42 @@ struct VnniKernel {
     RNN_TARGET_VNNI static void tile(const int8::Tile& t, int32_t* out) { int8::tileVnni<R, G>(t, out); }
   };
 };
-using VnniLevel = Level<VnniKernel, 6, 16, 16>;
+template <> struct At<simd::kDot> : Level<VnniKernel, 6, 16, 16> {};
 
-template <int C> struct StepVnni { RNN_TARGET_VNNI static void run(const Int8StepArgs& a) { VnniLevel::step<C>(a); } };
-template <int G> struct GemmVnni { RNN_TARGET_VNNI static void run(const Int8GemmArgs& a) { VnniLevel::gemm<G>(a); } };
+#endif
 
+template <int Lv>
+RNN_INLINE void stepAt(const Int8StepArgs& a) {
+  forCell<At<Lv>::template Step>(a.kind, a);
+}
+
+template <int Lv>
+RNN_INLINE void gemmAt(const Int8GemmArgs& a) {
+  forGates<At<Lv>::template Gemm>(a.w.gates, a);
+}
+
+// The AVX-512 levels need AVX512BW (VPMADDWD or VPDPBUSD on zmm).
+template <int>
+struct StepEntry;
+template <int>
+struct GemmEntry;
+RNN_SIMD_ENTRY(StepEntry, simd::kBase, , stepAt);
+RNN_SIMD_ENTRY(GemmEntry, simd::kBase, , gemmAt);
+#if RNN_SIMD_X86
+RNN_SIMD_ENTRY(StepEntry, simd::kAvx2, RNN_TARGET_AVX2, stepAt);
+RNN_SIMD_ENTRY(GemmEntry, simd::kAvx2, RNN_TARGET_AVX2, gemmAt);
+RNN_SIMD_ENTRY(StepEntry, simd::kAvx512, RNN_TARGET_AVX512BW, stepAt);
+RNN_SIMD_ENTRY(GemmEntry, simd::kAvx512, RNN_TARGET_AVX512BW, gemmAt);
+RNN_SIMD_ENTRY(StepEntry, simd::kDot, RNN_TARGET_VNNI, stepAt);
+RNN_SIMD_ENTRY(GemmEntry, simd::kDot, RNN_TARGET_VNNI, gemmAt);
 #endif
 
 }  // namespace
 
 void int8QuantizeRows(const Int8QuantizeArgs& a) { quantizeRows(a); }
 
-void int8Step(const Int8StepArgs& a) {
-#if RNN_INT8_X86
-  switch (int8Family()) {
-    case Int8Family::Vnni: return forCell<StepVnni>(a.kind, a);
-    case Int8Family::Avx512: return forCell<StepAvx512>(a.kind, a);
-    case Int8Family::Avx2: return forCell<StepAvx2>(a.kind, a);
-    default: break;
-  }
-#endif
-  forCell<StepBase>(a.kind, a);
-}
+void int8Step(const Int8StepArgs& a) { simd::dispatch<StepEntry, simd::kDot>(int(int8Family()), a); }
 
-void int8Gemm(const Int8GemmArgs& a) {
-#if RNN_INT8_X86
-  switch (int8Family()) {
-    case Int8Family::Vnni: return forGates<GemmVnni>(a.w.gates, a);
-    case Int8Family::Avx512: return forGates<GemmAvx512>(a.w.gates, a);
-    case Int8Family::Avx2: return forGates<GemmAvx2>(a.w.gates, a);
-    default: break;
-  }
-#endif
-  forGates<GemmBase>(a.w.gates, a);
-}
+void int8Gemm(const Int8GemmArgs& a) { simd::dispatch<GemmEntry, simd::kDot>(int(int8Family()), a); }
 
 }  // namespace rnn::cpu

@@ -9,14 +9,11 @@
 #include <algorithm>
 
 #include "cell_epilogue.h"
-#include "simd_level.h"
+#include "simd_dispatch.h"
 #include "transpose16.h"
 
-#if defined(__x86_64__) && defined(__GNUC__)
+#if RNN_SIMD_X86
 #include <immintrin.h>
-#define RNN_X86 1
-#define RNN_TARGET_AVX512 __attribute__((target("avx512f,avx512vl,avx512dq,avx2,fma,prefer-vector-width=512")))
-#define RNN_TARGET_AVX2 __attribute__((target("avx2,fma")))
 #endif
 
 // Wide vectors pass between always-inlined helpers only (activations_vec.h), so GCC's ABI note does not apply.
@@ -137,27 +134,25 @@ void tileBase(const Tile& t, float* out) {
   for (int m = 0; m < MR; ++m) std::copy(acc[m], acc[m] + NC, out + m * NC);
 }
 
-template <bool Gru>
-void tilesBase(const Tile& t, int rows, float* out) {
-  switch (rows) {
-    case 4: tileBase<4, Gru>(t, out); break;
-    case 3: tileBase<3, Gru>(t, out); break;
-    case 2: tileBase<2, Gru>(t, out); break;
-    default: tileBase<1, Gru>(t, out); break;
+// Each level's rows per tile, units per group and tile kernel (a tile of `rows` <= MR rows).
+template <int Level>
+struct Kernel;
+
+template <>
+struct Kernel<simd::kBase> {
+  static constexpr int MR = 4, U = kBaseUnits;
+  template <bool Gru>
+  static void tiles(const Tile& t, int rows, float* out) {
+    switch (rows) {
+      case 4: tileBase<4, Gru>(t, out); break;
+      case 3: tileBase<3, Gru>(t, out); break;
+      case 2: tileBase<2, Gru>(t, out); break;
+      default: tileBase<1, Gru>(t, out); break;
+    }
   }
-}
+};
 
-template <bool Gru>
-void stepBase(const PackedStepArgs& a) {
-  forTiles<4, kBaseUnits, 4, Gru>(a, tilesBase<Gru>);
-}
-
-template <bool Gru>
-void projectBase(const ProjectionArgs& a) {
-  forProjectionTiles<4, kBaseUnits>(a, tilesBase<Gru>);
-}
-
-#if RNN_X86
+#if RNN_SIMD_X86
 
 // ---- AVX-512 ----
 
@@ -198,27 +193,21 @@ RNN_TARGET_AVX512 void tileAvx512(const Tile& t, float* out) {
   }
 }
 
-template <bool Gru>
-RNN_TARGET_AVX512 void tilesAvx512(const Tile& t, int rows, float* out) {
-  switch (rows) {
-    case 6: tileAvx512<6, Gru>(t, out); break;
-    case 5: tileAvx512<5, Gru>(t, out); break;
-    case 4: tileAvx512<4, Gru>(t, out); break;
-    case 3: tileAvx512<3, Gru>(t, out); break;
-    case 2: tileAvx512<2, Gru>(t, out); break;
-    default: tileAvx512<1, Gru>(t, out); break;
+template <>
+struct Kernel<simd::kAvx512> {
+  static constexpr int MR = 6, U = 16;
+  template <bool Gru>
+  RNN_TARGET_AVX512 static void tiles(const Tile& t, int rows, float* out) {
+    switch (rows) {
+      case 6: tileAvx512<6, Gru>(t, out); break;
+      case 5: tileAvx512<5, Gru>(t, out); break;
+      case 4: tileAvx512<4, Gru>(t, out); break;
+      case 3: tileAvx512<3, Gru>(t, out); break;
+      case 2: tileAvx512<2, Gru>(t, out); break;
+      default: tileAvx512<1, Gru>(t, out); break;
+    }
   }
-}
-
-template <bool Gru>
-RNN_TARGET_AVX512 void stepAvx512(const PackedStepArgs& a) {
-  forTiles<6, 16, 16, Gru>(a, tilesAvx512<Gru>);
-}
-
-template <bool Gru>
-RNN_TARGET_AVX512 void projectAvx512(const ProjectionArgs& a) {
-  forProjectionTiles<6, 16>(a, tilesAvx512<Gru>);
-}
+};
 
 // ---- AVX2 ----
 
@@ -259,26 +248,44 @@ RNN_TARGET_AVX2 void tileAvx2(const Tile& t, float* out) {
   }
 }
 
-template <bool Gru>
-RNN_TARGET_AVX2 void tilesAvx2(const Tile& t, int rows, float* out) {
-  switch (rows) {
-    case 3: tileAvx2<3, Gru>(t, out); break;
-    case 2: tileAvx2<2, Gru>(t, out); break;
-    default: tileAvx2<1, Gru>(t, out); break;
+template <>
+struct Kernel<simd::kAvx2> {
+  static constexpr int MR = 3, U = 8;
+  template <bool Gru>
+  RNN_TARGET_AVX2 static void tiles(const Tile& t, int rows, float* out) {
+    switch (rows) {
+      case 3: tileAvx2<3, Gru>(t, out); break;
+      case 2: tileAvx2<2, Gru>(t, out); break;
+      default: tileAvx2<1, Gru>(t, out); break;
+    }
+  }
+};
+
+#endif
+
+template <int Level>
+RNN_INLINE void stepAt(const PackedStepArgs& a) {
+  using K = Kernel<Level>;
+  constexpr int L = simd::lanes(Level);
+  if (a.kind == CellKind::Gru) {
+    forTiles<K::MR, K::U, L, true>(a, K::template tiles<true>);
+  } else {
+    forTiles<K::MR, K::U, L, false>(a, K::template tiles<false>);
   }
 }
 
-template <bool Gru>
-RNN_TARGET_AVX2 void stepAvx2(const PackedStepArgs& a) {
-  forTiles<3, 8, 8, Gru>(a, tilesAvx2<Gru>);
+template <int Level>
+RNN_INLINE void projectAt(const ProjectionArgs& a) {
+  using K = Kernel<Level>;
+  if (a.kind == CellKind::Gru) {
+    forProjectionTiles<K::MR, K::U>(a, K::template tiles<true>);
+  } else {
+    forProjectionTiles<K::MR, K::U>(a, K::template tiles<false>);
+  }
 }
 
-template <bool Gru>
-RNN_TARGET_AVX2 void projectAvx2(const ProjectionArgs& a) {
-  forProjectionTiles<3, 8>(a, tilesAvx2<Gru>);
-}
-
-#endif
+RNN_SIMD_ENTRIES(StepEntry, stepAt);
+RNN_SIMD_ENTRIES(ProjectionEntry, projectAt);
 
 }  // namespace
 
@@ -345,24 +352,8 @@ void packInputPanels(CellKind kind, const float* wIh, int I, int H, int q0, int 
   for (int q = q0; q < q1; ++q) packPart(wIh, I, H, U, G, q, panels + q * floats);
 }
 
-void packedProjection(const ProjectionArgs& a) {
-  const bool gru = a.kind == CellKind::Gru;
-#if RNN_X86
-  const int level = simdLevel();
-  if (level == 2) return gru ? projectAvx512<true>(a) : projectAvx512<false>(a);
-  if (level == 1) return gru ? projectAvx2<true>(a) : projectAvx2<false>(a);
-#endif
-  gru ? projectBase<true>(a) : projectBase<false>(a);
-}
+void packedProjection(const ProjectionArgs& a) { simd::dispatch<ProjectionEntry>(simdLevel(), a); }
 
-void packedStep(const PackedStepArgs& a) {
-  const bool gru = a.kind == CellKind::Gru;
-#if RNN_X86
-  const int level = simdLevel();
-  if (level == 2) return gru ? stepAvx512<true>(a) : stepAvx512<false>(a);
-  if (level == 1) return gru ? stepAvx2<true>(a) : stepAvx2<false>(a);
-#endif
-  gru ? stepBase<true>(a) : stepBase<false>(a);
-}
+void packedStep(const PackedStepArgs& a) { simd::dispatch<StepEntry>(simdLevel(), a); }
 
 }  // namespace rnn::cpu
