@@ -1,9 +1,11 @@
 // Branch-free float32 exp / sigmoid / tanh that the compiler vectorises inside the fused step loops and epilogues
-// (libm calls would not vectorise and would cost more than the recurrent GEMM at small batch).
+// (libm calls would not vectorise and would cost more than the recurrent GEMM at small batch). One body serves a
+// plain float and a GCC vector's lanes (activations_vec.h), so a register's lanes and a group's scalar tail give
+// the same bits, and both ways of computing a * b + c (Contract, Fused), so the polynomials exist once.
 // Accuracy: about 2 ulp for exp and sigmoid, a few ulp for tanh; NaN propagates.
 #pragma once
 #include <cstdint>
-#include <cstring>
+#include <type_traits>
 
 #if defined(__GNUC__)
 #define RNN_INLINE inline __attribute__((always_inline))
@@ -11,71 +13,141 @@
 #define RNN_INLINE inline
 #endif
 
+// Every function here is inlined into its caller, so the ABI of passing wide vectors by value (which GCC warns
+// about outside AVX / AVX-512 functions) never applies.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wpsabi"
+
 namespace rnn::cpu {
 
-// The constants of exp and tanh, shared with the SIMD versions (activations_vec.h): a vector lane and the scalar
-// tail of the same loop must give the same bits.
+// How the activations and the cell's epilogue compute a * b + c:
+//  - Contract (float32, bfloat16): as written, so GCC contracts it into one FMA where the target has FMAs (AVX2,
+//    AVX-512) and not in the baseline; those kernels' last bits may differ across levels.
+//  - Fused (int8): one fused multiply-add at every level (VFMADD, fmaf in the baseline), because int8 results
+//    must be the same bits at every level; its files turn contraction off, so every other a * b + c rounds twice
+//    everywhere. Its tanh is 2 sigmoid(2x) - 1: one exp and one division, where Contract's polynomial for small
+//    |x| avoids a cancellation that costs at most a few 1e-8 absolute, far below int8's error, at twice the
+//    instructions.
+struct Contract {
+  static constexpr bool kTanhBySigmoid = false;
+  template <class F>
+  static RNN_INLINE F madd(const F& a, const F& b, const F& c) {
+    return a * b + c;
+  }
+  // a * b + c * d as written: GCC fuses the product it meets first, a * b here (madd(a, b, c * d) would compute
+  // c * d first and fuse that one, which rounds differently)
+  template <class F>
+  static RNN_INLINE F dot2(const F& a, const F& b, const F& c, const F& d) {
+    return a * b + c * d;
+  }
+};
+
+struct Fused {
+  static constexpr bool kTanhBySigmoid = true;
+  template <class F>
+  static RNN_INLINE F madd(const F& a, const F& b, const F& c) {
+    if constexpr (std::is_same_v<F, float>) {
+      return __builtin_fmaf(a, b, c);
+    } else {
+      // lane by lane: GCC turns the loop into one VFMADD where the target has FMA
+      F r;
+      for (int i = 0; i < int(sizeof(F) / sizeof(float)); ++i) r[i] = __builtin_fmaf(a[i], b[i], c[i]);
+      return r;
+    }
+  }
+  template <class F>
+  static RNN_INLINE F dot2(const F& a, const F& b, const F& c, const F& d) {
+    return madd(a, b, c * d);
+  }
+};
+
 namespace fastmath {
+
 constexpr float kExpMax = 88.3762626647949f;
 constexpr float kExpMin = -87.3365447504f;
 constexpr float kLog2e = 1.44269504088896341f;
-constexpr float kLn2Hi = 0.693359375f;     // ln 2 = kLn2Hi - kLn2Lo, split for an exact x - n ln2
+constexpr float kLn2Hi = 0.693359375f;  // ln 2 = kLn2Hi - kLn2Lo, split for an exact x - n ln2
 constexpr float kLn2Lo = -2.12194440e-4f;
 constexpr float kExpPoly[6] = {1.9875691500e-4f, 1.3981999507e-3f, 8.3334519073e-3f,
                                4.1665795894e-2f, 1.6666665459e-1f, 5.0000001201e-1f};
 constexpr float kTanhPoly[5] = {-5.70498872745e-3f, 2.06390887954e-2f, -5.37397155531e-2f,
                                 1.33314422036e-1f, -3.33332819422e-1f};
 constexpr float kTanhSmall = 0.625f;  // below: the odd polynomial; above: 1 - 2/(exp(2|x|)+1)
-}  // namespace fastmath
 
-RNN_INLINE float bitsToFloat(int32_t bits) {
-  float f;
-  std::memcpy(&f, &bits, sizeof f);
+// F is float (I int32_t) or a GCC vector of floats (I the vector of int32_t of as many lanes).
+template <class F>
+RNN_INLINE F splat(float v) {
+  return F{} + v;
+}
+
+template <class To, class From>
+RNN_INLINE To convert(const From& v) {
+  if constexpr (std::is_arithmetic_v<From>) {
+    return static_cast<To>(v);
+  } else {
+    return __builtin_convertvector(v, To);
+  }
+}
+
+template <class F, class I>
+RNN_INLINE F fromBits(const I& bits) {
+  F f;
+  __builtin_memcpy(&f, &bits, sizeof f);
   return f;
 }
 
 // Cephes-style: exp(x) = 2^n * exp(r), |r| <= ln2/2, degree-6 polynomial for exp(r).
-RNN_INLINE float fastExp(float x) {
+template <class M, class F, class I>
+RNN_INLINE F exp(const F& input) {
   // NaN passes both clamps; converting it to int32 and shifting the result is undefined behaviour (UBSan), so
   // it is computed as 0 and put back at the end (selects, which vectorise).
-  const bool nan = x != x;
-  const float input = x;
-  x = nan ? 0.f : x;
-  using namespace fastmath;
-  x = x > kExpMax ? kExpMax : x;
-  x = x < kExpMin ? kExpMin : x;
-  const float t = x * kLog2e;
-  const int32_t n = static_cast<int32_t>(t + (t >= 0.f ? 0.5f : -0.5f));
-  const float fn = static_cast<float>(n);
-  float r = x - fn * kLn2Hi;
-  r = r - fn * kLn2Lo;
-  float y = kExpPoly[0];
-  y = y * r + kExpPoly[1];
-  y = y * r + kExpPoly[2];
-  y = y * r + kExpPoly[3];
-  y = y * r + kExpPoly[4];
-  y = y * r + kExpPoly[5];
-  y = y * r * r + r + 1.f;
-  const float result = y * bitsToFloat(static_cast<int32_t>(static_cast<uint32_t>(n + 127) << 23));
+  const auto nan = input != input;  // bool, or a vector of lane masks
+  F x = nan ? splat<F>(0.f) : input;
+  x = x > kExpMax ? splat<F>(kExpMax) : x;
+  x = x < kExpMin ? splat<F>(kExpMin) : x;
+  const F t = x * kLog2e;
+  const I n = convert<I>(t + (t >= 0.f ? splat<F>(0.5f) : splat<F>(-0.5f)));
+  const F fn = convert<F>(n);
+  F r = M::madd(-fn, splat<F>(kLn2Hi), x);
+  r = M::madd(-fn, splat<F>(kLn2Lo), r);
+  // written out: a loop over the coefficients was left rolled (Fused's lane loops make its body look large)
+  F y = M::madd(splat<F>(kExpPoly[0]), r, splat<F>(kExpPoly[1]));
+  y = M::madd(y, r, splat<F>(kExpPoly[2]));
+  y = M::madd(y, r, splat<F>(kExpPoly[3]));
+  y = M::madd(y, r, splat<F>(kExpPoly[4]));
+  y = M::madd(y, r, splat<F>(kExpPoly[5]));
+  y = M::madd(y * r, r, r) + 1.f;
+  // n + 127 is in [1, 255] after the clamps, so the shift never overflows
+  const F result = y * fromBits<F>(I((n + 127) << 23));
   return nan ? input : result;
 }
 
-RNN_INLINE float fastSigmoid(float x) { return 1.f / (1.f + fastExp(-x)); }
-
-// Small |x|: odd polynomial (no cancellation); otherwise 1 - 2/(exp(2|x|)+1) with the sign restored.
-RNN_INLINE float fastTanh(float x) {
-  using namespace fastmath;
-  const float a = x < 0.f ? -x : x;
-  const float z = x * x;
-  float p = kTanhPoly[0];
-  p = p * z + kTanhPoly[1];
-  p = p * z + kTanhPoly[2];
-  p = p * z + kTanhPoly[3];
-  p = p * z + kTanhPoly[4];
-  const float small = p * z * x + x;
-  const float large = 1.f - 2.f / (fastExp(2.f * a) + 1.f);
-  const float signedLarge = x < 0.f ? -large : large;
-  return a < kTanhSmall ? small : signedLarge;
+template <class M, class F, class I>
+RNN_INLINE F sigmoid(const F& x) {
+  return 1.f / (1.f + exp<M, F, I>(-x));
 }
 
+// Contract: small |x| by the odd polynomial (no cancellation), otherwise 1 - 2/(exp(2|x|)+1) with the sign restored.
+template <class M, class F, class I>
+RNN_INLINE F tanh(const F& x) {
+  if constexpr (M::kTanhBySigmoid) {
+    return M::madd(splat<F>(2.f), sigmoid<M, F, I>(x + x), splat<F>(-1.f));
+  } else {
+    const F a = x < 0.f ? -x : x;
+    const F z = x * x;
+    F p = M::madd(splat<F>(kTanhPoly[0]), z, splat<F>(kTanhPoly[1]));
+    p = M::madd(p, z, splat<F>(kTanhPoly[2]));
+    p = M::madd(p, z, splat<F>(kTanhPoly[3]));
+    p = M::madd(p, z, splat<F>(kTanhPoly[4]));
+    const F small = M::madd(p * z, x, x);
+    const F large = 1.f - 2.f / (exp<M, F, I>(2.f * a) + 1.f);
+    const F signedLarge = x < 0.f ? -large : large;
+    return a < kTanhSmall ? small : signedLarge;
+  }
+}
+
+}  // namespace fastmath
+
 }  // namespace rnn::cpu
+
+#pragma GCC diagnostic pop

@@ -8,7 +8,7 @@
 #include "activations_vec.h"
 #include "bf16_convert.h"
 #include "bf16_step.h"
-#include "simd_clones.h"
+#include "simd_dispatch.h"
 #include "transpose16.h"
 
 // GCC vectors pass between always-inlined helpers only, so its ABI note does not apply.
@@ -89,8 +89,9 @@ struct Rounding {
 };
 
 // (a float32 input of a whole sequence is rounded once per call: at batch 64 it is as large as the weights)
-template <int L>
+template <int Level>
 RNN_INLINE void roundImpl(const Rounding& a) {
+  constexpr int L = simd::lanes(Level);
   size_t i = 0;
   for (; i + L <= a.n; i += L) vec::Bf16<L>::store(a.dst + i, vec::Lanes<L>::load(a.src + i));
   for (; i < a.n; ++i) a.dst[i] = floatToBf16(a.src[i]);

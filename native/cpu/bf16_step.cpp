@@ -1,15 +1,14 @@
 // The bfloat16 step and projections: tiles of MR rows x one unit group (bf16_tiles.h), each followed by its
 // epilogue on float32 values: the cell update (LSTM, GRU, Elman tanh/relu), or a plain copy / rounding for the
-// projections. Compiled once per instruction-set level; bf16Dot()/simdLevel() pick one per call.
+// projections. Compiled once per instruction-set level (simd_dispatch.h); bf16Dot()/simdLevel() pick one per call.
 #include "bf16_step.h"
 
 #include <algorithm>
 
-#include "activations_vec.h"
 #include "bf16_convert.h"
 #include "bf16_tiles.h"
-#include "simd_level.h"
-#include "cell_dispatch.h"
+#include "cell_epilogue.h"
+#include "simd_dispatch.h"
 
 #pragma GCC diagnostic ignored "-Wpsabi"
 
@@ -22,54 +21,20 @@ using bf16::blocksOf;
 
 using namespace cell_dispatch;
 
-// Units [j0, j1) of one tile row g (float32 gate sums, block k of unit j at g + k * U + j) of row b.
-template <int L, int U, int CellT>
-RNN_INLINE void cellUnits(const float* g, const Bf16StepArgs& a, int64_t b, int unit0, int j0, int j1) {
-  using V = vec::Lanes<L>;
-  using B = vec::Bf16<L>;
-  uint16_t* h = a.hNew + b * a.hNewStride + unit0;
-  if (CellT == kLstm) {
-    float* c = a.c + b * a.H + unit0;
-    for (int j = j0; j < j1; j += L) {
-      const auto i = V::sigmoid(V::load(g + j));
-      const auto f = V::sigmoid(V::load(g + U + j));
-      const auto cell = V::tanh(V::load(g + 2 * U + j));
-      const auto o = V::sigmoid(V::load(g + 3 * U + j));
-      const auto cNew = f * V::load(c + j) + i * cell;
-      V::store(c + j, cNew);
-      B::store(h + j, o * V::tanh(cNew));
-    }
-  } else if (CellT == kGru) {
-    // n = tanh(x_n + b_in + r (h_n + b_hn)), h' = (1 - z) n + z h, with h in float32
-    const float* hPrev = a.hPrev + b * a.P + unit0;
-    float* hF = a.hNewF + b * a.P + unit0;
-    for (int j = j0; j < j1; j += L) {
-      const auto r = V::sigmoid(V::load(g + j));
-      const auto z = V::sigmoid(V::load(g + U + j));
-      const auto n = V::tanh(V::load(g + 2 * U + j) + r * V::load(g + 3 * U + j));
-      const auto hNew = n + z * (V::load(hPrev + j) - n);
-      V::store(hF + j, hNew);
-      B::store(h + j, hNew);
-    }
-  } else if (CellT == kTanh) {
-    for (int j = j0; j < j1; j += L) B::store(h + j, V::tanh(V::load(g + j)));
-  } else {
-    // pre < 0 rather than pre > 0 so that NaN passes through, as in PyTorch
-    for (int j = j0; j < j1; j += L) {
-      const auto pre = V::load(g + j);
-      B::store(h + j, pre < 0.f ? typename V::F{} : pre);
-    }
-  }
-}
-
-// Whole registers of L units, then a group's tail (H no multiple of U) unit by unit.
+// The tile's rows through the cell (cell_epilogue.h), h rounded to bfloat16.
 template <int L, int U, int CellT>
 RNN_INLINE void cellEpilogue(const float* tile, int rows, int units, const Bf16StepArgs& a, int row0, int unit0) {
   constexpr int NC = blocksOf(gatesOf(CellT)) * U;
-  const int full = units == U ? U : 0;
+  constexpr bool lstm = CellT == kLstm, gru = CellT == kGru;
   for (int m = 0; m < rows; ++m) {
-    cellUnits<L, U, CellT>(tile + m * NC, a, row0 + m, unit0, 0, full);
-    cellUnits<1, U, CellT>(tile + m * NC, a, row0 + m, unit0, full, units);
+    const int64_t b = row0 + m;
+    const cell::Row<cell::Bf16H> row{tile + m * NC,
+                                     lstm ? a.c + b * a.H + unit0 : nullptr,
+                                     gru ? a.hPrev + b * a.P + unit0 : nullptr,
+                                     {a.hNew + b * a.hNewStride + unit0, gru ? a.hNewF + b * a.P + unit0 : nullptr},
+                                     nullptr,
+                                     0};
+    cell::update<Contract, L, U, CellT, false>(row, units);
   }
 }
 
@@ -133,21 +98,29 @@ RNN_INLINE void tileRows(const Tile& t, int rows, float* out) {
   }
 }
 
+// One level's kernels, Step<cell>::run and Project<gates>::run: tiles of MR rows x U units, L lanes per register.
 template <class Kernel, int MR, int L, int U>
 struct Level {
   template <int CellT>
-  static RNN_INLINE void step(const Bf16StepArgs& a) {
-    stepTiles<L, U, MR, CellT>(a, [](const Tile& t, int rows, float* out) {
-      tileRows<typename Kernel::template Of<gatesOf(CellT)>, MR>(t, rows, out);
-    });
-  }
+  struct Step {
+    static RNN_INLINE void run(const Bf16StepArgs& a) {
+      stepTiles<L, U, MR, CellT>(a, [](const Tile& t, int rows, float* out) {
+        tileRows<typename Kernel::template Of<gatesOf(CellT)>, MR>(t, rows, out);
+      });
+    }
+  };
   template <int G>
-  static RNN_INLINE void project(const Bf16ProjectionArgs& a) {
-    projectionTiles<L, U, MR, G>(a, [](const Tile& t, int rows, float* out) {
-      tileRows<typename Kernel::template Of<G>, MR>(t, rows, out);
-    });
-  }
+  struct Project {
+    static RNN_INLINE void run(const Bf16ProjectionArgs& a) {
+      projectionTiles<L, U, MR, G>(a, [](const Tile& t, int rows, float* out) {
+        tileRows<typename Kernel::template Of<G>, MR>(t, rows, out);
+      });
+    }
+  };
 };
+
+template <int Lv>
+struct At;
 
 // ---- baseline: 16 units, 4 rows, vectors of 4 ----
 
@@ -158,12 +131,9 @@ struct BaseKernel {
     static void tile(const Tile& t, float* out) { bf16::tileWide<4, 16, R, G>(t, out); }
   };
 };
-using BaseLevel = Level<BaseKernel, 4, 4, 16>;
+template <> struct At<simd::kBase> : Level<BaseKernel, 4, 4, 16> {};
 
-template <int C> struct StepBase { static void run(const Bf16StepArgs& a) { BaseLevel::step<C>(a); } };
-template <int G> struct ProjectBase { static void run(const Bf16ProjectionArgs& a) { BaseLevel::project<G>(a); } };
-
-#if RNN_BF16_X86
+#if RNN_SIMD_X86
 
 // ---- AVX2: 8 units, 3 rows ----
 
@@ -171,13 +141,10 @@ struct Avx2Kernel {
   template <int G>
   struct Of {
     template <int R>
-    RNN_TARGET_AVX2F static void tile(const Tile& t, float* out) { bf16::tileWide<8, 8, R, G>(t, out); }
+    RNN_TARGET_AVX2 static void tile(const Tile& t, float* out) { bf16::tileWide<8, 8, R, G>(t, out); }
   };
 };
-using Avx2Level = Level<Avx2Kernel, 3, 8, 8>;
-
-template <int C> struct StepAvx2 { RNN_TARGET_AVX2F static void run(const Bf16StepArgs& a) { Avx2Level::step<C>(a); } };
-template <int G> struct ProjectAvx2 { RNN_TARGET_AVX2F static void run(const Bf16ProjectionArgs& a) { Avx2Level::project<G>(a); } };
+template <> struct At<simd::kAvx2> : Level<Avx2Kernel, 3, 8, 8> {};
 
 // ---- AVX-512 without the BF16 dot product: 16 units, 4 rows (two weight vectors per gate and pair) ----
 
@@ -185,13 +152,10 @@ struct Avx512Kernel {
   template <int G>
   struct Of {
     template <int R>
-    RNN_TARGET_AVX512F static void tile(const Tile& t, float* out) { bf16::tileWide<16, 16, R, G>(t, out); }
+    RNN_TARGET_AVX512 static void tile(const Tile& t, float* out) { bf16::tileWide<16, 16, R, G>(t, out); }
   };
 };
-using Avx512Level = Level<Avx512Kernel, 4, 16, 16>;
-
-template <int C> struct StepAvx512 { RNN_TARGET_AVX512F static void run(const Bf16StepArgs& a) { Avx512Level::step<C>(a); } };
-template <int G> struct ProjectAvx512 { RNN_TARGET_AVX512F static void run(const Bf16ProjectionArgs& a) { Avx512Level::project<G>(a); } };
+template <> struct At<simd::kAvx512> : Level<Avx512Kernel, 4, 16, 16> {};
 
 // ---- AVX512_BF16: 16 units, 6 rows ----
 
@@ -202,33 +166,36 @@ struct DotKernel {
     static void tile(const Tile& t, float* out) { bf16::tileDot<R, G>(t, out); }
   };
 };
-using DotLevel = Level<DotKernel, 6, 16, 16>;
-
-template <int C> struct StepDot { RNN_TARGET_BF16DOT static void run(const Bf16StepArgs& a) { DotLevel::step<C>(a); } };
-template <int G> struct ProjectDot { RNN_TARGET_BF16DOT static void run(const Bf16ProjectionArgs& a) { DotLevel::project<G>(a); } };
+template <> struct At<simd::kDot> : Level<DotKernel, 6, 16, 16> {};
 
 #endif
+
+template <int Lv>
+RNN_INLINE void stepAt(const Bf16StepArgs& a) {
+  forCell<At<Lv>::template Step>(a.kind, a);
+}
+
+template <int Lv>
+RNN_INLINE void projectAt(const Bf16ProjectionArgs& a) {
+  forGates<At<Lv>::template Project>(a.gates, a);
+}
+
+RNN_SIMD_ENTRIES(StepEntry, stepAt);
+RNN_SIMD_ENTRIES(ProjectionEntry, projectAt);
+#if RNN_SIMD_X86
+RNN_SIMD_ENTRY(StepEntry, simd::kDot, RNN_TARGET_BF16DOT, stepAt);
+RNN_SIMD_ENTRY(ProjectionEntry, simd::kDot, RNN_TARGET_BF16DOT, projectAt);
+#endif
+
+// simdLevel(), or kDot where VDPBF16PS runs
+int kernelLevel() { return bf16Dot() ? simd::kDot : simdLevel(); }
 
 }  // namespace
 
 int bf16Units() { return simdLevel() == 1 ? 8 : 16; }
 
-void bf16Step(const Bf16StepArgs& a) {
-#if RNN_BF16_X86
-  if (bf16Dot()) return forCell<StepDot>(a.kind, a);
-  if (simdLevel() == 2) return forCell<StepAvx512>(a.kind, a);
-  if (simdLevel() == 1) return forCell<StepAvx2>(a.kind, a);
-#endif
-  forCell<StepBase>(a.kind, a);
-}
+void bf16Step(const Bf16StepArgs& a) { simd::dispatch<StepEntry, simd::kDot>(kernelLevel(), a); }
 
-void bf16Projection(const Bf16ProjectionArgs& a) {
-#if RNN_BF16_X86
-  if (bf16Dot()) return forGates<ProjectDot>(a.gates, a);
-  if (simdLevel() == 2) return forGates<ProjectAvx512>(a.gates, a);
-  if (simdLevel() == 1) return forGates<ProjectAvx2>(a.gates, a);
-#endif
-  forGates<ProjectBase>(a.gates, a);
-}
+void bf16Projection(const Bf16ProjectionArgs& a) { simd::dispatch<ProjectionEntry, simd::kDot>(kernelLevel(), a); }
 
 }  // namespace rnn::cpu

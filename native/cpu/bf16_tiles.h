@@ -11,14 +11,10 @@
 
 #include "activations.h"
 #include "bf16_convert.h"
+#include "simd_dispatch.h"
 
-#if defined(__x86_64__) && defined(__GNUC__)
+#if RNN_SIMD_X86
 #include <immintrin.h>
-#define RNN_BF16_X86 1
-#define RNN_TARGET_BF16DOT \
-  __attribute__((target("avx512f,avx512vl,avx512dq,avx512bw,avx512bf16,avx2,fma,prefer-vector-width=512")))
-#define RNN_TARGET_AVX512F __attribute__((target("avx512f,avx512vl,avx512dq,avx2,fma,prefer-vector-width=512")))
-#define RNN_TARGET_AVX2F __attribute__((target("avx2,fma")))
 #endif
 
 #pragma GCC diagnostic push
@@ -117,7 +113,7 @@ RNN_INLINE void tileWide(const Tile& t, float* out) {
   }
 }
 
-#if RNN_BF16_X86
+#if RNN_SIMD_X86
 
 // ---- AVX512_BF16 ----
 

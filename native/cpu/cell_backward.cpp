@@ -8,7 +8,7 @@
 #include "cell_backward.h"
 
 #include "activations_vec.h"
-#include "simd_clones.h"
+#include "simd_dispatch.h"
 
 namespace rnn::cpu {
 
@@ -105,8 +105,9 @@ RNN_INLINE void rnnBackward(const StepGradArgs& a) {
   }
 }
 
-template <int L>
+template <int Level>
 RNN_INLINE void cellBackwardImpl(const StepGradArgs& a) {
+  constexpr int L = simd::lanes(Level);
   switch (a.kind) {
     case CellKind::Lstm: lstmBackward<L>(a); break;
     case CellKind::Gru: gruBackward<L>(a); break;

@@ -1,10 +1,10 @@
 // The int8 quantization, GEMM and step: tiles of MR rows x one unit group (int8_tiles.h), each followed by its
-// float32 epilogue. Compiled once per kernel family; int8Family() picks one per call.
+// float32 epilogue. Compiled once per kernel family (simd_dispatch.h); int8Family() picks one per call.
 //
 // Levels must agree bit for bit. GCC would contract a * b + c into one FMA where the target has FMAs (AVX2,
 // AVX-512) but not in the baseline, and the results would differ in the last bit (and then more, through the
 // recurrence); so contraction is off in this file, and the multiply-adds worth fusing are written as explicit
-// fused multiply-adds (activations_fused.h), which round once at every level.
+// fused multiply-adds (activations.h's Fused), which round once at every level.
 #pragma GCC optimize("fp-contract=off")
 
 #include "int8_step.h"
@@ -13,11 +13,10 @@
 #include <cfloat>
 #include <cmath>
 
-#include "cell_dispatch.h"
-#include "activations_fused.h"
 #include "activations_vec.h"
+#include "cell_epilogue.h"
 #include "int8_tiles.h"
-#include "simd_clones.h"
+#include "simd_dispatch.h"
 #include "simd_level.h"
 
 // Wide vectors pass between always-inlined helpers only, so GCC's ABI note does not apply.
@@ -88,8 +87,9 @@ RNN_INLINE void quantizeRow(const float* x, int K, uint8_t* q, int64_t rowBytes,
   }
 }
 
-template <int L>
+template <int Level>
 RNN_INLINE void quantizeImpl(const Int8QuantizeArgs& a) {
+  constexpr int L = simd::lanes(Level);
   const bool vnni = int8Family() == Int8Family::Vnni;
   const int64_t rowBytes = int8RowBytes(a.K);
   for (int64_t r = 0; r < a.rows; ++r) {
@@ -112,7 +112,7 @@ RNN_INLINE float dequantize(int32_t sum, int32_t correction, float rowScale, flo
 }
 
 RNN_INLINE float dequantizeAdd(int32_t sum, int32_t correction, float rowScale, float weightScale, float add) {
-  return fused::fma(sumOf(sum, correction), rowScale * weightScale, add);
+  return Fused::madd(sumOf(sum, correction), rowScale * weightScale, add);
 }
 
 // dst[u] for u < units: sum u dequantized, plus add[u] when add is not null. L units per register while whole
@@ -134,7 +134,7 @@ RNN_INLINE void dequantizeUnits(const int32_t* sum, const int32_t* corr, float r
       const F value = __builtin_convertvector(reinterpret_cast<I&>(a -= c), F), scale = rowScale * w;
       if (add) {
         __builtin_memcpy(&x, add + u, sizeof x);
-        x = fused::fma(value, scale, x);
+        x = Fused::madd(value, scale, x);
       } else {
         x = value * scale;
       }
@@ -143,44 +143,6 @@ RNN_INLINE void dequantizeUnits(const int32_t* sum, const int32_t* corr, float r
   }
   for (; u < units; ++u) {
     dst[u] = add ? dequantizeAdd(sum[u], corr[u], rowScale, ws[u], add[u]) : dequantize(sum[u], corr[u], rowScale, ws[u]);
-  }
-}
-
-// The cell on units [j0, j1) of one row's gate sums (block k of unit j at g + k * U + j; GRU's fourth block is
-// W_hn h + b_hn), L units at a time: the float32 math of packed_step / bf16_step, with fused multiply-adds.
-template <int L, int U, int CellT>
-RNN_INLINE void cellUnits(const float* g, const Int8StepArgs& a, int64_t b, int unit0, int j0, int j1) {
-  using V = fused::Lanes<L>;
-  using fused::fma;
-  float* h = a.hNew + b * a.hNewStride + unit0;
-  if (CellT == kLstm) {
-    float* c = a.c + b * a.H + unit0;
-    for (int j = j0; j < j1; j += L) {
-      const auto i = V::sigmoid(V::load(g + j));
-      const auto f = V::sigmoid(V::load(g + U + j));
-      const auto cell = V::tanh(V::load(g + 2 * U + j));
-      const auto o = V::sigmoid(V::load(g + 3 * U + j));
-      const auto cNew = fma(f, V::load(c + j), i * cell);
-      V::store(c + j, cNew);
-      V::store(h + j, o * V::tanh(cNew));
-    }
-  } else if (CellT == kGru) {
-    // n = tanh(x_n + b_in + r (h_n + b_hn)), h' = (1 - z) n + z h
-    const float* hPrev = a.hPrev + b * a.hPrevStride + unit0;
-    for (int j = j0; j < j1; j += L) {
-      const auto r = V::sigmoid(V::load(g + j));
-      const auto z = V::sigmoid(V::load(g + U + j));
-      const auto n = V::tanh(fma(r, V::load(g + 3 * U + j), V::load(g + 2 * U + j)));
-      V::store(h + j, fma(z, V::load(hPrev + j) - n, n));
-    }
-  } else if (CellT == kTanh) {
-    for (int j = j0; j < j1; j += L) V::store(h + j, V::tanh(V::load(g + j)));
-  } else {
-    // pre < 0 rather than pre > 0 so that NaN passes through, as in PyTorch
-    for (int j = j0; j < j1; j += L) {
-      const auto pre = V::load(g + j);
-      V::store(h + j, pre < 0.f ? typename V::F{} : pre);
-    }
   }
 }
 
@@ -229,7 +191,7 @@ RNN_INLINE void stepTiles(const Int8StepArgs& a, Kernel&& kernel) {
   alignas(64) float gates[4 * U];
   const int H = a.H;
   for (int q = a.q0; q < a.q1; ++q) {
-    const int unit0 = q * U, units = std::min(U, H - unit0), full = units == U ? U : 0;
+    const int unit0 = q * U, units = std::min(U, H - unit0);
     const int32_t* corrections = a.w.corrections(q);
     const float* scales = a.w.scales(q);
     for (int r = 0; r < a.rows; r += MR) {
@@ -251,28 +213,45 @@ RNN_INLINE void stepTiles(const Int8StepArgs& a, Kernel&& kernel) {
             dequantizeUnits<L>(sum, corr, s, ws, xg + int64_t(g) * H, gates + g * U, units);
           }
         }
-        cellUnits<L, U, CellT>(gates, a, b, unit0, 0, full);
-        cellUnits<1, U, CellT>(gates, a, b, unit0, full, units);
+        const cell::Row<cell::FloatH> row{gates,
+                                          CellT == kLstm ? a.c + b * a.H + unit0 : nullptr,
+                                          CellT == kGru ? a.hPrev + b * a.hPrevStride + unit0 : nullptr,
+                                          {a.hNew + b * a.hNewStride + unit0},
+                                          nullptr,
+                                          0};
+        cell::update<Fused, L, U, CellT, false>(row, units);
       }
     }
   }
 }
 
+// One level's kernels, Step<cell>::run and Gemm<gates>::run: tiles of MR rows x U units, L lanes per register.
 template <class Kernel, int MR, int L, int U>
 struct Level {
   template <int CellT>
-  static RNN_INLINE void step(const Int8StepArgs& a) {
-    stepTiles<L, U, MR, CellT>(a, [](const int8::Tile& t, int rows, int32_t* out) {
-      tileRows<typename Kernel::template Of<gatesOf(CellT)>, MR>(t, rows, out);
-    });
-  }
+  struct Step {
+    static RNN_INLINE void run(const Int8StepArgs& a) {
+      stepTiles<L, U, MR, CellT>(a, [](const int8::Tile& t, int rows, int32_t* out) {
+        tileRows<typename Kernel::template Of<gatesOf(CellT)>, MR>(t, rows, out);
+      });
+    }
+  };
   template <int G>
-  static RNN_INLINE void gemm(const Int8GemmArgs& a) {
-    gemmTiles<L, U, MR, G>(a, [](const int8::Tile& t, int rows, int32_t* out) {
-      tileRows<typename Kernel::template Of<G>, MR>(t, rows, out);
-    });
-  }
+  struct Gemm {
+    static RNN_INLINE void run(const Int8GemmArgs& a) {
+      gemmTiles<L, U, MR, G>(a, [](const int8::Tile& t, int rows, int32_t* out) {
+        tileRows<typename Kernel::template Of<G>, MR>(t, rows, out);
+      });
+    }
+  };
 };
+
+// The kernel families are the dispatch levels (int8_pack.h).
+static_assert(int(Int8Family::Base) == simd::kBase && int(Int8Family::Avx2) == simd::kAvx2 &&
+              int(Int8Family::Avx512) == simd::kAvx512 && int(Int8Family::Vnni) == simd::kDot);
+
+template <int Lv>
+struct At;
 
 // ---- baseline: 16 units, 4 rows, vectors of 4 ----
 
@@ -283,12 +262,9 @@ struct BaseKernel {
     static void tile(const int8::Tile& t, int32_t* out) { int8::tilePlain<16, R, G>(t, out); }
   };
 };
-using BaseLevel = Level<BaseKernel, 4, 4, 16>;
+template <> struct At<simd::kBase> : Level<BaseKernel, 4, 4, 16> {};
 
-template <int C> struct StepBase { static void run(const Int8StepArgs& a) { BaseLevel::step<C>(a); } };
-template <int G> struct GemmBase { static void run(const Int8GemmArgs& a) { BaseLevel::gemm<G>(a); } };
-
-#if RNN_INT8_X86
+#if RNN_SIMD_X86
 
 // ---- AVX2: 8 units, 3 rows ----
 
@@ -296,13 +272,10 @@ struct Avx2Kernel {
   template <int G>
   struct Of {
     template <int R>
-    RNN_TARGET_AVX2I static void tile(const int8::Tile& t, int32_t* out) { int8::tilePairs256<R, G>(t, out); }
+    RNN_TARGET_AVX2 static void tile(const int8::Tile& t, int32_t* out) { int8::tilePairs256<R, G>(t, out); }
   };
 };
-using Avx2Level = Level<Avx2Kernel, 3, 8, 8>;
-
-template <int C> struct StepAvx2 { RNN_TARGET_AVX2I static void run(const Int8StepArgs& a) { Avx2Level::step<C>(a); } };
-template <int G> struct GemmAvx2 { RNN_TARGET_AVX2I static void run(const Int8GemmArgs& a) { Avx2Level::gemm<G>(a); } };
+template <> struct At<simd::kAvx2> : Level<Avx2Kernel, 3, 8, 8> {};
 
 // ---- AVX512BW without VNNI: 16 units, 4 rows (with 6, GCC spilled the accumulators every k-step) ----
 
@@ -313,10 +286,7 @@ struct Avx512Kernel {
     RNN_TARGET_AVX512BW static void tile(const int8::Tile& t, int32_t* out) { int8::tilePairs512<R, G>(t, out); }
   };
 };
-using Avx512Level = Level<Avx512Kernel, 4, 16, 16>;
-
-template <int C> struct StepAvx512 { RNN_TARGET_AVX512BW static void run(const Int8StepArgs& a) { Avx512Level::step<C>(a); } };
-template <int G> struct GemmAvx512 { RNN_TARGET_AVX512BW static void run(const Int8GemmArgs& a) { Avx512Level::gemm<G>(a); } };
+template <> struct At<simd::kAvx512> : Level<Avx512Kernel, 4, 16, 16> {};
 
 // ---- AVX512_VNNI: 16 units, 6 rows ----
 
@@ -327,39 +297,42 @@ struct VnniKernel {
     RNN_TARGET_VNNI static void tile(const int8::Tile& t, int32_t* out) { int8::tileVnni<R, G>(t, out); }
   };
 };
-using VnniLevel = Level<VnniKernel, 6, 16, 16>;
+template <> struct At<simd::kDot> : Level<VnniKernel, 6, 16, 16> {};
 
-template <int C> struct StepVnni { RNN_TARGET_VNNI static void run(const Int8StepArgs& a) { VnniLevel::step<C>(a); } };
-template <int G> struct GemmVnni { RNN_TARGET_VNNI static void run(const Int8GemmArgs& a) { VnniLevel::gemm<G>(a); } };
+#endif
 
+template <int Lv>
+RNN_INLINE void stepAt(const Int8StepArgs& a) {
+  forCell<At<Lv>::template Step>(a.kind, a);
+}
+
+template <int Lv>
+RNN_INLINE void gemmAt(const Int8GemmArgs& a) {
+  forGates<At<Lv>::template Gemm>(a.w.gates, a);
+}
+
+// The AVX-512 levels need AVX512BW (VPMADDWD or VPDPBUSD on zmm).
+template <int>
+struct StepEntry;
+template <int>
+struct GemmEntry;
+RNN_SIMD_ENTRY(StepEntry, simd::kBase, , stepAt);
+RNN_SIMD_ENTRY(GemmEntry, simd::kBase, , gemmAt);
+#if RNN_SIMD_X86
+RNN_SIMD_ENTRY(StepEntry, simd::kAvx2, RNN_TARGET_AVX2, stepAt);
+RNN_SIMD_ENTRY(GemmEntry, simd::kAvx2, RNN_TARGET_AVX2, gemmAt);
+RNN_SIMD_ENTRY(StepEntry, simd::kAvx512, RNN_TARGET_AVX512BW, stepAt);
+RNN_SIMD_ENTRY(GemmEntry, simd::kAvx512, RNN_TARGET_AVX512BW, gemmAt);
+RNN_SIMD_ENTRY(StepEntry, simd::kDot, RNN_TARGET_VNNI, stepAt);
+RNN_SIMD_ENTRY(GemmEntry, simd::kDot, RNN_TARGET_VNNI, gemmAt);
 #endif
 
 }  // namespace
 
 void int8QuantizeRows(const Int8QuantizeArgs& a) { quantizeRows(a); }
 
-void int8Step(const Int8StepArgs& a) {
-#if RNN_INT8_X86
-  switch (int8Family()) {
-    case Int8Family::Vnni: return forCell<StepVnni>(a.kind, a);
-    case Int8Family::Avx512: return forCell<StepAvx512>(a.kind, a);
-    case Int8Family::Avx2: return forCell<StepAvx2>(a.kind, a);
-    default: break;
-  }
-#endif
-  forCell<StepBase>(a.kind, a);
-}
+void int8Step(const Int8StepArgs& a) { simd::dispatch<StepEntry, simd::kDot>(int(int8Family()), a); }
 
-void int8Gemm(const Int8GemmArgs& a) {
-#if RNN_INT8_X86
-  switch (int8Family()) {
-    case Int8Family::Vnni: return forGates<GemmVnni>(a.w.gates, a);
-    case Int8Family::Avx512: return forGates<GemmAvx512>(a.w.gates, a);
-    case Int8Family::Avx2: return forGates<GemmAvx2>(a.w.gates, a);
-    default: break;
-  }
-#endif
-  forGates<GemmBase>(a.w.gates, a);
-}
+void int8Gemm(const Int8GemmArgs& a) { simd::dispatch<GemmEntry, simd::kDot>(int(int8Family()), a); }
 
 }  // namespace rnn::cpu

@@ -13,14 +13,10 @@
 #include <cstring>
 
 #include "activations.h"
+#include "simd_dispatch.h"
 
-#if defined(__x86_64__) && defined(__GNUC__)
+#if RNN_SIMD_X86
 #include <immintrin.h>
-#define RNN_INT8_X86 1
-#define RNN_TARGET_VNNI \
-  __attribute__((target("avx512f,avx512vl,avx512dq,avx512bw,avx512vnni,avx2,fma,prefer-vector-width=512")))
-#define RNN_TARGET_AVX512BW __attribute__((target("avx512f,avx512vl,avx512dq,avx512bw,avx2,fma,prefer-vector-width=512")))
-#define RNN_TARGET_AVX2I __attribute__((target("avx2,fma")))
 #endif
 
 namespace rnn::cpu::int8 {
@@ -54,10 +50,10 @@ RNN_INLINE void tilePlain(const Tile& t, int32_t* out) {
   std::memcpy(out, acc, sizeof acc);
 }
 
-#if RNN_INT8_X86
+#if RNN_SIMD_X86
 
 template <int MR, int G>
-RNN_TARGET_AVX2I RNN_INLINE void tilePairs256(const Tile& t, int32_t* out) {
+RNN_TARGET_AVX2 RNN_INLINE void tilePairs256(const Tile& t, int32_t* out) {
   __m256i acc[MR][G];
   for (int m = 0; m < MR; ++m) {
     for (int g = 0; g < G; ++g) acc[m][g] = _mm256_setzero_si256();

@@ -8,16 +8,12 @@
 
 #include <algorithm>
 
-#include "activations.h"
-#include "activations_vec.h"
-#include "simd_level.h"
+#include "cell_epilogue.h"
+#include "simd_dispatch.h"
 #include "transpose16.h"
 
-#if defined(__x86_64__) && defined(__GNUC__)
+#if RNN_SIMD_X86
 #include <immintrin.h>
-#define RNN_X86 1
-#define RNN_TARGET_AVX512 __attribute__((target("avx512f,avx512vl,avx512dq,avx2,fma,prefer-vector-width=512")))
-#define RNN_TARGET_AVX2 __attribute__((target("avx2,fma")))
 #endif
 
 // Wide vectors pass between always-inlined helpers only (activations_vec.h), so GCC's ABI note does not apply.
@@ -26,7 +22,6 @@
 namespace rnn::cpu {
 
 namespace {
-
 
 struct Tile {
   const float* x;
@@ -47,70 +42,20 @@ constexpr int hiddenBlock(int g) {
   return Gru && g == 2 ? 3 : g;
 }
 
-// LSTM: c' = sigmoid(f) c + sigmoid(i) tanh(g), h' = sigmoid(o) tanh(c'), units [j0, j1) of a tile row
-template <int L, int U>
-RNN_INLINE void lstmUnits(const float* g, const PackedStepArgs& a, int64_t b, int unit0, int j0, int j1) {
-  using V = vec::Lanes<L>;
-  float* c = a.c + b * a.H + unit0;
-  float* h = a.hNew + b * a.hNewStride + unit0;
-  float* s = a.saved ? a.saved + b * a.savedStride + unit0 : nullptr;
-  const int64_t k = a.H;
-  for (int j = j0; j < j1; j += L) {
-    const auto i = V::sigmoid(V::load(g + j));
-    const auto f = V::sigmoid(V::load(g + U + j));
-    const auto cell = V::tanh(V::load(g + 2 * U + j));
-    const auto o = V::sigmoid(V::load(g + 3 * U + j));
-    if (s) {
-      V::store(s + j, i);
-      V::store(s + k + j, f);
-      V::store(s + 2 * k + j, cell);
-      V::store(s + 3 * k + j, o);
-    }
-    const auto cNew = f * V::load(c + j) + i * cell;
-    V::store(c + j, cNew);
-    V::store(h + j, o * V::tanh(cNew));
-  }
-}
-
-// GRU: n = tanh(x_n + b_in + r (h_n + b_hn)), h' = (1 - z) n + z h
-template <int L, int U>
-RNN_INLINE void gruUnits(const float* g, const PackedStepArgs& a, int64_t b, int unit0, int j0, int j1) {
-  using V = vec::Lanes<L>;
-  const float* hPrev = a.h + b * a.P + unit0;
-  float* h = a.hNew + b * a.hNewStride + unit0;
-  float* s = a.saved ? a.saved + b * a.savedStride + unit0 : nullptr;
-  const int64_t k = a.H;
-  for (int j = j0; j < j1; j += L) {
-    const auto r = V::sigmoid(V::load(g + j));
-    const auto z = V::sigmoid(V::load(g + U + j));
-    const auto hn = V::load(g + 3 * U + j);
-    const auto n = V::tanh(V::load(g + 2 * U + j) + r * hn);
-    if (s) {
-      V::store(s + j, r);
-      V::store(s + k + j, z);
-      V::store(s + 2 * k + j, n);
-      V::store(s + 3 * k + j, hn);
-    }
-    V::store(h + j, n + z * (V::load(hPrev + j) - n));
-  }
-}
-
-// The tile's rows: whole groups L units at a time, the last group of an H that is no multiple of U unit by unit
-// (its rows end within the group).
+// The tile's rows through the cell (cell_epilogue.h), with the gates saved when the call records them.
 template <int U, int L, bool Gru>
 RNN_INLINE void epilogue(const float* tile, int rows, int units, const PackedStepArgs& a, int row0, int unit0) {
-  static_assert(U % L == 0, "a group is whole registers");
-  const int full = units == U ? U : 0;
+  using cell_dispatch::kGru;
+  using cell_dispatch::kLstm;
   for (int m = 0; m < rows; ++m) {
-    const float* g = tile + m * 4 * U;
     const int64_t b = row0 + m;
-    if (Gru) {
-      gruUnits<L, U>(g, a, b, unit0, 0, full);
-      gruUnits<1, U>(g, a, b, unit0, full, units);
-    } else {
-      lstmUnits<L, U>(g, a, b, unit0, 0, full);
-      lstmUnits<1, U>(g, a, b, unit0, full, units);
-    }
+    const cell::Row<cell::FloatH> row{tile + m * 4 * U,
+                                      Gru ? nullptr : a.c + b * a.H + unit0,
+                                      Gru ? a.h + b * a.P + unit0 : nullptr,
+                                      {a.hNew + b * a.hNewStride + unit0},
+                                      a.saved ? a.saved + b * a.savedStride + unit0 : nullptr,
+                                      a.H};
+    cell::update<Contract, L, U, Gru ? kGru : kLstm, true>(row, units);
   }
 }
 
@@ -189,27 +134,25 @@ void tileBase(const Tile& t, float* out) {
   for (int m = 0; m < MR; ++m) std::copy(acc[m], acc[m] + NC, out + m * NC);
 }
 
-template <bool Gru>
-void tilesBase(const Tile& t, int rows, float* out) {
-  switch (rows) {
-    case 4: tileBase<4, Gru>(t, out); break;
-    case 3: tileBase<3, Gru>(t, out); break;
-    case 2: tileBase<2, Gru>(t, out); break;
-    default: tileBase<1, Gru>(t, out); break;
+// Each level's rows per tile, units per group and tile kernel (a tile of `rows` <= MR rows).
+template <int Level>
+struct Kernel;
+
+template <>
+struct Kernel<simd::kBase> {
+  static constexpr int MR = 4, U = kBaseUnits;
+  template <bool Gru>
+  static void tiles(const Tile& t, int rows, float* out) {
+    switch (rows) {
+      case 4: tileBase<4, Gru>(t, out); break;
+      case 3: tileBase<3, Gru>(t, out); break;
+      case 2: tileBase<2, Gru>(t, out); break;
+      default: tileBase<1, Gru>(t, out); break;
+    }
   }
-}
+};
 
-template <bool Gru>
-void stepBase(const PackedStepArgs& a) {
-  forTiles<4, kBaseUnits, 4, Gru>(a, tilesBase<Gru>);
-}
-
-template <bool Gru>
-void projectBase(const ProjectionArgs& a) {
-  forProjectionTiles<4, kBaseUnits>(a, tilesBase<Gru>);
-}
-
-#if RNN_X86
+#if RNN_SIMD_X86
 
 // ---- AVX-512 ----
 
@@ -250,27 +193,21 @@ RNN_TARGET_AVX512 void tileAvx512(const Tile& t, float* out) {
   }
 }
 
-template <bool Gru>
-RNN_TARGET_AVX512 void tilesAvx512(const Tile& t, int rows, float* out) {
-  switch (rows) {
-    case 6: tileAvx512<6, Gru>(t, out); break;
-    case 5: tileAvx512<5, Gru>(t, out); break;
-    case 4: tileAvx512<4, Gru>(t, out); break;
-    case 3: tileAvx512<3, Gru>(t, out); break;
-    case 2: tileAvx512<2, Gru>(t, out); break;
-    default: tileAvx512<1, Gru>(t, out); break;
+template <>
+struct Kernel<simd::kAvx512> {
+  static constexpr int MR = 6, U = 16;
+  template <bool Gru>
+  RNN_TARGET_AVX512 static void tiles(const Tile& t, int rows, float* out) {
+    switch (rows) {
+      case 6: tileAvx512<6, Gru>(t, out); break;
+      case 5: tileAvx512<5, Gru>(t, out); break;
+      case 4: tileAvx512<4, Gru>(t, out); break;
+      case 3: tileAvx512<3, Gru>(t, out); break;
+      case 2: tileAvx512<2, Gru>(t, out); break;
+      default: tileAvx512<1, Gru>(t, out); break;
+    }
   }
-}
-
-template <bool Gru>
-RNN_TARGET_AVX512 void stepAvx512(const PackedStepArgs& a) {
-  forTiles<6, 16, 16, Gru>(a, tilesAvx512<Gru>);
-}
-
-template <bool Gru>
-RNN_TARGET_AVX512 void projectAvx512(const ProjectionArgs& a) {
-  forProjectionTiles<6, 16>(a, tilesAvx512<Gru>);
-}
+};
 
 // ---- AVX2 ----
 
@@ -311,26 +248,44 @@ RNN_TARGET_AVX2 void tileAvx2(const Tile& t, float* out) {
   }
 }
 
-template <bool Gru>
-RNN_TARGET_AVX2 void tilesAvx2(const Tile& t, int rows, float* out) {
-  switch (rows) {
-    case 3: tileAvx2<3, Gru>(t, out); break;
-    case 2: tileAvx2<2, Gru>(t, out); break;
-    default: tileAvx2<1, Gru>(t, out); break;
+template <>
+struct Kernel<simd::kAvx2> {
+  static constexpr int MR = 3, U = 8;
+  template <bool Gru>
+  RNN_TARGET_AVX2 static void tiles(const Tile& t, int rows, float* out) {
+    switch (rows) {
+      case 3: tileAvx2<3, Gru>(t, out); break;
+      case 2: tileAvx2<2, Gru>(t, out); break;
+      default: tileAvx2<1, Gru>(t, out); break;
+    }
+  }
+};
+
+#endif
+
+template <int Level>
+RNN_INLINE void stepAt(const PackedStepArgs& a) {
+  using K = Kernel<Level>;
+  constexpr int L = simd::lanes(Level);
+  if (a.kind == CellKind::Gru) {
+    forTiles<K::MR, K::U, L, true>(a, K::template tiles<true>);
+  } else {
+    forTiles<K::MR, K::U, L, false>(a, K::template tiles<false>);
   }
 }
 
-template <bool Gru>
-RNN_TARGET_AVX2 void stepAvx2(const PackedStepArgs& a) {
-  forTiles<3, 8, 8, Gru>(a, tilesAvx2<Gru>);
+template <int Level>
+RNN_INLINE void projectAt(const ProjectionArgs& a) {
+  using K = Kernel<Level>;
+  if (a.kind == CellKind::Gru) {
+    forProjectionTiles<K::MR, K::U>(a, K::template tiles<true>);
+  } else {
+    forProjectionTiles<K::MR, K::U>(a, K::template tiles<false>);
+  }
 }
 
-template <bool Gru>
-RNN_TARGET_AVX2 void projectAvx2(const ProjectionArgs& a) {
-  forProjectionTiles<3, 8>(a, tilesAvx2<Gru>);
-}
-
-#endif
+RNN_SIMD_ENTRIES(StepEntry, stepAt);
+RNN_SIMD_ENTRIES(ProjectionEntry, projectAt);
 
 }  // namespace
 
@@ -397,24 +352,8 @@ void packInputPanels(CellKind kind, const float* wIh, int I, int H, int q0, int 
   for (int q = q0; q < q1; ++q) packPart(wIh, I, H, U, G, q, panels + q * floats);
 }
 
-void packedProjection(const ProjectionArgs& a) {
-  const bool gru = a.kind == CellKind::Gru;
-#if RNN_X86
-  const int level = simdLevel();
-  if (level == 2) return gru ? projectAvx512<true>(a) : projectAvx512<false>(a);
-  if (level == 1) return gru ? projectAvx2<true>(a) : projectAvx2<false>(a);
-#endif
-  gru ? projectBase<true>(a) : projectBase<false>(a);
-}
+void packedProjection(const ProjectionArgs& a) { simd::dispatch<ProjectionEntry>(simdLevel(), a); }
 
-void packedStep(const PackedStepArgs& a) {
-  const bool gru = a.kind == CellKind::Gru;
-#if RNN_X86
-  const int level = simdLevel();
-  if (level == 2) return gru ? stepAvx512<true>(a) : stepAvx512<false>(a);
-  if (level == 1) return gru ? stepAvx2<true>(a) : stepAvx2<false>(a);
-#endif
-  gru ? stepBase<true>(a) : stepBase<false>(a);
-}
+void packedStep(const PackedStepArgs& a) { simd::dispatch<StepEntry>(simdLevel(), a); }
 
 }  // namespace rnn::cpu

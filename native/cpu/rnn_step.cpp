@@ -1,7 +1,6 @@
 // CPU Elman RNN step: h' = act(x W_ih^T + b_ih + h W_hh^T + b_hh), act = tanh or relu.
-#include "activations.h"
 #include "activations_vec.h"
-#include "simd_clones.h"
+#include "simd_dispatch.h"
 #include "steps.h"
 
 namespace rnn::cpu {
@@ -9,8 +8,9 @@ namespace rnn::cpu {
 // Wide vectors pass between always-inlined helpers only (activations_vec.h), so GCC's ABI note does not apply.
 #pragma GCC diagnostic ignored "-Wpsabi"
 
-template <int L>
+template <int Level>
 RNN_INLINE void rnnStepImpl(const StepArgs& a) {
+  constexpr int L = simd::lanes(Level);
   using V = vec::Lanes<L>;
   const int H = a.hidden;
   const bool relu = a.kind == CellKind::RnnRelu;
@@ -28,7 +28,7 @@ RNN_INLINE void rnnStepImpl(const StepArgs& a) {
     } else {
       int j = 0;
       for (; j + L <= H; j += L) V::store(h + j, V::tanh(V::load(x + j) + V::load(g + j) + V::load(bias + j)));
-      for (; j < H; ++j) h[j] = fastTanh(x[j] + g[j] + bias[j]);
+      for (; j < H; ++j) h[j] = vec::Lanes<1>::tanh(x[j] + g[j] + bias[j]);
     }
     if (a.saved) {
       float* s = a.saved + b * a.savedStride;

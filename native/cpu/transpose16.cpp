@@ -1,23 +1,22 @@
 #include "transpose16.h"
 
-#include "simd_level.h"
+#include "simd_dispatch.h"
 
-#if defined(__x86_64__) && defined(__GNUC__)
+#if RNN_SIMD_X86
 #include <immintrin.h>
-#define RNN_X86 1
 #endif
 
 namespace rnn::cpu {
 
 bool hasTranspose16() {
-#if RNN_X86
+#if RNN_SIMD_X86
   return simdLevel() == 2;
 #else
   return false;
 #endif
 }
 
-#if RNN_X86
+#if RNN_SIMD_X86
 // GCC 12 reports the unpack and shuffle intrinsics' own placeholder source operand as uninitialised.
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wuninitialized"

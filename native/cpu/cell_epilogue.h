@@ -1,0 +1,123 @@
+// The cell update that ends every step kernel (float32 packed_step, bfloat16 bf16_step, int8 int8_step): one tile
+// row's float32 gate sums in, the new c and h out. What differs between the kernels is a template argument:
+//  - M, how a * b + c is computed (activations.h: Contract for float32 and bfloat16, Fused for int8);
+//  - Out, where h goes and in what type (FloatH, or Bf16H: rounded, GRU keeping a float32 copy);
+//  - Save, whether the gates may be saved for the backward (float32 only).
+#pragma once
+#include <cstdint>
+
+#include "activations_vec.h"
+#include "bf16_convert.h"
+#include "cell_dispatch.h"
+
+// Wide vectors pass between always-inlined helpers only, so GCC's ABI note does not apply.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wpsabi"
+
+namespace rnn::cpu::cell {
+
+using namespace cell_dispatch;
+
+// h in float32 (the float32 and int8 kernels).
+struct FloatH {
+  float* h;
+  template <int L, class F>
+  RNN_INLINE void store(int j, const F& v) const {
+    vec::store(h + j, v);
+  }
+  template <int L, class F>
+  RNN_INLINE void storeGru(int j, const F& v) const {
+    vec::store(h + j, v);
+  }
+};
+
+// h rounded to bfloat16 (the next step's operand and the output); GRU also keeps it in float32 at hF, because
+// h' = (1 - z) n + z h carries h itself forward, not only through the rounded matrix product.
+struct Bf16H {
+  uint16_t* h;
+  float* hF;
+  template <int L, class F>
+  RNN_INLINE void store(int j, const F& v) const {
+    vec::Bf16<L>::store(h + j, v);
+  }
+  template <int L, class F>
+  RNN_INLINE void storeGru(int j, const F& v) const {
+    vec::store(hF + j, v);
+    vec::Bf16<L>::store(h + j, v);
+  }
+};
+
+// One tile row, from unit0 of its group on. Gate sums: block k of unit j at g + k * U + j (GRU: r, z, the input
+// part of n, then W_hn h + b_hn, which r scales).
+template <class Out>
+struct Row {
+  const float* g;
+  float* c;            // LSTM: the cell state, updated in place
+  const float* hPrev;  // GRU: the previous h in float32
+  Out h;
+  float* saved;        // null, or block k of unit j at saved + k * savedStride + j (LSTM i f g o, GRU r z n hn)
+  int64_t savedStride;
+};
+
+// Units [j0, j1), L at a time (a register's lanes, or 1).
+template <class M, int L, int U, int CellT, bool Save, class Out>
+RNN_INLINE void units(const Row<Out>& row, int j0, int j1) {
+  using V = vec::Lanes<L, M>;
+  const float* g = row.g;
+  float* s = Save ? row.saved : nullptr;
+  const int64_t k = row.savedStride;
+  if constexpr (CellT == kLstm) {
+    // c' = sigmoid(f) c + sigmoid(i) tanh(g), h' = sigmoid(o) tanh(c')
+    for (int j = j0; j < j1; j += L) {
+      const auto i = V::sigmoid(V::load(g + j));
+      const auto f = V::sigmoid(V::load(g + U + j));
+      const auto cell = V::tanh(V::load(g + 2 * U + j));
+      const auto o = V::sigmoid(V::load(g + 3 * U + j));
+      if (Save && s) {
+        V::store(s + j, i);
+        V::store(s + k + j, f);
+        V::store(s + 2 * k + j, cell);
+        V::store(s + 3 * k + j, o);
+      }
+      const auto cNew = V::dot2(f, V::load(row.c + j), i, cell);
+      V::store(row.c + j, cNew);
+      row.h.template store<L>(j, o * V::tanh(cNew));
+    }
+  } else if constexpr (CellT == kGru) {
+    // n = tanh(x_n + b_in + r (h_n + b_hn)), h' = (1 - z) n + z h
+    for (int j = j0; j < j1; j += L) {
+      const auto r = V::sigmoid(V::load(g + j));
+      const auto z = V::sigmoid(V::load(g + U + j));
+      const auto hn = V::load(g + 3 * U + j);
+      const auto n = V::tanh(V::madd(r, hn, V::load(g + 2 * U + j)));
+      if (Save && s) {
+        V::store(s + j, r);
+        V::store(s + k + j, z);
+        V::store(s + 2 * k + j, n);
+        V::store(s + 3 * k + j, hn);
+      }
+      row.h.template storeGru<L>(j, V::madd(z, V::load(row.hPrev + j) - n, n));
+    }
+  } else if constexpr (CellT == kTanh) {
+    for (int j = j0; j < j1; j += L) row.h.template store<L>(j, V::tanh(V::load(g + j)));
+  } else {
+    // pre < 0 rather than pre > 0 so that NaN passes through, as in PyTorch
+    for (int j = j0; j < j1; j += L) {
+      const auto pre = V::load(g + j);
+      row.h.template store<L>(j, pre < 0.f ? typename V::F{} : pre);
+    }
+  }
+}
+
+// A row's `n` units: whole registers of L, then the tail of a group that H ends within, one unit at a time.
+template <class M, int L, int U, int CellT, bool Save, class Out>
+RNN_INLINE void update(const Row<Out>& row, int n) {
+  static_assert(U % L == 0, "a group is whole registers");
+  const int full = n == U ? U : 0;
+  units<M, L, U, CellT, Save>(row, 0, full);
+  units<M, 1, U, CellT, Save>(row, full, n);
+}
+
+}  // namespace rnn::cpu::cell
+
+#pragma GCC diagnostic pop
