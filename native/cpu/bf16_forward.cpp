@@ -7,6 +7,7 @@
 #include "../core/dropout_mask.h"
 #include "bf16_convert.h"
 #include "bf16_step.h"
+#include "recurrence_scratch.h"
 #include "cpu_backend.h"
 #include "team_plan.h"
 #include "thread_team.h"
@@ -40,15 +41,6 @@ bool projectionInPanels(int B, int G, int I, int P, int H) {
   return B >= 4 && int64_t(G) * H * (I + P) * 2 <= (8 << 20);
 }
 
-// One allocation per call, reused across calls on this thread; pieces start on 64-byte lines.
-float* workspace(size_t floats) {
-  thread_local std::vector<float> buffer;
-  if (buffer.size() < floats + 16) buffer.resize(floats + 16);
-  const uintptr_t at = reinterpret_cast<uintptr_t>(buffer.data());
-  return buffer.data() + ((64 - at % 64) % 64) / sizeof(float);
-}
-
-size_t lines(size_t floats) { return (floats + 15) / 16 * 16; }
 
 // One layer-direction on the team: member k owns a block of unit groups (and, with projections, of output
 // columns). Phase 0 packs block k's panels (and runs its input projection for all rows when it is not in the
@@ -68,47 +60,29 @@ void Bf16Backend::recurrence(const Bf16Direction& ld) {
   const std::vector<int> units = blockBounds(H, blocks);  // multiples of 16, so of U
   const std::vector<int> outCols = proj ? blockBounds(P, blocks) : units;
 
-  const size_t sizes[] = {
-      inPanels ? 0 : size_t(rows) * GH + kMaxBf16Units,         // xg (the kernel reads whole groups: slack)
-      (size_t(B) * P + 1) / 2,                                   // hSpare (bfloat16)
-      gru ? size_t(B) * P : 0,                                   // hFSpare
-      proj ? (size_t(B) * H + 1) / 2 : 0,                        // hFull (bfloat16)
-      size_t(GH) + H,                                            // bias, biasHn
-      groups * bf16PanelWords(G, Ipanel, P),                     // panels
-      groups * bf16BiasFloats(G),                                // packedBias
-      inPanels ? 0 : groups * bf16PanelWords(G, I, 0),           // inputPanels
-      proj ? outGroups * bf16PanelWords(1, H, 0) : 0};           // hrPanels
-  size_t total = 0;
-  for (size_t s : sizes) total += lines(s);
-  float* base = workspace(total);
-  float* piece[9];
-  for (int i = 0; i < 9; ++i) {
-    piece[i] = base;
-    base += lines(sizes[i]);
-  }
-  float* xg = piece[0];
+  const auto piece = scratchPieces<9>({
+      sizeof(float) * (inPanels ? 0 : size_t(rows) * GH + kMaxBf16Units),  // xg (the kernel reads whole groups: slack)
+      sizeof(uint16_t) * size_t(B) * P,                                      // hSpare
+      sizeof(float) * (gru ? size_t(B) * P : 0),                             // hFSpare
+      sizeof(uint16_t) * (proj ? size_t(B) * H : 0),                         // hFull
+      sizeof(float) * (size_t(GH) + H),                                      // bias, biasHn
+      sizeof(uint32_t) * groups * bf16PanelWords(G, Ipanel, P),              // panels
+      sizeof(float) * groups * bf16BiasFloats(G),                            // packedBias
+      sizeof(uint32_t) * (inPanels ? 0 : groups * bf16PanelWords(G, I, 0)),  // inputPanels
+      sizeof(uint32_t) * (proj ? outGroups * bf16PanelWords(1, H, 0) : 0)}); // hrPanels
+  float* xg = reinterpret_cast<float*>(piece[0]);
   uint16_t* hSpare = reinterpret_cast<uint16_t*>(piece[1]);
-  float* hFSpare = piece[2];
+  float* hFSpare = reinterpret_cast<float*>(piece[2]);
   uint16_t* hFull = reinterpret_cast<uint16_t*>(piece[3]);
-  float* bias = piece[4];
-  float* biasHn = piece[4] + GH;
+  float* bias = reinterpret_cast<float*>(piece[4]);
+  float* biasHn = bias + GH;
   uint32_t* panels = reinterpret_cast<uint32_t*>(piece[5]);
-  float* packedBias = piece[6];
+  float* packedBias = reinterpret_cast<float*>(piece[6]);
   uint32_t* inputPanels = reinterpret_cast<uint32_t*>(piece[7]);
   uint32_t* hrPanels = reinterpret_cast<uint32_t*>(piece[8]);
 
-  // b_ih + b_hh summed in float32; GRU keeps b_hn apart because r scales it.
   std::fill(bias, bias + GH + H, 0.f);
-  if (w.bIh) {
-    const int summed = gru ? 2 * H : GH;
-    for (int j = 0; j < summed; ++j) bias[j] = bf16ToFloat(w.bIh[j]) + bf16ToFloat(w.bHh[j]);
-    if (gru) {
-      for (int j = 0; j < H; ++j) {
-        bias[2 * H + j] = bf16ToFloat(w.bIh[2 * H + j]);
-        biasHn[j] = bf16ToFloat(w.bHh[2 * H + j]);
-      }
-    }
-  }
+  if (w.bIh) sumBiases(ld.kind, w.bIh, w.bHh, H, bias, biasHn, bf16ToFloat);
 
   const int perStep = proj ? 2 : 1;
   BlockPhases phases(blocks, 1 + T * perStep);

@@ -13,6 +13,7 @@
 #include "../core/dropout_mask.h"
 #include "bf16_convert.h"
 #include "packed_step.h"
+#include "recurrence_scratch.h"
 #include "simd_level.h"
 #include "steps.h"
 #include "team_plan.h"
@@ -43,14 +44,10 @@ void gemmNT(int64_t M, int N, int K, const float* A, int64_t lda, const float* B
 // [rows, 4H] projection goes through memory) while the packed weights stay in cache and a step has rows enough
 // to reuse them; otherwise (measured: batch 1, H = 1024) the projection of all steps first (packedProjection, or
 // OpenBLAS below AVX-512) and only W_hh in the step's panels.
+constexpr size_t floats(size_t n) { return n * sizeof(float); }
+
 bool projectionInPanels(int B, int G, int I, int P, int H) {
   return B >= 4 && int64_t(G) * H * (I + P) * sizeof(float) <= (8 << 20);
-}
-
-float* workspace(size_t n) {
-  thread_local std::vector<float> buffer;
-  if (buffer.size() < n) buffer.resize(n);
-  return buffer.data();
 }
 
 // LSTM and GRU: the packed-panel kernel (packed_step.h) on the team; member k owns a block of unit groups.
@@ -58,7 +55,7 @@ void packedRecurrence(const LayerDirection& ld, int blocks) {
   const SeqLayout& L = *ld.layout;
   const int T = int(L.batchSizes.size()), B = L.batchSizes[0];
   const int H = ld.hiddenSize, P = ld.outSize, I = ld.inputSize, G = gateCount(ld.kind), GH = G * H;
-  const bool proj = ld.weights.wHr != nullptr, gru = ld.kind == CellKind::Gru;
+  const bool proj = ld.weights.wHr != nullptr;
   const bool inPanels = projectionInPanels(B, G, I, P, H);
   const int Ipanel = inPanels ? I : 0;
   const int64_t rows = L.rows;
@@ -70,32 +67,23 @@ void packedRecurrence(const LayerDirection& ld, int blocks) {
   // kernel is several times slower than OpenBLAS's own.
   const bool ownProjection = !inPanels && simdLevel() == 2;
   // xg's slack: the kernel reads whole groups of 16 units
-  const size_t sizes[] = {inPanels ? 0 : size_t(rows) * GH + kMaxPackedUnits, size_t(B) * P, proj ? size_t(B) * H : 0,
-                          size_t(GH) + H, size_t(groups) * panelFloats(ld.kind, Ipanel, P), size_t(groups) * packedBiasFloats(),
-                          ownProjection ? size_t(groups) * panelFloats(ld.kind, I, 0) : 0};
-  size_t total = 0;
-  for (size_t s : sizes) total += s;
-  float* p = workspace(total);
-  float* xg = p;                   p += sizes[0];
-  float* hSpare = p;               p += sizes[1];
-  float* hFull = p;                p += sizes[2];
-  float* bias = p;
-  float* biasHn = p + GH;          p += sizes[3];
-  float* panels = p;               p += sizes[4];
-  float* packedBias = p;           p += sizes[5];
-  float* inputPanels = p;
+  const auto piece = scratchPieces<7>({floats(inPanels ? 0 : size_t(rows) * GH + kMaxPackedUnits), floats(size_t(B) * P),
+                                       floats(proj ? size_t(B) * H : 0), floats(size_t(GH) + H),
+                                       floats(size_t(groups) * panelFloats(ld.kind, Ipanel, P)),
+                                       floats(size_t(groups) * packedBiasFloats()),
+                                       floats(ownProjection ? size_t(groups) * panelFloats(ld.kind, I, 0) : 0)});
+  float* xg = reinterpret_cast<float*>(piece[0]);
+  float* hSpare = reinterpret_cast<float*>(piece[1]);
+  float* hFull = reinterpret_cast<float*>(piece[2]);
+  float* bias = reinterpret_cast<float*>(piece[3]);
+  float* biasHn = bias + GH;
+  float* panels = reinterpret_cast<float*>(piece[4]);
+  float* packedBias = reinterpret_cast<float*>(piece[5]);
+  float* inputPanels = reinterpret_cast<float*>(piece[6]);
 
-  // b_ih + b_hh summed once; GRU keeps b_hn apart because r scales it.
   const LayerWeights& w = ld.weights;
   std::fill(bias, bias + GH + H, 0.f);
-  if (w.bIh) {
-    const int summed = gru ? 2 * H : GH;
-    for (int j = 0; j < summed; ++j) bias[j] = w.bIh[j] + w.bHh[j];
-    if (gru) {
-      std::memcpy(bias + 2 * H, w.bIh + 2 * H, sizeof(float) * H);
-      std::memcpy(biasHn, w.bHh + 2 * H, sizeof(float) * H);
-    }
-  }
+  if (w.bIh) sumBiases(ld.kind, w.bIh, w.bHh, H, bias, biasHn, [](float v) { return v; });
 
   // Phase 0 prepares block k: the input projection onto its units' gate columns for all rows (only its rows of
   // W_ih, with the step's own kernel; before the packing, so that the panels are what is in cache when the loop
@@ -174,16 +162,16 @@ void elmanRecurrence(const LayerDirection& ld, int blocks) {
   const int64_t rows = L.rows;
   const std::vector<int> units = blockBounds(H, blocks);
 
-  // One allocation per call (reused across calls on this thread); nothing is allocated in the loop.
-  const size_t sizes[] = {size_t(rows) * H, size_t(B) * H, size_t(B) * H, size_t(H)};
-  float* p = workspace(sizes[0] + sizes[1] + sizes[2] + sizes[3]);
-  float* xg = p;                   p += sizes[0];
-  float* hg = p;                   p += sizes[1];
-  float* hSpare = p;               p += sizes[2];
-  float* bias = p;
+  // Nothing is allocated in the loop.
+  const auto piece = scratchPieces<4>({floats(size_t(rows) * H), floats(size_t(B) * H), floats(size_t(B) * H), floats(H)});
+  float* xg = reinterpret_cast<float*>(piece[0]);
+  float* hg = reinterpret_cast<float*>(piece[1]);
+  float* hSpare = reinterpret_cast<float*>(piece[2]);
+  float* bias = reinterpret_cast<float*>(piece[3]);
 
   const LayerWeights& w = ld.weights;
-  for (int j = 0; j < H; ++j) bias[j] = w.bIh ? w.bIh[j] + w.bHh[j] : 0.f;
+  std::fill(bias, bias + H, 0.f);
+  if (w.bIh) sumBiases(ld.kind, w.bIh, w.bHh, H, bias, nullptr, [](float v) { return v; });
 
   // Phase 0: block k's columns of the input projection, one GEMM over all rows; then one phase per step.
   BlockPhases phases(blocks, 1 + T);

@@ -6,6 +6,7 @@
 
 #include "cpu_backend.h"
 #include "int8_step.h"
+#include "recurrence_scratch.h"
 #include "team_plan.h"
 #include "thread_team.h"
 
@@ -53,16 +54,6 @@ int chunkSteps(int T, int B, int GH) {
   return int(std::max<int64_t>(1, std::min<int64_t>(T, (512 << 10) / perStep)));
 }
 
-// One allocation per call, reused across calls on this thread; pieces start on 64-byte lines.
-uint8_t* workspace(size_t n) {
-  thread_local std::vector<uint8_t> buffer;
-  if (buffer.size() < n + 64) buffer.resize(n + 64);
-  const uintptr_t at = reinterpret_cast<uintptr_t>(buffer.data());
-  return buffer.data() + (64 - at % 64) % 64;
-}
-
-size_t lines(size_t n) { return (n + 63) / 64 * 64; }
-
 // The layer input's rows quantized once for both directions, on the team.
 void quantizeInput(const float* x, int64_t rows, int K, uint8_t* q, float* scales, int members) {
   const int64_t rowBytes = int8RowBytes(K);
@@ -96,7 +87,7 @@ void Int8Backend::recurrence(const Int8Direction& ld) {
   // on this thread (the quantized input alone is as large as the weights at batch 64: allocating and faulting it
   // in every call cost more than quantizing it); the team reads them through the pointers below.
   thread_local std::vector<uint8_t> inputRows;
-  thread_local std::vector<float> inputScales, biasSums, hnBias;
+  thread_local std::vector<float> inputScales;
   if (ld.input != quantized_) {
     if (inputRows.size() < size_t(L.rows) * xRow) inputRows.resize(size_t(L.rows) * xRow);
     if (inputScales.size() < size_t(L.rows)) inputScales.resize(size_t(L.rows));
@@ -105,41 +96,22 @@ void Int8Backend::recurrence(const Int8Direction& ld) {
   }
   const uint8_t* const xq = inputRows.data();
   const float* const xScale = inputScales.data();
-  // b_ih + b_hh summed once in float32; GRU keeps b_hn apart because r scales it
-  if (biasSums.size() < size_t(GH)) biasSums.resize(size_t(GH));
-  if (hnBias.size() < size_t(H)) hnBias.resize(size_t(H));
-  if (w.bIh) {
-    const int summed = gru ? 2 * H : GH;
-    for (int j = 0; j < summed; ++j) biasSums[j] = w.bIh[j] + w.bHh[j];
-    if (gru) {
-      for (int j = 0; j < H; ++j) {
-        biasSums[2 * H + j] = w.bIh[2 * H + j];
-        hnBias[j] = w.bHh[2 * H + j];
-      }
-    }
-  }
-  const float* const bias = w.bIh ? biasSums.data() : nullptr;
-  const float* const biasHn = gru && w.bIh ? hnBias.data() : nullptr;
-
-  const size_t sizes[] = {
+  const auto piece = scratchPieces<6>({
       size_t(C) * B * GH * sizeof(float),                 // xg: the chunk's input projection
       size_t(B) * P * sizeof(float),                      // hSpare
       proj ? size_t(B) * H * sizeof(float) : 0,           // hFull
       size_t(blocks) * B * hRow,                          // hq: each block's quantized h
-      size_t(blocks) * B * sizeof(float)};                // hScale
-  size_t total = 0;
-  for (size_t s : sizes) total += lines(s);
-  uint8_t* base = workspace(total);
-  uint8_t* piece[5];
-  for (int i = 0; i < 5; ++i) {
-    piece[i] = base;
-    base += lines(sizes[i]);
-  }
+      size_t(blocks) * B * sizeof(float),                 // hScale
+      (size_t(GH) + H) * sizeof(float)});                 // the summed biases, b_hn
   float* xg = reinterpret_cast<float*>(piece[0]);
   float* hSpare = reinterpret_cast<float*>(piece[1]);
   float* hFull = reinterpret_cast<float*>(piece[2]);
   uint8_t* hq = piece[3];
   float* hScales = reinterpret_cast<float*>(piece[4]);
+  float* biasSums = reinterpret_cast<float*>(piece[5]);
+  if (w.bIh) sumBiases(ld.kind, w.bIh, w.bHh, H, biasSums, biasSums + GH, [](float v) { return v; });
+  const float* const bias = w.bIh ? biasSums : nullptr;
+  const float* const biasHn = gru && w.bIh ? biasSums + GH : nullptr;
 
   const int perStep = proj ? 2 : 1;
   BlockPhases phases(blocks, T * perStep);
