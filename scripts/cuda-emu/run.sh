@@ -28,5 +28,10 @@ for f in scripts/cuda-emu/pipelined_test.cpp native/cuda/cuda_backend.cpp native
   objects+=("$tmp/$(basename "$f").o")
 done
 g++ "${flags[@]}" -x c++ -c native/cuda/cuda_persistent_step.cu -o "$tmp/persistent.o"
-g++ -pthread "${objects[@]}" "${emulator[@]}" "$tmp/persistent.o" -o "$tmp/pipelined_test"
+# the element conversions CudaBackend::convert calls: kernel launches (<<<...>>>) rewritten as build-addon.sh does
+# (generated two folders down, so that its "../core/..." includes resolve only through -Inative/cuda)
+mkdir -p "$tmp/gen/src"
+python3 scripts/cuda-emu/transform.py native/cuda/cuda_half_kernels.cu "$tmp/gen/src/half_kernels.cu.cpp"
+g++ "${flags[@]}" -Inative/cuda -c "$tmp/gen/src/half_kernels.cu.cpp" -o "$tmp/half_kernels.o"
+g++ -pthread "${objects[@]}" "${emulator[@]}" "$tmp/persistent.o" "$tmp/half_kernels.o" -o "$tmp/pipelined_test"
 "$tmp/pipelined_test"
