@@ -30,6 +30,7 @@ namespace rnn::cpu {
 //    instructions.
 struct Contract {
   static constexpr bool kTanhBySigmoid = false;
+  static constexpr bool kRoundByAdding = false;
   template <class F>
   static RNN_INLINE F madd(const F& a, const F& b, const F& c) {
     return a * b + c;
@@ -44,6 +45,7 @@ struct Contract {
 
 struct Fused {
   static constexpr bool kTanhBySigmoid = true;
+  static constexpr bool kRoundByAdding = true;
   template <class F>
   static RNN_INLINE F madd(const F& a, const F& b, const F& c) {
     if constexpr (std::is_same_v<F, float>) {
@@ -97,17 +99,39 @@ RNN_INLINE F fromBits(const I& bits) {
 }
 
 // Cephes-style: exp(x) = 2^n * exp(r), |r| <= ln2/2, degree-6 polynomial for exp(r).
+template <class F, class I>
+RNN_INLINE I toBits(const F& v) {
+  I bits;
+  __builtin_memcpy(&bits, &v, sizeof bits);
+  return bits;
+}
+
 template <class M, class F, class I>
 RNN_INLINE F exp(const F& input) {
-  // NaN passes both clamps; converting it to int32 and shifting the result is undefined behaviour (UBSan), so
-  // it is computed as 0 and put back at the end (selects, which vectorise).
   const auto nan = input != input;  // bool, or a vector of lane masks
-  F x = nan ? splat<F>(0.f) : input;
-  x = x > kExpMax ? splat<F>(kExpMax) : x;
-  x = x < kExpMin ? splat<F>(kExpMin) : x;
-  const F t = x * kLog2e;
-  const I n = convert<I>(t + (t >= 0.f ? splat<F>(0.5f) : splat<F>(-0.5f)));
-  const F fn = convert<F>(n);
+  F x;
+  I n;
+  F fn;
+  if constexpr (M::kRoundByAdding) {
+    // NaN fails both comparisons and leaves as kExpMin (one VMAXPS / VMINPS each; put back at the end). Adding
+    // 1.5 * 2^23 rounds t (|t| < 2^22) to the nearest integer, ties to even, into the low mantissa bits, so n and
+    // fn take two adds and an integer subtraction instead of a compare, a select, an add and two conversions.
+    constexpr float kRound = 12582912.f;
+    x = input > kExpMin ? input : splat<F>(kExpMin);
+    x = x < kExpMax ? x : splat<F>(kExpMax);
+    const F k = M::madd(x, splat<F>(kLog2e), splat<F>(kRound));
+    fn = k - kRound;
+    n = toBits<F, I>(k) - toBits<float, int32_t>(kRound);
+  } else {
+    // NaN passes both clamps; converting it to int32 and shifting the result is undefined behaviour (UBSan), so
+    // it is computed as 0 and put back at the end (selects, which vectorise).
+    x = nan ? splat<F>(0.f) : input;
+    x = x > kExpMax ? splat<F>(kExpMax) : x;
+    x = x < kExpMin ? splat<F>(kExpMin) : x;
+    const F t = x * kLog2e;
+    n = convert<I>(t + (t >= 0.f ? splat<F>(0.5f) : splat<F>(-0.5f)));
+    fn = convert<F>(n);
+  }
   F r = M::madd(-fn, splat<F>(kLn2Hi), x);
   r = M::madd(-fn, splat<F>(kLn2Lo), r);
   // written out: a loop over the coefficients was left rolled (Fused's lane loops make its body look large)
