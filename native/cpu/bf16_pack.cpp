@@ -99,12 +99,27 @@ RNN_INLINE void roundImpl(const Rounding& a) {
 
 RNN_DEFINE_DISPATCHED_FOR(Rounding, roundAll, roundImpl)
 
+struct Widening {
+  const uint16_t* src;
+  float* dst;
+  size_t n;
+};
+
+// (results of a call with float32 outputs are widened a row's share at a time, every step)
+template <int Level>
+RNN_INLINE void widenImpl(const Widening& a) {
+  constexpr int L = simd::lanes(Level);
+  size_t i = 0;
+  for (; i + L <= a.n; i += L) vec::Lanes<L>::store(a.dst + i, vec::Bf16<L>::load(a.src + i));
+  for (; i < a.n; ++i) a.dst[i] = bf16ToFloat(a.src[i]);
+}
+
+RNN_DEFINE_DISPATCHED_FOR(Widening, widenAll, widenImpl)
+
 }  // namespace
 
 void floatsToBf16(const float* src, uint16_t* dst, size_t n) { roundAll(Rounding{src, dst, n}); }
 
-void bf16ToFloats(const uint16_t* src, float* dst, size_t n) {
-  for (size_t i = 0; i < n; ++i) dst[i] = bf16ToFloat(src[i]);
-}
+void bf16ToFloats(const uint16_t* src, float* dst, size_t n) { widenAll(Widening{src, dst, n}); }
 
 }  // namespace rnn::cpu
