@@ -36,6 +36,7 @@ namespace {
 void runJob(const ForwardJob& job) {
   if (job.device < 0) {
     cpu::adviseHugePages(job.io.output.data, job.io.output.size * elemSize(job.io.output.type));
+    cpu::adviseHugePages(job.io.saved.data, job.io.saved.size * sizeof(float));  // a recording forward's activations
     if (job.spec.dtype == ElemType::BF16) cpu::rnnForwardCpuBf16(job.spec, job.io);
     else if (job.spec.dtype == ElemType::I8) cpu::rnnForwardCpuInt8(job.spec, job.io);
     else cpu::rnnForwardCpu(job.spec, job.io);
@@ -104,6 +105,7 @@ class ForwardWorker : public Napi::AsyncWorker {
 
 void runBackward(const ForwardJob& job) {
   if (job.device < 0) {
+    cpu::adviseHugePages(job.grads.gradInput.data, job.grads.gradInput.size * sizeof(float));
     cpu::rnnBackwardCpu(job.spec, job.io, job.grads);
     return;
   }
