@@ -17,9 +17,22 @@ class CpuBackend : public Float32Storage {
  public:
   void recurrence(const LayerDirection& ld);
   void recurrenceBackward(const LayerDirectionGrad& ld);  // cpu_backward.cpp
+  // The driver's memory (buffers between layers, converted states and inputs), kept between calls on this thread
+  // instead of a fresh zeroed vector per call (13 MB between the layers of a 2-layer bidirectional LSTM at
+  // 100 x 64, H = 256: a memset and a page fault per 4 KB every call): one piece per request of a call, since the
+  // driver asks in the same order every call; never zeroed (the driver writes before it reads).
+  template <class T>
+  struct Reused {
+    T* p;
+    T* data() const { return p; }
+  };
   template <class T = float>
-  std::vector<T> scratch(size_t n) {
-    return std::vector<T>(n);
+  Reused<T> scratch(size_t n) {
+    thread_local std::vector<std::vector<T>> pieces;
+    if (pieces.size() <= requests_) pieces.resize(requests_ + 1);
+    std::vector<T>& piece = pieces[requests_++];
+    if (piece.size() < n) piece.resize(n);
+    return {piece.data()};
   }
   template <class T>
   void copy(T* dst, const T* src, size_t n) {
@@ -32,6 +45,9 @@ class CpuBackend : public Float32Storage {
   // float32 <-> bfloat16 (equal types copy)
   void convert(void* dst, ElemType dstType, const void* src, ElemType srcType, size_t n);
   void dropout(float* data, size_t n, float p, uint64_t seed);
+
+ private:
+  size_t requests_ = 0;
 };
 
 void rnnForwardCpu(const RnnSpec& spec, const RnnIo& io);

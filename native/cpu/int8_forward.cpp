@@ -25,25 +25,9 @@ class Int8Backend : public CpuBackend {
   explicit Int8Backend(const RnnSpec& spec)
       : blocks_(teamSizeFor(spec.seqLen, spec.batch, spec.gates() * spec.hiddenSize, spec.outSize(), spec.hiddenSize, kForwardMinWork)) {}
   void recurrence(const Int8Direction& ld);
-  // Memory kept between calls on this thread, like the quantized input below (not allocated and faulted in every
-  // call): one piece per request of a call, since the driver asks in the same order every call.
-  template <class T>
-  struct Reused {
-    T* p;
-    T* data() const { return p; }
-  };
-  template <class T = float>
-  Reused<T> scratch(size_t n) {
-    thread_local std::vector<std::vector<T>> pieces;
-    if (pieces.size() <= requests_) pieces.resize(requests_ + 1);
-    std::vector<T>& piece = pieces[requests_++];
-    if (piece.size() < n) piece.resize(n);
-    return {piece.data()};
-  }
 
  private:
   int blocks_;
-  size_t requests_ = 0;
   const float* quantized_ = nullptr;  // the layer input whose rows are quantized now
 };
 
