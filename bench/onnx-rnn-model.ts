@@ -8,20 +8,15 @@
 // returns and that the next layer takes as input. The protobuf is written by hand (bench/onnx-proto.ts).
 
 import type * as Ort from 'onnxruntime-common'; // onnxruntime-node's API, typed without the runtime (a bench peer)
+import type { FlopsCell, FlopsSpec } from './flops';
 import { dynamicQuantizeLstm, type Int8Scales } from './onnx-int8';
 import { MS_DOMAIN, onnxFloatValueInfo, onnxGraph, onnxModel, onnxNode, onnxTensor, type AttributeValue, type PbMessage } from './onnx-proto';
 import { requirePeer } from './peer-require';
 
-export type PeerCell = 'LSTM' | 'GRU' | 'RNN_TANH' | 'RNN_RELU';
+export type PeerCell = FlopsCell;
 
-export interface PeerSpec {
-  cell: PeerCell;
-  seqLen: number;
-  batch: number;
-  inputSize: number;
-  hiddenSize: number;
-  numLayers: number;
-  bidirectional: boolean;
+/** The layer's shape as bench/flops.ts counts it (no projection: ONNX's LSTM has none), plus ORT's threads. */
+export interface PeerSpec extends Omit<FlopsSpec, 'projSize'> {
   threads: number;
   /** LSTM only: ONNX Runtime's int8 model (DynamicQuantizeLSTM) with weight scales per gate row or per direction */
   int8?: Int8Scales;

@@ -61,23 +61,18 @@ export function crossEntropy(input: Tensor<'float32'>, target: Tensor<'int64'>, 
   const k = kernelsFor([['input', x], ['weight', weight]]);
   if (k) return crossEntropyOnDevice(k, x, target, weight, batch, classes, spatialShape, reduction, ignoreIndex);
   const xd = x.data;
-  const td = target.data;
   const wd = weight ? weight.data : null;
   const spatial = numel(spatialShape);
   const count = batch * spatial;
-  const ignore = BigInt(ignoreIndex);
-  const bigClasses = BigInt(classes);
-  const targets = new Int32Array(count).fill(-1); // -1: ignored
+  const targets = countedTargets(target, count, classes, ignoreIndex);
   const logSumExp = new Float64Array(count);
   const losses = new Float64Array(count);
   let totalWeight = 0;
   for (let n = 0; n < batch; n++) {
     for (let s = 0; s < spatial; s++) {
       const e = n * spatial + s;
-      const t = td[e];
-      if (t === ignore) continue;
-      if (t < 0n || t >= bigClasses) throw new RangeError(`Target ${t} is out of bounds.`);
-      const c = Number(t);
+      const c = targets[e];
+      if (c < 0) continue;
       const base = n * classes * spatial + s;
       let max = -Infinity;
       for (let k = 0; k < classes; k++) max = Math.max(max, xd[base + k * spatial]);
@@ -86,7 +81,6 @@ export function crossEntropy(input: Tensor<'float32'>, target: Tensor<'int64'>, 
       for (let k = 0; k < classes; k++) sum += Math.exp(xd[base + k * spatial] - max);
       const lse = max + Math.log(sum);
       const w = wd ? wd[c] : 1;
-      targets[e] = c;
       logSumExp[e] = lse;
       losses[e] = -w * (xd[base + c * spatial] - lse);
       totalWeight += w;
@@ -116,23 +110,34 @@ export function crossEntropy(input: Tensor<'float32'>, target: Tensor<'int64'>, 
   return output;
 }
 
+/** Each element's class, or -1 where the target is ignoreIndex; PyTorch's error for a class out of range. */
+function countedTargets(target: Tensor<'int64'>, count: number, classes: number, ignoreIndex: number): Int32Array {
+  const td = target.data;
+  const ignore = BigInt(ignoreIndex);
+  const bigClasses = BigInt(classes);
+  const targets = new Int32Array(count);
+  for (let e = 0; e < count; e++) {
+    const t = td[e];
+    if (t === ignore) targets[e] = -1;
+    else if (t < 0n || t >= bigClasses) throw new RangeError(`Target ${t} is out of bounds.`);
+    else targets[e] = Number(t);
+  }
+  return targets;
+}
+
 /** Validates the targets on the host and lays out where each counted one's logit is, for the device path. */
 function crossEntropyOnDevice(k: TensorKernels, x: Tensor<'float32'>, target: Tensor<'int64'>, weight: Tensor<'float32'> | null,
   batch: number, classes: number, spatialShape: number[], reduction: Reduction, ignoreIndex: number): Tensor<'float32'> {
-  const td = target.data;
   const spatial = numel(spatialShape);
-  const ignore = BigInt(ignoreIndex);
-  const bigClasses = BigInt(classes);
+  const targets = countedTargets(target, batch * spatial, classes, ignoreIndex);
   const positions: number[] = [];
   const elements: number[] = [];
   const classIds: number[] = [];
   for (let n = 0; n < batch; n++) {
     for (let s = 0; s < spatial; s++) {
       const e = n * spatial + s;
-      const t = td[e];
-      if (t === ignore) continue;
-      if (t < 0n || t >= bigClasses) throw new RangeError(`Target ${t} is out of bounds.`);
-      const c = Number(t);
+      const c = targets[e];
+      if (c < 0) continue;
       positions.push((n * classes + c) * spatial + s);
       elements.push(e);
       classIds.push(c);
