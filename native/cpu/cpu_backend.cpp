@@ -40,12 +40,12 @@ void gemmNT(int64_t M, int N, int K, const float* A, int64_t lda, const float* B
   cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, int(M), N, K, 1.f, A, int(lda), B, int(ldb), 0.f, C, int(ldc));
 }
 
+constexpr size_t floats(size_t n) { return n * sizeof(float); }
+
 // LSTM input projection inside each step's kernel (W_ih is then read from the panels once per step, and no
 // [rows, 4H] projection goes through memory) while the packed weights stay in cache and a step has rows enough
 // to reuse them; otherwise (measured: batch 1, H = 1024) the projection of all steps first (packedProjection, or
 // OpenBLAS below AVX-512) and only W_hh in the step's panels.
-constexpr size_t floats(size_t n) { return n * sizeof(float); }
-
 bool projectionInPanels(int B, int G, int I, int P, int H) {
   return B >= 4 && int64_t(G) * H * (I + P) * sizeof(float) <= (8 << 20);
 }
@@ -83,7 +83,7 @@ void packedRecurrence(const LayerDirection& ld, int blocks) {
 
   const LayerWeights& w = ld.weights;
   std::fill(bias, bias + GH + H, 0.f);
-  if (w.bIh) sumBiases(ld.kind, w.bIh, w.bHh, H, bias, biasHn, [](float v) { return v; });
+  if (w.bIh) sumBiases(ld.kind, w.bIh, w.bHh, H, bias, biasHn);
 
   // Phase 0 prepares block k: the input projection onto its units' gate columns for all rows (only its rows of
   // W_ih, with the step's own kernel; before the packing, so that the panels are what is in cache when the loop
@@ -171,7 +171,7 @@ void elmanRecurrence(const LayerDirection& ld, int blocks) {
 
   const LayerWeights& w = ld.weights;
   std::fill(bias, bias + H, 0.f);
-  if (w.bIh) sumBiases(ld.kind, w.bIh, w.bHh, H, bias, nullptr, [](float v) { return v; });
+  if (w.bIh) sumBiases(ld.kind, w.bIh, w.bHh, H, bias, nullptr);
 
   // Phase 0: block k's columns of the input projection, one GEMM over all rows; then one phase per step.
   BlockPhases phases(blocks, 1 + T);

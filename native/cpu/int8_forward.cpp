@@ -93,7 +93,7 @@ void Int8Backend::recurrence(const Int8Direction& ld) {
   uint8_t* hq = piece[3];
   float* hScales = reinterpret_cast<float*>(piece[4]);
   float* biasSums = reinterpret_cast<float*>(piece[5]);
-  if (w.bIh) sumBiases(ld.kind, w.bIh, w.bHh, H, biasSums, biasSums + GH, [](float v) { return v; });
+  if (w.bIh) sumBiases(ld.kind, w.bIh, w.bHh, H, biasSums, biasSums + GH);
   const float* const bias = w.bIh ? biasSums : nullptr;
   const float* const biasHn = gru && w.bIh ? biasSums + GH : nullptr;
 

@@ -44,4 +44,9 @@ void sumBiases(CellKind kind, const T* bIh, const T* bHh, int H, float* bias, fl
   }
 }
 
+// float32 biases as they are
+inline void sumBiases(CellKind kind, const float* bIh, const float* bHh, int H, float* bias, float* biasHn) {
+  sumBiases(kind, bIh, bHh, H, bias, biasHn, [](float v) { return v; });
+}
+
 }  // namespace rnn::cpu
