@@ -75,10 +75,10 @@ describe('int8 dynamic quantization on the CPU (quantizeDynamic)', () => {
   });
 
   describe('thread team shapes: 2 threads give the 1-thread bits; close to float32', () => {
-    for (const [name, make, shape] of teamCases()) {
+    for (const [name, make, shape, lengths] of teamCases()) {
       it(name, () => {
-        const one = teamRun(make, shape, 1);
-        const two = teamRun(make, shape, 2);
+        const one = teamRun(make, shape, 1, lengths);
+        const two = teamRun(make, shape, 2, lengths);
         two.int8.forEach((t, i) => assert.deepEqual(bits(t), bits(one.int8[i]), `result ${i}`));
         const s = statsOf(one.int8.map((t, i) => [t, one.float[i]]));
         assert.ok(Number.isFinite(s.max) && meanOf(s) <= MEAN_BAR && s.max <= 0.1, `max ${s.max} mean ${meanOf(s)}`);

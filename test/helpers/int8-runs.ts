@@ -5,7 +5,10 @@
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { GRU, LSTM, Module, RNN, Tensor, getNumThreads, loadSafetensors, manualSeed, noGrad, quantizeDynamic, randn, setNumThreads } from '../../lib/index';
+import {
+  GRU, LSTM, Module, PackedSequence, RNN, Tensor, getNumThreads, loadSafetensors, manualSeed, noGrad, packPaddedSequence, quantizeDynamic, randn,
+  setNumThreads,
+} from '../../lib/index';
 import { Fixture, buildModule, fixtureNames, loadFixture } from './fixtures';
 import { ON_CPU, RESULT_KEYS, Results, forwardCase } from './forward';
 import { TRAINING_DIR, prefixed, trainingModel } from './training-models';
@@ -69,9 +72,20 @@ export function trainingRun(name: string): { float: Tensor; int8: Tensor; quanti
   return { float: noGrad(() => run(model)), int8: run(quantized), quantized };
 }
 
-/** Shapes for the thread team, the chunked input projection, both layouts, packed rows and both directions. */
-export function teamCases(): [string, () => Module, number[]][] {
+/** Decreasing lengths from T down to about T / B for a packed batch of B. */
+const shrinking = (T: number, B: number) => Array.from({ length: B }, (_, i) => Math.max(1, T - Math.floor((i * T) / B)));
+
+/**
+ * Shapes for the thread team, the chunked input projection, both layouts, packed rows and both directions; from
+ * batch 16 the members split the batch's rows instead of the units (int8_forward.cpp), packed batches included
+ * (with lengths, the input is packed: [T, B, I], or [B, T, I] when the module is batchFirst).
+ */
+export function teamCases(): [string, () => Module, number[], number[]?][] {
   return [
+    ['rows apart: LSTM H256 I64, packed batch 33, 20 steps (projection chunks of 3)', () => new LSTM({ inputSize: 64, hiddenSize: 256 }), [20, 33, 64], shrinking(20, 33)],
+    ['rows apart: LSTM H96 P40 I33 batchFirst bidirectional 2 layers, packed batch 17', () => new LSTM({ inputSize: 33, hiddenSize: 96, projSize: 40, batchFirst: true, bidirectional: true, numLayers: 2 }), [17, 11, 33], shrinking(11, 17)],
+    ['rows apart: GRU H512 I24 bidirectional, batch 32', () => new GRU({ inputSize: 24, hiddenSize: 512, bidirectional: true }), [6, 32, 24]],
+    ['rows apart: RNN tanh H64 I17, packed batch 20', () => new RNN({ inputSize: 17, hiddenSize: 64 }), [10, 20, 17], shrinking(10, 20)],
     ['LSTM H96 P40 I33 bidirectional, batch 7', () => new LSTM({ inputSize: 33, hiddenSize: 96, projSize: 40, bidirectional: true }), [9, 7, 33]],
     ['LSTM H128 I40 2 layers, batch 16, 40 steps (3 projection chunks)', () => new LSTM({ inputSize: 40, hiddenSize: 128, numLayers: 2 }), [40, 16, 40]],
     ['GRU H80 I50 batchFirst bidirectional, batch 5', () => new GRU({ inputSize: 50, hiddenSize: 80, batchFirst: true, bidirectional: true }), [5, 7, 50]],
@@ -82,15 +96,17 @@ export function teamCases(): [string, () => Module, number[]][] {
 }
 
 /** The float32 and quantized results of a team case (seeded), on `threads` threads. */
-export function teamRun(make: () => Module, shape: number[], threads: number): { float: Tensor[]; int8: Tensor[] } {
+export function teamRun(make: () => Module, shape: number[], threads: number, lengths?: number[]): { float: Tensor[]; int8: Tensor[] } {
   const before = getNumThreads();
   try {
     manualSeed(21);
     const module = make() as LSTM;
-    const x = randn(shape);
+    const padded = randn(shape);
+    const x = lengths ? packPaddedSequence(padded, lengths, { batchFirst: module.batchFirst }) : padded;
     setNumThreads(threads);
-    const flat = ([out, h]: [Tensor, Tensor | Tensor[]]) => [out, ...(Array.isArray(h) ? h : [h])];
-    return { float: flat(noGrad(() => module.forward(x))), int8: flat(quantizeDynamic(module).forward(x)) };
+    const flat = ([out, h]: [Tensor | PackedSequence, Tensor | Tensor[]]) => [out instanceof PackedSequence ? out.data : out, ...(Array.isArray(h) ? h : [h])];
+    const run = (m: LSTM) => (x instanceof PackedSequence ? m.forward(x) : m.forward(x));
+    return { float: flat(noGrad(() => run(module))), int8: flat(run(quantizeDynamic(module))) };
   } finally {
     setNumThreads(before);
   }
@@ -114,6 +130,6 @@ export function int8Digest(): string {
     for (const key of RESULT_KEYS) if (int8[key]) tensors.push(int8[key]);
   }
   for (const name of trainingNames()) tensors.push(trainingRun(name).int8);
-  for (const [, make, shape] of teamCases()) tensors.push(...teamRun(make, shape, 2).int8);
+  for (const [, make, shape, lengths] of teamCases()) tensors.push(...teamRun(make, shape, 2, lengths).int8);
   return digestOf(tensors);
 }
