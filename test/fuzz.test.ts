@@ -12,6 +12,7 @@ import { backwardProperty, deviceProperty, factoryProperty, fromBufferProperty, 
 import { safetensorsJunkProperty, safetensorsMutationProperty, safetensorsRandomProperty } from './fuzz/safetensors';
 import { itemProperty, sequencesProperty } from './fuzz/sequences';
 import { quantizeDynamicProperty, quantizedCallProperty } from './fuzz/quantize';
+import { teamPrecisionProperty } from './fuzz/team-precision';
 
 describe('fuzz', function () {
   this.timeout(0);
@@ -56,6 +57,7 @@ describe('fuzz', function () {
   it('safetensors: not bytes at all', () => fc.assert(safetensorsJunkProperty, fuzzParams(100)));
   it('quantizeDynamic with random modules and options', () => fc.assert(quantizeDynamicProperty, fuzzParams(300)));
   it('quantized modules called with good and bad inputs against float32', () => fc.assert(quantizedCallProperty, fuzzParams(500)));
+  it('bfloat16 and int8 CPU forwards at thread-team sizes: near float32, 2 threads = 1 thread bit for bit', () => fc.assert(teamPrecisionProperty, fuzzParams(120)));
 
   describe('regressions found by fuzzing', () => {
     it('tensor() converts non-integer numbers to int64 by truncation, as PyTorch does, and refuses non-finite ones', () => {
