@@ -179,10 +179,15 @@ void Int8Backend::recurrence(const Int8Direction& ld) {
   // meet), so there is no hand-over per step and each row's h is quantized once, not by every member.
   // (xg by (step, row) slots: packed slots would let a member that runs ahead write the next chunk over rows
   // another member still reads)
+  // Without packing or projections a member's h goes straight into its output rows, where the next step reads it,
+  // and only the last step's rows are copied to the final state (instead of every step's h copied to the output).
+  const bool rows = byRows(ld), direct = rows && !proj && L.batchSizes.front() == L.batchSizes.back();
   auto rowsWork = [&](int k) {
     int r0, r1;
     shareOf(B, k, blocks, 1, r0, r1);
     const int groupsH = int8Groups(H), groupsP = int8Groups(P);
+    const float* hRows = hStart + int64_t(r0) * P;  // direct: the previous step's h of this member's rows
+    int64_t hRowStride = P;
     for (int s = 0; s < T; ++s) {
       const int t = ld.reverse ? T - 1 - s : s;
       const int n = std::min(L.batchSizes[t], r1) - r0;
@@ -198,6 +203,19 @@ void Int8Backend::recurrence(const Int8Direction& ld) {
           int8Gemm(Int8GemmArgs{nu, xq + row * xRow, L.strideB * xRow, xScale + row, L.strideB, wIh, 0, groupsH, bias,
                                 xg + (int64_t(u - tLo) * B + r0) * GH, GH, H});
         }
+      }
+      if (direct) {
+        float* out = ld.output + L.row(t, r0) * ld.outputStride;
+        const int64_t outStride = L.strideB * ld.outputStride;
+        if (n > 0) {
+          quantize(hRows, hRowStride, n, P, k);
+          int8Step(Int8StepArgs{ld.kind, n, H, hq + size_t(k) * B * hRow, hRow, hScales + size_t(k) * B, wHh, 0, groupsH,
+                                xg + (int64_t(t - tLo) * B + r0) * GH, GH, biasHn, hRows, hRowStride,
+                                ld.c + int64_t(r0) * H, out, outStride});
+        }
+        hRows = out;
+        hRowStride = outStride;
+        continue;
       }
       if (n > 0) {
         quantize(hCur + int64_t(r0) * P, P, n, P, k);
@@ -220,14 +238,17 @@ void Int8Backend::recurrence(const Int8Direction& ld) {
         }
       }
     }
+    if (direct) {
+      for (int b = r0; b < r1; ++b) std::memcpy(hStart + int64_t(b) * P, hRows + (b - r0) * hRowStride, sizeof(float) * P);
+    }
   };
-  if (byRows(ld)) {
+  if (rows) {
     runTeam(blocks, [&](int rank, int, SpinBarrier&) { rowsWork(rank); });
   } else {
     runTeam(blocks, [&](int rank, int size, SpinBarrier&) { phases.run(rank, size, work); });
   }
   // after T steps the state is in hStart again when T is even
-  if (T % 2 == 1) std::memcpy(hStart, hSpare, sizeof(float) * size_t(B) * P);
+  if (!direct && T % 2 == 1) std::memcpy(hStart, hSpare, sizeof(float) * size_t(B) * P);
 }
 
 }  // namespace
