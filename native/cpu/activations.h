@@ -98,6 +98,15 @@ RNN_INLINE F fromBits(const I& bits) {
   return f;
 }
 
+template <class I>
+struct Unsigned {
+  typedef uint32_t type __attribute__((vector_size(sizeof(I))));
+};
+template <>
+struct Unsigned<int32_t> {
+  typedef uint32_t type;
+};
+
 // Cephes-style: exp(x) = 2^n * exp(r), |r| <= ln2/2, degree-6 polynomial for exp(r).
 template <class F, class I>
 RNN_INLINE I toBits(const F& v) {
@@ -108,17 +117,19 @@ RNN_INLINE I toBits(const F& v) {
 
 template <class M, class F, class I>
 RNN_INLINE F exp(const F& input) {
-  const auto nan = input != input;  // bool, or a vector of lane masks
+  [[maybe_unused]] const auto nan = input != input;  // bool, or a vector of lane masks (Contract only)
   F x;
   I n;
   F fn;
   if constexpr (M::kRoundByAdding) {
-    // NaN fails both comparisons and leaves as kExpMin (one VMAXPS / VMINPS each; put back at the end). Adding
-    // 1.5 * 2^23 rounds t (|t| < 2^22) to the nearest integer, ties to even, into the low mantissa bits, so n and
-    // fn take two adds and an integer subtraction instead of a compare, a select, an add and two conversions.
+    // NaN passes both clamps (one VMAXPS / VMINPS each, written so that the NaN operand is the one returned) and
+    // every operation after them, so the result is NaN without a compare and a select; its n is an integer like
+    // any other (bits, not a conversion) and the shift below is unsigned. Adding 1.5 * 2^23 rounds t (|t| < 2^22)
+    // to the nearest integer, ties to even, into the low mantissa bits, so n and fn take two adds and an integer
+    // subtraction instead of a compare, a select, an add and two conversions.
     constexpr float kRound = 12582912.f;
-    x = input > kExpMin ? input : splat<F>(kExpMin);
-    x = x < kExpMax ? x : splat<F>(kExpMax);
+    x = input < kExpMin ? splat<F>(kExpMin) : input;
+    x = x > kExpMax ? splat<F>(kExpMax) : x;
     const F k = M::madd(x, splat<F>(kLog2e), splat<F>(kRound));
     fn = k - kRound;
     n = toBits<F, I>(k) - toBits<float, int32_t>(kRound);
@@ -141,9 +152,15 @@ RNN_INLINE F exp(const F& input) {
   y = M::madd(y, r, splat<F>(kExpPoly[4]));
   y = M::madd(y, r, splat<F>(kExpPoly[5]));
   y = M::madd(y * r, r, r) + 1.f;
-  // n + 127 is in [1, 255] after the clamps, so the shift never overflows
-  const F result = y * fromBits<F>(I((n + 127) << 23));
-  return nan ? input : result;
+  if constexpr (M::kRoundByAdding) {
+    // n + 127 is in [1, 255] after the clamps but for NaN, whose n may be anything: an unsigned shift
+    using Bits = typename Unsigned<I>::type;
+    return y * fromBits<F>((toBits<I, Bits>(n) + 127u) << 23);
+  } else {
+    // n + 127 is in [1, 255] after the clamps, so the shift never overflows
+    const F result = y * fromBits<F>(I((n + 127) << 23));
+    return nan ? input : result;
+  }
 }
 
 template <class M, class F, class I>
