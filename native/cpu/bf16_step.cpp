@@ -87,17 +87,6 @@ RNN_INLINE void projectionTiles(const Bf16ProjectionArgs& a, Kernel&& kernel) {
   }
 }
 
-// A tile of `rows` <= MR rows through Kernel::tile instantiated for exactly that many.
-template <class Kernel, int MR>
-RNN_INLINE void tileRows(const Tile& t, int rows, float* out) {
-  if constexpr (MR > 1) {
-    if (rows == MR) return Kernel::template tile<MR>(t, out);
-    return tileRows<Kernel, MR - 1>(t, rows, out);
-  } else {
-    Kernel::template tile<1>(t, out);
-  }
-}
-
 // One level's kernels, Step<cell>::run and Project<gates>::run: tiles of MR rows x U units, L lanes per register.
 template <class Kernel, int MR, int L, int U>
 struct Level {
@@ -105,7 +94,7 @@ struct Level {
   struct Step {
     static RNN_INLINE void run(const Bf16StepArgs& a) {
       stepTiles<L, U, MR, CellT>(a, [](const Tile& t, int rows, float* out) {
-        tileRows<typename Kernel::template Of<gatesOf(CellT)>, MR>(t, rows, out);
+        simd::tileRows<typename Kernel::template Of<gatesOf(CellT)>, MR>(t, rows, out);
       });
     }
   };
@@ -113,7 +102,7 @@ struct Level {
   struct Project {
     static RNN_INLINE void run(const Bf16ProjectionArgs& a) {
       projectionTiles<L, U, MR, G>(a, [](const Tile& t, int rows, float* out) {
-        tileRows<typename Kernel::template Of<G>, MR>(t, rows, out);
+        simd::tileRows<typename Kernel::template Of<G>, MR>(t, rows, out);
       });
     }
   };

@@ -146,17 +146,6 @@ RNN_INLINE void dequantizeUnits(const int32_t* sum, const int32_t* corr, float r
   }
 }
 
-// A tile of `rows` <= MR rows through Kernel::tile instantiated for exactly that many.
-template <class Kernel, int MR>
-RNN_INLINE void tileRows(const int8::Tile& t, int rows, int32_t* out) {
-  if constexpr (MR > 1) {
-    if (rows == MR) return Kernel::template tile<MR>(t, out);
-    return tileRows<Kernel, MR - 1>(t, rows, out);
-  } else {
-    Kernel::template tile<1>(t, out);
-  }
-}
-
 // Groups outer (a panel is reused by every row tile while it is in cache), row tiles inner.
 template <int L, int U, int MR, int G, class Kernel>
 RNN_INLINE void gemmTiles(const Int8GemmArgs& a, Kernel&& kernel) {
@@ -232,7 +221,7 @@ struct Level {
   struct Step {
     static RNN_INLINE void run(const Int8StepArgs& a) {
       stepTiles<L, U, MR, CellT>(a, [](const int8::Tile& t, int rows, int32_t* out) {
-        tileRows<typename Kernel::template Of<gatesOf(CellT)>, MR>(t, rows, out);
+        simd::tileRows<typename Kernel::template Of<gatesOf(CellT)>, MR>(t, rows, out);
       });
     }
   };
@@ -240,7 +229,7 @@ struct Level {
   struct Gemm {
     static RNN_INLINE void run(const Int8GemmArgs& a) {
       gemmTiles<L, U, MR, G>(a, [](const int8::Tile& t, int rows, int32_t* out) {
-        tileRows<typename Kernel::template Of<G>, MR>(t, rows, out);
+        simd::tileRows<typename Kernel::template Of<G>, MR>(t, rows, out);
       });
     }
   };

@@ -132,7 +132,7 @@ void tileBase(const Tile& t, float* out) {
   for (int m = 0; m < MR; ++m) std::copy(acc[m], acc[m] + NC, out + m * NC);
 }
 
-// Each level's rows per tile, units per group and tile kernel (a tile of `rows` <= MR rows).
+// Each level's rows per tile, units per group and tile kernel: Of<Gru>::tile<R> for a tile of R <= MR rows.
 template <int Level>
 struct Kernel;
 
@@ -140,14 +140,10 @@ template <>
 struct Kernel<simd::kBase> {
   static constexpr int MR = 4, U = kBaseUnits;
   template <bool Gru>
-  static void tiles(const Tile& t, int rows, float* out) {
-    switch (rows) {
-      case 4: tileBase<4, Gru>(t, out); break;
-      case 3: tileBase<3, Gru>(t, out); break;
-      case 2: tileBase<2, Gru>(t, out); break;
-      default: tileBase<1, Gru>(t, out); break;
-    }
-  }
+  struct Of {
+    template <int R>
+    static void tile(const Tile& t, float* out) { tileBase<R, Gru>(t, out); }
+  };
 };
 
 #if RNN_SIMD_X86
@@ -210,41 +206,38 @@ template <>
 struct Kernel<simd::kAvx512> {
   static constexpr int MR = 6, U = 16;
   template <bool Gru>
-  RNN_TARGET_AVX512 static void tiles(const Tile& t, int rows, float* out) {
-    switch (rows) {
-      case 6: tileAvx512<6, Gru>(t, out); break;
-      case 5: tileAvx512<5, Gru>(t, out); break;
-      case 4: tileAvx512<4, Gru>(t, out); break;
-      case 3: tileAvx512<3, Gru>(t, out); break;
-      case 2: tileAvx512<2, Gru>(t, out); break;
-      default: tileAvx512<1, Gru>(t, out); break;
-    }
-  }
+  struct Of {
+    template <int R>
+    static void tile(const Tile& t, float* out) { tileAvx512<R, Gru>(t, out); }
+  };
 };
 
 template <>
 struct Kernel<simd::kAvx2> {
   static constexpr int MR = 3, U = 8;
   template <bool Gru>
-  RNN_TARGET_AVX2 static void tiles(const Tile& t, int rows, float* out) {
-    switch (rows) {
-      case 3: tileAvx2<3, Gru>(t, out); break;
-      case 2: tileAvx2<2, Gru>(t, out); break;
-      default: tileAvx2<1, Gru>(t, out); break;
-    }
-  }
+  struct Of {
+    template <int R>
+    static void tile(const Tile& t, float* out) { tileAvx2<R, Gru>(t, out); }
+  };
 };
 
 #endif
+
+// A tile of `rows` <= MR rows of the level's kernel.
+template <int Level, bool Gru>
+void tiles(const Tile& t, int rows, float* out) {
+  simd::tileRows<typename Kernel<Level>::template Of<Gru>, Kernel<Level>::MR>(t, rows, out);
+}
 
 template <int Level>
 RNN_INLINE void stepAt(const PackedStepArgs& a) {
   using K = Kernel<Level>;
   constexpr int L = simd::lanes(Level);
   if (a.kind == CellKind::Gru) {
-    forTiles<K::MR, K::U, L, true>(a, K::template tiles<true>);
+    forTiles<K::MR, K::U, L, true>(a, tiles<Level, true>);
   } else {
-    forTiles<K::MR, K::U, L, false>(a, K::template tiles<false>);
+    forTiles<K::MR, K::U, L, false>(a, tiles<Level, false>);
   }
 }
 
@@ -252,9 +245,9 @@ template <int Level>
 RNN_INLINE void projectAt(const ProjectionArgs& a) {
   using K = Kernel<Level>;
   if (a.kind == CellKind::Gru) {
-    forProjectionTiles<K::MR, K::U>(a, K::template tiles<true>);
+    forProjectionTiles<K::MR, K::U>(a, tiles<Level, true>);
   } else {
-    forProjectionTiles<K::MR, K::U>(a, K::template tiles<false>);
+    forProjectionTiles<K::MR, K::U>(a, tiles<Level, false>);
   }
 }
 

@@ -33,6 +33,18 @@ enum Level : int { kBase = 0, kAvx2 = 1, kAvx512 = 2, kDot = 3 };
 // float32 lanes of one register
 constexpr int lanes(int level) { return level == kBase ? 4 : level == kAvx2 ? 8 : 16; }
 
+// A tile of `rows` <= MR rows through Kernel::tile<R>, the level's tile kernel instantiated for exactly R rows (the
+// float32, bfloat16 and int8 steps' register-blocked tiles).
+template <class Kernel, int MR, class Tile, class Out>
+RNN_INLINE void tileRows(const Tile& t, int rows, Out* out) {
+  if constexpr (MR > 1) {
+    if (rows == MR) return Kernel::template tile<MR>(t, out);
+    return tileRows<Kernel, MR - 1>(t, rows, out);
+  } else {
+    Kernel::template tile<1>(t, out);
+  }
+}
+
 // Entry<level>::run(args...) for the call's level; Top is the highest level the kernel has entries for.
 template <template <int> class Entry, int Top = kAvx512, class... Args>
 RNN_INLINE void dispatch([[maybe_unused]] int level, const Args&... args) {
