@@ -176,16 +176,16 @@ void Int8Backend::recurrence(const Int8Direction& ld) {
     if (!proj) finish(j0, j1);
   };
   // Rows apart: member k runs the whole sequence for its own rows with every unit group (rows of a batch never
-  // meet), so there is no hand-over per step and each row's h is quantized once, not by every member.
-  // (xg by (step, row) slots: packed slots would let a member that runs ahead write the next chunk over rows
-  // another member still reads)
-  // Without packing or projections a member's h goes straight into its output rows, where the next step reads it,
-  // and only the last step's rows are copied to the final state (instead of every step's h copied to the output).
+  // meet), so there is no hand-over per step and each row's h is quantized once, not by every member. Without
+  // packing or projections its h goes straight into its output rows, where the next step reads it, and only the
+  // last step's rows are copied to the final state (instead of every step's h copied to the output).
   const bool rows = byRows(ld), direct = rows && !proj && L.batchSizes.front() == L.batchSizes.back();
   auto rowsWork = [&](int k) {
     int r0, r1;
     shareOf(B, k, blocks, 1, r0, r1);
     const int groupsH = int8Groups(H), groupsP = int8Groups(P);
+    uint8_t* const q = hq + size_t(k) * B * hRow;
+    float* const scales = hScales + size_t(k) * B;
     const float* hRows = hStart + int64_t(r0) * P;  // direct: the previous step's h of this member's rows
     int64_t hRowStride = P;
     for (int s = 0; s < T; ++s) {
@@ -196,6 +196,8 @@ void Int8Backend::recurrence(const Int8Direction& ld) {
       int tLo, tHi;
       chunkOf(s - s % C, tLo, tHi);
       if (s % C == 0) {
+        // xg by (step, row) slots: packed slots would let a member that runs ahead write the next chunk over rows
+        // another member still reads
         for (int u = tLo; u <= tHi; ++u) {
           const int nu = std::min(L.batchSizes[u], r1) - r0;
           if (nu <= 0) continue;
@@ -204,30 +206,24 @@ void Int8Backend::recurrence(const Int8Direction& ld) {
                                 xg + (int64_t(u - tLo) * B + r0) * GH, GH, H});
         }
       }
-      if (direct) {
-        float* out = ld.output + L.row(t, r0) * ld.outputStride;
-        const int64_t outStride = L.strideB * ld.outputStride;
-        if (n > 0) {
-          quantize(hRows, hRowStride, n, P, k);
-          int8Step(Int8StepArgs{ld.kind, n, H, hq + size_t(k) * B * hRow, hRow, hScales + size_t(k) * B, wHh, 0, groupsH,
-                                xg + (int64_t(t - tLo) * B + r0) * GH, GH, biasHn, hRows, hRowStride,
-                                ld.c + int64_t(r0) * H, out, outStride});
-        }
-        hRows = out;
-        hRowStride = outStride;
-        continue;
-      }
+      // this step's h in (hIn), and where the cell writes its h (hOut: the output rows, hFull or hNext)
+      const float* hIn = direct ? hRows : hCur + int64_t(r0) * P;
+      const int64_t inStride = direct ? hRowStride : P;
+      float* hOut = direct ? ld.output + L.row(t, r0) * ld.outputStride : proj ? hFull + int64_t(r0) * H : hNext + int64_t(r0) * P;
+      const int64_t outStride = direct ? L.strideB * ld.outputStride : proj ? H : P;
       if (n > 0) {
-        quantize(hCur + int64_t(r0) * P, P, n, P, k);
-        float* hOut = proj ? hFull + int64_t(r0) * H : hNext + int64_t(r0) * P;
-        int8Step(Int8StepArgs{ld.kind, n, H, hq + size_t(k) * B * hRow, hRow, hScales + size_t(k) * B, wHh, 0, groupsH,
-                              xg + (int64_t(t - tLo) * B + r0) * GH, GH, biasHn, hCur + int64_t(r0) * P, P,
-                              ld.c + int64_t(r0) * H, hOut, proj ? H : P});
+        quantize(hIn, inStride, n, P, k);
+        int8Step(Int8StepArgs{ld.kind, n, H, q, hRow, scales, wHh, 0, groupsH, xg + (int64_t(t - tLo) * B + r0) * GH, GH,
+                              biasHn, hIn, inStride, ld.c + int64_t(r0) * H, hOut, outStride});
         if (proj) {
           quantize(hOut, H, n, H, k);
-          int8Gemm(Int8GemmArgs{n, hq + size_t(k) * B * hRow, hRow, hScales + size_t(k) * B, 1, wHr, 0, groupsP, nullptr,
-                                hNext + int64_t(r0) * P, P, 0});
+          int8Gemm(Int8GemmArgs{n, q, hRow, scales, 1, wHr, 0, groupsP, nullptr, hNext + int64_t(r0) * P, P, 0});
         }
+      }
+      if (direct) {
+        hRows = hOut;
+        hRowStride = outStride;
+        continue;
       }
       const size_t rowBytes = size_t(P) * sizeof(float);
       for (int b = r0; b < r1; ++b) {
