@@ -28,13 +28,14 @@ class Int8Backend : public CpuBackend {
 
  private:
   // Whether the members split the batch's rows rather than the hidden units: then each member streams all the
-  // recurrent weights every step, which pays while they fit in its L2 (measured, 2 members, int8 LSTM 100 steps:
-  // H 256 batch 16 1.24x, batch 64 1.08x; H 512 (1 MB) batch 32-64 1.05x but batch 16 0.93x; H 1024 0.93-1.0x).
+  // recurrent and input weights every step (the input projection runs in the step's tiles), which pays while they
+  // are about a member's L2, and saves the hand-over of h per step, whose cost between these two vCPUs is large
+  // (a round trip ~0.46 us). Measured (2 members, int8, 100 steps, rows vs unit blocks): LSTM H 256 batch 4 1.13x,
+  // batch 8 1.24x, batch 12 1.25x (GRU batch 8 1.34x), batch 2 0.89x; H 512 batch 8-16 1.00-1.03x, 32-64
+  // 1.03-1.06x; H 1024 (4 MB of W_hh) stays on unit blocks.
   bool byRows(const Int8Direction& ld) const {
     const int64_t bytes = int64_t(gateCount(ld.kind)) * ld.hiddenSize * int8RowBytes(ld.outSize);
-    const int B = ld.layout->batchSizes[0];
-    if (blocks_ < 2) return false;
-    return (bytes <= (384 << 10) && B >= 8 * blocks_) || (bytes <= (1536 << 10) && B >= 16 * blocks_);
+    return blocks_ >= 2 && bytes <= (1536 << 10) && ld.layout->batchSizes[0] >= 2 * blocks_;
   }
 
   int blocks_;
@@ -90,8 +91,9 @@ void Int8Backend::recurrence(const Int8Direction& ld) {
   }
   const uint8_t* const xq = inputRows.data();
   const float* const xScale = inputScales.data();
+  const bool rows = byRows(ld);
   const auto piece = scratchPieces<6>({
-      size_t(C) * B * GH * sizeof(float),                 // xg: the chunk's input projection
+      rows ? 0 : size_t(C) * B * GH * sizeof(float),      // xg: the chunk's input projection (rows apart: none)
       size_t(B) * P * sizeof(float),                      // hSpare
       proj ? size_t(B) * H * sizeof(float) : 0,           // hFull
       size_t(blocks) * B * hRow,                          // hq: each block's quantized h
@@ -176,10 +178,12 @@ void Int8Backend::recurrence(const Int8Direction& ld) {
     if (!proj) finish(j0, j1);
   };
   // Rows apart: member k runs the whole sequence for its own rows with every unit group (rows of a batch never
-  // meet), so there is no hand-over per step and each row's h is quantized once, not by every member. Without
+  // meet), so there is no hand-over per step and each row's h is quantized once, not by every member. Its input
+  // projection is computed in each step's tiles next to h W_hh^T, so no xg goes through memory (int8 LSTM 100 steps,
+  // batch 64: H 256 1.06x, H 512 1.04x, GRU H 256 1.08x; batch 16-32 H 256 1.14-1.16x; same bits). Without
   // packing or projections its h goes straight into its output rows, where the next step reads it, and only the
   // last step's rows are copied to the final state (instead of every step's h copied to the output).
-  const bool rows = byRows(ld), direct = rows && !proj && L.batchSizes.front() == L.batchSizes.back();
+  const bool direct = rows && !proj && L.batchSizes.front() == L.batchSizes.back();
   auto rowsWork = [&](int k) {
     int r0, r1;
     shareOf(B, k, blocks, 1, r0, r1);
@@ -193,19 +197,6 @@ void Int8Backend::recurrence(const Int8Direction& ld) {
       const int n = std::min(L.batchSizes[t], r1) - r0;
       float* hCur = s % 2 == 0 ? hStart : hSpare;
       float* hNext = s % 2 == 0 ? hSpare : hStart;
-      int tLo, tHi;
-      chunkOf(s - s % C, tLo, tHi);
-      if (s % C == 0) {
-        // xg by (step, row) slots: packed slots would let a member that runs ahead write the next chunk over rows
-        // another member still reads
-        for (int u = tLo; u <= tHi; ++u) {
-          const int nu = std::min(L.batchSizes[u], r1) - r0;
-          if (nu <= 0) continue;
-          const int64_t row = L.row(u, r0);
-          int8Gemm(Int8GemmArgs{nu, xq + row * xRow, L.strideB * xRow, xScale + row, L.strideB, wIh, 0, groupsH, bias,
-                                xg + (int64_t(u - tLo) * B + r0) * GH, GH, H});
-        }
-      }
       // this step's h in (hIn), and where the cell writes its h (hOut: the output rows, hFull or hNext)
       const float* hIn = direct ? hRows : hCur + int64_t(r0) * P;
       const int64_t inStride = direct ? hRowStride : P;
@@ -213,8 +204,11 @@ void Int8Backend::recurrence(const Int8Direction& ld) {
       const int64_t outStride = direct ? L.strideB * ld.outputStride : proj ? H : P;
       if (n > 0) {
         quantize(hIn, inStride, n, P, k);
-        int8Step(Int8StepArgs{ld.kind, n, H, q, hRow, scales, wHh, 0, groupsH, xg + (int64_t(t - tLo) * B + r0) * GH, GH,
-                              biasHn, hIn, inStride, ld.c + int64_t(r0) * H, hOut, outStride});
+        // the input projection in the step's tiles (int8_step.h): no xg round trip through memory
+        const int64_t x0 = L.row(t, r0);
+        const Int8StepInput input{xq + x0 * xRow, L.strideB * xRow, xScale + x0, L.strideB, wIh, bias};
+        int8Step(Int8StepArgs{ld.kind, n, H, q, hRow, scales, wHh, 0, groupsH, nullptr, 0, biasHn, hIn, inStride,
+                              ld.c + int64_t(r0) * H, hOut, outStride, input});
         if (proj) {
           quantize(hOut, H, n, H, k);
           int8Gemm(Int8GemmArgs{n, q, hRow, scales, 1, wHr, 0, groupsP, nullptr, hNext + int64_t(r0) * P, P, 0});

@@ -177,29 +177,49 @@ template <int L, int U, int MR, int CellT, class Kernel>
 RNN_INLINE void stepTiles(const Int8StepArgs& a, Kernel&& kernel) {
   constexpr int G = gatesOf(CellT), W = G * U;
   alignas(64) int32_t acc[MR * W];
+  alignas(64) int32_t accX[MR * W];
   alignas(64) float gates[4 * U];
   const int H = a.H;
+  const Int8StepInput& in = a.input;
   for (int q = a.q0; q < a.q1; ++q) {
     const int unit0 = q * U, units = std::min(U, H - unit0);
     const int32_t* corrections = a.w.corrections(q);
     const float* scales = a.w.scales(q);
+    // (out of the row loop: int8Units() is a call, across which every vector register would be spilled)
+    const int32_t* xCorrections = in.x ? in.w.corrections(q) : nullptr;
+    const float* xScales = in.x ? in.w.scales(q) : nullptr;
     for (int r = 0; r < a.rows; r += MR) {
       const int rows = std::min(MR, a.rows - r);
+      if (in.x) kernel(int8::Tile{in.x + r * in.xStride, in.xStride, in.w.steps, in.w.panel(q)}, rows, accX);
       kernel(int8::Tile{a.h + r * a.hStride, a.hStride, a.w.steps, a.w.panel(q)}, rows, acc);
       for (int m = 0; m < rows; ++m) {
         const int64_t b = r + m;
         const float s = a.hScale[b];
-        const float* xg = a.xg + b * a.xgStride + unit0;
+        // the input part of each gate: from xg, or dequantized here from this tile's x sums (as int8Gemm would)
+        const float* xg;
+        int64_t gateStride;
+        if (in.x) {
+          const float sx = in.xScale[b * in.xScaleStride];
+          for (int g = 0; g < G; ++g) {
+            dequantizeUnits<L>(accX + m * W + g * U, xCorrections + g * U, sx, xScales + g * U,
+                               in.bias ? in.bias + int64_t(g) * H + unit0 : nullptr, gates + g * U, units);
+          }
+          xg = gates;
+          gateStride = U;
+        } else {
+          xg = a.xg + b * a.xgStride + unit0;
+          gateStride = H;
+        }
         for (int g = 0; g < G; ++g) {
           const int32_t* sum = acc + m * W + g * U;
           const int32_t* corr = corrections + g * U;
           const float* ws = scales + g * U;
           if (CellT == kGru && g == 2) {
             // r scales W_hn h + b_hn, so it stays apart from the input part
-            std::copy(xg + 2 * H, xg + 2 * H + units, gates + 2 * U);
+            if (!in.x) std::copy(xg + 2 * H, xg + 2 * H + units, gates + 2 * U);
             dequantizeUnits<L>(sum, corr, s, ws, a.biasHn ? a.biasHn + unit0 : nullptr, gates + 3 * U, units);
           } else {
-            dequantizeUnits<L>(sum, corr, s, ws, xg + int64_t(g) * H, gates + g * U, units);
+            dequantizeUnits<L>(sum, corr, s, ws, xg + g * gateStride, gates + g * U, units);
           }
         }
         const cell::Row<cell::FloatH> row{gates,

@@ -44,7 +44,21 @@ struct Int8GemmArgs {
 };
 void int8Gemm(const Int8GemmArgs& a);
 
-// One step for the unit groups [q0, q1): gate sums = xg + float(h_q W_hh^T) * (hScale * wScale), then the cell.
+// The step's input projection, computed in the step's own tiles (instead of read from xg): each row tile's
+// x_q W_ih^T sums stay in registers and L1 next to its h_q W_hh^T sums, which pays once tiles have rows enough to be
+// bound by the dot products rather than by streaming W_ih (int8_forward.cpp decides). Dequantized exactly as
+// int8Gemm writes xg (bias included), so both ways give the same bits.
+struct Int8StepInput {
+  const uint8_t* x;     // this step's quantized input rows: row b at x + b * xStride bytes
+  int64_t xStride;
+  const float* xScale;  // row b's scale at xScale[b * xScaleStride]
+  int64_t xScaleStride;
+  Int8Matrix w;         // W_ih, [G H, I]
+  const float* bias;    // the summed biases [G H] (GRU's n gate: b_in only), or null
+};
+
+// One step for the unit groups [q0, q1): gate sums = xg + float(h_q W_hh^T) * (hScale * wScale), then the cell
+// (xg from `input` when input.x is set).
 struct Int8StepArgs {
   CellKind kind;
   int rows;             // active rows of this step
@@ -62,6 +76,7 @@ struct Int8StepArgs {
   float* c;             // LSTM: cell state, row b at c + b * H, updated in place
   float* hNew;          // new h (LSTM with projections: the unprojected h), row b at hNew + b * hNewStride
   int64_t hNewStride;
+  Int8StepInput input{};
 };
 void int8Step(const Int8StepArgs& a);
 
