@@ -2,6 +2,7 @@
 #include "napi_config.h"
 
 #include <exception>
+#include <mutex>
 #include <stdexcept>
 #include <string>
 
@@ -177,6 +178,8 @@ Napi::Value CpuKernels(const Napi::CallbackInfo& info) {
 }
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  static std::once_flag tuned;
+  std::call_once(tuned, cpu::keepFreedMemory);
   exports.Set("rnnForward", Napi::Function::New(env, Forward, "rnnForward"));
   exports.Set("rnnForwardAsync", Napi::Function::New(env, ForwardAsync, "rnnForwardAsync"));
   exports.Set("rnnBackward", Napi::Function::New(env, Backward, "rnnBackward"));

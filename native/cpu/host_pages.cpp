@@ -1,9 +1,14 @@
 #include "host_pages.h"
 
 #include <cstdint>
+#include <cstdlib>
+#include <cstring>
 
 #if defined(__linux__)
 #include <sys/mman.h>
+#endif
+#if defined(__GLIBC__)
+#include <malloc.h>
 #endif
 
 namespace rnn::cpu {
@@ -17,6 +22,17 @@ void adviseHugePages(void* p, size_t bytes) {
 #else
   (void)p;
   (void)bytes;
+#endif
+}
+
+void keepFreedMemory() {
+#if defined(__GLIBC__)
+  const char* own = std::getenv("NODE_RNN_KEEP_FREED_MEMORY");
+  if (own && std::strcmp(own, "0") == 0) return;
+  const char* tunables = std::getenv("GLIBC_TUNABLES");
+  if ((tunables && std::strstr(tunables, "malloc")) || std::getenv("MALLOC_TRIM_THRESHOLD_") || std::getenv("MALLOC_MMAP_THRESHOLD_")) return;
+  mallopt(M_MMAP_THRESHOLD, 8 << 20);
+  mallopt(M_TRIM_THRESHOLD, 64 << 20);
 #endif
 }
 
