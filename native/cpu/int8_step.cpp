@@ -178,7 +178,7 @@ RNN_INLINE void stepTiles(const Int8StepArgs& a, Kernel&& kernel) {
   constexpr int G = gatesOf(CellT), W = G * U;
   alignas(64) int32_t acc[MR * W];
   alignas(64) int32_t accX[MR * W];
-  alignas(64) float gates[4 * U];
+  alignas(64) float gatesAll[MR * 4 * U];
   const int H = a.H;
   const Int8StepInput& in = a.input;
   for (int q = a.q0; q < a.q1; ++q) {
@@ -192,7 +192,12 @@ RNN_INLINE void stepTiles(const Int8StepArgs& a, Kernel&& kernel) {
       const int rows = std::min(MR, a.rows - r);
       if (in.x) kernel(int8::Tile{in.x + r * in.xStride, in.xStride, in.w.steps, in.w.panel(q)}, rows, accX);
       kernel(int8::Tile{a.h + r * a.hStride, a.hStride, a.w.steps, a.w.panel(q)}, rows, acc);
+      // every row's gate sums first, then every row's cell update: the updates of a tile's rows are independent
+      // chains of ~170 instructions each (five exps and divisions), which the core overlaps when they follow one
+      // another (int8 100 steps, batch 64, 2 threads: LSTM H 256 1.13x, H 512 1.10x, GRU 1.08x, LSTM batch 8 1.10x faster
+      // than each row's sums and update together; same bits)
       for (int m = 0; m < rows; ++m) {
+        float* const gates = gatesAll + m * 4 * U;
         const int64_t b = r + m;
         const float s = a.hScale[b];
         // the input part of each gate: from xg, or dequantized here from this tile's x sums (as int8Gemm would)
@@ -222,7 +227,10 @@ RNN_INLINE void stepTiles(const Int8StepArgs& a, Kernel&& kernel) {
             dequantizeUnits<L>(sum, corr, s, ws, xg + g * gateStride, gates + g * U, units);
           }
         }
-        const cell::Row<cell::FloatH> row{gates,
+      }
+      for (int m = 0; m < rows; ++m) {
+        const int64_t b = r + m;
+        const cell::Row<cell::FloatH> row{gatesAll + m * 4 * U,
                                           CellT == kLstm ? a.c + b * a.H + unit0 : nullptr,
                                           CellT == kGru ? a.hPrev + b * a.hPrevStride + unit0 : nullptr,
                                           {a.hNew + b * a.hNewStride + unit0},
