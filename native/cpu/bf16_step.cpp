@@ -38,12 +38,30 @@ RNN_INLINE void cellEpilogue(const float* tile, int rows, int units, const Bf16S
   }
 }
 
-// Groups outer (a panel is reused by every row tile while it is in cache), row tiles inner.
-template <int L, int U, int MR, int CellT, class Kernel>
-RNN_INLINE void stepTiles(const Bf16StepArgs& a, Kernel&& kernel) {
+// Groups outer (a panel is reused by every row tile while it is in cache), row tiles inner. A single row goes
+// through up to NG groups per kernel call where the kernel has such a form (rowKernel; bf16_tiles.h's rowDot).
+template <int L, int U, int MR, int CellT, int NG, class Kernel, class RowKernel>
+RNN_INLINE void stepTiles(const Bf16StepArgs& a, Kernel&& kernel, RowKernel&& rowKernel) {
   constexpr int G = gatesOf(CellT), NC = blocksOf(G) * U;
-  alignas(64) float tile[MR * NC];
+  alignas(64) float tile[(MR > NG ? MR : NG) * NC];
   const size_t words = bf16PanelWords(G, a.I, a.P);
+  if (NG > 1 && a.rows == 1) {
+    Tile ts[NG];
+    for (int q0 = a.q0; q0 < a.q1; q0 += NG) {
+      const int n = std::min(NG, a.q1 - q0);
+      for (int i = 0; i < n; ++i) {
+        const int q = q0 + i;
+        ts[i] = Tile{a.x, a.xStride, a.I, a.h, a.P, a.P, a.panels + q * words, a.bias + q * NC,
+                     a.xg ? a.xg + q * U : nullptr, a.xgStride, a.H};
+      }
+      rowKernel(ts, n, tile);
+      for (int i = 0; i < n; ++i) {
+        const int unit0 = (q0 + i) * U;
+        cellEpilogue<L, U, CellT>(tile + i * NC, 1, std::min(U, a.H - unit0), a, 0, unit0);
+      }
+    }
+    return;
+  }
   for (int q = a.q0; q < a.q1; ++q) {
     const int unit0 = q * U, units = std::min(U, a.H - unit0);
     for (int r = 0; r < a.rows; r += MR) {
@@ -93,9 +111,10 @@ struct Level {
   template <int CellT>
   struct Step {
     static RNN_INLINE void run(const Bf16StepArgs& a) {
-      stepTiles<L, U, MR, CellT>(a, [](const Tile& t, int rows, float* out) {
-        simd::tileRows<typename Kernel::template Of<gatesOf(CellT)>, MR>(t, rows, out);
-      });
+      using Of = typename Kernel::template Of<gatesOf(CellT)>;
+      stepTiles<L, U, MR, CellT, Kernel::kRowGroups>(
+          a, [](const Tile& t, int rows, float* out) { simd::tileRows<Of, MR>(t, rows, out); },
+          [](const Tile* ts, int n, float* out) { Of::rowGroups(ts, n, out); });
     }
   };
   template <int G>
@@ -114,8 +133,10 @@ struct At;
 // ---- baseline: 16 units, 4 rows, vectors of 4 ----
 
 struct BaseKernel {
+  static constexpr int kRowGroups = 1;
   template <int G>
   struct Of {
+    static void rowGroups(const Tile*, int, float*) {}
     template <int R>
     static void tile(const Tile& t, float* out) { bf16::tileWide<4, 16, R, G>(t, out); }
   };
@@ -127,8 +148,10 @@ template <> struct At<simd::kBase> : Level<BaseKernel, 4, 4, 16> {};
 // ---- AVX2: 8 units, 3 rows ----
 
 struct Avx2Kernel {
+  static constexpr int kRowGroups = 1;
   template <int G>
   struct Of {
+    static void rowGroups(const Tile*, int, float*) {}
     template <int R>
     RNN_TARGET_AVX2 static void tile(const Tile& t, float* out) { bf16::tileWide<8, 8, R, G>(t, out); }
   };
@@ -138,8 +161,10 @@ template <> struct At<simd::kAvx2> : Level<Avx2Kernel, 3, 8, 8> {};
 // ---- AVX-512 without the BF16 dot product: 16 units, 4 rows (two weight vectors per gate and pair) ----
 
 struct Avx512Kernel {
+  static constexpr int kRowGroups = 1;
   template <int G>
   struct Of {
+    static void rowGroups(const Tile*, int, float*) {}
     template <int R>
     RNN_TARGET_AVX512 static void tile(const Tile& t, float* out) { bf16::tileWide<16, 16, R, G>(t, out); }
   };
@@ -149,10 +174,16 @@ template <> struct At<simd::kAvx512> : Level<Avx512Kernel, 4, 16, 16> {};
 // ---- AVX512_BF16: 16 units, 6 rows ----
 
 struct DotKernel {
+  static constexpr int kRowGroups = 3;  // 12 chains: VDPBF16PS's latency x issue rate here (6 cycles x 2)
   template <int G>
   struct Of {
     template <int R>
     static void tile(const Tile& t, float* out) { bf16::tileDot<R, G>(t, out); }
+    static void rowGroups(const Tile* ts, int n, float* out) {
+      if (n == 3) bf16::rowDot<3, G>(ts, out);
+      else if (n == 2) bf16::rowDot<2, G>(ts, out);
+      else bf16::rowDot<1, G>(ts, out);
+    }
   };
 };
 template <> struct At<simd::kDot> : Level<DotKernel, 6, 16, 16> {};

@@ -167,6 +167,49 @@ RNN_TARGET_BF16DOT void tileDot(const Tile& t, float* out) {
   }
 }
 
+// One row over N unit groups at once (ts[n]: group n's panel, bias and xg; the same row): at batch 1 a group's
+// four accumulators are four chains of K/2 dependent VDPBF16PS (6 cycles each on Zen 5), a third of the rate the
+// core can issue them; N groups give 4 N independent chains. Each unit's sum has the same terms in the same order
+// as in tileDot, so the same bits. Measured (bfloat16 LSTM 100 x 1 x 256, 2 threads): 5.7 -> 5.4 us a step; the
+// step stays bound by streaming W_hh from L2 (~70-110 GB/s a core on this VM).
+template <int N, int G, bool Hidden>
+RNN_TARGET_BF16DOT RNN_INLINE void rowDotPart(__m512 (&acc)[N][blocksOf(G)], const uint16_t* a, int K,
+                                              const uint32_t* (&w)[N]) {
+  const int pairs = K / 2;
+  for (int p = 0; p <= pairs; ++p) {
+    if (p == pairs && K % 2 == 0) break;
+    const uint32_t pair = p == pairs ? lastPair(a, K) : loadBf16Pair(a + 2 * p);
+    const __m512i s = _mm512_set1_epi32(int(pair));
+    for (int n = 0; n < N; ++n) {
+      for (int g = 0; g < G; ++g) {
+        const int dst = Hidden ? hiddenBlock<G>(g) : g;
+        acc[n][dst] = _mm512_dpbf16_ps(acc[n][dst], (__m512bh)s, (__m512bh)_mm512_loadu_si512(w[n] + 16 * g));
+      }
+      w[n] += G * 16;
+    }
+  }
+}
+
+template <int N, int G>
+RNN_TARGET_BF16DOT void rowDot(const Tile* ts, float* out) {
+  constexpr int NB = blocksOf(G), NC = NB * 16;
+  __m512 acc[N][NB];
+  const uint32_t* w[N];
+  for (int n = 0; n < N; ++n) {
+    const Tile& t = ts[n];
+    for (int b = 0; b < NB; ++b) {
+      const __m512 init = t.bias ? _mm512_loadu_ps(t.bias + 16 * b) : _mm512_setzero_ps();
+      acc[n][b] = t.xg && b < G ? _mm512_add_ps(init, _mm512_loadu_ps(t.xg + b * t.gateStride)) : init;
+    }
+    w[n] = t.panel;
+  }
+  rowDotPart<N, G, false>(acc, ts[0].x, ts[0].I, w);
+  rowDotPart<N, G, true>(acc, ts[0].h, ts[0].P, w);
+  for (int n = 0; n < N; ++n) {
+    for (int b = 0; b < NB; ++b) _mm512_storeu_ps(out + n * NC + 16 * b, acc[n][b]);
+  }
+}
+
 #endif
 
 }  // namespace rnn::cpu::bf16
