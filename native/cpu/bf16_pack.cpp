@@ -38,9 +38,9 @@ void packPart(const uint16_t* w, int K, int N, int U, int G, int q, uint32_t* ds
   const int pairs = (K + 1) / 2, words = G * U;
   // whole groups of an even K: 16 units x 16 pairs are one register transpose of 32-bit words (unaligned loads)
   const bool transpose = U == 16 && K % 2 == 0 && hasTranspose16() && (q + 1) * 16 <= N;
-  for (int p0 = 0; p0 < pairs; p0 += kPackPairs) {
-    const int p1 = std::min(pairs, p0 + kPackPairs);
-    for (int g = 0; g < G; ++g) {
+  for (int g = 0; g < G; ++g) {
+    for (int p0 = 0; p0 < pairs; p0 += kPackPairs) {
+      const int p1 = std::min(pairs, p0 + kPackPairs);
       if (transpose && p1 - p0 == 16) {
         transpose16(reinterpret_cast<const uint32_t*>(w + (int64_t(g) * N + q * 16) * K + 2 * p0), K / 2,
                     dst + size_t(p0) * words + g * 16, words);

@@ -272,13 +272,15 @@ void packBlockScalar(const float* src, int K, int H, int U, int W, int q, int g,
 }
 
 
-// One weight matrix ([G H, K]) into group q's panel rows.
+// One weight matrix ([G H, K]) into group q's panel rows. Gates outer: a gate's 16 rows of the group are one
+// contiguous block of the source, read front to back (k outer, gates inner read 4 x 16 rows at once, which the
+// prefetchers followed less well: LSTM 1 x 256 fixed cost a call 0.131-0.140 -> 0.098-0.122 ms).
 void packPart(const float* src, int K, int H, int U, int G, int q, float* dst) {
   const int W = G * U;
   const bool transpose = U == 16 && hasTranspose16() && (q + 1) * 16 <= H;
-  for (int k0 = 0; k0 < K; k0 += kPackK) {
-    const int k1 = std::min(K, k0 + kPackK);
-    for (int g = 0; g < G; ++g) {
+  for (int g = 0; g < G; ++g) {
+    for (int k0 = 0; k0 < K; k0 += kPackK) {
+      const int k1 = std::min(K, k0 + kPackK);
       if (transpose && k1 - k0 == 16) {
         // 16 units x 16 k of gate g: rows g H + 16 q.., columns k0.. into panel rows k0.., columns g 16..
         transpose16(reinterpret_cast<const uint32_t*>(src + (int64_t(g) * H + q * 16) * K + k0), K,
