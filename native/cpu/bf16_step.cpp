@@ -43,24 +43,26 @@ RNN_INLINE void cellEpilogue(const float* tile, int rows, int units, const Bf16S
 template <int L, int U, int MR, int CellT, int NG, class Kernel, class RowKernel>
 RNN_INLINE void stepTiles(const Bf16StepArgs& a, Kernel&& kernel, RowKernel&& rowKernel) {
   constexpr int G = gatesOf(CellT), NC = blocksOf(G) * U;
-  alignas(64) float tile[(MR > NG ? MR : NG) * NC];
+  alignas(64) float tile[std::max(MR, NG) * NC];
   const size_t words = bf16PanelWords(G, a.I, a.P);
-  if (NG > 1 && a.rows == 1) {
-    Tile ts[NG];
-    for (int q0 = a.q0; q0 < a.q1; q0 += NG) {
-      const int n = std::min(NG, a.q1 - q0);
-      for (int i = 0; i < n; ++i) {
-        const int q = q0 + i;
-        ts[i] = Tile{a.x, a.xStride, a.I, a.h, a.P, a.P, a.panels + q * words, a.bias + q * NC,
-                     a.xg ? a.xg + q * U : nullptr, a.xgStride, a.H};
+  if constexpr (NG > 1) {
+    if (a.rows == 1) {
+      Tile ts[NG];
+      for (int q0 = a.q0; q0 < a.q1; q0 += NG) {
+        const int n = std::min(NG, a.q1 - q0);
+        for (int i = 0; i < n; ++i) {
+          const int q = q0 + i;
+          ts[i] = Tile{a.x, a.xStride, a.I, a.h, a.P, a.P, a.panels + q * words, a.bias + q * NC,
+                       a.xg ? a.xg + q * U : nullptr, a.xgStride, a.H};
+        }
+        rowKernel(ts, n, tile);
+        for (int i = 0; i < n; ++i) {
+          const int unit0 = (q0 + i) * U;
+          cellEpilogue<L, U, CellT>(tile + i * NC, 1, std::min(U, a.H - unit0), a, 0, unit0);
+        }
       }
-      rowKernel(ts, n, tile);
-      for (int i = 0; i < n; ++i) {
-        const int unit0 = (q0 + i) * U;
-        cellEpilogue<L, U, CellT>(tile + i * NC, 1, std::min(U, a.H - unit0), a, 0, unit0);
-      }
+      return;
     }
-    return;
   }
   for (int q = a.q0; q < a.q1; ++q) {
     const int unit0 = q * U, units = std::min(U, a.H - unit0);
@@ -114,7 +116,9 @@ struct Level {
       using Of = typename Kernel::template Of<gatesOf(CellT)>;
       stepTiles<L, U, MR, CellT, Kernel::kRowGroups>(
           a, [](const Tile& t, int rows, float* out) { simd::tileRows<Of, MR>(t, rows, out); },
-          [](const Tile* ts, int n, float* out) { Of::rowGroups(ts, n, out); });
+          [](const Tile* ts, int n, float* out) {
+            if constexpr (Kernel::kRowGroups > 1) Of::rowGroups(ts, n, out);
+          });
     }
   };
   template <int G>
@@ -136,7 +140,6 @@ struct BaseKernel {
   static constexpr int kRowGroups = 1;
   template <int G>
   struct Of {
-    static void rowGroups(const Tile*, int, float*) {}
     template <int R>
     static void tile(const Tile& t, float* out) { bf16::tileWide<4, 16, R, G>(t, out); }
   };
@@ -151,7 +154,6 @@ struct Avx2Kernel {
   static constexpr int kRowGroups = 1;
   template <int G>
   struct Of {
-    static void rowGroups(const Tile*, int, float*) {}
     template <int R>
     RNN_TARGET_AVX2 static void tile(const Tile& t, float* out) { bf16::tileWide<8, 8, R, G>(t, out); }
   };
@@ -164,7 +166,6 @@ struct Avx512Kernel {
   static constexpr int kRowGroups = 1;
   template <int G>
   struct Of {
-    static void rowGroups(const Tile*, int, float*) {}
     template <int R>
     RNN_TARGET_AVX512 static void tile(const Tile& t, float* out) { bf16::tileWide<16, 16, R, G>(t, out); }
   };
