@@ -175,7 +175,7 @@ template <> struct At<simd::kAvx512> : Level<Avx512Kernel, 4, 16, 16> {};
 // ---- AVX512_BF16: 16 units, 6 rows ----
 
 struct DotKernel {
-  static constexpr int kRowGroups = 3;  // 12 chains: VDPBF16PS's latency x issue rate here (6 cycles x 2)
+  static constexpr int kRowGroups = 3;  // a single row: 3 groups' sums (rowDot, bf16_tiles.h), then their cell updates
   template <int G>
   struct Of {
     template <int R>
