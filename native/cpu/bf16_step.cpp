@@ -181,9 +181,7 @@ struct DotKernel {
     template <int R>
     static void tile(const Tile& t, float* out) { bf16::tileDot<R, G>(t, out); }
     static void rowGroups(const Tile* ts, int n, float* out) {
-      if (n == 3) bf16::rowDot<3, G>(ts, out);
-      else if (n == 2) bf16::rowDot<2, G>(ts, out);
-      else bf16::rowDot<1, G>(ts, out);
+      for (int i = 0; i < n; ++i) bf16::rowDot<G>(ts[i], out + i * blocksOf(G) * 16);
     }
   };
 };

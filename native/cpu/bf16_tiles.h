@@ -167,7 +167,7 @@ RNN_TARGET_BF16DOT void tileDot(const Tile& t, float* out) {
   }
 }
 
-// One row (batch 1, and packed steps whose batch has shrunk to 1), over N unit groups one after another. A group's
+// One row (batch 1, and packed steps whose batch has shrunk to 1) and one unit group. A group's
 // four accumulators alone would be four chains of K/2 dependent VDPBF16PS (6 cycles each on Zen 5, a third of the
 // rate the core issues them), so each gate sums pairs p = c (mod 3) in chain c (12 independent chains) and adds the
 // three at the end, reading the group's panel front to back as one stream. (The first form ran 3 groups side by
@@ -205,21 +205,18 @@ RNN_TARGET_BF16DOT RNN_INLINE void rowDotPart(__m512 (&acc)[blocksOf(G)], const 
   }
 }
 
-template <int N, int G>
-RNN_TARGET_BF16DOT void rowDot(const Tile* ts, float* out) {
-  constexpr int NB = blocksOf(G), NC = NB * 16;
-  for (int n = 0; n < N; ++n) {
-    const Tile& t = ts[n];
-    __m512 acc[NB];
-    for (int b = 0; b < NB; ++b) {
-      const __m512 init = t.bias ? _mm512_loadu_ps(t.bias + 16 * b) : _mm512_setzero_ps();
-      acc[b] = t.xg && b < G ? _mm512_add_ps(init, _mm512_loadu_ps(t.xg + b * t.gateStride)) : init;
-    }
-    const uint32_t* w = t.panel;
-    rowDotPart<G, false>(acc, t.x, t.I, w);
-    rowDotPart<G, true>(acc, t.h, t.P, w);
-    for (int b = 0; b < NB; ++b) _mm512_storeu_ps(out + n * NC + 16 * b, acc[b]);
+template <int G>
+RNN_TARGET_BF16DOT void rowDot(const Tile& t, float* out) {
+  constexpr int NB = blocksOf(G);
+  __m512 acc[NB];
+  for (int b = 0; b < NB; ++b) {
+    const __m512 init = t.bias ? _mm512_loadu_ps(t.bias + 16 * b) : _mm512_setzero_ps();
+    acc[b] = t.xg && b < G ? _mm512_add_ps(init, _mm512_loadu_ps(t.xg + b * t.gateStride)) : init;
   }
+  const uint32_t* w = t.panel;
+  rowDotPart<G, false>(acc, t.x, t.I, w);
+  rowDotPart<G, true>(acc, t.h, t.P, w);
+  for (int b = 0; b < NB; ++b) _mm512_storeu_ps(out + 16 * b, acc[b]);
 }
 
 #endif
