@@ -60,8 +60,9 @@ void Bf16Backend::recurrence(const Bf16Direction& ld) {
   const std::vector<int> units = blockBounds(H, blocks);  // multiples of 16, so of U
   const std::vector<int> outCols = proj ? blockBounds(P, blocks) : units;
 
+  const XgLayout xgLayout = XgLayout::byGroups(G, rows, U);
   const auto piece = scratchPieces<9>({
-      sizeof(float) * (inPanels ? 0 : size_t(rows) * GH + kMaxBf16Units),  // xg (the kernel reads whole groups: slack)
+      sizeof(float) * (inPanels ? 0 : XgLayout::floats(rows, G, groups, U)),  // xg
       sizeof(uint16_t) * size_t(B) * P,                                      // hSpare
       sizeof(float) * (gru ? size_t(B) * P : 0),                             // hFSpare
       sizeof(uint16_t) * (proj ? size_t(B) * H : 0),                         // hFull
@@ -98,7 +99,7 @@ void Bf16Backend::recurrence(const Bf16Direction& ld) {
       groupsOf(units, k, q0, q1);
       if (!inPanels) {
         packBf16Panels(G, w.wIh, I, nullptr, 0, H, q0, q1, inputPanels);
-        bf16Projection(Bf16ProjectionArgs{G, int(rows), I, H, ld.input, I, inputPanels, q0, q1, xg, nullptr, GH, H});
+        bf16Projection(Bf16ProjectionArgs{G, int(rows), I, H, ld.input, I, inputPanels, q0, q1, xg, nullptr, xgLayout});
       }
       packBf16Panels(G, w.wIh, Ipanel, w.wHh, P, H, q0, q1, panels);
       packBf16Bias(G, bias, biasHn, H, q0, q1, packedBias);
@@ -135,7 +136,7 @@ void Bf16Backend::recurrence(const Bf16Direction& ld) {
       if (p1 == p0) return;
       int q0, q1;
       groupsOf(outCols, k, q0, q1);
-      bf16Projection(Bf16ProjectionArgs{1, bs, H, P, hFull, H, hrPanels, q0, q1, nullptr, hNext, P, 0});
+      bf16Projection(Bf16ProjectionArgs{1, bs, H, P, hFull, H, hrPanels, q0, q1, nullptr, hNext, XgLayout::byRows(1, P, U)});
       finish(p0, p1);
       return;
     }
@@ -144,7 +145,7 @@ void Bf16Backend::recurrence(const Bf16Direction& ld) {
     int q0, q1;
     groupsOf(units, k, q0, q1);
     bf16Step(Bf16StepArgs{ld.kind, bs, Ipanel, P, H, ld.input + L.rowBase[t] * I, L.strideB * I,
-                          inPanels ? nullptr : xg + L.rowBase[t] * GH, L.strideB * GH, hCur, hFCur, panels, packedBias,
+                          inPanels ? nullptr : xgLayout.at(xg, L.rowBase[t]), xgLayout.rowsEvery(L.strideB), hCur, hFCur, panels, packedBias,
                           q0, q1, ld.c, proj ? hFull : hNext, proj ? H : P, gru ? hFNext : nullptr});
     if (!proj) finish(j0, j1);
   };

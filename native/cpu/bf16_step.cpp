@@ -45,6 +45,7 @@ RNN_INLINE void stepTiles(const Bf16StepArgs& a, Kernel&& kernel, RowKernel&& ro
   constexpr int G = gatesOf(CellT), NC = blocksOf(G) * U;
   alignas(64) float tile[std::max(MR, NG) * NC];
   const size_t words = bf16PanelWords(G, a.I, a.P);
+  const XgLayout& xl = a.xgLayout;
   if constexpr (NG > 1) {
     if (a.rows == 1) {
       Tile ts[NG];
@@ -53,7 +54,7 @@ RNN_INLINE void stepTiles(const Bf16StepArgs& a, Kernel&& kernel, RowKernel&& ro
         for (int i = 0; i < n; ++i) {
           const int q = q0 + i;
           ts[i] = Tile{a.x, a.xStride, a.I, a.h, a.P, a.P, a.panels + q * words, a.bias + q * NC,
-                       a.xg ? a.xg + q * U : nullptr, a.xgStride, a.H};
+                       a.xg ? a.xg + q * xl.groupStride : nullptr, xl.rowStride, xl.gateStride};
         }
         rowKernel(ts, n, tile);
         for (int i = 0; i < n; ++i) {
@@ -69,7 +70,8 @@ RNN_INLINE void stepTiles(const Bf16StepArgs& a, Kernel&& kernel, RowKernel&& ro
     for (int r = 0; r < a.rows; r += MR) {
       const int rows = std::min(MR, a.rows - r);
       const Tile t{a.x ? a.x + r * a.xStride : nullptr, a.xStride, a.I, a.h + int64_t(r) * a.P, a.P, a.P,
-                   a.panels + q * words, a.bias + q * NC, a.xg ? a.xg + r * a.xgStride + unit0 : nullptr, a.xgStride, a.H};
+                   a.panels + q * words, a.bias + q * NC, a.xg ? a.xg + q * xl.groupStride + r * xl.rowStride : nullptr,
+                   xl.rowStride, xl.gateStride};
       kernel(t, rows, tile);
       cellEpilogue<L, U, CellT>(tile, rows, units, a, r, unit0);
     }
@@ -83,6 +85,7 @@ RNN_INLINE void projectionTiles(const Bf16ProjectionArgs& a, Kernel&& kernel) {
   constexpr int NC = blocksOf(G) * U;
   alignas(64) float tile[MR * NC];
   const size_t words = bf16PanelWords(G, a.K, 0);
+  const XgLayout& xl = a.outLayout;
   for (int q = a.q0; q < a.q1; ++q) {
     const int unit0 = q * U, units = std::min(U, a.N - unit0);
     for (int r = 0; r < a.rows; r += MR) {
@@ -91,16 +94,17 @@ RNN_INLINE void projectionTiles(const Bf16ProjectionArgs& a, Kernel&& kernel) {
       kernel(t, rows, tile);
       for (int m = 0; m < rows; ++m) {
         const float* row = tile + m * NC;
+        const int64_t at = q * xl.groupStride + (r + m) * xl.rowStride;
         if (a.outBf16) {
-          uint16_t* dst = a.outBf16 + (r + m) * a.outStride + unit0;
+          uint16_t* dst = a.outBf16 + at;
           int j = 0;
           if (units == U) {
             for (; j < U; j += L) vec::Bf16<L>::store(dst + j, vec::Lanes<L>::load(row + j));
           }
           for (; j < units; ++j) dst[j] = floatToBf16(row[j]);
         } else {
-          float* dst = a.out + (r + m) * a.outStride + unit0;
-          for (int g = 0; g < G; ++g) std::copy(row + g * U, row + g * U + units, dst + g * a.gateStride);
+          float* dst = a.out + at;
+          for (int g = 0; g < G; ++g) std::copy(row + g * U, row + g * U + units, dst + g * xl.gateStride);
         }
       }
     }

@@ -9,6 +9,7 @@
 #include <cstdint>
 
 #include "../core/cell_kind.h"
+#include "xg_layout.h"
 
 namespace rnn::cpu {
 
@@ -38,8 +39,8 @@ struct Bf16StepArgs {
   int I, P, H;               // I > 0: the input projection runs in the panels (x is read), else xg is
   const uint16_t* x;         // input row b at x + b * xStride
   int64_t xStride;
-  const float* xg;           // I == 0: gate g of unit j of row b at xg + b * xgStride + g * H + j (kMaxBf16Units slack)
-  int64_t xgStride;
+  const float* xg;           // I == 0: the input projection of this step's rows (row b = the layout's row b)
+  XgLayout xgLayout;         // (whole groups are read: the buffer needs XgLayout::floats)
   const uint16_t* h;         // previous h, rounded: row b at h + b * P
   const float* hPrev;        // GRU: previous h in float32, row b at hPrev + b * P
   const uint32_t* panels;    // group 0
@@ -54,8 +55,8 @@ struct Bf16StepArgs {
 // One step for this member's unit groups (rows and groups are independent: any split is exact).
 void bf16Step(const Bf16StepArgs& a);
 
-// out = A W^T without bias for groups [q0, q1) of N units of G gates: float32 (gate g of unit j of row r at
-// out + r * outStride + g * gateStride + j) or, with outBf16, rounded (G = 1; row r at outBf16 + r * outStride).
+// out = A W^T without bias for groups [q0, q1) of N units of G gates: float32, or with outBf16 rounded (G = 1),
+// both where outLayout says (gateStride unused for outBf16).
 struct Bf16ProjectionArgs {
   int gates, rows, K, N;
   const uint16_t* a;  // row r at a + r * aStride
@@ -64,7 +65,7 @@ struct Bf16ProjectionArgs {
   int q0, q1;
   float* out;
   uint16_t* outBf16;
-  int64_t outStride, gateStride;
+  XgLayout outLayout;
 };
 
 void bf16Projection(const Bf16ProjectionArgs& a);

@@ -66,8 +66,8 @@ void packedRecurrence(const LayerDirection& ld, int blocks) {
   // The projection with the packed kernel was measured faster than OpenBLAS with AVX-512 only; the plain C++
   // kernel is several times slower than OpenBLAS's own.
   const bool ownProjection = !inPanels && simdLevel() == 2;
-  // xg's slack: the kernel reads whole groups of 16 units
-  const auto piece = scratchPieces<7>({floats(inPanels ? 0 : size_t(rows) * GH + kMaxPackedUnits), floats(size_t(B) * P),
+  const XgLayout xgLayout = ownProjection ? XgLayout::byGroups(G, rows, U) : XgLayout::byRows(G, H, U);
+  const auto piece = scratchPieces<7>({floats(inPanels ? 0 : XgLayout::floats(rows, G, groups, U)), floats(size_t(B) * P),
                                        floats(proj ? size_t(B) * H : 0), floats(size_t(GH) + H),
                                        floats(size_t(groups) * panelFloats(ld.kind, Ipanel, P)),
                                        floats(size_t(groups) * packedBiasFloats()),
@@ -97,7 +97,7 @@ void packedRecurrence(const LayerDirection& ld, int blocks) {
       const int q0 = units[k] / U, q1 = (units[k + 1] + U - 1) / U;
       if (ownProjection) {
         packInputPanels(ld.kind, w.wIh, I, H, q0, q1, inputPanels);
-        packedProjection(ProjectionArgs{ld.kind, int(rows), I, H, ld.input, I, inputPanels, q0, q1, xg, GH});
+        packedProjection(ProjectionArgs{ld.kind, int(rows), I, H, ld.input, I, inputPanels, q0, q1, xg, xgLayout});
       } else if (!inPanels) {
         const int j0 = units[k], width = units[k + 1] - j0;
         for (int g = 0; g < G && width > 0; ++g) {
@@ -141,7 +141,7 @@ void packedRecurrence(const LayerDirection& ld, int blocks) {
       if (sv.cPrev) saveRows(sv.cPrev, ld.c, H, j0, j1);
     }
     packedStep(PackedStepArgs{ld.kind, bs, Ipanel, P, H, ld.input + L.rowBase[t] * I, L.strideB * I,
-                              inPanels ? nullptr : xg + L.rowBase[t] * GH, L.strideB * GH, hCur, panels, packedBias,
+                              inPanels ? nullptr : xgLayout.at(xg, L.rowBase[t]), xgLayout.rowsEvery(L.strideB), hCur, panels, packedBias,
                               j0 / U, (j1 + U - 1) / U, ld.c, proj ? hFull : hNext, proj ? H : P,
                               sv.gates ? sv.gates + L.rowBase[t] * sv.blocks * H : nullptr, L.strideB * sv.blocks * H});
     if (sv.hFull) saveRows(sv.hFull, hFull, H, j0, j1);

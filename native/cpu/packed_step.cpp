@@ -68,8 +68,10 @@ RNN_INLINE void forTiles(const PackedStepArgs& a, Kernel&& kernel) {
     const int unit0 = q * U, units = std::min(U, a.H - unit0);
     for (int r = 0; r < a.rows; r += MR) {
       const int rows = std::min(MR, a.rows - r);
+      const XgLayout& xl = a.xgLayout;
       const Tile t{a.x + r * a.xStride, a.xStride, a.I, a.h + int64_t(r) * a.P, a.P, a.P, a.panels + q * floats,
-                   a.bias + q * NC, a.xg ? a.xg + r * a.xgStride + unit0 : nullptr, a.xgStride, a.H};
+                   a.bias + q * NC, a.xg ? a.xg + q * xl.groupStride + r * xl.rowStride : nullptr, xl.rowStride,
+                   xl.gateStride};
       kernel(t, rows, tile);
       epilogue<U, L, Gru>(tile, rows, units, a, r, unit0);
     }
@@ -91,9 +93,10 @@ RNN_INLINE void forProjectionTiles(const ProjectionArgs& a, Kernel&& kernel) {
       const int rows = std::min(MR, a.rows - r);
       const Tile t{a.x + r * a.xStride, a.xStride, a.I, nullptr, 0, 0, a.panels + q * floats, zeros, nullptr, 0, 0};
       kernel(t, rows, tile);
+      const XgLayout& xl = a.xgLayout;
       for (int m = 0; m < rows; ++m) {
-        float* dst = a.xg + (r + m) * a.xgStride + unit0;
-        for (int g = 0; g < G; ++g) std::copy(tile + m * NC + g * U, tile + m * NC + g * U + units, dst + g * a.H);
+        float* dst = a.xg + q * xl.groupStride + (r + m) * xl.rowStride;
+        for (int g = 0; g < G; ++g) std::copy(tile + m * NC + g * U, tile + m * NC + g * U + units, dst + g * xl.gateStride);
       }
     }
   }

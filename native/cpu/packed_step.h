@@ -8,6 +8,7 @@
 #include <cstdint>
 
 #include "../core/cell_kind.h"
+#include "xg_layout.h"
 
 namespace rnn::cpu {
 
@@ -42,8 +43,8 @@ struct ProjectionArgs {
   int64_t xStride;
   const float* panels;  // group 0
   int q0, q1;
-  float* xg;  // row r at xg + r * xgStride
-  int64_t xgStride;
+  float* xg;
+  XgLayout xgLayout;
 };
 
 void packedProjection(const ProjectionArgs& a);
@@ -54,8 +55,8 @@ struct PackedStepArgs {
   int I, P, H;
   const float* x;            // input row b at x + b * xStride (I > 0: the input projection is in the panels)
   int64_t xStride;
-  const float* xg;           // I == 0: the input projection, gate g of unit j of row b at xg + b * xgStride + g * H + j
-  int64_t xgStride;          // (read up to kMaxPackedUnits - 1 floats past the last unit: the buffer needs that slack)
+  const float* xg;           // I == 0: the input projection of this step's rows (row b = the layout's row b)
+  XgLayout xgLayout;         // (whole groups are read: the buffer needs XgLayout::floats)
   const float* h;            // previous h, row b at h + b * P
   const float* panels;       // packed, group 0
   const float* bias;         // packed, group 0
