@@ -66,10 +66,7 @@ void SpinBarrier::wait() {
   sleepers_.fetch_sub(1);
 }
 
-BlockPhases::BlockPhases(int blocks, int phases)
-    : blocks_(blocks), phases_(phases), next_(new std::atomic<int>[blocks]) {
-  for (int k = 0; k < blocks; ++k) next_[k].store(0, std::memory_order_relaxed);
-}
+BlockPhases::BlockPhases(int blocks, int phases) : blocks_(blocks), phases_(phases), next_(new Claim[blocks]) {}
 
 int BlockPhases::otherBlock(int rank, int size, int i) const {
   for (int k = 0; k < blocks_; ++k) {
@@ -93,6 +90,15 @@ int BlockPhases::waitForPhase(int phase) {
     sleepers_.fetch_sub(1);
   }
   return done / blocks_;
+}
+
+bool BlockPhases::finishesWithin(int phase, int spins) const {
+  const int needed = (phase + 1) * blocks_;
+  for (int i = 0; i < spins; ++i) {
+    if (done_.load(std::memory_order_acquire) >= needed) return true;
+    RNN_PAUSE();
+  }
+  return done_.load(std::memory_order_acquire) >= needed;
 }
 
 void BlockPhases::finished() {

@@ -28,7 +28,7 @@ class SpinBarrier {
 // cache) while a member that is descheduled, or shares a core with its partner, or starts late, only does less
 // of the work instead of holding every step up at a barrier (measured: with a barrier, a forward at batch 1
 // ran 2-10x slower than on one thread whenever the scheduler put both members on one core).
-class BlockPhases {
+class alignas(64) BlockPhases {
  public:
   BlockPhases(int blocks, int phases);
 
@@ -36,35 +36,57 @@ class BlockPhases {
   template <class Work>
   void run(int rank, int size, Work&& work) {
     int phase = 0;
+    bool stole = false;
     while (true) {
       phase = waitForPhase(phase);
       if (phase >= phases_) return;
-      for (int i = 0; i < blocks_; ++i) {
-        const int k = i < ownCount(rank, size) ? rank + i * size : otherBlock(rank, size, i - ownCount(rank, size));
-        int expected = phase;
-        if (next_[k].load(std::memory_order_relaxed) != phase ||
-            !next_[k].compare_exchange_strong(expected, phase + 1, std::memory_order_acq_rel)) {
-          continue;
-        }
-        work(phase, k);
-        finished();
+      const int own = ownCount(rank, size);
+      for (int i = 0; i < own; ++i) claimAndRun(phase, rank + i * size, work);
+      // Others' blocks only when the phase is still open after a short wait (or the last phase needed a steal):
+      // looking at a partner's claim on every step cost a cache-line transfer each time.
+      if (own < blocks_ && (stole || !finishesWithin(phase, kStealAfterSpins))) {
+        stole = false;
+        for (int i = 0; i < blocks_ - own; ++i) stole |= claimAndRun(phase, otherBlock(rank, size, i), work);
       }
       ++phase;
     }
   }
 
  private:
+  // ~3 us of PAUSE on Zen 5 (more elsewhere): a partner at work on its block finishes well within that at batch 1,
+  // and one that is absent costs only this much per phase until the first steal.
+  static constexpr int kStealAfterSpins = 160;
+
+  template <class Work>
+  bool claimAndRun(int phase, int k, Work& work) {
+    std::atomic<int>& next = next_[k].value;
+    int expected = phase;
+    if (next.load(std::memory_order_relaxed) != phase ||
+        !next.compare_exchange_strong(expected, phase + 1, std::memory_order_acq_rel)) {
+      return false;
+    }
+    work(phase, k);
+    finished();
+    return true;
+  }
   int ownCount(int rank, int size) const { return rank < blocks_ ? (blocks_ - rank + size - 1) / size : 0; }
   // the i-th block that is not rank's own, in order
   int otherBlock(int rank, int size, int i) const;
   // Waits until every block of phase - 1 has finished; returns the phase now open (later ones when this member
   // fell behind), or phases_ when all work is done.
   int waitForPhase(int phase);
+  // Spins until every block of `phase` has finished (true) or `spins` PAUSEs have passed (false).
+  bool finishesWithin(int phase, int spins) const;
   void finished();
 
+  // Each block's claim on a line of its own, and the counters on another: members write these every phase, and
+  // a line shared with what the partner writes (or with the fields both read) moves between the cores each time.
+  struct alignas(64) Claim {
+    std::atomic<int> value{0};  // the phase whose work on the block is still unclaimed
+  };
   const int blocks_, phases_;
-  std::unique_ptr<std::atomic<int>[]> next_;  // per block: the phase whose work on it is still unclaimed
-  std::atomic<int> done_{0};                    // blocks finished, over all phases
+  std::unique_ptr<Claim[]> next_;
+  alignas(64) std::atomic<int> done_{0};  // blocks finished, over all phases
   std::atomic<int> sleepers_{0};
 };
 
