@@ -136,7 +136,8 @@ void Bf16Backend::recurrence(const Bf16Direction& ld) {
       if (p1 == p0) return;
       int q0, q1;
       groupsOf(outCols, k, q0, q1);
-      bf16Projection(Bf16ProjectionArgs{1, bs, H, P, hFull, H, hrPanels, q0, q1, nullptr, hNext, XgLayout::byRows(1, P, U)});
+      bf16Projection(
+          Bf16ProjectionArgs{1, bs, H, P, hFull, H, hrPanels, q0, q1, nullptr, hNext, XgLayout::byRows(1, P, U)});
       finish(p0, p1);
       return;
     }
@@ -145,7 +146,8 @@ void Bf16Backend::recurrence(const Bf16Direction& ld) {
     int q0, q1;
     groupsOf(units, k, q0, q1);
     bf16Step(Bf16StepArgs{ld.kind, bs, Ipanel, P, H, ld.input + L.rowBase[t] * I, L.strideB * I,
-                          inPanels ? nullptr : xgLayout.at(xg, L.rowBase[t]), xgLayout.rowsEvery(L.strideB), hCur, hFCur, panels, packedBias,
+                          inPanels ? nullptr : xgLayout.at(xg, L.rowBase[t]), xgLayout.rowsEvery(L.strideB),
+                          hCur, hFCur, panels, packedBias,
                           q0, q1, ld.c, proj ? hFull : hNext, proj ? H : P, gru ? hFNext : nullptr});
     if (!proj) finish(j0, j1);
   };

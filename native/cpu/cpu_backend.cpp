@@ -67,7 +67,8 @@ void packedRecurrence(const LayerDirection& ld, int blocks) {
   // kernel is several times slower than OpenBLAS's own.
   const bool ownProjection = !inPanels && simdLevel() == 2;
   const XgLayout xgLayout = ownProjection ? XgLayout::byGroups(G, rows, U) : XgLayout::byRows(G, H, U);
-  const auto piece = scratchPieces<7>({floats(inPanels ? 0 : XgLayout::floats(rows, G, groups, U)), floats(size_t(B) * P),
+  const auto piece = scratchPieces<7>({floats(inPanels ? 0 : XgLayout::floats(rows, G, groups, U)),
+                                       floats(size_t(B) * P),
                                        floats(proj ? size_t(B) * H : 0), floats(size_t(GH) + H),
                                        floats(size_t(groups) * panelFloats(ld.kind, Ipanel, P)),
                                        floats(size_t(groups) * packedBiasFloats()),
@@ -141,7 +142,8 @@ void packedRecurrence(const LayerDirection& ld, int blocks) {
       if (sv.cPrev) saveRows(sv.cPrev, ld.c, H, j0, j1);
     }
     packedStep(PackedStepArgs{ld.kind, bs, Ipanel, P, H, ld.input + L.rowBase[t] * I, L.strideB * I,
-                              inPanels ? nullptr : xgLayout.at(xg, L.rowBase[t]), xgLayout.rowsEvery(L.strideB), hCur, panels, packedBias,
+                              inPanels ? nullptr : xgLayout.at(xg, L.rowBase[t]), xgLayout.rowsEvery(L.strideB),
+                              hCur, panels, packedBias,
                               j0 / U, (j1 + U - 1) / U, ld.c, proj ? hFull : hNext, proj ? H : P,
                               sv.gates ? sv.gates + L.rowBase[t] * sv.blocks * H : nullptr, L.strideB * sv.blocks * H});
     if (sv.hFull) saveRows(sv.hFull, hFull, H, j0, j1);

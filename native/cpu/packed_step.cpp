@@ -96,7 +96,9 @@ RNN_INLINE void forProjectionTiles(const ProjectionArgs& a, Kernel&& kernel) {
       const XgLayout& xl = a.xgLayout;
       for (int m = 0; m < rows; ++m) {
         float* dst = a.xg + q * xl.groupStride + (r + m) * xl.rowStride;
-        for (int g = 0; g < G; ++g) std::copy(tile + m * NC + g * U, tile + m * NC + g * U + units, dst + g * xl.gateStride);
+        for (int g = 0; g < G; ++g) {
+          std::copy(tile + m * NC + g * U, tile + m * NC + g * U + units, dst + g * xl.gateStride);
+        }
       }
     }
   }

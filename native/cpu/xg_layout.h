@@ -10,9 +10,9 @@ namespace rnn::cpu {
 // xg + q * groupStride + r * rowStride + g * gateStride + j % U.
 // byRows: [rows, G H], as OpenBLAS writes it. byGroups: each group's rows together, [groups, rows, G U], so that
 // a member's groups are one block of memory. Two members' columns side by side in every row (byRows) slowed
-// every batch-1 call at 2 threads: the L2 prefetchers pull lines of the partner's columns into each core, and the
-// partner's next writes have to take them back (measured, LSTM 100x1x256: each member's projection 180-200 us by rows, 150 us by groups or with
-// separate buffers, the same as on one thread).
+// every batch-1 call at 2 threads: the L2 prefetchers pull lines of the partner's columns into each core, and
+// the partner's next writes have to take them back (measured, LSTM 100x1x256: each member's projection 180-200 us
+// by rows, 150 us by groups or with separate buffers, the same as on one thread).
 struct XgLayout {
   int64_t rowStride, groupStride, gateStride;
   static XgLayout byRows(int G, int H, int U) { return {int64_t(G) * H, U, H}; }
