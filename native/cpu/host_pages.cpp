@@ -30,7 +30,10 @@ void keepFreedMemory() {
   const char* own = std::getenv("NODE_RNN_KEEP_FREED_MEMORY");
   if (own && std::strcmp(own, "0") == 0) return;
   const char* tunables = std::getenv("GLIBC_TUNABLES");
-  if ((tunables && std::strstr(tunables, "malloc")) || std::getenv("MALLOC_TRIM_THRESHOLD_") || std::getenv("MALLOC_MMAP_THRESHOLD_")) return;
+  if ((tunables && std::strstr(tunables, "malloc")) || std::getenv("MALLOC_TRIM_THRESHOLD_") ||
+      std::getenv("MALLOC_MMAP_THRESHOLD_")) {
+    return;
+  }
   mallopt(M_MMAP_THRESHOLD, 8 << 20);
   mallopt(M_TRIM_THRESHOLD, 64 << 20);
 #endif

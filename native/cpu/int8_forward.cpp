@@ -200,7 +200,9 @@ void Int8Backend::recurrence(const Int8Direction& ld) {
       // this step's h in (hIn), and where the cell writes its h (hOut: the output rows, hFull or hNext)
       const float* hIn = direct ? hRows : hCur + int64_t(r0) * P;
       const int64_t inStride = direct ? hRowStride : P;
-      float* hOut = direct ? ld.output + L.row(t, r0) * ld.outputStride : proj ? hFull + int64_t(r0) * H : hNext + int64_t(r0) * P;
+      float* hOut = direct ? ld.output + L.row(t, r0) * ld.outputStride
+                    : proj ? hFull + int64_t(r0) * H
+                           : hNext + int64_t(r0) * P;
       const int64_t outStride = direct ? L.strideB * ld.outputStride : proj ? H : P;
       if (n > 0) {
         quantize(hIn, inStride, n, P, k);

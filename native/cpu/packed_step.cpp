@@ -64,11 +64,11 @@ RNN_INLINE void forTiles(const PackedStepArgs& a, Kernel&& kernel) {
   constexpr int NC = 4 * U;
   alignas(64) float tile[MR * NC];
   const size_t floats = panelFloats(a.kind, a.I, a.P);
+  const XgLayout& xl = a.xgLayout;
   for (int q = a.q0; q < a.q1; ++q) {
     const int unit0 = q * U, units = std::min(U, a.H - unit0);
     for (int r = 0; r < a.rows; r += MR) {
       const int rows = std::min(MR, a.rows - r);
-      const XgLayout& xl = a.xgLayout;
       const Tile t{a.x + r * a.xStride, a.xStride, a.I, a.h + int64_t(r) * a.P, a.P, a.P, a.panels + q * floats,
                    a.bias + q * NC, a.xg ? a.xg + q * xl.groupStride + r * xl.rowStride : nullptr, xl.rowStride,
                    xl.gateStride};
@@ -87,13 +87,13 @@ RNN_INLINE void forProjectionTiles(const ProjectionArgs& a, Kernel&& kernel) {
   alignas(64) float tile[MR * NC];
   const int G = gateCount(a.kind);
   const size_t floats = panelFloats(a.kind, a.I, 0);
+  const XgLayout& xl = a.xgLayout;
   for (int q = a.q0; q < a.q1; ++q) {
     const int unit0 = q * U, units = std::min(U, a.H - unit0);
     for (int r = 0; r < a.rows; r += MR) {
       const int rows = std::min(MR, a.rows - r);
       const Tile t{a.x + r * a.xStride, a.xStride, a.I, nullptr, 0, 0, a.panels + q * floats, zeros, nullptr, 0, 0};
       kernel(t, rows, tile);
-      const XgLayout& xl = a.xgLayout;
       for (int m = 0; m < rows; ++m) {
         float* dst = a.xg + q * xl.groupStride + (r + m) * xl.rowStride;
         for (int g = 0; g < G; ++g) {
