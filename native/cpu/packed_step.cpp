@@ -256,8 +256,41 @@ RNN_INLINE void projectAt(const ProjectionArgs& a) {
   }
 }
 
+// Each group of U units of a row: its tile assembled from the sums, then the same epilogue as a packed step.
+template <int Level>
+RNN_INLINE void gateSumsAt(const PackedStepArgs& a, const GateSumsArgs& s) {
+  using K = Kernel<Level>;
+  constexpr int U = K::U, L = simd::lanes(Level);
+  const bool gru = a.kind == CellKind::Gru;
+  const int G = gateCount(a.kind), H = a.H;
+  alignas(64) float tile[4 * U];
+  for (int b = 0; b < a.rows; ++b) {
+    const float* xg = s.xg + b * s.xgStride;
+    const float* hg = s.hg + b * s.hgStride;
+    for (int j0 = s.j0; j0 < s.j1; j0 += U) {
+      const int units = std::min(U, s.j1 - j0);
+      for (int g = 0; g < G; ++g) {
+        const int64_t col = int64_t(g) * H + j0;
+        const bool hidden = !(gru && g == 2);
+        for (int u = 0; u < units; ++u) {
+          tile[g * U + u] = xg[col + u] + s.bias[col + u] + (hidden ? hg[col + u] : 0.f);
+        }
+        if (!hidden) {
+          for (int u = 0; u < units; ++u) tile[3 * U + u] = hg[col + u] + s.biasHn[j0 + u];
+        }
+      }
+      if (gru) {
+        epilogue<U, L, true>(tile, 1, units, a, b, j0);
+      } else {
+        epilogue<U, L, false>(tile, 1, units, a, b, j0);
+      }
+    }
+  }
+}
+
 RNN_SIMD_ENTRIES(StepEntry, stepAt);
 RNN_SIMD_ENTRIES(ProjectionEntry, projectAt);
+RNN_SIMD_ENTRIES(GateSumsEntry, gateSumsAt);
 
 }  // namespace
 
@@ -329,5 +362,7 @@ void packInputPanels(CellKind kind, const float* wIh, int I, int H, int q0, int 
 void packedProjection(const ProjectionArgs& a) { simd::dispatch<ProjectionEntry>(simdLevel(), a); }
 
 void packedStep(const PackedStepArgs& a) { simd::dispatch<StepEntry>(simdLevel(), a); }
+
+void gateSumsStep(const PackedStepArgs& a, const GateSumsArgs& g) { simd::dispatch<GateSumsEntry>(simdLevel(), a, g); }
 
 }  // namespace rnn::cpu

@@ -71,4 +71,19 @@ struct PackedStepArgs {
 // One step for this member's units; rows and units of a tile are independent, so any split of groups is exact.
 void packedStep(const PackedStepArgs& a);
 
+// The cell from gate sums computed elsewhere (a short sequence's matrix-vector products on the weights as they
+// are, packing nothing): gate g of unit j of row b is xg[b xgStride + g H + j] + hg[b hgStride + g H + j]
+// + bias[g H + j] (GRU's n: x_n + b_in, and r scales hg_n + biasHn). The rest as PackedStepArgs (xg, x, panels,
+// bias and the units there unused; units [j0, j1)).
+struct GateSumsArgs {
+  const float* xg;
+  int64_t xgStride;
+  const float* hg;
+  int64_t hgStride;
+  const float* bias;    // G H
+  const float* biasHn;  // GRU: H
+  int j0, j1;
+};
+void gateSumsStep(const PackedStepArgs& a, const GateSumsArgs& g);
+
 }  // namespace rnn::cpu
