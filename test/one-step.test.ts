@@ -1,5 +1,5 @@
 // Calls of one step and one row (a decoder's loop, a streaming session fed a step at a time) run LSTM and GRU on
-// the weights as they are, without the panels other calls pack (native/cpu/cpu_backend.cpp, unpackedRecurrence).
+// the weights as they are, without the panels other calls pack (native/cpu/cpu_backend.cpp, oneStepRecurrence).
 // Checked against the packed path: a sequence fed one step at a time gives one whole call's outputs and states
 // (at batch 1, and at batch 2, which packs, for comparison), and one step's gradients at batch 2 (packed) are the
 // sums of its rows' gradients in two calls at batch 1.

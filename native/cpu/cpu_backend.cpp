@@ -159,17 +159,14 @@ void packedRecurrence(const LayerDirection& ld, int blocks) {
 // and again; here two matrix-vector products read the weights as they are, and the cell runs on the gate sums.
 // Measured (LSTM 1 x 1 x 256, a call from Node): 108 -> 60 us; ONNX Runtime 47 us in the bench. Two steps or two
 // rows were slower this way than packed (124 vs 79 us, 179 vs 101 us: OpenBLAS's GEMM for 2 rows packs too).
-void unpackedRecurrence(const LayerDirection& ld) {
-  const SeqLayout& L = *ld.layout;
-  const int T = int(L.batchSizes.size()), B = L.batchSizes[0];
+void oneStepRecurrence(const LayerDirection& ld) {
   const int H = ld.hiddenSize, P = ld.outSize, I = ld.inputSize, G = gateCount(ld.kind), GH = G * H;
   const bool proj = ld.weights.wHr != nullptr;
-  const int64_t rows = L.rows;
-  const auto piece = scratchPieces<5>({floats(size_t(rows) * GH), floats(size_t(B) * GH), floats(size_t(B) * P),
-                                       floats(proj ? size_t(B) * H : 0), floats(size_t(GH) + H)});
+  const int64_t row = ld.layout->row(0, 0);
+  const auto piece = scratchPieces<5>({floats(GH), floats(GH), floats(P), floats(proj ? H : 0), floats(size_t(GH) + H)});
   float* xg = reinterpret_cast<float*>(piece[0]);
   float* hg = reinterpret_cast<float*>(piece[1]);
-  float* hSpare = reinterpret_cast<float*>(piece[2]);
+  float* hNew = reinterpret_cast<float*>(piece[2]);
   float* hFull = reinterpret_cast<float*>(piece[3]);
   float* bias = reinterpret_cast<float*>(piece[4]);
   float* biasHn = bias + GH;
@@ -177,38 +174,24 @@ void unpackedRecurrence(const LayerDirection& ld) {
   const LayerWeights& w = ld.weights;
   std::fill(bias, bias + GH + H, 0.f);
   if (w.bIh) sumBiases(ld.kind, w.bIh, w.bHh, H, bias, biasHn);
-  gemmNT(rows, GH, I, ld.input, I, w.wIh, I, xg, GH);
+  gemmNT(1, GH, I, ld.input + row * I, I, w.wIh, I, xg, GH);
+  gemmNT(1, GH, P, ld.h, P, w.wHh, P, hg, GH);
 
   const SavedPointers& sv = ld.saved;
-  float* const hStart = ld.h;
-  for (int s = 0; s < T; ++s) {
-    const int t = ld.reverse ? T - 1 - s : s;
-    const int bs = L.batchSizes[t];
-    float* hCur = s % 2 == 0 ? hStart : hSpare;
-    float* hNext = s % 2 == 0 ? hSpare : hStart;
-    auto saveRows = [&](float* dst, const float* src, int64_t width) {
-      for (int b = 0; b < bs; ++b) std::memcpy(dst + L.row(t, b) * width, src + b * width, sizeof(float) * width);
-    };
-    if (sv.gates) {
-      saveRows(sv.hPrev, hCur, P);
-      if (sv.cPrev) saveRows(sv.cPrev, ld.c, H);
-    }
-    gemmNT(bs, GH, P, hCur, P, w.wHh, P, hg, GH);
-    const PackedStepArgs cell{ld.kind, bs, 0, P, H, nullptr, 0, nullptr, XgLayout{}, hCur, nullptr, nullptr, 0, 0,
-                              ld.c, proj ? hFull : hNext, proj ? H : P,
-                              sv.gates ? sv.gates + L.rowBase[t] * sv.blocks * H : nullptr, L.strideB * sv.blocks * H};
-    gateSumsStep(cell, GateSumsArgs{xg + L.rowBase[t] * GH, L.strideB * GH, hg, GH, bias, biasHn, 0, H});
-    if (proj) {
-      if (sv.hFull) saveRows(sv.hFull, hFull, H);
-      gemmNT(bs, P, H, hFull, H, w.wHr, H, hNext, P);
-    }
-    // inactive rows carry their h over; active rows go to the output
-    for (int b = bs; b < B; ++b) std::memcpy(hNext + int64_t(b) * P, hCur + int64_t(b) * P, sizeof(float) * P);
-    for (int b = 0; b < bs; ++b) {
-      std::memcpy(ld.output + L.row(t, b) * ld.outputStride, hNext + int64_t(b) * P, sizeof(float) * P);
-    }
+  if (sv.gates) {
+    std::memcpy(sv.hPrev + row * P, ld.h, sizeof(float) * P);
+    if (sv.cPrev) std::memcpy(sv.cPrev + row * H, ld.c, sizeof(float) * H);
   }
-  if (T % 2 == 1) std::memcpy(hStart, hSpare, sizeof(float) * size_t(B) * P);
+  const PackedStepArgs cell{ld.kind, 1, 0, P, H, nullptr, 0, nullptr, XgLayout{}, ld.h, nullptr, nullptr, 0, 0,
+                            ld.c, proj ? hFull : hNew, proj ? H : P,
+                            sv.gates ? sv.gates + row * sv.blocks * H : nullptr, sv.blocks * H};
+  gateSumsStep(cell, GateSumsArgs{xg, GH, hg, GH, bias, biasHn, 0, H});
+  if (proj) {
+    if (sv.hFull) std::memcpy(sv.hFull + row * H, hFull, sizeof(float) * H);
+    gemmNT(1, P, H, hFull, H, w.wHr, H, hNew, P);
+  }
+  std::memcpy(ld.h, hNew, sizeof(float) * P);
+  std::memcpy(ld.output + row * ld.outputStride, hNew, sizeof(float) * P);
 }
 
 // Elman RNN (one gate, no projections): one GEMM for the input projection of all steps, then per step one
@@ -277,7 +260,7 @@ void CpuBackend::recurrence(const LayerDirection& ld) {
   const int H = ld.hiddenSize, G = gateCount(ld.kind);
   const int blocks = teamSizeFor(T, B, G * H, ld.outSize, H, kForwardMinWork);
   if (ld.kind == CellKind::Lstm || ld.kind == CellKind::Gru) {
-    if (T == 1 && B == 1) return unpackedRecurrence(ld);
+    if (T == 1 && B == 1) return oneStepRecurrence(ld);
     return packedRecurrence(ld, blocks);
   }
   elmanRecurrence(ld, blocks);
