@@ -81,6 +81,11 @@ export interface NativeForwardCall {
   batchSizes: Int32Array | null;
   /** Receives what backward needs (rnnSavedSize floats, float32); null: not recording. */
   saved: NativeStorage | null;
+  /**
+   * Optional: per layer and direction the weights already packed by f32Prepack (a module made by
+   * optimizeForInference; float32 LSTM / GRU forwards on the CPU only). Absent or null: packed in the call.
+   */
+  prepacked?: Uint8Array[] | null;
 }
 
 /** A forward that saved for backward: its call object is the backward's too. */
@@ -142,6 +147,11 @@ export interface NativeBinding {
   int8Pack(gates: number, n: number, k: number, values: Int8Array, scales: Float32Array): Uint8Array;
   /** output [rows, n] = input [rows, k] W^T (+ bias) with W packed by int8Pack (gates 1); input quantized per row. */
   int8Linear(packed: Uint8Array, bias: Float32Array | null, input: Float32Array, rows: number, k: number, n: number, output: Float32Array): void;
+  /**
+   * One float32 LSTM (kind 2) or GRU (kind 3) layer-direction's weights packed for this CPU's step kernels, in every
+   * layout a forward may pick (I inputs, P = projSize or H outputs, H units); biases both null without bias.
+   */
+  f32Prepack(kind: number, I: number, P: number, H: number, wIh: Float32Array, wHh: Float32Array, bIh: Float32Array | null, bHh: Float32Array | null): Uint8Array;
 
   // CUDA: exported by every build (the loader checks that each function is there); a CPU-only build reports
   // built: false and its cudaAlloc & co throw 'built without CUDA', so nothing here is optional.
@@ -213,6 +223,7 @@ const NATIVE_FUNCTIONS = [
   'cpuKernels',
   'int8Pack',
   'int8Linear',
+  'f32Prepack',
   'cudaBuildInfo',
   'cudaDeviceCount',
   'cudaDeviceName',

@@ -24,6 +24,8 @@ export type { LoadSafetensorsOptions } from './safetensors';
 export * from './nn/index';
 export { quantizeDynamic, saveQuantized, serializeQuantized, loadQuantized } from './quantization/index';
 export type { QuantizeDynamicOptions, QuantizableClass } from './quantization/index';
+export { optimizeForInference } from './inference/optimize';
+export type { OptimizeForInferenceOptions } from './inference/optimize';
 export * as nn from './nn/index';
 export {
   DynamicBatcher, DynamicBatcherOptions, DynamicBatcherStats, BatchedResult, dynamicBatcher, BATCHER_QUEUE_FULL, BATCHER_CLOSED,

@@ -6,6 +6,7 @@ import { Module } from './module';
 import { checkAllocation } from '../limits';
 import { initUniform } from './rnn-base';
 import { quantizedState } from '../quantization/state';
+import { preparedState } from '../inference/state';
 import { CellMode, GATES, PreparedCall, checkSameDevice, nativeWeights, prepareRecurrentCall, runPrepared, runPreparedAsync } from './recurrent-call';
 
 export interface CellBaseOptions {
@@ -89,7 +90,7 @@ export abstract class CellBase extends Module {
       }
     }
     // the parameters are checked before the dtypes here (RNNBase checks them after); a quantized cell has none
-    const weights = quantizedState(this) ? undefined : nativeWeights(this);
+    const weights = quantizedState(this) || preparedState(this) ? undefined : nativeWeights(this);
     return prepareRecurrentCall({
       module: this, name, mode: this.mode, input: x, h0: h0Tensor, c0: c0Tensor, h0Storage: h0, c0Storage: c0,
       // one step of the layer driver (T = 1), whose output is h' again: scratch memory (outShape null)

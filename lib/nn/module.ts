@@ -5,6 +5,7 @@ import { Device, DeviceLike, convertStorage, copyInto, freeStorage, requireCudaD
 import { FloatDType } from '../half';
 import { AnyTensor, Tensor, ToOptions, isTensor, parseToArgs } from '../tensor';
 import { quantizedRefusal, quantizedState } from '../quantization/state';
+import { preparedRefusal, preparedState } from '../inference/state';
 
 export interface LoadStateDictOptions {
   /** Require the dict's keys to match the module's parameters exactly (default true). */
@@ -71,8 +72,10 @@ export abstract class Module {
   to(...args: unknown[]): this {
     const asked = parseToArgs(args);
     const leavesCpu = asked.device !== undefined && asked.device !== 'cpu';
-    if ((leavesCpu || (asked.dtype !== undefined && asked.dtype !== 'float32')) && this.#quantizedPrefixes().length > 0) {
-      throw quantizedRefusal(this.constructor.name, leavesCpu ? `move to ${asked.device}` : `convert to ${asked.dtype}`);
+    if (leavesCpu || (asked.dtype !== undefined && asked.dtype !== 'float32')) {
+      const what = leavesCpu ? `move to ${asked.device}` : `convert to ${asked.dtype}`;
+      if (this.#quantizedPrefixes().length > 0) throw quantizedRefusal(this.constructor.name, what);
+      if (this.namedModules().some(([, m]) => preparedState(m))) throw preparedRefusal(this.constructor.name, what);
     }
     if (leavesCpu) requireCudaDevice(cudaIndex(asked.device!));
     this.#checkIdle('move');
@@ -207,6 +210,10 @@ export abstract class Module {
     const quantized = this.#quantizedPrefixes();
     if (Object.keys(dict).some((k) => quantized.some((p) => p === '' || k.startsWith(p)))) {
       throw quantizedRefusal(this.constructor.name, 'load float weights with loadStateDict');
+    }
+    const prepared = this.namedModules().filter(([, m]) => preparedState(m)).map(([name]) => (name ? `${name}.` : ''));
+    if (Object.keys(dict).some((k) => prepared.some((p) => p === '' || k.startsWith(p)))) {
+      throw preparedRefusal(this.constructor.name, 'load weights with loadStateDict');
     }
     const params = new Map(this.namedParameters());
     const missingKeys = [...params.keys()].filter((k) => !(k in dict));

@@ -14,6 +14,7 @@ import { Module } from './module';
 import { recordRnn, recordZeroGradients } from './rnn-node';
 import { refuseRecording } from '../quantization/refuse';
 import { nativeQuantizedWeights, quantizedState } from '../quantization/state';
+import { preparedState } from '../inference/state';
 
 export const CELL_MODES = ['RNN_TANH', 'RNN_RELU', 'LSTM', 'GRU'] as const;
 export type CellMode = (typeof CELL_MODES)[number];
@@ -226,12 +227,15 @@ export function prepareRecurrentCall<R>(call: RecurrentCall<R>): PreparedCall<R>
   const params = module.parameters();
   // a module made by quantizeDynamic: int8 weights, float32 everything else, never recording
   const quantized = quantizedState(module);
+  // a module made by optimizeForInference: a snapshot of float32 weights, LSTM's and GRU's packed once
+  const prepared = preparedState(module);
   const recording = call.record && isGradEnabled() &&
     (params.some((p) => p.requiresGrad) || needsGrad(input) || needsGrad(h0) || needsGrad(c0));
   let dtype: FloatDType;
   let savedFloats = 0;
   try {
     if (quantized) refuseRecording(name, [input, h0, c0]);
+    if (prepared) refuseRecording(name, [input, h0, c0], 'was made by optimizeForInference');
     dtype = checkCallDType(module, input, [h0, c0], recording);
     // the saved workspace's layout is native code's (core/rnn_saved.h)
     if (recording) savedFloats = native.rnnSavedSize({ kind: NATIVE_KIND[call.mode], rows, numLayers: L, bidirectional: s.bidirectional, hiddenSize: H, projSize: s.projSize });
@@ -244,7 +248,7 @@ export function prepareRecurrentCall<R>(call: RecurrentCall<R>): PreparedCall<R>
   const results = input.dtype as FloatDType;
   const cShape = lstm ? call.cShape : null;
   if (B === 0 || H === 0) {
-    if (!call.weights && !quantized) nativeWeights(module); // the same parameter checks as a real call (disposed, devices)
+    if (!call.weights && !quantized && !prepared) nativeWeights(module); // the same parameter checks as a real call (disposed, devices)
     return emptyResultCall(module.device, results, outShape ? [outShape, hShape, cShape] : [hShape, cShape],
       recording ? { name, inputs: [input, h0, c0, ...params] } : null,
       (r) => (outShape ? call.wrap(r[0], r[1]!, r[2]) : call.wrap(null, r[0]!, r[1])));
@@ -257,7 +261,7 @@ export function prepareRecurrentCall<R>(call: RecurrentCall<R>): PreparedCall<R>
     return storage;
   };
   try {
-    weights = quantized ? nativeQuantizedWeights(quantized) : call.weights ?? nativeWeights(module);
+    weights = quantized ? nativeQuantizedWeights(quantized) : prepared ? [...prepared.weights] : call.weights ?? nativeWeights(module);
     output = alloc(rows * D * P, results);
     hN = alloc(L * D * B * P, results);
     cN = lstm ? alloc(L * D * B * H, results) : null;
@@ -284,6 +288,7 @@ export function prepareRecurrentCall<R>(call: RecurrentCall<R>): PreparedCall<R>
   };
   const nativeCall: NativeForwardCall = {
     spec, weights, input: input.storage(), h0: call.h0Storage, c0: call.c0Storage, output, hN, cN, batchSizes: call.batchSizes, saved,
+    ...(prepared?.prepacked ? { prepacked: [...prepared.prepacked] } : {}),
   };
   // a cell's output is scratch: only the call uses it
   const callTemps = outShape ? temps : [...temps, output];

@@ -18,6 +18,7 @@
 #include "forward_args.h"
 #include "int8_binding.h"
 #include "optim_binding.h"
+#include "prepack_binding.h"
 #include "tensor_ops_binding.h"
 
 #ifdef RNN_WITH_CUDA
@@ -193,6 +194,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   RegisterOptim(env, exports);
   RegisterTensorOps(env, exports);
   RegisterInt8(env, exports);
+  RegisterPrepack(env, exports);
   return exports;
 }
 

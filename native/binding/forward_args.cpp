@@ -4,6 +4,7 @@
 #include <utility>
 #include <vector>
 
+#include "../cpu/f32_prepack.h"
 #include "../cpu/int8_forward.h"
 #include "device_buffer.h"
 
@@ -144,6 +145,24 @@ RnnSpec readSpec(const CallReader& r, bool backward) {
   return spec;
 }
 
+// "" when the call brings no packed weights, or one packed form per layer-direction of a float32 LSTM / GRU
+// forward on the CPU, each made for that layer-direction's sizes (cpu::prepackedError reads only its header).
+std::string prepackedError(const ForwardJob& job, bool backward) {
+  const RnnSpec& spec = job.spec;
+  const std::vector<FloatSpan>& packed = job.io.prepacked;
+  if (packed.empty()) return "";
+  if (backward || job.device >= 0 || spec.dtype != ElemType::F32) return "native check: packed weights are for float32 forwards on the CPU";
+  if (spec.kind != CellKind::Lstm && spec.kind != CellKind::Gru) return "native check: packed weights are for LSTM and GRU";
+  if (packed.size() != size_t(spec.numLayers) * spec.directions()) return "native check: wrong number of packed weights";
+  for (size_t ld = 0; ld < packed.size(); ++ld) {
+    const int layer = int(ld) / spec.directions();
+    const std::string error = cpu::prepackedError(spec.kind, spec.layerInputSize(layer), spec.outSize(), spec.hiddenSize,
+                                                  reinterpret_cast<const uint8_t*>(packed[ld].data), packed[ld].size);
+    if (!error.empty()) return "native check: prepacked[" + std::to_string(ld) + "]: " + error;
+  }
+  return "";
+}
+
 // The backstop for memory safety, all in one place: lib/ reports every bad call first, with PyTorch's messages.
 // These checks keep native code inside the memory it was given when the addon is called directly: every buffer
 // on the call's device (a host pointer used as a device pointer, or another device's, reads out of bounds), of
@@ -191,6 +210,7 @@ void checkMemory(Napi::Env env, const std::string& what, const ForwardJob& job, 
   }
   std::string error = backward ? validateGrad(spec, io, g) : validate(spec, io);
   if (error.empty() && spec.dtype == ElemType::I8) error = cpu::int8WeightsError(spec, io);
+  if (error.empty()) error = prepackedError(job, backward);
   if (!error.empty()) throw Napi::RangeError::New(env, error);
 }
 
@@ -212,6 +232,19 @@ ForwardJob unpackCall(const Napi::CallbackInfo& info, bool keepAlive, bool backw
   io.hN = r.span("hN", false, host16);
   io.cN = r.span("cN", true, host16);
   io.saved = r.span("saved", !backward, ElemType::F32);
+  // optional: a module made by optimizeForInference brings its weights packed, one Uint8Array per layer-direction
+  Napi::Value prepacked = r.field("prepacked");
+  if (!prepacked.IsUndefined() && !prepacked.IsNull()) {
+    if (!prepacked.IsArray()) r.fail("prepacked must be an array of Uint8Arrays or null");
+    Napi::Array list = prepacked.As<Napi::Array>();
+    for (uint32_t i = 0; i < list.Length(); ++i) {
+      Napi::Value v = list.Get(i);
+      if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
+        r.fail("prepacked[" + std::to_string(i) + "] must be a Uint8Array");
+      }
+      io.prepacked.push_back(r.span(v, "prepacked[" + std::to_string(i) + "]", false, ElemType::I8, true));
+    }
+  }
   if (backward) {
     RnnGradIo& g = job.grads;
     g.gradOutput = r.span("gradOutput", true, ElemType::F32);

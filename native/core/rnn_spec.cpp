@@ -109,6 +109,7 @@ std::vector<LayerWeights> layerWeights(const RnnSpec& spec, const RnnIo& io) {
       lw.bHh = io.weights[w++].data;
     }
     if (spec.projSize > 0) lw.wHr = io.weights[w++].data;
+    if (!io.prepacked.empty()) lw.prepacked = reinterpret_cast<const uint8_t*>(io.prepacked[ld].data);
     result.push_back(lw);
   }
   return result;

@@ -12,6 +12,7 @@
 
 #include "../core/dropout_mask.h"
 #include "bf16_convert.h"
+#include "f32_prepack.h"
 #include "packed_step.h"
 #include "recurrence_scratch.h"
 #include "simd_level.h"
@@ -46,9 +47,7 @@ constexpr size_t floats(size_t n) { return n * sizeof(float); }
 // [rows, 4H] projection goes through memory) while the packed weights stay in cache and a step has rows enough
 // to reuse them; otherwise (measured: batch 1, H = 1024) the projection of all steps first (packedProjection, or
 // OpenBLAS below AVX-512) and only W_hh in the step's panels.
-bool projectionInPanels(int B, int G, int I, int P, int H) {
-  return B >= 4 && int64_t(G) * H * (I + P) * sizeof(float) <= (8 << 20);
-}
+bool projectionInPanels(int B, int G, int I, int P, int H) { return B >= 4 && fusedPanelsFit(G, I, P, H); }
 
 // LSTM and GRU: the packed-panel kernel (packed_step.h) on the team; member k owns a block of unit groups.
 void packedRecurrence(const LayerDirection& ld, int blocks) {
@@ -67,28 +66,37 @@ void packedRecurrence(const LayerDirection& ld, int blocks) {
   // kernel is several times slower than OpenBLAS's own.
   const bool ownProjection = !inPanels && simdLevel() == 2;
   const XgLayout xgLayout = ownProjection ? XgLayout::byGroups(G, rows, U) : XgLayout::byRows(G, H, U);
+  // a module made for inference brings its panels packed (f32_prepack.h: every layout this dispatch picks)
+  const LayerWeights& w = ld.weights;
+  const bool pack = w.prepacked == nullptr;
   const auto piece = scratchPieces<7>({floats(inPanels ? 0 : XgLayout::floats(rows, G, groups, U)),
                                        floats(size_t(B) * P),
-                                       floats(proj ? size_t(B) * H : 0), floats(size_t(GH) + H),
-                                       floats(size_t(groups) * panelFloats(ld.kind, Ipanel, P)),
-                                       floats(size_t(groups) * packedBiasFloats()),
-                                       floats(ownProjection ? size_t(groups) * panelFloats(ld.kind, I, 0) : 0)});
+                                       floats(proj ? size_t(B) * H : 0), floats(pack ? size_t(GH) + H : 0),
+                                       floats(pack ? size_t(groups) * panelFloats(ld.kind, Ipanel, P) : 0),
+                                       floats(pack ? size_t(groups) * packedBiasFloats() : 0),
+                                       floats(pack && ownProjection ? size_t(groups) * panelFloats(ld.kind, I, 0) : 0)});
   float* xg = reinterpret_cast<float*>(piece[0]);
   float* hSpare = reinterpret_cast<float*>(piece[1]);
   float* hFull = reinterpret_cast<float*>(piece[2]);
   float* bias = reinterpret_cast<float*>(piece[3]);
   float* biasHn = bias + GH;
-  float* panels = reinterpret_cast<float*>(piece[4]);
-  float* packedBias = reinterpret_cast<float*>(piece[5]);
-  float* inputPanels = reinterpret_cast<float*>(piece[6]);
+  const PrepackedView pre = pack ? PrepackedView{} : prepackedView(w.prepacked);
+  float* const panelScratch = reinterpret_cast<float*>(piece[4]);
+  float* const biasScratch = reinterpret_cast<float*>(piece[5]);
+  float* const inputScratch = reinterpret_cast<float*>(piece[6]);
+  const float* panels = pack ? panelScratch : inPanels ? pre.fused : pre.hidden;
+  const float* packedBias = pack ? biasScratch : pre.bias;
+  const float* inputPanels = pack ? inputScratch : pre.input;
 
-  const LayerWeights& w = ld.weights;
-  std::fill(bias, bias + GH + H, 0.f);
-  if (w.bIh) sumBiases(ld.kind, w.bIh, w.bHh, H, bias, biasHn);
+  if (pack) {
+    std::fill(bias, bias + GH + H, 0.f);
+    if (w.bIh) sumBiases(ld.kind, w.bIh, w.bHh, H, bias, biasHn);
+  }
 
   // Phase 0 prepares block k: the input projection onto its units' gate columns for all rows (only its rows of
   // W_ih, with the step's own kernel; before the packing, so that the panels are what is in cache when the loop
-  // starts) and its panels. Then per step one phase of cell blocks and, with projections, one of h_r W_hr^T columns.
+  // starts) and its panels (unless they came packed). Then per step one phase of cell blocks and, with
+  // projections, one of h_r W_hr^T columns.
   const int perStep = proj ? 2 : 1;
   BlockPhases phases(blocks, 1 + T * perStep);
   const SavedPointers& sv = ld.saved;
@@ -97,7 +105,7 @@ void packedRecurrence(const LayerDirection& ld, int blocks) {
     if (phase == 0) {
       const int q0 = units[k] / U, q1 = (units[k + 1] + U - 1) / U;
       if (ownProjection) {
-        packInputPanels(ld.kind, w.wIh, I, H, q0, q1, inputPanels);
+        if (pack) packInputPanels(ld.kind, w.wIh, I, H, q0, q1, inputScratch);
         packedProjection(ProjectionArgs{ld.kind, int(rows), I, H, ld.input, I, inputPanels, q0, q1, xg, xgLayout});
       } else if (!inPanels) {
         const int j0 = units[k], width = units[k + 1] - j0;
@@ -106,7 +114,7 @@ void packedRecurrence(const LayerDirection& ld, int blocks) {
           gemmNT(rows, width, I, ld.input, I, w.wIh + col * I, I, xg + col, GH);
         }
       }
-      packPanels(ld.kind, w.wIh, Ipanel, w.wHh, P, bias, biasHn, H, q0, q1, panels, packedBias);
+      if (pack) packPanels(ld.kind, w.wIh, Ipanel, w.wHh, P, bias, biasHn, H, q0, q1, panelScratch, biasScratch);
       return;
     }
     const int s = (phase - 1) / perStep;
