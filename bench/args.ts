@@ -55,10 +55,11 @@ What to time
   --pass LIST       forward, backward, train (default forward; with a preset: its own). backward times the
                     backward alone (after an untimed forward); train = forward + backward + SGD step + zeroGrad
   --precision LIST  the arithmetic, one row per precision (default float32):
-                      CPU:  float32, bfloat16 (module.bfloat16()), int8 (quantizeDynamic: int8 weights)
+                      CPU:  float32, bfloat16 (module.bfloat16()), int8 (quantizeDynamic: int8 weights),
+                            prepacked (float32 through optimizeForInference: weights packed once)
                       CUDA: float32, tf32 (TF32 matmuls), bfloat16, float16
-                    (also: highest = float32, high = tf32, bf16, fp16); bfloat16, float16 and int8 time
-                    forward passes only; reduced precisions add accuracy columns against node-rnn float32
+                    (also: highest = float32, high = tf32, bf16, fp16); bfloat16, float16, int8 and
+                    prepacked time forward passes only; reduced precisions add accuracy columns against node-rnn float32
   --dtype LIST      the same as --precision
   (--layers, --bidirectional, --proj, --pass and --precision given with a preset override its values)
 
@@ -115,7 +116,8 @@ function precisionRefusal(p: Precision, device: BenchDevice): string | null {
   const there = cpu ? `on the CPU: ${DEVICE_PRECISIONS.cpu.join(', ')}` : `on CUDA: ${DEVICE_PRECISIONS.cuda.join(', ')}`;
   if (p === 'tf32') return `--precision tf32 (TF32 matmuls) applies to CUDA only (use --device cuda); ${there}`;
   if (p === 'float16') return `--precision float16 runs on CUDA only (node-rnn's CPU half kernels are bfloat16); ${there}`;
-  return `--precision ${p} runs on the CPU only (quantizeDynamic builds a CPU module); ${there}`;
+  const builder = p === 'int8' ? 'quantizeDynamic' : 'optimizeForInference';
+  return `--precision ${p} runs on the CPU only (${builder} builds a CPU module); ${there}`;
 }
 
 /** Parses the flags after `bench`; throws UsageError. */

@@ -2,7 +2,7 @@
 // noGrad; backward alone after an untimed forward; train = forward + backward + SGD step + zeroGrad), on the CPU
 // or a CUDA device, at the case's precision: float32 and TF32 run the module as built; bfloat16 and float16
 // convert the module and the input (module.bfloat16() / .half()); int8 runs quantizeDynamic(module, { dtype:
-// 'int8' }) where this build of node-rnn exports it. Also what the peers and the accuracy columns compare with:
+// 'int8' }) where this build of node-rnn exports it, prepacked optimizeForInference(module). Also what the peers and the accuracy columns compare with:
 // node-rnn float32's output on the same weights and input (and the float32 gradients).
 
 import type { Module, Tensor } from '../lib/index';
@@ -95,6 +95,16 @@ function atPrecision(
     case 'float16':
       module.half();
       return { forward, input: input.half() as unknown as Tensor };
+    case 'prepacked': {
+      const optimize = (lib as unknown as { optimizeForInference?: (m: Module) => Forwardable }).optimizeForInference;
+      if (typeof optimize !== 'function') return { skipped: 'this build of node-rnn has no optimizeForInference' };
+      try {
+        const p = optimize(module);
+        return { forward: (x) => p.forward(x), input };
+      } catch (error) {
+        return { failed: `optimizeForInference: ${firstLine(error)}` };
+      }
+    }
     case 'int8': {
       // written against the API before it lands: feature-checked, so that a build without it still runs the peers
       const quantize = (lib as unknown as { quantizeDynamic?: QuantizeDynamic }).quantizeDynamic;

@@ -1,7 +1,8 @@
 // node-rnn's side of a bench row at each CPU precision (bench/ours.ts): the float32 reference is the float32 module's
 // output on the row's weights and input; bfloat16 times the converted module on a bfloat16 input; int8 calls the
 // library's quantizeDynamic when it has one (here a stand-in that rounds the weights, so the row's plumbing is
-// checked before the real one lands) and otherwise says why the row has no time.
+// checked before the real one lands) and otherwise says why the row has no time; prepacked times the module
+// optimizeForInference returns.
 
 import { strict as assert } from 'node:assert';
 import * as lib from '../lib/index';
@@ -55,6 +56,17 @@ describe('bench: node-rnn at each CPU precision', () => {
     const expected = outputOf(m, inputOf(ours).bfloat16() as unknown as Tensor);
     assert.deepEqual(Array.from(ours.timed.output()), expected);
     assert.notDeepEqual(expected, Array.from(ours.reference!));
+  });
+
+  it('prepacked: times the module optimizeForInference returns, whose output is the float32 reference to the bit', () => {
+    const calls: Module[] = [];
+    const spy = (m: Module) => (calls.push(m), lib.optimizeForInference(m));
+    const ours = prepareOurs({ ...lib, optimizeForInference: spy } as NodeRnn, forwardCase('prepacked'), 'cpu', 0);
+    assert.ok('runner' in ours.timed);
+    assert.equal(calls.length, 1);
+    assert.deepEqual(Array.from(ours.timed.output()), Array.from(ours.reference!));
+    const failed = prepareOurs({ ...lib, optimizeForInference: () => { throw new Error('no packing\nmore'); } } as NodeRnn, forwardCase('prepacked'), 'cpu', 0);
+    assert.deepEqual(failed.timed, { failed: 'optimizeForInference: no packing' });
   });
 
   it(`int8 without quantizeDynamic: no time, "${NO_QUANTIZE_DYNAMIC}", the reference still there for the peers`, () => {
