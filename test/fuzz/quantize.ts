@@ -98,14 +98,22 @@ const callCase = fc.record({
 
 type Forward = (x: unknown, h?: unknown) => unknown;
 
-export const quantizedCallProperty = fc.asyncProperty(callCase, async (c) => {
+/**
+ * Calls with good and bad inputs of the inference-only modules `make` builds from a float32 module (quantizeDynamic,
+ * optimizeForInference): valid calls return results `close` accepts against the float32 module's, the rest are
+ * refused.
+ */
+export const inferenceCallProperty = (
+  what: string, make: (m: Module) => Module, close: (actual: ArrayLike<number>, expected: ArrayLike<number>, what: string) => void,
+  kinds: readonly string[] = ['recurrent', 'cell', 'linear'],
+) => fc.asyncProperty(callCase.filter((c) => kinds.includes(c.kind)), async (c) => {
   const { module: recurrent, ref } = buildModule(c.spec);
   recurrent.eval();
   const I = c.spec.inputSize, H = c.spec.hiddenSize;
   const cellKind = c.spec.mode === 'LSTM' ? LSTMCell : c.spec.mode === 'GRU' ? GRUCell : RNNCell;
   const module: Module = c.kind === 'cell' ? new cellKind({ inputSize: I, hiddenSize: H, bias: c.spec.bias })
     : c.kind === 'linear' ? new Linear({ inFeatures: I, outFeatures: H, bias: c.spec.bias }) : recurrent;
-  const q = quantizeDynamic(module);
+  const q = make(module);
   const lstm = c.spec.mode === 'LSTM' && c.kind !== 'linear';
   const Ix = I + c.featureDelta;
   // the input: recurrent [T, B, I] / [B, T, I] / [T, I]; cell [B, I] / [I]; linear [T, B, I] / [B, I]
@@ -125,12 +133,12 @@ export const quantizedCallProperty = fc.asyncProperty(callCase, async (c) => {
   const input = twist(c.input, x, c.seed);
   const fwd = ((c.async && c.kind !== 'linear' ? (q as LSTM).forwardAsync : (q as LSTM).forward) as Forward).bind(q);
   const run = () => (c.gradMode ? fwd(input, hx) : noGrad(() => fwd(input, hx)));
-  const r = c.async ? await settleAsync('quantized forwardAsync', async () => run()) : settle('quantized forward', run);
+  const r = c.async ? await settleAsync(`${what} forwardAsync`, async () => run()) : settle(`${what} forward`, run);
   const stateOk = !c.withState || c.kind === 'linear' || c.stateCase === 'good';
   // a Linear takes any rank (the extra leading dims of 'wrongRank' are batch dims to it)
   const valid = (c.input === 'good' || (c.kind === 'linear' && c.input === 'wrongRank')) && c.featureDelta === 0 && stateOk && !c.bfloat16 && !(c.requiresGrad && c.gradMode) &&
     (c.kind !== 'recurrent' || c.T > 0);
-  if (r.ok !== valid) throw new Error(`${r.ok ? 'accepted an invalid' : `refused a valid (${(r as { error: Error }).error.message})`} call of a quantized ${module.constructor.name}`);
+  if (r.ok !== valid) throw new Error(`${r.ok ? 'accepted an invalid' : `refused a valid (${(r as { error: Error }).error.message})`} call of a ${what} ${module.constructor.name}`);
   if (!r.ok) return;
   const flat = (v: unknown): Tensor[] => (v instanceof Tensor ? [v] : (v as unknown[]).flatMap(flat));
   const ours = flat(r.value);
@@ -140,6 +148,8 @@ export const quantizedCallProperty = fc.asyncProperty(callCase, async (c) => {
   ours.forEach((t, i) => {
     sameShapeAs(t.shape, want[i].shape, `result ${i}`);
     if (t.dtype !== 'float32' || t.requiresGrad) throw new Error(`result ${i} is ${t.dtype}${t.requiresGrad ? ' and requires grad' : ''}`);
-    if (!c.special) closeToInt8(t.data, want[i].data, `result ${i}`);
+    if (!c.special) close(t.data, want[i].data, `result ${i}`);
   });
 });
+
+export const quantizedCallProperty = inferenceCallProperty('quantized', (m) => quantizeDynamic(m), closeToInt8);
