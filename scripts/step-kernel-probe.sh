@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# The batch-1 step kernels alone, hot in L2, from this checkout's sources: one member's share of an LSTM 256 step
+# (8 unit groups of W_hh panels) through packedStep (float32, 512 KB) and bf16Step (bfloat16, 256 KB), in a loop.
+# Also the step with P = 16 (the cell epilogue and the loop overhead, nearly no dot product). Compare with
+# scripts/l2-probe.sh's L2 stream: the float32 kernel is 2.7 us a step at 192 GB/s if it streams at the L2's pace.
+# Measured (2-vCPU AMD EPYC dev VM, session 11): float32 4.1-4.7 us (P = 16: 0.6-0.9), bfloat16 2.5-2.9 us (P = 16:
+# 0.8): the cell epilogue of 128 units costs 0.6-0.9 us a step, a fifth to a quarter of the step; a bare
+# 4-gate GEMV over the same panels 3.1-3.3 us (160 GB/s) with 1 to 4 accumulator chains per gate alike.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+dir=$(mktemp -d)
+trap 'rm -rf "$dir"' EXIT
+cat > "$dir/probe.cpp" <<'CPP'
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <vector>
+#include "native/cpu/bf16_step.h"
+#include "native/cpu/packed_step.h"
+using namespace rnn;
+using namespace rnn::cpu;
+template <class F>
+double usPerCall(F&& f) {
+  double best = 1e9;
+  for (int rep = 0; rep < 5; ++rep) {
+    const int n = 2000;
+    const auto t0 = std::chrono::steady_clock::now();
+    for (int i = 0; i < n; ++i) f();
+    best = std::min(best, std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count() / n);
+  }
+  return best;
+}
+void float32(int H, int P) {
+  const int G = 4, U = packedUnits(), groups = packedGroups(H), q1 = groups / 2;
+  std::vector<float> w(size_t(G) * H * P), h(P), hNew(H), bias(G * H + H, 0.f), c(H, 0.f);
+  for (auto& v : w) v = float(rand() % 100) * 1e-3f;
+  for (auto& v : h) v = float(rand() % 100) * 1e-2f;
+  std::vector<float> panels(groups * panelFloats(CellKind::Lstm, 0, P)), packedBias(groups * packedBiasFloats());
+  packPanels(CellKind::Lstm, nullptr, 0, w.data(), P, bias.data(), bias.data() + G * H, H, 0, groups, panels.data(), packedBias.data());
+  const XgLayout xl = XgLayout::byGroups(G, 1, U);
+  std::vector<float> xg(XgLayout::floats(1, G, groups, U), 0.f);
+  const PackedStepArgs a{CellKind::Lstm, 1, 0, P, H, nullptr, 0, xg.data(), xl, h.data(), panels.data(), packedBias.data(),
+                         0, q1, c.data(), hNew.data(), H, nullptr, 0};
+  std::printf("float32  H %d P %3d, %d groups (%4zu KB): %.2f us a step\n", H, P, q1, q1 * panelFloats(CellKind::Lstm, 0, P) * 4 / 1024,
+              usPerCall([&] { packedStep(a); }));
+}
+void bfloat16(int H, int P) {
+  const int G = 4, U = bf16Units(), groups = bf16Groups(H), q1 = groups / 2;
+  std::vector<uint16_t> w(size_t(G) * H * P), h(P), hNew(H);
+  for (auto& v : w) v = uint16_t(0x3c00 + (rand() & 0xff));
+  for (auto& v : h) v = uint16_t(0x3c00 + (rand() & 0xff));
+  std::vector<uint32_t> panels(groups * bf16PanelWords(G, 0, P));
+  std::vector<float> bias(G * H + H, 0.f), packedBias(groups * bf16BiasFloats(G)), c(H, 0.f);
+  packBf16Panels(G, nullptr, 0, w.data(), P, H, 0, groups, panels.data());
+  packBf16Bias(G, bias.data(), bias.data() + G * H, H, 0, groups, packedBias.data());
+  const XgLayout xl = XgLayout::byGroups(G, 1, U);
+  std::vector<float> xg(XgLayout::floats(1, G, groups, U), 0.f);
+  const Bf16StepArgs a{CellKind::Lstm, 1, 0, P, H, nullptr, 0, xg.data(), xl, h.data(), nullptr, panels.data(), packedBias.data(),
+                       0, q1, c.data(), hNew.data(), H, nullptr};
+  std::printf("bfloat16 H %d P %3d, %d groups (%4zu KB): %.2f us a step\n", H, P, q1, q1 * bf16PanelWords(G, 0, P) * 4 / 1024,
+              usPerCall([&] { bf16Step(a); }));
+}
+int main() {
+  float32(256, 256);
+  float32(256, 16);
+  bfloat16(256, 256);
+  bfloat16(256, 16);
+}
+CPP
+src=native/cpu
+g++ -O3 -std=c++17 -fno-math-errno -fno-trapping-math -I. -o "$dir/probe" "$dir/probe.cpp" \
+  $src/packed_step.cpp $src/bf16_step.cpp $src/bf16_pack.cpp $src/simd_level.cpp $src/transpose16.cpp
+"$dir/probe"
