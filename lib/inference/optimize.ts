@@ -5,9 +5,9 @@
 // LSTM 256 call. Other submodules (Linear, Embedding, ...) become copies that do not require grad.
 import { native } from '../binding';
 import { checkOptions, describe } from '../checks';
-import { Tensor } from '../tensor';
 import { CellBase } from '../nn/cell-base';
 import { Module } from '../nn/module';
+import { inferenceCopy } from '../nn/inference-copy';
 import { NATIVE_KIND } from '../nn/recurrent-call';
 import { RNNBase } from '../nn/rnn-base';
 import { quantizedState } from '../quantization/state';
@@ -41,33 +41,12 @@ export function optimizeForInference<T extends Module>(module: T, options?: Opti
     if (p.dtype !== 'float32') throw new TypeError(`optimizeForInference: parameter ${name} is ${p.dtype}; it takes float32 modules (module.float())`);
   }
   // in eval mode, as PyTorch's freezing requires: no dropout between layers
-  return copy(module).eval() as T;
+  return inferenceCopy(module, convert).eval() as T;
 }
 
-function copy(module: Module): Module {
-  const existing = preparedState(module);
-  const recurrent = module instanceof RNNBase || module instanceof CellBase;
-  const state = existing ?? (recurrent ? prepare(module) : null);
-  const clones = new Map<Tensor<'float32'>, Tensor<'float32'>>();
-  const own = state ? [] : module.namedParameters().filter(([name]) => !name.includes('.'));
-  const params: [string, Tensor<'float32'>][] = own.map(([name, p]) => {
-    const c = p.clone();
-    clones.set(p, c);
-    return [name, c];
-  });
-  const result = Module._blankLike(module, params);
-  if (state) setPreparedState(result, state);
-  for (const key of Reflect.ownKeys(module)) {
-    const d = Object.getOwnPropertyDescriptor(module, key)!;
-    if ('value' in d) {
-      const v: unknown = d.value;
-      if (v instanceof Module) d.value = copy(v);
-      else if (v instanceof Tensor) d.value = clones.get(v as Tensor<'float32'>) ?? (state ? null : v.clone());
-    }
-    Object.defineProperty(result, key, d);
-  }
-  for (const p of params) p[1].requiresGrad = false;
-  return result;
+function convert(module: Module): ((copy: Module) => void) | null {
+  const state = preparedState(module) ?? (module instanceof RNNBase || module instanceof CellBase ? prepare(module) : null);
+  return state ? (copy) => setPreparedState(copy, state) : null;
 }
 
 /** A snapshot of a recurrent module's weights and, for LSTM and GRU, their packed forms per layer-direction. */

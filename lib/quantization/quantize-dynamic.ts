@@ -4,10 +4,10 @@
 // keep float32 parameters (copies, not requiring grad). The result is for inference: activations are quantized per
 // row on the fly by the native kernels, and a forward that would record for backward is refused.
 import { checkOptions, describe } from '../checks';
-import { Tensor } from '../tensor';
 import { CellBase } from '../nn/cell-base';
 import { Linear } from '../nn/linear';
 import { Module } from '../nn/module';
+import { ConvertModule, inferenceCopy } from '../nn/inference-copy';
 import { RNNBase } from '../nn/rnn-base';
 import { GATES } from '../nn/recurrent-call';
 import { GRU } from '../nn/gru';
@@ -58,39 +58,23 @@ export function quantizeDynamic<T extends Module>(module: T, options?: QuantizeD
     if (p.disposed) throw new Error(`quantizeDynamic: parameter ${name} has been disposed`);
     if (p.device !== 'cpu') throw new Error(`quantizeDynamic: parameter ${name} is on ${p.device}; int8 modules run on the CPU, so quantize a CPU module (module.cpu())`);
   }
-  return copy(module, '', classes) as T;
+  return inferenceCopy(module, convert(classes)) as T;
 }
 
 function quantizes(module: Module, classes: readonly QuantizableClass[]): boolean {
   return classes.some((c) => module.constructor === c);
 }
 
-function copy(module: Module, prefix: string, classes: readonly QuantizableClass[]): Module {
-  const existing = quantizedState(module);
-  const quantize = !existing && quantizes(module, classes);
-  const state = existing ?? (quantize ? quantizeWeights(module, prefix) : null);
-  // own parameters of a module that stays float: copies that do not require grad (the result is for inference)
-  const clones = new Map<Tensor<'float32'>, Tensor<'float32'>>();
-  const own = state ? [] : module.namedParameters().filter(([name]) => !name.includes('.'));
-  const params: [string, Tensor<'float32'>][] = own.map(([name, p]) => {
-    const c = p.clone();
-    clones.set(p, c);
-    return [name, c];
-  });
-  const result = Module._blankLike(module, params);
-  if (state) setQuantizedState(result, state);
-  for (const key of Reflect.ownKeys(module)) {
-    const d = Object.getOwnPropertyDescriptor(module, key)!;
-    if ('value' in d) {
-      const v: unknown = d.value;
-      if (v instanceof Module) d.value = copy(v, `${prefix}${String(key)}.`, classes);
-      else if (v instanceof Tensor) d.value = clones.get(v as Tensor<'float32'>) ?? (state ? null : v.clone());
-    }
-    Object.defineProperty(result, key, d);
-  }
-  if (state && module instanceof Linear) linearFields(result);
-  for (const p of params) p[1].requiresGrad = false;
-  return result;
+function convert(classes: readonly QuantizableClass[]): ConvertModule {
+  return (module, prefix) => {
+    const existing = quantizedState(module);
+    const state = existing ?? (quantizes(module, classes) ? quantizeWeights(module, prefix) : null);
+    if (!state) return null;
+    return (copy) => {
+      setQuantizedState(copy, state);
+      if (module instanceof Linear) linearFields(copy);
+    };
+  };
 }
 
 /** The module's own parameters as int8 matrices (weight_*) and float32 biases (bias_*), in their order. */
