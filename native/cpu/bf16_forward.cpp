@@ -82,8 +82,7 @@ void Bf16Backend::recurrence(const Bf16Direction& ld) {
   uint32_t* inputPanels = reinterpret_cast<uint32_t*>(piece[7]);
   uint32_t* hrPanels = reinterpret_cast<uint32_t*>(piece[8]);
 
-  std::fill(bias, bias + GH + H, 0.f);
-  if (w.bIh) sumBiases(ld.kind, w.bIh, w.bHh, H, bias, biasHn, bf16ToFloat);
+  sumBiases(ld.kind, w.bIh, w.bHh, H, bias, biasHn, bf16ToFloat);
 
   const int perStep = proj ? 2 : 1;
   BlockPhases phases(blocks, 1 + T * perStep);

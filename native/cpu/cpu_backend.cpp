@@ -88,10 +88,7 @@ void packedRecurrence(const LayerDirection& ld, int blocks) {
   const float* packedBias = pack ? biasScratch : pre.bias;
   const float* inputPanels = pack ? inputScratch : pre.input;
 
-  if (pack) {
-    std::fill(bias, bias + GH + H, 0.f);
-    if (w.bIh) sumBiases(ld.kind, w.bIh, w.bHh, H, bias, biasHn);
-  }
+  if (pack) sumBiases(ld.kind, w.bIh, w.bHh, H, bias, biasHn);
 
   // Phase 0 prepares block k: the input projection onto its units' gate columns for all rows (only its rows of
   // W_ih, with the step's own kernel; before the packing, so that the panels are what is in cache when the loop
@@ -180,8 +177,7 @@ void oneStepRecurrence(const LayerDirection& ld) {
   float* biasHn = bias + GH;
 
   const LayerWeights& w = ld.weights;
-  std::fill(bias, bias + GH + H, 0.f);
-  if (w.bIh) sumBiases(ld.kind, w.bIh, w.bHh, H, bias, biasHn);
+  sumBiases(ld.kind, w.bIh, w.bHh, H, bias, biasHn);
   gemmNT(1, GH, I, ld.input + row * I, I, w.wIh, I, xg, GH);
   gemmNT(1, GH, P, ld.h, P, w.wHh, P, hg, GH);
 
@@ -220,8 +216,7 @@ void elmanRecurrence(const LayerDirection& ld, int blocks) {
   float* bias = reinterpret_cast<float*>(piece[3]);
 
   const LayerWeights& w = ld.weights;
-  std::fill(bias, bias + H, 0.f);
-  if (w.bIh) sumBiases(ld.kind, w.bIh, w.bHh, H, bias, nullptr);
+  sumBiases(ld.kind, w.bIh, w.bHh, H, bias, nullptr);
 
   // Phase 0: block k's columns of the input projection, one GEMM over all rows; then one phase per step.
   BlockPhases phases(blocks, 1 + T);

@@ -66,8 +66,8 @@ void prepackF32(CellKind kind, int I, int P, int H, const float* wIh, const floa
   std::memcpy(out, &h, sizeof h);
 
   const int G = gateCount(kind), GH = G * H, groups = packedGroups(H);
-  std::vector<float> bias(size_t(GH) + H, 0.f);
-  if (bIh) sumBiases(kind, bIh, bHh, H, bias.data(), bias.data() + GH);
+  std::vector<float> bias(size_t(GH) + H);
+  sumBiases(kind, bIh, bHh, H, bias.data(), bias.data() + GH);
   float* data = reinterpret_cast<float*>(out + h.dataOffset);
   float* packedBias = data + l.biasAt;
   packPanels(kind, nullptr, 0, wHh, P, bias.data(), bias.data() + GH, H, 0, groups, data + l.hiddenAt, packedBias);

@@ -1,6 +1,7 @@
 // What every CPU recurrence (float32, bfloat16, int8) prepares before its time loop: its scratch memory, and the
 // biases summed once.
 #pragma once
+#include <algorithm>
 #include <array>
 #include <cstddef>
 #include <cstdint>
@@ -30,10 +31,16 @@ std::array<uint8_t*, N> scratchPieces(const std::array<size_t, N>& bytes) {
 }
 
 // b_ih + b_hh summed once in float32 into bias[G H]; GRU keeps n's two parts apart, because r scales only b_hn:
-// bias holds b_in there and biasHn[H] b_hn. toFloat reads one element (a float, or bfloat16 bits).
+// bias holds b_in there and biasHn[H] (when given) b_hn, zeros for the other cells. Without biases (bIh null)
+// all zeros. toFloat reads one element (a float, or bfloat16 bits).
 template <class T, class ToFloat>
 void sumBiases(CellKind kind, const T* bIh, const T* bHh, int H, float* bias, float* biasHn, ToFloat toFloat) {
   const bool gru = kind == CellKind::Gru;
+  if (biasHn) std::fill(biasHn, biasHn + H, 0.f);
+  if (!bIh) {
+    std::fill(bias, bias + gateCount(kind) * H, 0.f);
+    return;
+  }
   const int summed = (gru ? 2 : gateCount(kind)) * H;
   for (int j = 0; j < summed; ++j) bias[j] = toFloat(bIh[j]) + toFloat(bHh[j]);
   if (gru) {
