@@ -60,8 +60,9 @@ function prepare(module: RNNBase | CellBase): PreparedState {
   const prepacked: Uint8Array[] = [];
   for (let ld = 0; ld < layers * D; ld++) {
     const I = ld < D ? module.inputSize : D * P;
-    const [wIh, wHh, bIh, bHh] = weights.slice(ld * per, ld * per + 4);
-    prepacked.push(native.f32Prepack(NATIVE_KIND[module.mode], I, P, H, wIh, wHh, module.bias ? bIh : null, module.bias ? bHh : null));
+    const at = ld * per; // weight_ih, weight_hh, then bias_ih and bias_hh when the module has biases
+    const [bIh, bHh] = module.bias ? [weights[at + 2], weights[at + 3]] : [null, null];
+    prepacked.push(native.f32Prepack(NATIVE_KIND[module.mode], I, P, H, weights[at], weights[at + 1], bIh, bHh));
   }
   return { weights, prepacked };
 }
