@@ -234,7 +234,7 @@ describe('optimizeForInference: weights packed once, the same results to the bit
       const w = (n: number) => new Float32Array(n);
       throwsExactly(() => native.f32Prepack(0, 2, 3, 3, w(18), w(27), null, null), RangeError, 'f32Prepack: kind must be LSTM or GRU');
       throwsExactly(() => native.f32Prepack(2, 2, 3, 3, w(23), w(36), null, null), RangeError, 'f32Prepack: wIh has 23 elements, expected 24');
-      throwsExactly(() => native.f32Prepack(2, -1, 3, 3, w(24), w(36), null, null), RangeError, 'f32Prepack: I must be a non-negative 32-bit integer');
+      throwsExactly(() => native.f32Prepack(2, -1, 3, 3, w(24), w(36), null, null), RangeError, 'f32Prepack: I must be an integer in [0, 2147483647]');
       throwsExactly(() => native.f32Prepack(3, 2, 3, 3, w(18), w(27), w(9), null), TypeError, 'f32Prepack: bIh and bHh must both be given or both be null');
       throwsExactly(() => native.f32Prepack(3, 2, 3, 3, w(18), new Uint8Array(27) as never, null, null), TypeError, 'f32Prepack: wHh must be a Float32Array');
     });

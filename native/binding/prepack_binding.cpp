@@ -4,39 +4,25 @@
 #include <string>
 
 #include "../cpu/f32_prepack.h"
+#include "arg_checks.h"
 
 namespace rnn::binding {
 
 namespace {
 
-int sizeArg(const Napi::CallbackInfo& info, size_t i, const char* name) {
-  if (info.Length() <= i || !info[i].IsNumber()) throw Napi::TypeError::New(info.Env(), std::string("f32Prepack: ") + name + " must be a number");
-  const double v = info[i].As<Napi::Number>().DoubleValue();
-  if (!(v >= 0 && v <= 2147483647.0) || v != double(int64_t(v))) {
-    throw Napi::RangeError::New(info.Env(), std::string("f32Prepack: ") + name + " must be a non-negative 32-bit integer");
-  }
-  return int(v);
-}
-
 const float* floatsArg(const Napi::CallbackInfo& info, size_t i, const char* name, size_t want, bool nullable) {
   if (nullable && info.Length() > i && info[i].IsNull()) return nullptr;
-  if (info.Length() <= i || !info[i].IsTypedArray() || info[i].As<Napi::TypedArray>().TypedArrayType() != napi_float32_array) {
-    throw Napi::TypeError::New(info.Env(), std::string("f32Prepack: ") + name + " must be a Float32Array" + (nullable ? " or null" : ""));
-  }
-  auto array = info[i].As<Napi::Float32Array>();
-  if (array.ElementLength() != want) {
-    throw Napi::RangeError::New(info.Env(), std::string("f32Prepack: ") + name + " has " + std::to_string(array.ElementLength()) +
-                                                " elements, expected " + std::to_string(want));
-  }
+  auto array = arrayArg<Napi::Float32Array>(info, i, napi_float32_array, "f32Prepack", name, nullable ? "a Float32Array or null" : "a Float32Array");
+  expectLength(info.Env(), "f32Prepack", name, array.ElementLength(), want);
   return array.Data();
 }
 
 // f32Prepack(kind: 2 LSTM | 3 GRU (CellKind), I, P, H, wIh [G H I], wHh [G H P], bIh [G H] | null, bHh [G H] | null) -> Uint8Array
 Napi::Value Prepack(const Napi::CallbackInfo& info) {
-  const int kind = sizeArg(info, 0, "kind");
+  const int kind = intArg(info, 0, "f32Prepack", "kind");
   if (kind != int(CellKind::Lstm) && kind != int(CellKind::Gru)) throw Napi::RangeError::New(info.Env(), "f32Prepack: kind must be LSTM or GRU");
   const CellKind k = CellKind(kind);
-  const int I = sizeArg(info, 1, "I"), P = sizeArg(info, 2, "P"), H = sizeArg(info, 3, "H");
+  const int I = intArg(info, 1, "f32Prepack", "I"), P = intArg(info, 2, "f32Prepack", "P"), H = intArg(info, 3, "f32Prepack", "H");
   const size_t GH = size_t(gateCount(k)) * H;
   const float* wIh = floatsArg(info, 4, "wIh", GH * I, false);
   const float* wHh = floatsArg(info, 5, "wHh", GH * P, false);
