@@ -74,8 +74,8 @@ export abstract class Module {
     const leavesCpu = asked.device !== undefined && asked.device !== 'cpu';
     if (leavesCpu || (asked.dtype !== undefined && asked.dtype !== 'float32')) {
       const what = leavesCpu ? `move to ${asked.device}` : `convert to ${asked.dtype}`;
-      if (this.#quantizedPrefixes().length > 0) throw quantizedRefusal(this.constructor.name, what);
-      if (this.namedModules().some(([, m]) => preparedState(m))) throw preparedRefusal(this.constructor.name, what);
+      if (this.#prefixesOf(quantizedState).length > 0) throw quantizedRefusal(this.constructor.name, what);
+      if (this.#prefixesOf(preparedState).length > 0) throw preparedRefusal(this.constructor.name, what);
     }
     if (leavesCpu) requireCudaDevice(cudaIndex(asked.device!));
     this.#checkIdle('move');
@@ -137,9 +137,12 @@ export abstract class Module {
     return this.to('cpu' as DeviceLike);
   }
 
-  /** The dotted prefixes ('' for this module, else 'name.') of the int8 modules quantizeDynamic made in this one. */
-  #quantizedPrefixes(): string[] {
-    return this.namedModules().filter(([, m]) => quantizedState(m)).map(([name]) => (name ? `${name}.` : ''));
+  /**
+   * The dotted prefixes ('' for this module, else 'name.') of the modules in this one that `made` has a state for:
+   * the int8 modules quantizeDynamic made (quantizedState), those optimizeForInference made (preparedState).
+   */
+  #prefixesOf(made: (m: Module) => unknown): string[] {
+    return this.namedModules().filter(([, m]) => made(m)).map(([name]) => (name ? `${name}.` : ''));
   }
 
   /**
@@ -207,13 +210,14 @@ export abstract class Module {
       throw new TypeError(`Expected an object of Tensors for stateDict but received ${describe(dict)}`);
     }
     this.#checkIdle('load a state dict into');
-    const quantized = this.#quantizedPrefixes();
-    if (Object.keys(dict).some((k) => quantized.some((p) => p === '' || k.startsWith(p)))) {
-      throw quantizedRefusal(this.constructor.name, 'load float weights with loadStateDict');
-    }
-    const prepared = this.namedModules().filter(([, m]) => preparedState(m)).map(([name]) => (name ? `${name}.` : ''));
-    if (Object.keys(dict).some((k) => prepared.some((p) => p === '' || k.startsWith(p)))) {
-      throw preparedRefusal(this.constructor.name, 'load weights with loadStateDict');
+    const keys = Object.keys(dict);
+    const refusals: [(m: Module) => unknown, () => Error][] = [
+      [quantizedState, () => quantizedRefusal(this.constructor.name, 'load float weights with loadStateDict')],
+      [preparedState, () => preparedRefusal(this.constructor.name, 'load weights with loadStateDict')],
+    ];
+    for (const [made, refusal] of refusals) {
+      const prefixes = this.#prefixesOf(made);
+      if (keys.some((k) => prefixes.some((p) => p === '' || k.startsWith(p)))) throw refusal();
     }
     const params = new Map(this.namedParameters());
     const missingKeys = [...params.keys()].filter((k) => !(k in dict));
