@@ -174,6 +174,10 @@ RNN_TARGET_BF16DOT void tileDot(const Tile& t, float* out) {
 // side, 3 streams 32 KB apart: measured on Zen 5, 480 KB of panels from L2, 4.3 us against 2.5 us for this one and
 // 3.0 us for one chain per gate.) The chains depend on K only, never on the thread team; the sums round differently
 // from tileDot's (one chain per gate), so a batch-1 row and a row of a larger batch may differ in the last bits.
+// The panels stream from L2 with nothing to reuse: a software prefetch 2 KB ahead (8 pairs of k) took an LSTM 256
+// member's step from ~2.6 to ~2.35 us (scripts/step-kernel-probe.sh; 4 KB measured alike).
+constexpr int kRowPrefetchWords = 512;
+
 template <int G, bool Hidden>
 RNN_TARGET_BF16DOT RNN_INLINE void rowDotPart(__m512 (&acc)[blocksOf(G)], const uint16_t* a, int K, const uint32_t*& w) {
   constexpr int C = 3;
@@ -187,6 +191,7 @@ RNN_TARGET_BF16DOT RNN_INLINE void rowDotPart(__m512 (&acc)[blocksOf(G)], const 
     for (int c = 0; c < C; ++c) {
       const __m512i s = _mm512_set1_epi32(int(loadBf16Pair(a + 2 * (p + c))));
       for (int g = 0; g < G; ++g) {
+        __builtin_prefetch(w + 16 * (c * G + g) + kRowPrefetchWords, 0, 3);
         part[c][g] = _mm512_dpbf16_ps(part[c][g], (__m512bh)s, (__m512bh)_mm512_loadu_si512(w + 16 * (c * G + g)));
       }
     }

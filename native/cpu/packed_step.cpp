@@ -158,12 +158,20 @@ struct Kernel<simd::kBase> {
 // columns, K = 512, panels in L2: 220-226 GFLOP/s with _mm512_fmadd_ps, 219-220 with s * w + acc, which GCC
 // contracts into the same VFMADD231PS; the same 24 FMAs per k-step and the same bits).
 
+// A single row's kernel streams the panels from L2 with nothing to reuse; the hardware prefetchers alone left it
+// at ~4.4 us a step for an LSTM 256 member's 512 KB, a software prefetch 4 KB ahead (16 k-steps) brought it to
+// ~4.0 (scripts/step-kernel-probe.sh; 2 and 1.5 KB ahead measured alike, 16 KB slower).
+constexpr int kRowPrefetchFloats = 1024;
+
 template <int L, int MR, bool Gru, bool Hidden>
 RNN_INLINE void accumulate(typename vec::Types<L>::F (&acc)[MR][4], const float* a, int64_t as, int K, const float*& w) {
   using F = typename vec::Types<L>::F;
   constexpr int G = Gru ? 3 : 4;
   for (int k = 0; k < K; ++k, w += G * L) {
     F wg[G];
+    if (MR == 1) {
+      for (int g = 0; g < G; ++g) __builtin_prefetch(w + L * g + kRowPrefetchFloats, 0, 3);
+    }
     for (int g = 0; g < G; ++g) wg[g] = vec::Lanes<L>::load(w + L * g);
 #pragma GCC unroll 8
     for (int m = 0; m < MR; ++m) {
