@@ -56,10 +56,11 @@ What to time
                     backward alone (after an untimed forward); train = forward + backward + SGD step + zeroGrad
   --precision LIST  the arithmetic, one row per precision (default float32):
                       CPU:  float32, bfloat16 (module.bfloat16()), int8 (quantizeDynamic: int8 weights),
-                            prepacked (float32 through optimizeForInference: weights packed once)
+                            prepacked (float32 through optimizeForInference: weights packed once),
+                            prepacked-bf16 (optimizeForInference with dtype bfloat16)
                       CUDA: float32, tf32 (TF32 matmuls), bfloat16, float16
-                    (also: highest = float32, high = tf32, bf16, fp16); bfloat16, float16, int8 and
-                    prepacked time forward passes only; reduced precisions add accuracy columns against node-rnn float32
+                    (also: highest = float32, high = tf32, bf16, fp16); all but float32 and tf32
+                    time forward passes only; reduced precisions add accuracy columns against node-rnn float32
   --dtype LIST      the same as --precision
   (--layers, --bidirectional, --proj, --pass and --precision given with a preset override its values)
 

@@ -10,24 +10,27 @@ export type Pass = keyof typeof PASS_FLOPS_FACTOR;
  * bfloat16 / float16 (the module converted, inference only; float16 on CUDA only); int8 (quantizeDynamic: int8
  * weights, inference only, CPU).
  */
-/** 'prepacked': float32 through optimizeForInference (the weights packed once, not in every forward). */
-export type Precision = 'float32' | 'tf32' | 'bfloat16' | 'float16' | 'int8' | 'prepacked';
+/**
+ * 'prepacked': float32 through optimizeForInference (the weights packed once, not in every forward);
+ * 'prepacked-bf16': the same with dtype 'bfloat16' (module.bfloat16()'s results, its weights packed once).
+ */
+export type Precision = 'float32' | 'tf32' | 'bfloat16' | 'float16' | 'int8' | 'prepacked' | 'prepacked-bf16';
 
 export const MODES: readonly Mode[] = ['LSTM', 'GRU', 'RNN_TANH', 'RNN_RELU'];
 export const PASSES: readonly Pass[] = ['forward', 'backward', 'train'];
-export const PRECISIONS: readonly Precision[] = ['float32', 'tf32', 'bfloat16', 'float16', 'int8', 'prepacked'];
+export const PRECISIONS: readonly Precision[] = ['float32', 'tf32', 'bfloat16', 'float16', 'int8', 'prepacked', 'prepacked-bf16'];
 /** What each device runs, in the order the flag's help lists them. */
-export const DEVICE_PRECISIONS = { cpu: ['float32', 'bfloat16', 'int8', 'prepacked'], cuda: ['float32', 'tf32', 'bfloat16', 'float16'] } as const;
+export const DEVICE_PRECISIONS = { cpu: ['float32', 'bfloat16', 'int8', 'prepacked', 'prepacked-bf16'], cuda: ['float32', 'tf32', 'bfloat16', 'float16'] } as const;
 /** Other names --precision takes: PyTorch's setFloat32MatmulPrecision values and the short forms. */
 export const PRECISION_ALIASES: Record<string, Precision> = {
   highest: 'float32', high: 'tf32', fp32: 'float32', bf16: 'bfloat16', fp16: 'float16', half: 'float16',
 };
 /** Precisions that only run forward passes: node-rnn has no backward for half or quantized modules. */
-export const INFERENCE_ONLY: readonly Precision[] = ['bfloat16', 'float16', 'int8', 'prepacked'];
+export const INFERENCE_ONLY: readonly Precision[] = ['bfloat16', 'float16', 'int8', 'prepacked', 'prepacked-bf16'];
 
 /** Short label for tables and charts. */
 export function precisionLabel(p: Precision): string {
-  return { float32: 'fp32', tf32: 'tf32', bfloat16: 'bf16', float16: 'fp16', int8: 'int8', prepacked: 'fp32 prepacked' }[p];
+  return { float32: 'fp32', tf32: 'tf32', bfloat16: 'bf16', float16: 'fp16', int8: 'int8', prepacked: 'fp32 prepacked', 'prepacked-bf16': 'bf16 prepacked' }[p];
 }
 
 export interface Shape {

@@ -25,6 +25,7 @@ interface Forwardable {
 }
 
 /** node-rnn's dynamic quantization, when the build has it: a module with the same forward. */
+type OptimizeForInference = (module: Module, options?: { dtype: 'bfloat16' }) => Forwardable;
 type QuantizeDynamic = (module: Module, options: { dtype: 'int8' }) => Forwardable & Partial<Pick<Module, 'eval'>>;
 
 /** node-rnn at the case's precision. */
@@ -95,12 +96,14 @@ function atPrecision(
     case 'float16':
       module.half();
       return { forward, input: input.half() as unknown as Tensor };
-    case 'prepacked': {
-      const optimize = (lib as unknown as { optimizeForInference?: (m: Module) => Forwardable }).optimizeForInference;
+    case 'prepacked':
+    case 'prepacked-bf16': {
+      const optimize = (lib as unknown as { optimizeForInference?: OptimizeForInference }).optimizeForInference;
       if (typeof optimize !== 'function') return { skipped: 'this build of node-rnn has no optimizeForInference' };
+      const bf16 = c.precision === 'prepacked-bf16';
       try {
-        const p = optimize(module);
-        return { forward: (x) => p.forward(x), input };
+        const p = bf16 ? optimize(module, { dtype: 'bfloat16' }) : optimize(module);
+        return { forward: (x) => p.forward(x), input: bf16 ? input.bfloat16() as unknown as Tensor : input };
       } catch (error) {
         return { failed: `optimizeForInference: ${firstLine(error)}` };
       }

@@ -32,7 +32,7 @@ export function loadOnnxPeer(threads: number): InProcessPeer | string {
       if (device !== 'cpu') return 'onnxruntime-node runs on the CPU here (no CUDA execution provider installed)';
       if (c.pass !== 'forward') return 'ONNX Runtime is compared on forward passes only';
       if (c.shape.P > 0) return "ONNX's LSTM has no projection (proj_size)";
-      if (c.precision === 'bfloat16') return "ONNX Runtime's CPU execution provider has no bfloat16 LSTM/GRU/RNN kernels";
+      if (c.precision === 'bfloat16' || c.precision === 'prepacked-bf16') return "ONNX Runtime's CPU execution provider has no bfloat16 LSTM/GRU/RNN kernels";
       if (c.precision === 'int8') return int8Unsupported(c.mode);
       return null;
     },

@@ -82,8 +82,9 @@ export interface NativeForwardCall {
   /** Receives what backward needs (rnnSavedSize floats, float32); null: not recording. */
   saved: NativeStorage | null;
   /**
-   * Optional: per layer and direction the weights already packed by f32Prepack (a module made by
-   * optimizeForInference; float32 LSTM / GRU forwards on the CPU only). Absent or null: packed in the call.
+   * Optional: per layer and direction the weights already packed by f32Prepack or bf16Prepack (a module made by
+   * optimizeForInference; float32 / bfloat16 LSTM / GRU forwards on the CPU only, the form matching the call's
+   * dtype). Absent or null: packed in the call.
    */
   prepacked?: Uint8Array[] | null;
 }
@@ -152,6 +153,11 @@ export interface NativeBinding {
    * layout a forward may pick (I inputs, P = projSize or H outputs, H units); biases both null without bias.
    */
   f32Prepack(kind: number, I: number, P: number, H: number, wIh: Float32Array, wHh: Float32Array, bIh: Float32Array | null, bHh: Float32Array | null): Uint8Array;
+  /**
+   * The same for bfloat16 weights (bits in Uint16Arrays), W_hr [P, H] too for an LSTM with projections (else null
+   * and P = H).
+   */
+  bf16Prepack(kind: number, I: number, P: number, H: number, wIh: Uint16Array, wHh: Uint16Array, bIh: Uint16Array | null, bHh: Uint16Array | null, wHr: Uint16Array | null): Uint8Array;
 
   // CUDA: exported by every build (the loader checks that each function is there); a CPU-only build reports
   // built: false and its cudaAlloc & co throw 'built without CUDA', so nothing here is optional.
@@ -224,6 +230,7 @@ const NATIVE_FUNCTIONS = [
   'int8Pack',
   'int8Linear',
   'f32Prepack',
+  'bf16Prepack',
   'cudaBuildInfo',
   'cudaDeviceCount',
   'cudaDeviceName',

@@ -70,8 +70,8 @@ describe('bench CLI: arguments', () => {
     usageError(['--pass', 'inference'], /--pass expects one of forward, backward, train/);
     usageError(['--compare', 'onnxruntime,caffe'], /--compare expects one of onnxruntime, tfjs, torch, got "caffe"/);
     usageError(['--device', 'gpu'], /--device expects cpu, cuda or cuda:N, got "gpu"/);
-    usageError(['--precision', 'int4'], /--precision expects one of float32, tf32, bfloat16, float16, int8, prepacked, got "int4"/);
-    usageError(['--dtype', 'double'], /--dtype expects one of float32, tf32, bfloat16, float16, int8, prepacked, got "double"/);
+    usageError(['--precision', 'int4'], /--precision expects one of float32, tf32, bfloat16, float16, int8, prepacked, prepacked-bf16, got "int4"/);
+    usageError(['--dtype', 'double'], /--dtype expects one of float32, tf32, bfloat16, float16, int8, prepacked, prepacked-bf16, got "double"/);
     usageError(['--shapes', '5x2x4x8', '--mode', 'gru', '--proj', '4'], /--proj applies to LSTM only/);
     usageError(['--shapes', '5x2x4x8', '--proj', '8'], /--proj 8 must be smaller than the hidden size \(H = 8\)/);
     usageError(['--json=yes'], /--json takes no value/);

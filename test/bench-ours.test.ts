@@ -1,8 +1,8 @@
 // node-rnn's side of a bench row at each CPU precision (bench/ours.ts): the float32 reference is the float32 module's
 // output on the row's weights and input; bfloat16 times the converted module on a bfloat16 input; int8 calls the
 // library's quantizeDynamic when it has one (here a stand-in that rounds the weights, so the row's plumbing is
-// checked before the real one lands) and otherwise says why the row has no time; prepacked times the module
-// optimizeForInference returns.
+// checked before the real one lands) and otherwise says why the row has no time; prepacked and prepacked-bf16 time
+// the module optimizeForInference returns (float32, bfloat16).
 
 import { strict as assert } from 'node:assert';
 import * as lib from '../lib/index';
@@ -67,6 +67,18 @@ describe('bench: node-rnn at each CPU precision', () => {
     assert.deepEqual(Array.from(ours.timed.output()), Array.from(ours.reference!));
     const failed = prepareOurs({ ...lib, optimizeForInference: () => { throw new Error('no packing\nmore'); } } as NodeRnn, forwardCase('prepacked'), 'cpu', 0);
     assert.deepEqual(failed.timed, { failed: 'optimizeForInference: no packing' });
+  });
+
+  it('prepacked-bf16: times optimizeForInference(module, { dtype: \'bfloat16\' }) on a bfloat16 input: module.bfloat16()\'s output to the bit', () => {
+    const calls: unknown[] = [];
+    const spy = (m: Module, o?: unknown) => (calls.push(o), lib.optimizeForInference(m, o as never));
+    const ours = prepareOurs({ ...lib, optimizeForInference: spy } as NodeRnn, forwardCase('prepacked-bf16'), 'cpu', 0);
+    assert.ok('runner' in ours.timed);
+    assert.deepEqual(calls, [{ dtype: 'bfloat16' }]);
+    const m = rebuilt(ours);
+    m.bfloat16();
+    assert.deepEqual(Array.from(ours.timed.output()), outputOf(m, inputOf(ours).bfloat16() as unknown as Tensor));
+    assert.notDeepEqual(Array.from(ours.timed.output()), Array.from(ours.reference!));
   });
 
   it(`int8 without quantizeDynamic: no time, "${NO_QUANTIZE_DYNAMIC}", the reference still there for the peers`, () => {

@@ -12,7 +12,7 @@ import { backwardProperty, deviceProperty, factoryProperty, fromBufferProperty, 
 import { safetensorsJunkProperty, safetensorsMutationProperty, safetensorsRandomProperty } from './fuzz/safetensors';
 import { itemProperty, sequencesProperty } from './fuzz/sequences';
 import { quantizeDynamicProperty, quantizedCallProperty } from './fuzz/quantize';
-import { corruptPackedProperty, optimizeForInferenceProperty, preparedCallProperty } from './fuzz/prepared';
+import { corruptPackedProperty, optimizeForInferenceProperty, preparedBf16CallProperty, preparedCallProperty } from './fuzz/prepared';
 import { teamPrecisionProperty } from './fuzz/team-precision';
 
 describe('fuzz', function () {
@@ -60,6 +60,7 @@ describe('fuzz', function () {
   it('quantized modules called with good and bad inputs against float32', () => fc.assert(quantizedCallProperty, fuzzParams(500)));
   it('optimizeForInference with random modules and options', () => fc.assert(optimizeForInferenceProperty, fuzzParams(300)));
   it('prepared modules called with good and bad inputs: float32 bit for bit', () => fc.assert(preparedCallProperty, fuzzParams(400)));
+  it('bfloat16 prepared modules called with good and bad inputs: module.bfloat16() bit for bit', () => fc.assert(preparedBf16CallProperty, fuzzParams(300)));
   it('packed forms with a corrupted header or cut short, given to the addon', () => fc.assert(corruptPackedProperty, fuzzParams(300)));
   it('bfloat16 and int8 CPU forwards at thread-team sizes: near float32, 2 threads = 1 thread bit for bit', () => fc.assert(teamPrecisionProperty, fuzzParams(120)));
 

@@ -13,31 +13,7 @@ import { NativeForwardCall, native } from '../lib/binding';
 import { buildModule, fixtureNames, loadFixture } from './helpers/fixtures';
 import { ON_CPU, RESULT_KEYS, compareForward, forwardCase } from './helpers/forward';
 import { throwsExactly } from './helpers/assertions';
-
-const bits = (t: Tensor): number[] => Array.from(new Uint32Array(t.data.buffer, t.data.byteOffset, t.numel));
-const flat = (r: unknown): Tensor[] => (Array.isArray(r) ? r.flatMap(flat) : r instanceof Tensor ? [r] : []);
-
-function sameBits(a: unknown, b: unknown, label: string): void {
-  const x = flat(a), y = flat(b);
-  assert.equal(x.length, y.length, `${label}: result count`);
-  x.forEach((t, i) => {
-    assert.deepEqual(y[i].shape, t.shape, `${label}: shape of result ${i}`);
-    assert.deepEqual(bits(y[i]), bits(t), `${label}: result ${i}`);
-  });
-}
-
-/** The native calls a function makes. */
-function nativeCalls(fn: () => unknown): NativeForwardCall[] {
-  const seen: NativeForwardCall[] = [];
-  const real = native.rnnForward;
-  native.rnnForward = (call) => (seen.push(call), real(call));
-  try {
-    fn();
-  } finally {
-    native.rnnForward = real;
-  }
-  return seen;
-}
+import { bits, nativeCalls, sameBits } from './helpers/same-bits';
 
 describe('optimizeForInference: weights packed once, the same results to the bit', () => {
   describe('every PyTorch reference case: the float32 module\'s bits, and within 1e-5 of the float64 reference', () => {
@@ -176,13 +152,11 @@ describe('optimizeForInference: weights packed once, the same results to the bit
     assert.deepEqual(Object.keys(p.stateDict()), []);
   });
 
-  it('bad arguments: not a module, options, other dtypes, devices, quantized modules, disposed parameters', () => {
+  it('bad arguments: not a module, options, quantized modules, disposed parameters (dtypes: inference-bf16.test.ts)', () => {
     throwsExactly(() => optimizeForInference({} as never), TypeError, 'Expected a Module for module but received an object');
     const m = new LSTM({ inputSize: 3, hiddenSize: 4 });
-    throwsExactly(() => optimizeForInference(m, { dtype: 'int8' as never }), RangeError, 'Expected dtype \'float32\' for optimizeForInference but received "int8" (for int8 weights use quantizeDynamic)');
+    throwsExactly(() => optimizeForInference(m, { dtype: 'int8' as never }), RangeError, 'Expected dtype \'float32\' or \'bfloat16\' for optimizeForInference but received "int8" (for int8 weights use quantizeDynamic)');
     throwsExactly(() => optimizeForInference(m, { threads: 2 } as never), TypeError, /threads/);
-    const half = new LSTM({ inputSize: 3, hiddenSize: 4 }).to('bfloat16');
-    throwsExactly(() => optimizeForInference(half), TypeError, 'optimizeForInference: parameter weight_ih_l0 is bfloat16; it takes float32 modules (module.float())');
     throwsExactly(() => optimizeForInference(quantizeDynamic(m)), Error, 'optimizeForInference: the module was made by quantizeDynamic; optimize the float32 module instead');
     const gone = new GRU({ inputSize: 3, hiddenSize: 4 });
     gone.parameters()[1].dispose();

@@ -31,8 +31,9 @@ describe('CPU kernels at lower instruction-set levels', function () {
     assert.equal(m[2], digest, `int8 results at ${family} differ from ${native.cpuKernels().int8}'s`);
   };
   for (const level of ['avx2', 'base']) {
-    it(`NODE_RNN_SIMD=${level}: every reference case, forward and backward, still matches PyTorch; bfloat16 too; int8 the same bits`, () => {
-      const out = run(level, ['dist/test/forward-fixtures.test.js', 'dist/test/backward-fixtures.test.js', 'dist/test/cpu-bf16.test.js', 'dist/test/cpu-int8.test.js']);
+    it(`NODE_RNN_SIMD=${level}: every reference case, forward and backward, still matches PyTorch; bfloat16 too; int8 the same bits; packed-once modules`, () => {
+      const out = run(level, ['dist/test/forward-fixtures.test.js', 'dist/test/backward-fixtures.test.js', 'dist/test/cpu-bf16.test.js', 'dist/test/cpu-int8.test.js',
+        'dist/test/inference.test.js', 'dist/test/inference-bf16.test.js']);
       assert.match(out, /\b([5-9]\d\d) passing/, 'all the reference cases ran');
       assert.match(out, new RegExp(`bfloat16 kernels: level=${level} dot=false`));
       int8Line(out, level);
@@ -41,8 +42,8 @@ describe('CPU kernels at lower instruction-set levels', function () {
   // AVX-512 without AVX512_BF16 (e.g. Skylake-X, Ice Lake): the float32 kernels are the default level's; only the
   // bfloat16 kernels take another path (widening the panels instead of VDPBF16PS)
   // int8 likewise: AVX512BW's VPMADDWD on int16 pairs instead of VPDPBUSD (Skylake-X without VNNI)
-  it('NODE_RNN_SIMD=avx512: the bfloat16 and int8 reference cases without the BF16 and VNNI dot products', () => {
-    const out = run('avx512', ['dist/test/cpu-bf16.test.js', 'dist/test/cpu-int8.test.js']);
+  it('NODE_RNN_SIMD=avx512: the bfloat16 and int8 reference cases without the BF16 and VNNI dot products; bfloat16 packed once', () => {
+    const out = run('avx512', ['dist/test/cpu-bf16.test.js', 'dist/test/cpu-int8.test.js', 'dist/test/inference-bf16.test.js']);
     assert.match(out, /\b([3-9]\d\d) passing/, 'all the reference cases ran');
     assert.match(out, /bfloat16 kernels: level=(avx512|avx2|base) dot=false/);
     const level = native.cpuKernels().level;

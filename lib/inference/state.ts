@@ -4,8 +4,10 @@
 // classes, so every module file may import it.
 
 export interface PreparedState {
-  /** The module's float32 weights in PyTorch's parameter order, copied when the module was made. */
-  readonly weights: readonly Float32Array[];
+  /** The weights' dtype: float32, or bfloat16 (bits in Uint16Arrays). */
+  readonly dtype: 'float32' | 'bfloat16';
+  /** The module's weights in PyTorch's parameter order, copied (and converted to dtype) when the module was made. */
+  readonly weights: readonly (Float32Array | Uint16Array)[];
   /** Per layer and direction, the same weights packed for this CPU's step kernels (LSTM, GRU); null for RNN. */
   readonly prepacked: readonly Uint8Array[] | null;
 }
@@ -24,6 +26,6 @@ export function setPreparedState(module: object, state: PreparedState): void {
 export function preparedRefusal(moduleName: string, what: string): Error {
   return new Error(
     `${moduleName} is or holds modules made by optimizeForInference, which cannot ${what}: they are inference-only, ` +
-      'run on the CPU in float32 and hold their weights packed; change the float32 module and call optimizeForInference again',
+      'run on the CPU in the dtype they were made in and hold their weights packed; change the original module and call optimizeForInference again',
   );
 }

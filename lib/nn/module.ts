@@ -123,6 +123,8 @@ export abstract class Module {
 
   /** The dtype of the module's parameters (float32 unless converted with `to`/`half`/`bfloat16`). */
   get dtype(): FloatDType {
+    const prepared = preparedState(this);
+    if (prepared) return prepared.dtype;
     const first = this.parameters()[0];
     return first ? (first.dtype as FloatDType) : 'float32';
   }

@@ -136,7 +136,8 @@ const TORCH_NAME: Record<FloatDType, string> = { float32: 'Float', float16: 'Hal
  */
 export function checkCallDType(module: Module, input: Tensor<'float32'>, states: readonly (Tensor<'float32'> | null)[], recording: boolean): FloatDType {
   const named = module.namedParameters();
-  const dtype = (named.length > 0 ? named[0][1].dtype : 'float32') as FloatDType;
+  // a module made by optimizeForInference has no parameters: its weights' dtype is kept with them
+  const dtype = (preparedState(module)?.dtype ?? (named.length > 0 ? named[0][1].dtype : 'float32')) as FloatDType;
   for (const [name, p] of named) {
     if (p.dtype !== dtype) {
       throw new TypeError(`Expected every parameter of ${module.constructor.name} to be ${dtype} like ${named[0][0]}, but ${name} is ${p.dtype}; convert the module with .to('${dtype}')`);
@@ -227,7 +228,7 @@ export function prepareRecurrentCall<R>(call: RecurrentCall<R>): PreparedCall<R>
   const params = module.parameters();
   // a module made by quantizeDynamic: int8 weights, float32 everything else, never recording
   const quantized = quantizedState(module);
-  // a module made by optimizeForInference: a snapshot of float32 weights, LSTM's and GRU's packed once
+  // a module made by optimizeForInference: a snapshot of float32 or bfloat16 weights, LSTM's and GRU's packed once
   const prepared = preparedState(module);
   const recording = call.record && isGradEnabled() &&
     (params.some((p) => p.requiresGrad) || needsGrad(input) || needsGrad(h0) || needsGrad(c0));
@@ -261,7 +262,7 @@ export function prepareRecurrentCall<R>(call: RecurrentCall<R>): PreparedCall<R>
     return storage;
   };
   try {
-    weights = quantized ? nativeQuantizedWeights(quantized) : prepared ? [...prepared.weights] : call.weights ?? nativeWeights(module);
+    weights = quantized ? nativeQuantizedWeights(quantized) : prepared ? [...prepared.weights] as NativeStorage[] : call.weights ?? nativeWeights(module);
     output = alloc(rows * D * P, results);
     hN = alloc(L * D * B * P, results);
     cN = lstm ? alloc(L * D * B * H, results) : null;

@@ -4,6 +4,7 @@
 #include <utility>
 #include <vector>
 
+#include "../cpu/bf16_prepack.h"
 #include "../cpu/f32_prepack.h"
 #include "../cpu/int8_forward.h"
 #include "device_buffer.h"
@@ -145,19 +146,24 @@ RnnSpec readSpec(const CallReader& r, bool backward) {
   return spec;
 }
 
-// "" when the call brings no packed weights, or one packed form per layer-direction of a float32 LSTM / GRU
-// forward on the CPU, each made for that layer-direction's sizes (cpu::prepackedError reads only its header).
+// "" when the call brings no packed weights, or one packed form per layer-direction of a float32 or bfloat16
+// LSTM / GRU forward on the CPU, each made for that layer-direction's sizes and the call's dtype (the checks read
+// only its header).
 std::string prepackedError(const ForwardJob& job, bool backward) {
   const RnnSpec& spec = job.spec;
   const std::vector<FloatSpan>& packed = job.io.prepacked;
   if (packed.empty()) return "";
-  if (backward || job.device >= 0 || spec.dtype != ElemType::F32) return "native check: packed weights are for float32 forwards on the CPU";
+  const bool bf16 = spec.dtype == ElemType::BF16;
+  if (backward || job.device >= 0 || (spec.dtype != ElemType::F32 && !bf16)) {
+    return "native check: packed weights are for float32 and bfloat16 forwards on the CPU";
+  }
   if (spec.kind != CellKind::Lstm && spec.kind != CellKind::Gru) return "native check: packed weights are for LSTM and GRU";
   if (packed.size() != size_t(spec.numLayers) * spec.directions()) return "native check: wrong number of packed weights";
   for (size_t ld = 0; ld < packed.size(); ++ld) {
-    const int layer = int(ld) / spec.directions();
-    const std::string error = cpu::prepackedError(spec.kind, spec.layerInputSize(layer), spec.outSize(), spec.hiddenSize,
-                                                  reinterpret_cast<const uint8_t*>(packed[ld].data), packed[ld].size);
+    const int layer = int(ld) / spec.directions(), I = spec.layerInputSize(layer), P = spec.outSize(), H = spec.hiddenSize;
+    const uint8_t* data = reinterpret_cast<const uint8_t*>(packed[ld].data);
+    const std::string error = bf16 ? cpu::bf16PrepackedError(spec.kind, I, P, H, spec.projSize > 0, data, packed[ld].size)
+                                   : cpu::prepackedError(spec.kind, I, P, H, data, packed[ld].size);
     if (!error.empty()) return "native check: prepacked[" + std::to_string(ld) + "]: " + error;
   }
   return "";

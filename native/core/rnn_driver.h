@@ -38,10 +38,11 @@ struct WeightsOf {
   const Bias* bIh;  // null when bias=false
   const Bias* bHh;
   const Matrix* wHr;  // null unless projSize > 0
+  const uint8_t* prepacked;  // as LayerWeights
   explicit WeightsOf(const LayerWeights& w)
       : wIh(reinterpret_cast<const Matrix*>(w.wIh)), wHh(reinterpret_cast<const Matrix*>(w.wHh)),
         bIh(reinterpret_cast<const Bias*>(w.bIh)), bHh(reinterpret_cast<const Bias*>(w.bHh)),
-        wHr(reinterpret_cast<const Matrix*>(w.wHr)) {}
+        wHr(reinterpret_cast<const Matrix*>(w.wHr)), prepacked(w.prepacked) {}
 };
 
 // One layer in one direction, as a backend's recurrence sees it.

@@ -57,8 +57,8 @@ struct LayerWeights {
   const float* bIh = nullptr;  // null when bias=false
   const float* bHh = nullptr;
   const float* wHr = nullptr;  // null unless projSize > 0
-  // A float32 CPU call of a module made by optimizeForInference: the same weights already packed for the step
-  // kernels (cpu/f32_prepack.h), checked by the binding; null otherwise.
+  // A float32 or bfloat16 CPU call of a module made by optimizeForInference: the same weights already packed for
+  // the step kernels (cpu/f32_prepack.h, cpu/bf16_prepack.h), checked by the binding; null otherwise.
   const uint8_t* prepacked = nullptr;
 };
 
@@ -69,7 +69,8 @@ struct RnnIo {
   FloatSpan output;                // rows x D*outSize
   FloatSpan hN, cN;                // [L*D, B, outSize] / [L*D, B, hiddenSize] (cN only for LSTM)
   FloatSpan saved;                 // optional: what backward needs (see rnn_saved.h); size 0 = not saved
-  // optional (empty = none): per layer-direction, the weights packed once (float32 LSTM / GRU forward on the CPU)
+  // optional (empty = none): per layer-direction, the weights packed once (float32 / bfloat16 LSTM / GRU forward on
+  // the CPU)
   std::vector<FloatSpan> prepacked;
 };
 

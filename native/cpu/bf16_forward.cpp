@@ -6,6 +6,7 @@
 
 #include "../core/dropout_mask.h"
 #include "bf16_convert.h"
+#include "bf16_prepack.h"
 #include "bf16_step.h"
 #include "recurrence_scratch.h"
 #include "cpu_backend.h"
@@ -37,10 +38,7 @@ class Bf16Backend : public CpuBackend {
 
 // The input projection inside each step's kernel while the packed weights stay in cache and a step has rows
 // enough to reuse them (the float32 path's rule, packed_step / cpu_backend.cpp, at 2 bytes a weight).
-bool projectionInPanels(int B, int G, int I, int P, int H) {
-  return B >= 4 && int64_t(G) * H * (I + P) * 2 <= (8 << 20);
-}
-
+bool projectionInPanels(int B, int G, int I, int P, int H) { return B >= 4 && bf16FusedPanelsFit(G, I, P, H); }
 
 // One layer-direction on the team: member k owns a block of unit groups (and, with projections, of output
 // columns). Phase 0 packs block k's panels (and runs its input projection for all rows when it is not in the
@@ -61,28 +59,35 @@ void Bf16Backend::recurrence(const Bf16Direction& ld) {
   const std::vector<int> outCols = proj ? blockBounds(P, blocks) : units;
 
   const XgLayout xgLayout = XgLayout::byGroups(G, rows, U);
+  // a module made for inference brings its panels packed (bf16_prepack.h: every layout this function picks)
+  const bool pack = w.prepacked == nullptr;
   const auto piece = scratchPieces<9>({
-      sizeof(float) * (inPanels ? 0 : XgLayout::floats(rows, G, groups, U)),  // xg
-      sizeof(uint16_t) * size_t(B) * P,                                      // hSpare
-      sizeof(float) * (gru ? size_t(B) * P : 0),                             // hFSpare
-      sizeof(uint16_t) * (proj ? size_t(B) * H : 0),                         // hFull
-      sizeof(float) * (size_t(GH) + H),                                      // bias, biasHn
-      sizeof(uint32_t) * groups * bf16PanelWords(G, Ipanel, P),              // panels
-      sizeof(float) * groups * bf16BiasFloats(G),                            // packedBias
-      sizeof(uint32_t) * (inPanels ? 0 : groups * bf16PanelWords(G, I, 0)),  // inputPanels
-      sizeof(uint32_t) * (proj ? outGroups * bf16PanelWords(1, H, 0) : 0)}); // hrPanels
+      sizeof(float) * (inPanels ? 0 : XgLayout::floats(rows, G, groups, U)),           // xg
+      sizeof(uint16_t) * size_t(B) * P,                                               // hSpare
+      sizeof(float) * (gru ? size_t(B) * P : 0),                                      // hFSpare
+      sizeof(uint16_t) * (proj ? size_t(B) * H : 0),                                  // hFull
+      sizeof(float) * (pack ? size_t(GH) + H : 0),                                    // bias, biasHn
+      sizeof(uint32_t) * (pack ? groups * bf16PanelWords(G, Ipanel, P) : 0),          // panels
+      sizeof(float) * (pack ? groups * bf16BiasFloats(G) : 0),                        // packedBias
+      sizeof(uint32_t) * (pack && !inPanels ? groups * bf16PanelWords(G, I, 0) : 0),  // inputPanels
+      sizeof(uint32_t) * (pack && proj ? outGroups * bf16PanelWords(1, H, 0) : 0)});  // hrPanels
   float* xg = reinterpret_cast<float*>(piece[0]);
   uint16_t* hSpare = reinterpret_cast<uint16_t*>(piece[1]);
   float* hFSpare = reinterpret_cast<float*>(piece[2]);
   uint16_t* hFull = reinterpret_cast<uint16_t*>(piece[3]);
   float* bias = reinterpret_cast<float*>(piece[4]);
   float* biasHn = bias + GH;
-  uint32_t* panels = reinterpret_cast<uint32_t*>(piece[5]);
-  float* packedBias = reinterpret_cast<float*>(piece[6]);
-  uint32_t* inputPanels = reinterpret_cast<uint32_t*>(piece[7]);
-  uint32_t* hrPanels = reinterpret_cast<uint32_t*>(piece[8]);
+  const Bf16PrepackedView pre = pack ? Bf16PrepackedView{} : bf16PrepackedView(w.prepacked);
+  uint32_t* const panelScratch = reinterpret_cast<uint32_t*>(piece[5]);
+  float* const biasScratch = reinterpret_cast<float*>(piece[6]);
+  uint32_t* const inputScratch = reinterpret_cast<uint32_t*>(piece[7]);
+  uint32_t* const hrScratch = reinterpret_cast<uint32_t*>(piece[8]);
+  const uint32_t* panels = pack ? panelScratch : inPanels ? pre.fused : pre.hidden;
+  const float* packedBias = pack ? biasScratch : pre.bias;
+  const uint32_t* inputPanels = pack ? inputScratch : pre.input;
+  const uint32_t* hrPanels = pack ? hrScratch : pre.hr;
 
-  sumBiases(ld.kind, w.bIh, w.bHh, H, bias, biasHn, bf16ToFloat);
+  if (pack) sumBiases(ld.kind, w.bIh, w.bHh, H, bias, biasHn, bf16ToFloat);
 
   const int perStep = proj ? 2 : 1;
   BlockPhases phases(blocks, 1 + T * perStep);
@@ -97,14 +102,15 @@ void Bf16Backend::recurrence(const Bf16Direction& ld) {
       int q0, q1;
       groupsOf(units, k, q0, q1);
       if (!inPanels) {
-        packBf16Panels(G, w.wIh, I, nullptr, 0, H, q0, q1, inputPanels);
+        if (pack) packBf16Panels(G, w.wIh, I, nullptr, 0, H, q0, q1, inputScratch);
         bf16Projection(Bf16ProjectionArgs{G, int(rows), I, H, ld.input, I, inputPanels, q0, q1, xg, nullptr, xgLayout});
       }
-      packBf16Panels(G, w.wIh, Ipanel, w.wHh, P, H, q0, q1, panels);
-      packBf16Bias(G, bias, biasHn, H, q0, q1, packedBias);
+      if (!pack) return;
+      packBf16Panels(G, w.wIh, Ipanel, w.wHh, P, H, q0, q1, panelScratch);
+      packBf16Bias(G, bias, biasHn, H, q0, q1, biasScratch);
       if (proj) {
         groupsOf(outCols, k, q0, q1);
-        packBf16Panels(1, w.wHr, H, nullptr, 0, P, q0, q1, hrPanels);
+        packBf16Panels(1, w.wHr, H, nullptr, 0, P, q0, q1, hrScratch);
       }
       return;
     }

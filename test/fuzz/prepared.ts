@@ -1,7 +1,8 @@
 // Properties of optimizeForInference and the modules it makes: random modules (alone, as cells, inside containers,
 // or junk) with random options must be copied or refused, the original untouched; the copies called with good and
-// bad inputs must give the float32 module's results to the bit or refuse; and packed forms with a corrupted header
-// or a cut length, handed to the addon directly, must be refused or computed on, never read out of bounds.
+// bad inputs must give the float32 module's results to the bit (module.bfloat16()'s with dtype 'bfloat16') or refuse;
+// and packed forms of either dtype with a corrupted header or a cut length, handed to the addon directly, must be
+// refused or computed on, never read out of bounds.
 import fc from 'fast-check';
 import { GRUCell, LSTM, LSTMCell, Linear, Module, RNNCell, Sequential, noGrad, optimizeForInference, randn } from '../../lib/index';
 import { NativeForwardCall, native } from '../../lib/binding';
@@ -12,8 +13,8 @@ import { inferenceCallProperty } from './quantize';
 
 const optionsArb: fc.Arbitrary<unknown> = fc.oneof(
   { weight: 6, arbitrary: fc.constant(undefined) },
-  { weight: 4, arbitrary: fc.record({ dtype: fc.constantFrom<unknown>('float32', undefined) }, { requiredKeys: [] }) },
-  { weight: 1, arbitrary: fc.record({ dtype: fc.oneof(junk, fc.constantFrom('int8', 'bfloat16', 'FLOAT32')) }) },
+  { weight: 4, arbitrary: fc.record({ dtype: fc.constantFrom<unknown>('float32', 'bfloat16', undefined) }, { requiredKeys: [] }) },
+  { weight: 1, arbitrary: fc.record({ dtype: fc.oneof(junk, fc.constantFrom('int8', 'float16', 'FLOAT32')) }) },
   { weight: 1, arbitrary: fc.oneof(junk, fc.record({ dtyp: fc.constant('float32') })) },
 );
 
@@ -21,7 +22,7 @@ function optionsValid(o: unknown): boolean {
   if (o === undefined) return true;
   if (o === null || typeof o !== 'object' || Array.isArray(o)) return false;
   const r = o as Record<string, unknown>;
-  return Object.keys(r).every((k) => k === 'dtype') && (r.dtype === undefined || r.dtype === 'float32');
+  return Object.keys(r).every((k) => k === 'dtype') && (r.dtype === undefined || r.dtype === 'float32' || r.dtype === 'bfloat16');
 }
 
 export const optimizeForInferenceProperty = fc.property(
@@ -51,15 +52,16 @@ export const optimizeForInferenceProperty = fc.property(
 function sameBits(actual: ArrayLike<number>, expected: ArrayLike<number>, what: string): void {
   if (actual.length !== expected.length) throw new Error(`${what}: ${actual.length} values, expected ${expected.length}`);
   for (let i = 0; i < actual.length; i++) {
-    if (!Object.is(actual[i], expected[i])) throw new Error(`${what}[${i}] = ${actual[i]}, float32 gives ${expected[i]}`);
+    if (!Object.is(actual[i], expected[i])) throw new Error(`${what}[${i}] = ${actual[i]}, the module itself gives ${expected[i]}`);
   }
 }
 
 export const preparedCallProperty = inferenceCallProperty('prepared', (m) => optimizeForInference(m), sameBits, ['recurrent', 'cell']);
+export const preparedBf16CallProperty = inferenceCallProperty('prepared bfloat16', (m) => optimizeForInference(m, { dtype: 'bfloat16' }), sameBits, ['recurrent', 'cell'], true);
 
 /** A prepared LSTM's native call (2 layer-directions of differing input sizes). */
-function preparedCall(): NativeForwardCall {
-  const p = optimizeForInference(new LSTM({ inputSize: 3, hiddenSize: 18, bidirectional: true, projSize: 5 }));
+function preparedCall(dtype: 'float32' | 'bfloat16'): NativeForwardCall {
+  const p = optimizeForInference(new LSTM({ inputSize: 3, hiddenSize: 18, bidirectional: true, projSize: 5 }), { dtype });
   const seen: NativeForwardCall[] = [];
   const real = native.rnnForward;
   native.rnnForward = (call) => (seen.push(call), real(call));
@@ -72,9 +74,9 @@ function preparedCall(): NativeForwardCall {
 }
 
 export const corruptPackedProperty = fc.property(
-  fc.record({ which: fc.nat(1), at: fc.nat(127), value: fc.nat(255), cut: fc.oneof(fc.constant(-1), fc.nat(5000)) }),
+  fc.record({ dtype: fc.constantFrom<'float32' | 'bfloat16'>('float32', 'bfloat16'), which: fc.nat(1), at: fc.nat(127), value: fc.nat(255), cut: fc.oneof(fc.constant(-1), fc.nat(5000)) }),
   (c) => {
-    const call = preparedCall();
+    const call = preparedCall(c.dtype);
     const packed = call.prepacked!.map((b) => Uint8Array.from(b));
     const form = packed[c.which];
     form[c.at] = c.value;

@@ -103,9 +103,13 @@ type Forward = (x: unknown, h?: unknown) => unknown;
  * optimizeForInference): valid calls return results `close` accepts against the float32 module's, the rest are
  * refused.
  */
+/**
+ * Calls of the module `make` returns, against the float module's results (`close`); with `bfloat16` the made module
+ * computes in bfloat16: it also takes bfloat16 inputs, and the reference is the module converted by .bfloat16().
+ */
 export const inferenceCallProperty = (
   what: string, make: (m: Module) => Module, close: (actual: ArrayLike<number>, expected: ArrayLike<number>, what: string) => void,
-  kinds: readonly string[] = ['recurrent', 'cell', 'linear'],
+  kinds: readonly string[] = ['recurrent', 'cell', 'linear'], bfloat16 = false,
 ) => fc.asyncProperty(callCase.filter((c) => kinds.includes(c.kind)), async (c) => {
   const { module: recurrent, ref } = buildModule(c.spec);
   recurrent.eval();
@@ -114,6 +118,7 @@ export const inferenceCallProperty = (
   const module: Module = c.kind === 'cell' ? new cellKind({ inputSize: I, hiddenSize: H, bias: c.spec.bias })
     : c.kind === 'linear' ? new Linear({ inFeatures: I, outFeatures: H, bias: c.spec.bias }) : recurrent;
   const q = make(module);
+  if (bfloat16) module.bfloat16(); // the reference, converted after make took its snapshot
   const lstm = c.spec.mode === 'LSTM' && c.kind !== 'linear';
   const Ix = I + c.featureDelta;
   // the input: recurrent [T, B, I] / [B, T, I] / [T, I]; cell [B, I] / [I]; linear [T, B, I] / [B, I]
@@ -126,8 +131,10 @@ export const inferenceCallProperty = (
   const P = c.kind === 'recurrent' && ref.projSize ? ref.projSize : H;
   const Bs = c.kind === 'cell' ? (c.batched ? c.B : 1) : c.batched ? c.B : 1;
   const stateShape = (n: number) => (c.kind === 'cell' ? (c.batched ? [c.B, n] : [n]) : c.batched ? [L, Bs, n] : [L, n]);
-  const h0 = tensor(fill(stateShape(P).reduce((a, b) => a * b, 1), c.seed + 1, false), stateShape(P));
-  const c0 = tensor(fill(stateShape(H).reduce((a, b) => a * b, 1), c.seed + 2, false), stateShape(H));
+  // states in the input's dtype (a bfloat16 module refuses bfloat16 inputs with float32 states, as PyTorch does)
+  const asInput = (t: Tensor) => (bfloat16 && c.bfloat16 ? t.bfloat16() as unknown as Tensor : t);
+  const h0 = asInput(tensor(fill(stateShape(P).reduce((a, b) => a * b, 1), c.seed + 1, false), stateShape(P)));
+  const c0 = asInput(tensor(fill(stateShape(H).reduce((a, b) => a * b, 1), c.seed + 2, false), stateShape(H)));
   const hx = c.kind === 'linear' || !c.withState ? undefined
     : lstm ? [h0, twist(c.stateCase, c0, c.seed)] : twist(c.stateCase, h0, c.seed);
   const input = twist(c.input, x, c.seed);
@@ -136,7 +143,7 @@ export const inferenceCallProperty = (
   const r = c.async ? await settleAsync(`${what} forwardAsync`, async () => run()) : settle(`${what} forward`, run);
   const stateOk = !c.withState || c.kind === 'linear' || c.stateCase === 'good';
   // a Linear takes any rank (the extra leading dims of 'wrongRank' are batch dims to it)
-  const valid = (c.input === 'good' || (c.kind === 'linear' && c.input === 'wrongRank')) && c.featureDelta === 0 && stateOk && !c.bfloat16 && !(c.requiresGrad && c.gradMode) &&
+  const valid = (c.input === 'good' || (c.kind === 'linear' && c.input === 'wrongRank')) && c.featureDelta === 0 && stateOk && (bfloat16 || !c.bfloat16) && !(c.requiresGrad && c.gradMode) &&
     (c.kind !== 'recurrent' || c.T > 0);
   if (r.ok !== valid) throw new Error(`${r.ok ? 'accepted an invalid' : `refused a valid (${(r as { error: Error }).error.message})`} call of a ${what} ${module.constructor.name}`);
   if (!r.ok) return;
@@ -147,7 +154,7 @@ export const inferenceCallProperty = (
   if (ours.length !== want.length) throw new Error(`${ours.length} results, expected ${want.length}`);
   ours.forEach((t, i) => {
     sameShapeAs(t.shape, want[i].shape, `result ${i}`);
-    if (t.dtype !== 'float32' || t.requiresGrad) throw new Error(`result ${i} is ${t.dtype}${t.requiresGrad ? ' and requires grad' : ''}`);
+    if (t.dtype !== want[i].dtype || t.requiresGrad) throw new Error(`result ${i} is ${t.dtype}${t.requiresGrad ? ' and requires grad' : ''}`);
     if (!c.special) close(t.data, want[i].data, `result ${i}`);
   });
 });
