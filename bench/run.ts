@@ -92,8 +92,11 @@ async function runCase(
     }
     try {
       // before any timed run: the training steps update node-rnn's weights, the check needs the initial ones
-      const run = await p.inProcess.create(c, ours, settings);
-      const side: Side = { runner: run.runner, warmup: run.warmup, repeats: run.repeats, times: [] };
+      const made = await p.inProcess.create(c, ours, settings);
+      // released once: after its block, or at the end (an error, --interleave)
+      let released: Promise<void> | null = null;
+      const run = { ...made, dispose: (): Promise<void> => (released ??= Promise.resolve(made.dispose())) };
+      const side: Side = { runner: run.runner, warmup: run.warmup, repeats: run.repeats, times: [], done: () => run.dispose() };
       created.push({ name, run, side });
       sides.push(side);
     } catch (error) {

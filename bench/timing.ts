@@ -61,6 +61,12 @@ export interface Side {
   times: number[];
   /** set when a run threw: the side stops there, the others go on */
   error?: string;
+  /**
+   * Called when the side's block ends (blocks only, not --interleave): an in-process peer releases its session,
+   * so that its idle threads cannot slow the side timed next (ONNX Runtime's spinning pool slowed a batch-1 node-rnn
+   * block timed right after it by 20-80% on the 2-core dev VM, SETTLE_MS later).
+   */
+  done?: () => Promise<void>;
 }
 
 async function timeSide(side: Side, timed: boolean): Promise<void> {
@@ -95,5 +101,6 @@ export async function timeSides(sides: Side[], interleave: boolean, flip: boolea
     await sleep(SETTLE_MS);
     for (let i = 0; i < side.warmup; i++) await timeSide(side, false);
     for (let i = 0; i < side.repeats; i++) await timeSide(side, true);
+    await side.done?.();
   }
 }

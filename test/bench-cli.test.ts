@@ -15,6 +15,7 @@ import { loadOnnxRuntime } from '../bench/onnx-rnn-model';
 import { INT8_TOLERANCE } from '../bench/peer-onnx';
 import { NO_QUANTIZE_DYNAMIC } from '../bench/ours';
 import { resultNotes, resultsTable } from '../bench/table';
+import { timeSides, type Side } from '../bench/timing';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const BIN = path.join(ROOT, 'bin', 'node-rnn.js');
@@ -157,6 +158,31 @@ describe('bench CLI: --precision', () => {
     assert.deepEqual(resultNotes(results, ['onnxruntime']), ['node-rnn "-" (1 row): no quantizeDynamic', 'onnxruntime "-" (1 row): no bf16']);
     // float32 only: the table keeps its old columns
     assert.deepEqual(cells(resultsTable(results.slice(0, 1), ['onnxruntime'], 'cpu').split('\n')[0]), ['shape (T x B x I x H)', 'pass', 'ours ms', 'GFLOP/s', '% ceiling', 'onnxruntime ms', 'ratio']);
+  });
+});
+
+describe('bench CLI: timing blocks', function () {
+  this.timeout(20000);
+  /** Sides that log their runs and their done calls. */
+  function sides(log: string[]): Side[] {
+    return ['ours', 'peer'].map((name) => ({
+      runner: { run: () => void log.push(name) }, warmup: 1, repeats: 2, times: [],
+      done: async () => void log.push(`${name} done`),
+    }));
+  }
+
+  it('runs each side\'s block (the peer first on odd rows) and calls its done right after it; --interleave never does', async () => {
+    const log: string[] = [];
+    const [ours, peer] = sides(log);
+    await timeSides([ours, peer], false, false);
+    assert.deepEqual(log, ['ours', 'ours', 'ours', 'ours done', 'peer', 'peer', 'peer', 'peer done']);
+    assert.equal(ours.times.length, 2);
+    log.length = 0;
+    await timeSides(sides(log), false, true);
+    assert.deepEqual(log, ['peer', 'peer', 'peer', 'peer done', 'ours', 'ours', 'ours', 'ours done']);
+    log.length = 0;
+    await timeSides(sides(log), true, false);
+    assert.ok(!log.some((l) => l.endsWith('done')) && log.length === 6, log.join());
   });
 });
 
