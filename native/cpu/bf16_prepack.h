@@ -16,7 +16,7 @@ inline bool bf16FusedPanelsFit(int G, int I, int P, int H) { return int64_t(G) *
 
 // One layer-direction's packed weights as bf16_forward.cpp reads them (null: not held).
 struct Bf16PrepackedView {
-  const float* bias = nullptr;     // bf16BiasFloats(G) per group
+  const float* bias = nullptr;       // bf16BiasFloats(G) per group
   const uint32_t* hidden = nullptr;  // W_hh: bf16PanelWords(G, 0, P) per group
   const uint32_t* input = nullptr;   // W_ih: bf16PanelWords(G, I, 0) per group
   const uint32_t* fused = nullptr;   // W_ih and W_hh: bf16PanelWords(G, I, P) per group, when bf16FusedPanelsFit
