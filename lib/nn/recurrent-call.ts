@@ -136,8 +136,8 @@ const TORCH_NAME: Record<FloatDType, string> = { float32: 'Float', float16: 'Hal
  */
 export function checkCallDType(module: Module, input: Tensor<'float32'>, states: readonly (Tensor<'float32'> | null)[], recording: boolean): FloatDType {
   const named = module.namedParameters();
-  // a module made by optimizeForInference has no parameters: its weights' dtype is kept with them
-  const dtype = (preparedState(module)?.dtype ?? (named.length > 0 ? named[0][1].dtype : 'float32')) as FloatDType;
+  // the first parameter's, or the kept weights' of a module made by optimizeForInference (it has no parameters)
+  const dtype = module.dtype;
   for (const [name, p] of named) {
     if (p.dtype !== dtype) {
       throw new TypeError(`Expected every parameter of ${module.constructor.name} to be ${dtype} like ${named[0][0]}, but ${name} is ${p.dtype}; convert the module with .to('${dtype}')`);

@@ -11,57 +11,79 @@ namespace rnn::binding {
 
 namespace {
 
-const float* floatsArg(const Napi::CallbackInfo& info, size_t i, const char* name, size_t want, bool nullable) {
+// The element arrays of one function: float32 (Float32Array) or bfloat16 bits (Uint16Array).
+template <class Array>
+struct Typed;
+template <>
+struct Typed<Napi::Float32Array> {
+  static constexpr napi_typedarray_type kType = napi_float32_array;
+  static constexpr const char* kName = "a Float32Array";
+  static constexpr const char* kNullable = "a Float32Array or null";
+};
+template <>
+struct Typed<Napi::Uint16Array> {
+  static constexpr napi_typedarray_type kType = napi_uint16_array;
+  static constexpr const char* kName = "a Uint16Array";
+  static constexpr const char* kNullable = "a Uint16Array or null";
+};
+
+template <class Array>
+auto weightArg(const Napi::CallbackInfo& info, const char* fn, size_t i, const char* name, size_t want, bool nullable)
+    -> decltype(Array().Data()) {
   if (nullable && info.Length() > i && info[i].IsNull()) return nullptr;
-  auto array = arrayArg<Napi::Float32Array>(info, i, napi_float32_array, "f32Prepack", name, nullable ? "a Float32Array or null" : "a Float32Array");
-  expectLength(info.Env(), "f32Prepack", name, array.ElementLength(), want);
+  using T = Typed<Array>;
+  auto array = arrayArg<Array>(info, i, T::kType, fn, name, nullable ? T::kNullable : T::kName);
+  expectLength(info.Env(), fn, name, array.ElementLength(), want);
   return array.Data();
+}
+
+// What both functions take first: kind, I, P, H, wIh [G H I], wHh [G H P], bIh [G H] | null, bHh [G H] | null.
+template <class Array>
+struct LayerArgs {
+  CellKind kind;
+  int I, P, H;
+  decltype(Array().Data()) wIh, wHh, bIh, bHh;
+};
+
+template <class Array>
+LayerArgs<Array> layerArgs(const Napi::CallbackInfo& info, const char* fn) {
+  const int kind = intArg(info, 0, fn, "kind");
+  if (kind != int(CellKind::Lstm) && kind != int(CellKind::Gru)) {
+    throw Napi::RangeError::New(info.Env(), std::string(fn) + ": kind must be LSTM or GRU");
+  }
+  LayerArgs<Array> a;
+  a.kind = CellKind(kind);
+  a.I = intArg(info, 1, fn, "I"), a.P = intArg(info, 2, fn, "P"), a.H = intArg(info, 3, fn, "H");
+  const size_t GH = size_t(gateCount(a.kind)) * a.H;
+  a.wIh = weightArg<Array>(info, fn, 4, "wIh", GH * a.I, false);
+  a.wHh = weightArg<Array>(info, fn, 5, "wHh", GH * a.P, false);
+  a.bIh = weightArg<Array>(info, fn, 6, "bIh", GH, true);
+  a.bHh = weightArg<Array>(info, fn, 7, "bHh", GH, true);
+  if ((a.bIh == nullptr) != (a.bHh == nullptr)) {
+    throw Napi::TypeError::New(info.Env(), std::string(fn) + ": bIh and bHh must both be given or both be null");
+  }
+  return a;
 }
 
 // f32Prepack(kind: 2 LSTM | 3 GRU (CellKind), I, P, H, wIh [G H I], wHh [G H P], bIh [G H] | null, bHh [G H] | null) -> Uint8Array
 Napi::Value Prepack(const Napi::CallbackInfo& info) {
-  const int kind = intArg(info, 0, "f32Prepack", "kind");
-  if (kind != int(CellKind::Lstm) && kind != int(CellKind::Gru)) throw Napi::RangeError::New(info.Env(), "f32Prepack: kind must be LSTM or GRU");
-  const CellKind k = CellKind(kind);
-  const int I = intArg(info, 1, "f32Prepack", "I"), P = intArg(info, 2, "f32Prepack", "P"), H = intArg(info, 3, "f32Prepack", "H");
-  const size_t GH = size_t(gateCount(k)) * H;
-  const float* wIh = floatsArg(info, 4, "wIh", GH * I, false);
-  const float* wHh = floatsArg(info, 5, "wHh", GH * P, false);
-  const float* bIh = floatsArg(info, 6, "bIh", GH, true);
-  const float* bHh = floatsArg(info, 7, "bHh", GH, true);
-  if ((bIh == nullptr) != (bHh == nullptr)) throw Napi::TypeError::New(info.Env(), "f32Prepack: bIh and bHh must both be given or both be null");
-  const size_t bytes = cpu::prepackedBytes(k, I, P, H);
+  const auto a = layerArgs<Napi::Float32Array>(info, "f32Prepack");
+  const size_t bytes = cpu::prepackedBytes(a.kind, a.I, a.P, a.H);
   auto out = Napi::Uint8Array::New(info.Env(), bytes);
-  cpu::prepackF32(k, I, P, H, wIh, wHh, bIh, bHh, out.Data(), bytes);
+  cpu::prepackF32(a.kind, a.I, a.P, a.H, a.wIh, a.wHh, a.bIh, a.bHh, out.Data(), bytes);
   return out;
 }
 
-const uint16_t* bitsArg(const Napi::CallbackInfo& info, size_t i, const char* name, size_t want, bool nullable) {
-  if (nullable && info.Length() > i && info[i].IsNull()) return nullptr;
-  auto array = arrayArg<Napi::Uint16Array>(info, i, napi_uint16_array, "bf16Prepack", name, nullable ? "a Uint16Array or null" : "a Uint16Array");
-  expectLength(info.Env(), "bf16Prepack", name, array.ElementLength(), want);
-  return array.Data();
-}
-
-// bf16Prepack(kind, I, P, H, wIh [G H I], wHh [G H P], bIh [G H] | null, bHh [G H] | null, wHr [P H] | null) -> Uint8Array,
-// every weight as bfloat16 bits; wHr only for an LSTM with projections (P < H)
+// bf16Prepack(kind, I, P, H, wIh, wHh, bIh | null, bHh | null, wHr [P H] | null) -> Uint8Array, every weight as
+// bfloat16 bits; wHr only for an LSTM with projections (P < H)
 Napi::Value PrepackBf16(const Napi::CallbackInfo& info) {
-  const int kind = intArg(info, 0, "bf16Prepack", "kind");
-  if (kind != int(CellKind::Lstm) && kind != int(CellKind::Gru)) throw Napi::RangeError::New(info.Env(), "bf16Prepack: kind must be LSTM or GRU");
-  const CellKind k = CellKind(kind);
-  const int I = intArg(info, 1, "bf16Prepack", "I"), P = intArg(info, 2, "bf16Prepack", "P"), H = intArg(info, 3, "bf16Prepack", "H");
-  const size_t GH = size_t(gateCount(k)) * H;
-  const uint16_t* wIh = bitsArg(info, 4, "wIh", GH * I, false);
-  const uint16_t* wHh = bitsArg(info, 5, "wHh", GH * P, false);
-  const uint16_t* bIh = bitsArg(info, 6, "bIh", GH, true);
-  const uint16_t* bHh = bitsArg(info, 7, "bHh", GH, true);
-  if ((bIh == nullptr) != (bHh == nullptr)) throw Napi::TypeError::New(info.Env(), "bf16Prepack: bIh and bHh must both be given or both be null");
-  const uint16_t* wHr = bitsArg(info, 8, "wHr", size_t(P) * H, true);
-  if (wHr && (k != CellKind::Lstm || P >= H)) throw Napi::RangeError::New(info.Env(), "bf16Prepack: wHr is for an LSTM with P < H");
-  if (!wHr && P != H) throw Napi::RangeError::New(info.Env(), "bf16Prepack: P must equal H without wHr");
-  const size_t bytes = cpu::bf16PrepackedBytes(k, I, P, H, wHr != nullptr);
+  const auto a = layerArgs<Napi::Uint16Array>(info, "bf16Prepack");
+  const uint16_t* wHr = weightArg<Napi::Uint16Array>(info, "bf16Prepack", 8, "wHr", size_t(a.P) * a.H, true);
+  if (wHr && (a.kind != CellKind::Lstm || a.P >= a.H)) throw Napi::RangeError::New(info.Env(), "bf16Prepack: wHr is for an LSTM with P < H");
+  if (!wHr && a.P != a.H) throw Napi::RangeError::New(info.Env(), "bf16Prepack: P must equal H without wHr");
+  const size_t bytes = cpu::bf16PrepackedBytes(a.kind, a.I, a.P, a.H, wHr != nullptr);
   auto out = Napi::Uint8Array::New(info.Env(), bytes);
-  cpu::prepackBf16(k, I, P, H, wIh, wHh, bIh, bHh, wHr, out.Data(), bytes);
+  cpu::prepackBf16(a.kind, a.I, a.P, a.H, a.wIh, a.wHh, a.bIh, a.bHh, wHr, out.Data(), bytes);
   return out;
 }
 
