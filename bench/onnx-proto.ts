@@ -72,6 +72,7 @@ export class PbMessage {
 
 /** TensorProto.DataType */
 const DATA_FLOAT = 1;
+const DATA_UINT8 = 2;
 const DATA_INT8 = 3;
 const DATA_INT64 = 7;
 /** AttributeProto.AttributeType */
@@ -118,12 +119,13 @@ export function onnxNode(
 }
 
 /** TensorProto: dims=1, data_type=2, name=8, raw_data=9 (little-endian). */
-export function onnxTensor(name: string, dims: number[], data: Float32Array | Int8Array | BigInt64Array): PbMessage {
+export function onnxTensor(name: string, dims: number[], data: Float32Array | Int8Array | Uint8Array | BigInt64Array): PbMessage {
   if (endianness() !== 'LE') throw new Error('onnx-proto: raw tensor data is written little-endian only');
   if (dims.reduce((a, b) => a * b, 1) !== data.length) throw new Error(`onnx-proto: ${name} has ${data.length} elements, not [${dims}]`);
   const m = new PbMessage();
   for (const d of dims) m.int(1, d);
-  m.int(2, data instanceof Float32Array ? DATA_FLOAT : data instanceof Int8Array ? DATA_INT8 : DATA_INT64);
+  const type = data instanceof Float32Array ? DATA_FLOAT : data instanceof Int8Array ? DATA_INT8 : data instanceof Uint8Array ? DATA_UINT8 : DATA_INT64;
+  m.int(2, type);
   m.string(8, name);
   m.bytes(9, new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
   return m;

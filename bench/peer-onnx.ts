@@ -3,6 +3,7 @@
 // on int8 rows. Its output is checked against node-rnn float32's before either is timed: the float32 model must
 // agree to 1e-4, the int8 one within what int8 costs (a model built wrongly is off by about 1).
 
+import { weightType } from './onnx-int8';
 import type { InProcessPeer, PeerRun } from './peers';
 import { accuracy } from './accuracy';
 import { createOnnxPeer, int8Unsupported, loadOnnxRuntime } from './onnx-rnn-model';
@@ -14,7 +15,8 @@ export const INT8_TOLERANCE = 0.1;
 /** The header line that says what the int8 rows of ONNX Runtime run. */
 export const ORT_INT8_DESCRIPTION =
   'onnxruntime int8 rows: its own quantize_dynamic model of the LSTM (com.microsoft DynamicQuantizeLSTM: int8 weights, ' +
-  'a symmetric scale per gate row; uint8 activations quantized per GEMM at run time); GRU/RNN have none';
+  'a symmetric scale per gate row; uint8 activations quantized per GEMM at run time); GRU/RNN have none' +
+  (weightType() === 'uint8' ? '; the weights stored as uint8 + 128 (no VNNI here: its int8 x uint8 product saturates)' : '');
 
 /** The peer, or the reason onnxruntime-node cannot be loaded. */
 export function loadOnnxPeer(threads: number): InProcessPeer | string {

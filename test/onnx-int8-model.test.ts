@@ -6,7 +6,7 @@
 // quantizes each part of h_{t-1} with its own range.
 
 import { strict as assert } from 'node:assert';
-import { quantizeSymmetric, type Int8Scales } from '../bench/onnx-int8';
+import { quantizeSymmetric, weightType, type Int8Scales } from '../bench/onnx-int8';
 import { buildOnnxModel, createOnnxPeer, loadOnnxRuntime, type PeerSpec } from '../bench/onnx-rnn-model';
 import { INT8_TOLERANCE } from '../bench/peer-onnx';
 import { randomWeights, referenceRnn, relativeError, uniform, type Quantization } from './helpers/rnn-reference';
@@ -56,6 +56,14 @@ describe('bench/onnx-int8 (ONNX Runtime int8 LSTM peer)', function () {
       console.log(`    onnxruntime-node cannot be loaded, skipping the ONNX int8 peer tests: ${(err as Error).message}`);
       this.skip();
     }
+  });
+
+  it('stores the weights as int8 only where the CPU has VNNI (ONNX Runtime saturates int8 x uint8 without it)', () => {
+    assert.equal(weightType('fpu avx2 fma avx512f avx512bw avx512_vnni'), 'int8');
+    assert.equal(weightType('fpu avx2 fma avx_vnni'), 'int8');
+    assert.equal(weightType('fpu avx2 fma avx512f avx512bw'), 'uint8');
+    assert.equal(weightType('fpu avx avx2 fma'), 'uint8');
+    assert.equal(weightType(null), 'int8', 'no /proc/cpuinfo: as quantize_dynamic writes them');
   });
 
   it('quantizes weights symmetrically, rounding halves to even', () => {
