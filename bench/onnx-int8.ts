@@ -34,13 +34,19 @@ export function weightType(cpuFlags: string | null = readCpuFlags()): Int8Weight
   return /\b(avx512_vnni|avx_vnni)\b/.test(cpuFlags) ? 'int8' : 'uint8';
 }
 
-/** The first processor's flags line of /proc/cpuinfo (the CPU as ONNX Runtime sees it, whatever NODE_RNN_SIMD says). */
+/**
+ * The first processor's flags line of /proc/cpuinfo (the CPU as ONNX Runtime sees it, whatever NODE_RNN_SIMD says),
+ * read once per process: every int8 model and the bench header ask.
+ */
+let cpuFlags: string | null | undefined;
 function readCpuFlags(): string | null {
+  if (cpuFlags !== undefined) return cpuFlags;
   try {
-    return /^flags\s*:(.*)$/m.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1] ?? null;
+    cpuFlags = /^flags\s*:(.*)$/m.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1] ?? null;
   } catch {
-    return null;
+    cpuFlags = null;
   }
+  return cpuFlags;
 }
 
 /** IEEE round-half-to-even, as numpy.round and ONNX Runtime round. */

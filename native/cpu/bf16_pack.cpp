@@ -36,21 +36,14 @@ void packBlock(const uint16_t* w, int K, int N, int U, int words, int q, int g, 
 
 void packPart(const uint16_t* w, int K, int N, int U, int G, int q, uint32_t* dst) {
   const int pairs = (K + 1) / 2, words = G * U;
-  // whole groups of an even K: 16 units x 16 pairs are one register transpose of 32-bit words (unaligned loads),
-  // or two of 8 x 8 at AVX2's 8 units
-  const bool transpose = K % 2 == 0 && (q + 1) * U <= N && (U == 16 ? hasTranspose16() : U == 8 && hasTranspose8());
+  // whole groups of an even K: U units x 16 pairs are register transposes of 32-bit words (unaligned loads)
+  const bool transpose = K % 2 == 0 && (q + 1) * U <= N && hasUnitsTranspose(U);
   for (int g = 0; g < G; ++g) {
     for (int p0 = 0; p0 < pairs; p0 += kPackPairs) {
       const int p1 = std::min(pairs, p0 + kPackPairs);
       if (transpose && p1 - p0 == 16) {
-        const uint32_t* from = reinterpret_cast<const uint32_t*>(w + (int64_t(g) * N + q * U) * K + 2 * p0);
-        uint32_t* to = dst + size_t(p0) * words + g * U;
-        if (U == 16) {
-          transpose16(from, K / 2, to, words);
-        } else {
-          transpose8(from, K / 2, to, words);
-          transpose8(from + 8, K / 2, to + 8 * words, words);
-        }
+        transposeUnits(U, reinterpret_cast<const uint32_t*>(w + (int64_t(g) * N + q * U) * K + 2 * p0), K / 2,
+                       dst + size_t(p0) * words + g * U, words);
         continue;
       }
       packBlock(w, K, N, U, words, q, g, p0, p1, dst);

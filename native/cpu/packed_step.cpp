@@ -323,20 +323,14 @@ void packBlockScalar(const float* src, int K, int H, int U, int W, int q, int g,
 // prefetchers followed less well: LSTM 1 x 256 fixed cost a call 0.131-0.140 -> 0.098-0.122 ms).
 void packPart(const float* src, int K, int H, int U, int G, int q, float* dst) {
   const int W = G * U;
-  const bool transpose = (q + 1) * U <= H && (U == 16 ? hasTranspose16() : U == 8 && hasTranspose8());
+  const bool transpose = (q + 1) * U <= H && hasUnitsTranspose(U);
   for (int g = 0; g < G; ++g) {
     for (int k0 = 0; k0 < K; k0 += kPackK) {
       const int k1 = std::min(K, k0 + kPackK);
       if (transpose && k1 - k0 == 16) {
         // U units x 16 k of gate g: rows g H + U q.., columns k0.. into panel rows k0.., columns g U..
-        const uint32_t* from = reinterpret_cast<const uint32_t*>(src + (int64_t(g) * H + q * U) * K + k0);
-        uint32_t* to = reinterpret_cast<uint32_t*>(dst + size_t(k0) * W + g * U);
-        if (U == 16) {
-          transpose16(from, K, to, W);
-        } else {
-          transpose8(from, K, to, W);
-          transpose8(from + 8, K, to + 8 * W, W);
-        }
+        transposeUnits(U, reinterpret_cast<const uint32_t*>(src + (int64_t(g) * H + q * U) * K + k0), K,
+                       reinterpret_cast<uint32_t*>(dst + size_t(k0) * W + g * U), W);
         continue;
       }
       packBlockScalar(src, K, H, U, W, q, g, k0, k1, dst);

@@ -8,6 +8,8 @@
 
 namespace rnn::cpu {
 
+namespace {
+
 bool hasTranspose16() {
 #if RNN_SIMD_X86
   return simdLevel() == 2;
@@ -89,5 +91,18 @@ __attribute__((target("avx2"))) void transpose8(const uint32_t* src, int64_t src
 void transpose16(const uint32_t*, int64_t, uint32_t*, int64_t) {}
 void transpose8(const uint32_t*, int64_t, uint32_t*, int64_t) {}
 #endif
+
+}  // namespace
+
+bool hasUnitsTranspose(int U) { return U == 16 ? hasTranspose16() : U == 8 && hasTranspose8(); }
+
+void transposeUnits(int U, const uint32_t* src, int64_t srcStride, uint32_t* dst, int64_t dstStride) {
+  if (U == 16) {
+    transpose16(src, srcStride, dst, dstStride);
+    return;
+  }
+  transpose8(src, srcStride, dst, dstStride);
+  transpose8(src + 8, srcStride, dst + 8 * dstStride, dstStride);
+}
 
 }  // namespace rnn::cpu
