@@ -66,7 +66,8 @@ What to time
 
 How
   --threads N       CPU threads for node-rnn, ONNX Runtime and PyTorch (default: the number of cores)
-  --warmup N        untimed runs per case and implementation (default 3)
+  --warmup N        untimed runs per case and implementation (default 3); with N > 0 a block's warm-up
+                    also lasts at least 100 ms (up to 1000 runs), so that V8 has optimised short calls
   --repeats N       timed runs per case and implementation; the median is reported (default 10)
   --tfjs-repeats N  timed TensorFlow.js training steps (default 3; one takes seconds)
   --ceiling-size N  side of the square GEMM that measures the device's ceiling (default 1024 CPU, 8192 CUDA;

@@ -134,7 +134,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   for (const line of peerLines) log(line);
   const precisions = [...new Set(opts.cases.map((c) => c.precision))];
   log(
-    `${opts.cases.length} case(s) from --shapes ${opts.shapes}; warm-up ${opts.warmup}, median of ${opts.repeats}; ` +
+    `${opts.cases.length} case(s) from --shapes ${opts.shapes}; warm-up ${opts.warmup}${opts.warmup > 0 && !opts.interleave ? ' run(s) and >= 100 ms' : ''}, median of ${opts.repeats}; ` +
       `${opts.interleave ? 'implementations alternate run by run' : 'one block of runs per implementation and case'}; seed ${SEED}; ` +
       `seq-first input, zero initial state; ${precisions.join(', ')}`,
   );
