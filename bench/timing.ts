@@ -65,6 +65,8 @@ export async function timeOnce(r: Runner): Promise<number> {
 export interface Side {
   runner: Runner;
   warmup: number;
+  /** The block's least warm-up time when warmup > 0 (default WARMUP_MS). */
+  warmupMs?: number;
   repeats: number;
   times: number[];
   /** set when a run threw: the side stops there, the others go on */
@@ -108,7 +110,8 @@ export async function timeSides(sides: Side[], interleave: boolean, flip: boolea
   for (const side of order) {
     await sleep(SETTLE_MS);
     const start = performance.now();
-    for (let i = 0; i < side.warmup || (side.warmup > 0 && i < MAX_WARMUP_RUNS && performance.now() - start < WARMUP_MS); i++) {
+    const warmupMs = side.warmup > 0 ? side.warmupMs ?? WARMUP_MS : 0;
+    for (let i = 0; i < side.warmup || (i < MAX_WARMUP_RUNS && performance.now() - start < warmupMs); i++) {
       await timeSide(side, false);
       if (side.error !== undefined) break;
     }

@@ -15,7 +15,7 @@ import { loadOnnxRuntime } from '../bench/onnx-rnn-model';
 import { INT8_TOLERANCE } from '../bench/peer-onnx';
 import { NO_QUANTIZE_DYNAMIC } from '../bench/ours';
 import { resultNotes, resultsTable } from '../bench/table';
-import { timeSides, type Side } from '../bench/timing';
+import { MAX_WARMUP_RUNS, SETTLE_MS, timeSides, type Side } from '../bench/timing';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const BIN = path.join(ROOT, 'bin', 'node-rnn.js');
@@ -166,7 +166,7 @@ describe('bench CLI: timing blocks', function () {
   /** Sides that log their runs and their done calls. */
   function sides(log: string[]): Side[] {
     return ['ours', 'peer'].map((name) => ({
-      runner: { run: () => void log.push(name) }, warmup: 1, repeats: 2, times: [],
+      runner: { run: () => void log.push(name) }, warmup: 1, warmupMs: 0, repeats: 2, times: [],
       done: async () => void log.push(`${name} done`),
     }));
   }
@@ -183,6 +183,30 @@ describe('bench CLI: timing blocks', function () {
     log.length = 0;
     await timeSides(sides(log), true, false);
     assert.ok(!log.some((l) => l.endsWith('done')) && log.length === 6, log.join());
+  });
+
+  it('warms a block up for at least warmupMs (short runs: up to MAX_WARMUP_RUNS), then times its repeats', async () => {
+    const busy = (ms: number): void => {
+      const end = performance.now() + ms;
+      while (performance.now() < end) { /* a run of `ms` */ }
+    };
+    let runs = 0;
+    const slow: Side = { runner: { run: () => { runs++; busy(2); } }, warmup: 1, warmupMs: 20, repeats: 3, times: [] };
+    const start = performance.now();
+    await timeSides([slow], false, false);
+    // after the settling pause: >= 20 ms of 2 ms runs, so about 10 untimed runs (at least 20 / 2 would be 10 exactly)
+    assert.ok(runs - 3 >= 8 && runs - 3 <= 20, `${runs - 3} warm-up runs`);
+    assert.equal(slow.times.length, 3);
+    assert.ok(slow.times.every((ms) => ms >= 2), slow.times.join());
+    assert.ok(performance.now() - start >= SETTLE_MS + 20);
+    let quick = 0;
+    const instant: Side = { runner: { run: () => void quick++ }, warmup: 2, warmupMs: 60_000, repeats: 1, times: [] };
+    await timeSides([instant], false, false);
+    assert.equal(quick, MAX_WARMUP_RUNS + 1);
+    // warmup 0 means none, whatever warmupMs says
+    let none = 0;
+    await timeSides([{ runner: { run: () => void none++ }, warmup: 0, warmupMs: 1000, repeats: 2, times: [] }], false, false);
+    assert.equal(none, 2);
   });
 });
 

@@ -29,7 +29,13 @@ export abstract class Module {
 
   /** `[name, module]` for each direct submodule, in property order. */
   namedChildren(): [string, Module][] {
-    return Object.entries(this).filter((entry): entry is [string, Module] => entry[1] instanceof Module);
+    // keys, not Object.entries: every forward walks the modules several times, and entries built a pair per field
+    const result: [string, Module][] = [];
+    for (const key of Object.keys(this)) {
+      const value = (this as Record<string, unknown>)[key];
+      if (value instanceof Module) result.push([key, value]);
+    }
+    return result;
   }
 
   children(): Module[] {
@@ -192,7 +198,9 @@ export abstract class Module {
   }
 
   parameters(): Tensor<'float32'>[] {
-    return this.namedParameters().map(([, p]) => p);
+    const result = [...this.#parameters.values()];
+    for (const [, child] of this.namedChildren()) result.push(...child.parameters());
+    return result;
   }
 
   /** The parameters by name, sharing the module's memory like PyTorch's `state_dict()`. */

@@ -226,6 +226,7 @@ export function prepareRecurrentCall<R>(call: RecurrentCall<R>): PreparedCall<R>
   const lstm = call.mode === 'LSTM';
   const L = s.numLayers, D = s.bidirectional ? 2 : 1, H = s.hiddenSize, B = s.batch, P = s.projSize > 0 ? s.projSize : H;
   const params = module.parameters();
+  const device = module.device;
   // a module made by quantizeDynamic: int8 weights, float32 everything else, never recording
   const quantized = quantizedState(module);
   // a module made by optimizeForInference: a snapshot of float32 or bfloat16 weights, LSTM's and GRU's packed once
@@ -250,14 +251,14 @@ export function prepareRecurrentCall<R>(call: RecurrentCall<R>): PreparedCall<R>
   const cShape = lstm ? call.cShape : null;
   if (B === 0 || H === 0) {
     if (!call.weights && !quantized && !prepared) nativeWeights(module); // the same parameter checks as a real call (disposed, devices)
-    return emptyResultCall(module.device, results, outShape ? [outShape, hShape, cShape] : [hShape, cShape],
+    return emptyResultCall(device, results, outShape ? [outShape, hShape, cShape] : [hShape, cShape],
       recording ? { name, inputs: [input, h0, c0, ...params] } : null,
       (r) => (outShape ? call.wrap(r[0], r[1]!, r[2]) : call.wrap(null, r[0]!, r[1])));
   }
   let weights: (NativeStorage | Uint8Array)[], output: NativeStorage, hN: NativeStorage, cN: NativeStorage | null, saved: NativeStorage | null;
   const allocated: NativeStorage[] = [];
   const alloc = (n: number, type: FloatDType = 'float32'): NativeStorage => {
-    const storage = allocStorage(module.device, n, type) as NativeStorage;
+    const storage = allocStorage(device, n, type) as NativeStorage;
     allocated.push(storage);
     return storage;
   };
