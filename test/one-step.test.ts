@@ -24,7 +24,16 @@ const CASES: Case[] = [
   { name: 'LSTM, 2 layers, H not a multiple of 16', kind: 'LSTM', I: 7, H: 37, layers: 2 },
   { name: 'GRU', kind: 'GRU', I: 16, H: 64 },
   { name: 'GRU, no bias, H not a multiple of 16', kind: 'GRU', I: 5, H: 21, bias: false },
+  // weights of 1 MB and more: back-to-back calls split the step over the thread team (team_plan.h oneStepTeamSize)
+  { name: 'LSTM, 2 MB of weights', kind: 'LSTM', I: 256, H: 256 },
+  { name: 'LSTM with projections, 1 MB', kind: 'LSTM', I: 128, H: 256, proj: 128 },
+  { name: 'GRU, H = 520 (not a multiple of 16), 3.3 MB', kind: 'GRU', I: 36, H: 520 },
 ];
+
+/** Weights' bytes as the one-step path reads them (W_ih and W_hh). */
+function weightBytes(c: Case): number {
+  return (c.kind === 'LSTM' ? 4 : 3) * c.H * (c.I + (c.proj || c.H)) * 4;
+}
 
 function build(c: Case): LSTM | GRU {
   const options = { inputSize: c.I, hiddenSize: c.H, numLayers: c.layers ?? 1, bias: c.bias ?? true };
@@ -88,6 +97,31 @@ describe('one-step calls (weights read as they are, no panels)', () => {
       });
     }
 
+    if (weightBytes(c) >= 1 << 20) {
+      it(`${c.name}: back-to-back one-step calls on 2 threads give 1 thread's outputs and states bit for bit`, () => {
+        const run = (threads: number): Float32Array[] => {
+          setNumThreads(threads);
+          manualSeed(3);
+          const m = build(c);
+          const forward = forwardOf(m);
+          const x = randn([20, 1, c.I]);
+          const results: Float32Array[] = [];
+          noGrad(() => {
+            let state: unknown;
+            for (let t = 0; t < 20; t++) {
+              const [y, s] = forward(narrow(x, 0, t, 1), state);
+              state = s;
+              results.push(y.data as Float32Array, ...stateTensors(s).map((v) => v.data as Float32Array));
+            }
+          });
+          return results;
+        };
+        const one = run(1), two = run(2);
+        assert.equal(two.length, one.length);
+        one.forEach((r, i) => assert.deepEqual(two[i], r, `result ${i}`));
+      });
+    }
+
     it(`${c.name}: one step's gradients at batch 2 equal the sums over its rows' calls at batch 1`, () => {
       manualSeed(5);
       const m = build(c);
@@ -109,7 +143,7 @@ describe('one-step calls (weights read as they are, no panels)', () => {
       }
       const split = gradsOf();
       m.parameters().forEach((p, i) => {
-        const scale = Math.max(1e-3, ...Array.from(whole[i], Math.abs));
+        const scale = Math.max(1e-3, maxAbsDiff(whole[i], new Float32Array(whole[i].length)));
         const d = maxAbsDiff(split[i], whole[i]);
         assert.ok(d <= 1e-5 * scale, `parameter ${i} ${p.shape}: gradients differ by ${d} (largest ${scale})`);
       });

@@ -178,8 +178,6 @@ void oneStepRecurrence(const LayerDirection& ld) {
 
   const LayerWeights& w = ld.weights;
   sumBiases(ld.kind, w.bIh, w.bHh, H, bias, biasHn);
-  gemmNT(1, GH, I, ld.input + row * I, I, w.wIh, I, xg, GH);
-  gemmNT(1, GH, P, ld.h, P, w.wHh, P, hg, GH);
 
   const SavedPointers& sv = ld.saved;
   if (sv.gates) {
@@ -189,7 +187,23 @@ void oneStepRecurrence(const LayerDirection& ld) {
   const PackedStepArgs cell{ld.kind, 1, 0, P, H, nullptr, 0, nullptr, XgLayout{}, ld.h, nullptr, nullptr, 0, 0,
                             ld.c, proj ? hFull : hNew, proj ? H : P,
                             sv.gates ? sv.gates + row * sv.blocks * H : nullptr, sv.blocks * H};
-  gateSumsStep(cell, GateSumsArgs{xg, GH, hg, GH, bias, biasHn, 0, H});
+  // Each block of units: its rows of both products (every gate's), then its cells. The weights are read once,
+  // so the step is as fast as the memory behind them: more members read them faster.
+  const int blocks = oneStepTeamSize(G, I, P, H);
+  const std::vector<int> units = blockBounds(H, blocks);
+  runTeam(blocks, [&](int rank, int size, SpinBarrier&) {
+    for (int k = rank; k < blocks; k += size) {  // all blocks, when fewer threads could start
+      const int j0 = units[k], width = units[k + 1] - j0;
+      if (width == 0) continue;
+      for (int g = 0; g < G; ++g) {
+        const int64_t col = int64_t(g) * H + j0;
+        gemmNT(1, width, I, ld.input + row * I, I, w.wIh + col * I, I, xg + col, GH);
+        gemmNT(1, width, P, ld.h, P, w.wHh + col * P, P, hg + col, GH);
+      }
+      gateSumsStep(cell, GateSumsArgs{xg, GH, hg, GH, bias, biasHn, j0, j0 + width});
+    }
+  });
+  oneStepEnded();
   if (proj) {
     if (sv.hFull) std::memcpy(sv.hFull + row * H, hFull, sizeof(float) * H);
     gemmNT(1, P, H, hFull, H, w.wHr, H, hNew, P);

@@ -185,6 +185,16 @@ Pool& pool() {
 
 }  // namespace
 
+// The idle workers runTeam(size) would take are the last size - 1; those not started yet count as awake.
+bool teamAwake(int size) {
+  std::lock_guard<std::mutex> lock(pool().mutex);
+  const std::vector<Worker*>& idle = pool().idle;
+  for (int i = 0; i < size - 1 && i < int(idle.size()); ++i) {
+    if (idle[idle.size() - 1 - i]->sleeping.load()) return false;
+  }
+  return true;
+}
+
 void runTeam(int size, const std::function<void(int, int, SpinBarrier&)>& fn) {
   if (size <= 1) {
     SpinBarrier barrier(1);

@@ -94,6 +94,10 @@ class alignas(64) BlockPhases {
 // cannot be started, it runs with fewer (at least the caller), so the work is always done.
 void runTeam(int size, const std::function<void(int rank, int size, SpinBarrier& barrier)>& fn);
 
+// Whether the pooled threads a team of `size` would take are awake (spinning after a call, or not started yet:
+// runTeam starts them), so that a call too short to wait for a sleeping thread's wake-up can still use them.
+bool teamAwake(int size);
+
 // [begin, end) of rank's share of n items, in chunks that are multiples of `align` where possible.
 inline void shareOf(int n, int rank, int size, int align, int& begin, int& end) {
   int chunk = (n + size - 1) / size;
