@@ -32,8 +32,8 @@ inline int teamSizeFor(int T, int B, int GH, int P, int H, int64_t minPerStep = 
 }
 
 // One step of one row (oneStepRecurrence): each weight is read once, so members pay from the weights' size (a
-// read from L3 shared by two cores, measured LSTM 1x1 in a loop, Zen 5 VM: H = 256, 2 MB, 0.055 -> 0.037-0.056
-// ms; H = 512, 0.147-0.153 -> 0.103-0.112 ms; H = 128, 0.5 MB, no gain), but waking a sleeping pooled thread
+// read from L3 shared by two cores, measured LSTM 1x1 in a loop, Zen 5 VM: H = 256, 2 MB, 0.057-0.059 ->
+// 0.042-0.044 ms; H = 512, 0.152 -> 0.100-0.106 ms; H = 128, 0.5 MB, no gain), but waking a sleeping pooled thread
 // cost more than that (H = 256 after 0.5 ms idle: 59 -> 84-130 us a call, also when the wake was only sent and
 // not waited for). So the team runs while its threads are awake (spinning after a call) or calls come back to
 // back (the wake then pays for the calls after it); a call after a pause runs alone.
