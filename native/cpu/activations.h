@@ -80,15 +80,6 @@ RNN_INLINE F splat(float v) {
   return F{} + v;
 }
 
-template <class To, class From>
-RNN_INLINE To convert(const From& v) {
-  if constexpr (std::is_arithmetic_v<From>) {
-    return static_cast<To>(v);
-  } else {
-    return __builtin_convertvector(v, To);
-  }
-}
-
 template <class F, class I>
 RNN_INLINE F fromBits(const I& bits) {
   F f;

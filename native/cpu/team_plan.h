@@ -23,12 +23,15 @@ inline std::vector<int> blockBounds(int n, int blocks) {
 // barrier per step.
 constexpr int64_t kForwardMinWork = 12288;
 
-// One member per block of at least 16 units, and only when a step has enough multiply-adds (B G H P) to pay
-// for handing it over between members once per step.
+// One member per block of at least 16 units.
+inline int largestTeam(int H) { return std::max(1, std::min(getNumThreads(), H / 16)); }
+
+// The largest team, but only when a step has enough multiply-adds (B G H P) to pay for handing it over between
+// members once per step.
 inline int teamSizeFor(int T, int B, int GH, int P, int H, int64_t minPerStep = 65536) {
   const int64_t perStep = int64_t(B) * GH * P;
   if (T < 2 || perStep < minPerStep) return 1;
-  return std::max(1, std::min(getNumThreads(), H / 16));
+  return largestTeam(H);
 }
 
 // One step of one row (oneStepRecurrence): each weight is read once, so members pay from the weights' size (a
@@ -40,7 +43,11 @@ inline int teamSizeFor(int T, int B, int GH, int P, int H, int64_t minPerStep = 
 constexpr int64_t kOneStepMinBytes = int64_t(1) << 20;
 constexpr int64_t kBackToBackNs = 100000;
 
-// When the last one-step call ended, in steady_clock nanoseconds (any thread's).
+inline int64_t steadyNs() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+// When the last one-step call ended, in steadyNs (any thread's).
 inline std::atomic<int64_t>& lastOneStepEnd() {
   static std::atomic<int64_t> end{0};
   return end;
@@ -48,17 +55,12 @@ inline std::atomic<int64_t>& lastOneStepEnd() {
 
 inline int oneStepTeamSize(int G, int I, int P, int H) {
   const int64_t bytes = int64_t(G) * H * (I + P) * int64_t(sizeof(float));
-  const int size = std::max(1, std::min(getNumThreads(), H / 16));
+  const int size = largestTeam(H);
   if (bytes < kOneStepMinBytes || size == 1) return 1;
-  const int64_t now = std::chrono::duration_cast<std::chrono::nanoseconds>(
-                          std::chrono::steady_clock::now().time_since_epoch()).count();
-  return now - lastOneStepEnd().load(std::memory_order_relaxed) < kBackToBackNs || teamAwake(size) ? size : 1;
+  const bool backToBack = steadyNs() - lastOneStepEnd().load(std::memory_order_relaxed) < kBackToBackNs;
+  return backToBack || teamAwake(size) ? size : 1;
 }
 
-inline void oneStepEnded() {
-  lastOneStepEnd().store(std::chrono::duration_cast<std::chrono::nanoseconds>(
-                             std::chrono::steady_clock::now().time_since_epoch()).count(),
-                         std::memory_order_relaxed);
-}
+inline void oneStepEnded() { lastOneStepEnd().store(steadyNs(), std::memory_order_relaxed); }
 
 }  // namespace rnn::cpu
