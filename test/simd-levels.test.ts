@@ -33,7 +33,7 @@ describe('CPU kernels at lower instruction-set levels', function () {
   for (const level of ['avx2', 'base']) {
     it(`NODE_RNN_SIMD=${level}: every reference case, forward and backward, still matches PyTorch; bfloat16 too; int8 the same bits; packed-once modules`, () => {
       const out = run(level, ['dist/test/forward-fixtures.test.js', 'dist/test/backward-fixtures.test.js', 'dist/test/cpu-bf16.test.js', 'dist/test/cpu-int8.test.js',
-        'dist/test/inference.test.js', 'dist/test/inference-bf16.test.js']);
+        'dist/test/inference.test.js', 'dist/test/inference-bf16.test.js', 'dist/test/batch1-cells.test.js']);
       assert.match(out, /\b([5-9]\d\d) passing/, 'all the reference cases ran');
       assert.match(out, new RegExp(`bfloat16 kernels: level=${level} dot=false`));
       int8Line(out, level);
@@ -43,7 +43,7 @@ describe('CPU kernels at lower instruction-set levels', function () {
   // bfloat16 kernels take another path (widening the panels instead of VDPBF16PS)
   // int8 likewise: AVX512BW's VPMADDWD on int16 pairs instead of VPDPBUSD (Skylake-X without VNNI)
   it('NODE_RNN_SIMD=avx512: the bfloat16 and int8 reference cases without the BF16 and VNNI dot products; bfloat16 packed once', () => {
-    const out = run('avx512', ['dist/test/cpu-bf16.test.js', 'dist/test/cpu-int8.test.js', 'dist/test/inference-bf16.test.js']);
+    const out = run('avx512', ['dist/test/cpu-bf16.test.js', 'dist/test/cpu-int8.test.js', 'dist/test/inference-bf16.test.js', 'dist/test/batch1-cells.test.js']);
     assert.match(out, /\b([3-9]\d\d) passing/, 'all the reference cases ran');
     assert.match(out, /bfloat16 kernels: level=(avx512|avx2|base) dot=false/);
     const level = native.cpuKernels().level;

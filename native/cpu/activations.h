@@ -20,6 +20,59 @@
 
 namespace rnn::cpu {
 
+// Two registers' worth of lanes as one value: every operation applies to both halves, one after the other, so the
+// instruction stream interleaves two independent chains. At batch 1 the cell epilogue of one unit group is a
+// ~165-cycle chain (exp, a division, c, tanh(c)) and the core ran one group's chain after another (scripts/
+// step-kernel-probe.sh); two groups as one Twin run side by side. Each half goes through the operations it would
+// alone (Contract::dot2 and Fused::madd split a Twin explicitly, see there). (A 32-lane GCC vector does the same
+// on paper but GCC lowered its 128-byte vectors through memory.)
+template <class V>
+struct Twin {
+  V a, b;
+};
+
+template <class T>
+constexpr bool kIsTwin = false;
+template <class V>
+constexpr bool kIsTwin<Twin<V>> = true;
+
+#define RNN_TWIN_BINARY(op)                                                                      \
+  template <class A, class B>                                                                    \
+  RNN_INLINE auto operator op(const Twin<A>& x, const Twin<B>& y)->Twin<decltype(x.a op y.a)> {  \
+    return {x.a op y.a, x.b op y.b};                                                             \
+  }                                                                                              \
+  template <class A, class S, class = std::enable_if_t<std::is_arithmetic_v<S>>>                 \
+  RNN_INLINE auto operator op(const Twin<A>& x, S s)->Twin<decltype(x.a op s)> {                 \
+    return {x.a op s, x.b op s};                                                                 \
+  }                                                                                              \
+  template <class S, class B, class = std::enable_if_t<std::is_arithmetic_v<S>>>                 \
+  RNN_INLINE auto operator op(S s, const Twin<B>& y)->Twin<decltype(s op y.a)> {                 \
+    return {s op y.a, s op y.b};                                                                 \
+  }
+RNN_TWIN_BINARY(+)
+RNN_TWIN_BINARY(-)
+RNN_TWIN_BINARY(*)
+RNN_TWIN_BINARY(/)
+RNN_TWIN_BINARY(<)
+RNN_TWIN_BINARY(>)
+RNN_TWIN_BINARY(<<)
+#undef RNN_TWIN_BINARY
+
+template <class V>
+RNN_INLINE Twin<V> operator-(const Twin<V>& x) {
+  return {-x.a, -x.b};
+}
+
+// cond ? a : b, lane by lane (a plain bool for a float, a mask for a GCC vector, a Twin of masks for a Twin)
+template <class C, class F>
+RNN_INLINE F select(const C& cond, const F& a, const F& b) {
+  return cond ? a : b;
+}
+template <class C, class V>
+RNN_INLINE Twin<V> select(const Twin<C>& cond, const Twin<V>& a, const Twin<V>& b) {
+  return {select(cond.a, a.a, b.a), select(cond.b, a.b, b.b)};
+}
+
 // How the activations and the cell's epilogue compute a * b + c:
 //  - Contract (float32, bfloat16): as written, so GCC contracts it into one FMA where the target has FMAs (AVX2,
 //    AVX-512) and not in the baseline; those kernels' last bits may differ across levels.
@@ -35,10 +88,15 @@ struct Contract {
     return a * b + c;
   }
   // a * b + c * d as written: GCC fuses the product it meets first, a * b here (madd(a, b, c * d) would compute
-  // c * d first and fuse that one, which rounds differently)
+  // c * d first and fuse that one, which rounds differently). A Twin goes half by half: an overloaded + may
+  // evaluate c * d first.
   template <class F>
   static RNN_INLINE F dot2(const F& a, const F& b, const F& c, const F& d) {
-    return a * b + c * d;
+    if constexpr (kIsTwin<F>) {
+      return {dot2(a.a, b.a, c.a, d.a), dot2(a.b, b.b, c.b, d.b)};
+    } else {
+      return a * b + c * d;
+    }
   }
 };
 
@@ -48,6 +106,8 @@ struct Fused {
   static RNN_INLINE F madd(const F& a, const F& b, const F& c) {
     if constexpr (std::is_same_v<F, float>) {
       return __builtin_fmaf(a, b, c);
+    } else if constexpr (kIsTwin<F>) {
+      return {madd(a.a, b.a, c.a), madd(a.b, b.b, c.b)};
     } else {
       // lane by lane: GCC turns the loop into one VFMADD where the target has FMA
       F r;
@@ -82,9 +142,13 @@ RNN_INLINE F splat(float v) {
 
 template <class F, class I>
 RNN_INLINE F fromBits(const I& bits) {
-  F f;
-  __builtin_memcpy(&f, &bits, sizeof f);
-  return f;
+  if constexpr (kIsTwin<F>) {
+    return {fromBits<decltype(F::a)>(bits.a), fromBits<decltype(F::b)>(bits.b)};
+  } else {
+    F f;
+    __builtin_memcpy(&f, &bits, sizeof f);
+    return f;
+  }
 }
 
 template <class I>
@@ -95,13 +159,21 @@ template <>
 struct Unsigned<int32_t> {
   typedef uint32_t type;
 };
+template <class I>
+struct Unsigned<Twin<I>> {
+  typedef Twin<typename Unsigned<I>::type> type;
+};
 
 // Cephes-style: exp(x) = 2^n * exp(r), |r| <= ln2/2, degree-6 polynomial for exp(r).
 template <class F, class I>
 RNN_INLINE I toBits(const F& v) {
-  I bits;
-  __builtin_memcpy(&bits, &v, sizeof bits);
-  return bits;
+  if constexpr (kIsTwin<F>) {
+    return {toBits<decltype(F::a), decltype(I::a)>(v.a), toBits<decltype(F::b), decltype(I::b)>(v.b)};
+  } else {
+    I bits;
+    __builtin_memcpy(&bits, &v, sizeof bits);
+    return bits;
+  }
 }
 
 template <class M, class F, class I>
@@ -114,8 +186,8 @@ RNN_INLINE F exp(const F& input) {
   // conversions (measured: the LSTM cell epilogue of 128 units 0.70-0.90 -> 0.58-0.77 us a step, float32 and
   // bfloat16 step kernels alike; scripts/step-kernel-probe.sh's P = 16 rows).
   constexpr float kRound = 12582912.f;
-  F x = input < kExpMin ? splat<F>(kExpMin) : input;
-  x = x > kExpMax ? splat<F>(kExpMax) : x;
+  F x = select(input < kExpMin, splat<F>(kExpMin), input);
+  x = select(x > kExpMax, splat<F>(kExpMax), x);
   const F k = M::madd(x, splat<F>(kLog2e), splat<F>(kRound));
   const F fn = k - kRound;
   const I n = toBits<F, I>(k) - toBits<float, int32_t>(kRound);
@@ -144,7 +216,7 @@ RNN_INLINE F tanh(const F& x) {
   if constexpr (M::kTanhBySigmoid) {
     return M::madd(splat<F>(2.f), sigmoid<M, F, I>(x + x), splat<F>(-1.f));
   } else {
-    const F a = x < 0.f ? -x : x;
+    const F a = select(x < 0.f, -x, x);
     const F z = x * x;
     F p = M::madd(splat<F>(kTanhPoly[0]), z, splat<F>(kTanhPoly[1]));
     p = M::madd(p, z, splat<F>(kTanhPoly[2]));
@@ -152,8 +224,8 @@ RNN_INLINE F tanh(const F& x) {
     p = M::madd(p, z, splat<F>(kTanhPoly[4]));
     const F small = M::madd(p * z, x, x);
     const F large = 1.f - 2.f / (exp<M, F, I>(2.f * a) + 1.f);
-    const F signedLarge = x < 0.f ? -large : large;
-    return a < kTanhSmall ? small : signedLarge;
+    const F signedLarge = select(x < 0.f, -large, large);
+    return select(a < kTanhSmall, small, signedLarge);
   }
 }
 

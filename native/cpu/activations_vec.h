@@ -62,6 +62,43 @@ struct Lanes {
   static RNN_INLINE F tanh(const F& x) { return fastmath::tanh<M, F, I>(x); }
 };
 
+// Two unit groups' pointers side by side: the epilogue of two groups as one chain of Twins (activations.h).
+template <class T>
+struct TwinPtr {
+  T* a;
+  T* b;
+  RNN_INLINE TwinPtr operator+(int64_t k) const { return {a + k, b + k}; }
+  explicit operator bool() const { return a != nullptr; }
+};
+
+template <class T>
+constexpr bool kIsTwinPtr = false;
+template <class T>
+constexpr bool kIsTwinPtr<TwinPtr<T>> = true;
+
+// Lanes' functions on a Twin of two L-lane registers, read from and written to two places.
+template <int L, class M = Contract>
+struct TwinLanes {
+  using F = Twin<typename Types<L>::F>;
+  using I = Twin<typename Types<L>::I>;
+  template <class T>
+  static RNN_INLINE F load(const TwinPtr<T>& p) {
+    return {vec::load<decltype(F::a)>(p.a), vec::load<decltype(F::b)>(p.b)};
+  }
+  static RNN_INLINE void store(const TwinPtr<float>& p, const F& v) {
+    vec::store(p.a, v.a);
+    vec::store(p.b, v.b);
+  }
+  static RNN_INLINE F madd(const F& a, const F& b, const F& c) { return M::madd(a, b, c); }
+  static RNN_INLINE F dot2(const F& a, const F& b, const F& c, const F& d) { return M::dot2(a, b, c, d); }
+  static RNN_INLINE F sigmoid(const F& x) { return fastmath::sigmoid<M, F, I>(x); }
+  static RNN_INLINE F tanh(const F& x) { return fastmath::tanh<M, F, I>(x); }
+};
+
+// Lanes or TwinLanes, as the pointers P say
+template <int L, class M, class P>
+using LanesFor = std::conditional_t<kIsTwinPtr<P>, TwinLanes<L, M>, Lanes<L, M>>;
+
 }  // namespace rnn::cpu::vec
 
 #pragma GCC diagnostic pop

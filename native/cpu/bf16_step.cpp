@@ -21,22 +21,71 @@ using bf16::blocksOf;
 
 using namespace cell_dispatch;
 
+// Batch row b's gate sums at g for the group from unit0 on, and where its c and h are.
+template <int CellT>
+RNN_INLINE cell::Row<cell::Bf16H> cellRow(const float* g, const Bf16StepArgs& a, int64_t b, int unit0) {
+  constexpr bool lstm = CellT == kLstm, gru = CellT == kGru;
+  return {g,
+          lstm ? a.c + b * a.H + unit0 : nullptr,
+          gru ? a.hPrev + b * a.P + unit0 : nullptr,
+          {a.hNew + b * a.hNewStride + unit0, gru ? a.hNewF + b * a.P + unit0 : nullptr},
+          nullptr,
+          0};
+}
+
 // The tile's rows through the cell (cell_epilogue.h), h rounded to bfloat16.
 template <int L, int U, int CellT>
 RNN_INLINE void cellEpilogue(const float* tile, int rows, int units, const Bf16StepArgs& a, int row0, int unit0) {
   constexpr int NC = blocksOf(gatesOf(CellT)) * U;
-  constexpr bool lstm = CellT == kLstm, gru = CellT == kGru;
   for (int m = 0; m < rows; ++m) {
-    const int64_t b = row0 + m;
-    const cell::Row<cell::Bf16H> row{tile + m * NC,
-                                     lstm ? a.c + b * a.H + unit0 : nullptr,
-                                     gru ? a.hPrev + b * a.P + unit0 : nullptr,
-                                     {a.hNew + b * a.hNewStride + unit0, gru ? a.hNewF + b * a.P + unit0 : nullptr},
-                                     nullptr,
-                                     0};
-    cell::update<Contract, L, U, CellT, false>(row, units);
+    cell::update<Contract, L, U, CellT, false>(cellRow<CellT>(tile + m * NC, a, row0 + m, unit0), units);
   }
 }
+
+// A single row's groups after their sums: whole groups two at a time (update2: their chains interleave), a group
+// left over from one call of the row kernel kept in `held` for the next one's first.
+template <int L, int U, int CellT>
+struct RowEpilogues {
+  static constexpr int NC = blocksOf(gatesOf(CellT)) * U;
+  const Bf16StepArgs& a;
+  alignas(64) float held[NC];
+  int heldUnit0 = -1;
+
+  explicit RowEpilogues(const Bf16StepArgs& args) : a(args) {}
+
+  RNN_INLINE void one(const float* g, int unit0) {
+    cell::update<Contract, L, U, CellT, false>(cellRow<CellT>(g, a, 0, unit0), std::min(U, a.H - unit0));
+  }
+  RNN_INLINE void two(const float* g0, int u0, const float* g1, int u1) {
+    cell::update2<Contract, L, U, CellT, false>(cellRow<CellT>(g0, a, 0, u0), cellRow<CellT>(g1, a, 0, u1));
+  }
+  // n groups' sums in tile, the first from unit0 on; more = whether more groups follow in this step
+  RNN_INLINE void run(const float* tile, int n, int unit0, bool more) {
+    int i = 0;
+    if (heldUnit0 >= 0) {
+      if (unit0 + U <= a.H) {
+        two(held, heldUnit0, tile, unit0);
+        i = 1;
+      } else {
+        one(held, heldUnit0);
+      }
+      heldUnit0 = -1;
+    }
+    for (; i < n; ++i) {
+      const int u = unit0 + i * U;
+      const bool whole = u + U <= a.H;
+      if (whole && i + 1 < n && u + 2 * U <= a.H) {
+        two(tile + i * NC, u, tile + (i + 1) * NC, u + U);
+        ++i;
+      } else if (whole && i + 1 == n && more) {
+        std::copy(tile + i * NC, tile + (i + 1) * NC, held);
+        heldUnit0 = u;
+      } else {
+        one(tile + i * NC, u);
+      }
+    }
+  }
+};
 
 // Groups outer (a panel is reused by every row tile while it is in cache), row tiles inner. A single row goes
 // through up to NG groups per kernel call where the kernel has such a form (rowKernel; bf16_tiles.h's rowDot).
@@ -49,6 +98,7 @@ RNN_INLINE void stepTiles(const Bf16StepArgs& a, Kernel&& kernel, RowKernel&& ro
   if constexpr (NG > 1) {
     if (a.rows == 1) {
       Tile ts[NG];
+      RowEpilogues<L, U, CellT> epilogues(a);
       for (int q0 = a.q0; q0 < a.q1; q0 += NG) {
         const int n = std::min(NG, a.q1 - q0);
         for (int i = 0; i < n; ++i) {
@@ -57,10 +107,7 @@ RNN_INLINE void stepTiles(const Bf16StepArgs& a, Kernel&& kernel, RowKernel&& ro
                        a.xg ? a.xg + q * xl.groupStride : nullptr, xl.rowStride, xl.gateStride};
         }
         rowKernel(ts, n, tile);
-        for (int i = 0; i < n; ++i) {
-          const int unit0 = (q0 + i) * U;
-          cellEpilogue<L, U, CellT>(tile + i * NC, 1, std::min(U, a.H - unit0), a, 0, unit0);
-        }
+        epilogues.run(tile, n, q0 * U, q0 + n < a.q1);
       }
       return;
     }

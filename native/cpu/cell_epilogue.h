@@ -47,24 +47,54 @@ struct Bf16H {
   }
 };
 
-// One tile row, from unit0 of its group on. Gate sums: block k of unit j at g + k * U + j (GRU: r, z, the input
-// part of n, then W_hn h + b_hn, which r scales).
+// Two groups' h: each half of a Twin to its own group.
 template <class Out>
+struct TwinOut {
+  Out a, b;
+  template <int L, class F>
+  RNN_INLINE void store(int j, const F& v) const {
+    a.template store<L>(j, v.a);
+    b.template store<L>(j, v.b);
+  }
+  template <int L, class F>
+  RNN_INLINE void storeGru(int j, const F& v) const {
+    a.template storeGru<L>(j, v.a);
+    b.template storeGru<L>(j, v.b);
+  }
+};
+
+// One tile row, from unit0 of its group on. Gate sums: block k of unit j at g + k * U + j (GRU: r, z, the input
+// part of n, then W_hn h + b_hn, which r scales). In and State are plain pointers, or TwinPtrs for two groups at
+// once (twinRow below).
+template <class Out, class In = const float*, class State = float*>
 struct Row {
-  const float* g;
-  float* c;            // LSTM: the cell state, updated in place
-  const float* hPrev;  // GRU: the previous h in float32
+  In g;
+  State c;      // LSTM: the cell state, updated in place
+  In hPrev;     // GRU: the previous h in float32
   Out h;
-  float* saved;        // null, or block k of unit j at saved + k * savedStride + j (LSTM i f g o, GRU r z n hn)
+  State saved;  // null, or block k of unit j at saved + k * savedStride + j (LSTM i f g o, GRU r z n hn)
   int64_t savedStride;
 };
 
+template <class T>
+RNN_INLINE vec::TwinPtr<T> twinPtr(T* a, T* b) {
+  return {a, b};
+}
+
+// Two rows (two unit groups of one batch row) as one, for update2.
+template <class Out>
+RNN_INLINE Row<TwinOut<Out>, vec::TwinPtr<const float>, vec::TwinPtr<float>> twinRow(const Row<Out>& x,
+                                                                                      const Row<Out>& y) {
+  return {twinPtr(x.g, y.g),         twinPtr(x.c, y.c),         twinPtr(x.hPrev, y.hPrev),
+          TwinOut<Out>{x.h, y.h},     twinPtr(x.saved, y.saved), x.savedStride};
+}
+
 // Units [j0, j1), L at a time (a register's lanes, or 1).
-template <class M, int L, int U, int CellT, bool Save, class Out>
-RNN_INLINE void units(const Row<Out>& row, int j0, int j1) {
-  using V = vec::Lanes<L, M>;
-  const float* g = row.g;
-  float* s = Save ? row.saved : nullptr;
+template <class M, int L, int U, int CellT, bool Save, class Out, class In, class State>
+RNN_INLINE void units(const Row<Out, In, State>& row, int j0, int j1) {
+  using V = vec::LanesFor<L, M, In>;
+  const In g = row.g;
+  const State s = Save ? row.saved : State{};
   const int64_t k = row.savedStride;
   if constexpr (CellT == kLstm) {
     // c' = sigmoid(f) c + sigmoid(i) tanh(g), h' = sigmoid(o) tanh(c')
@@ -104,7 +134,7 @@ RNN_INLINE void units(const Row<Out>& row, int j0, int j1) {
     // pre < 0 rather than pre > 0 so that NaN passes through, as in PyTorch
     for (int j = j0; j < j1; j += L) {
       const auto pre = V::load(g + j);
-      row.h.template store<L>(j, pre < 0.f ? typename V::F{} : pre);
+      row.h.template store<L>(j, select(pre < 0.f, typename V::F{}, pre));
     }
   }
 }
@@ -116,6 +146,14 @@ RNN_INLINE void update(const Row<Out>& row, int n) {
   const int full = n == U ? U : 0;
   units<M, L, U, CellT, Save>(row, 0, full);
   units<M, 1, U, CellT, Save>(row, full, n);
+}
+
+// Two whole groups of one batch row, their chains interleaved (Twin, activations.h): the same operations as two
+// update() calls, so the same bits where the rounding is explicit (Fused) and, for Contract, wherever GCC fuses
+// alike (the release build does; the sanitizer build's -O1 fused differently at a few pair boundaries).
+template <class M, int L, int U, int CellT, bool Save, class Out>
+RNN_INLINE void update2(const Row<Out>& x, const Row<Out>& y) {
+  units<M, L, U, CellT, Save>(twinRow(x, y), 0, U);
 }
 
 }  // namespace rnn::cpu::cell

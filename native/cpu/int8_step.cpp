@@ -179,6 +179,9 @@ RNN_INLINE void stepTiles(const Int8StepArgs& a, Kernel&& kernel) {
   alignas(64) int32_t acc[MR * W];
   alignas(64) int32_t accX[MR * W];
   alignas(64) float gatesAll[MR * 4 * U];
+  // one row: a whole group's gates held until the next group's, so their cell updates run as one (update2)
+  alignas(64) float held[4 * U];
+  int heldUnit0 = -1;
   const int H = a.H;
   const Int8StepInput& in = a.input;
   for (int q = a.q0; q < a.q1; ++q) {
@@ -228,15 +231,32 @@ RNN_INLINE void stepTiles(const Int8StepArgs& a, Kernel&& kernel) {
           }
         }
       }
+      const auto rowAt = [&](const float* gates, int64_t b, int u0) {
+        return cell::Row<cell::FloatH>{gates,
+                                       CellT == kLstm ? a.c + b * a.H + u0 : nullptr,
+                                       CellT == kGru ? a.hPrev + b * a.hPrevStride + u0 : nullptr,
+                                       {a.hNew + b * a.hNewStride + u0},
+                                       nullptr,
+                                       0};
+      };
+      if (a.rows == 1 && units == U) {
+        if (heldUnit0 >= 0) {
+          cell::update2<Fused, L, U, CellT, false>(rowAt(held, 0, heldUnit0), rowAt(gatesAll, 0, unit0));
+          heldUnit0 = -1;
+        } else if (q + 1 < a.q1) {
+          std::copy(gatesAll, gatesAll + 4 * U, held);
+          heldUnit0 = unit0;
+        } else {
+          cell::update<Fused, L, U, CellT, false>(rowAt(gatesAll, 0, unit0), units);
+        }
+        continue;
+      }
+      if (heldUnit0 >= 0) {
+        cell::update<Fused, L, U, CellT, false>(rowAt(held, 0, heldUnit0), U);
+        heldUnit0 = -1;
+      }
       for (int m = 0; m < rows; ++m) {
-        const int64_t b = r + m;
-        const cell::Row<cell::FloatH> row{gatesAll + m * 4 * U,
-                                          CellT == kLstm ? a.c + b * a.H + unit0 : nullptr,
-                                          CellT == kGru ? a.hPrev + b * a.hPrevStride + unit0 : nullptr,
-                                          {a.hNew + b * a.hNewStride + unit0},
-                                          nullptr,
-                                          0};
-        cell::update<Fused, L, U, CellT, false>(row, units);
+        cell::update<Fused, L, U, CellT, false>(rowAt(gatesAll + m * 4 * U, r + m, unit0), units);
       }
     }
   }

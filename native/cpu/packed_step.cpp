@@ -40,20 +40,24 @@ constexpr int hiddenBlock(int g) {
   return Gru && g == 2 ? 3 : g;
 }
 
+// Batch row b's gate sums at g for the group from unit0 on, where its c and h are, where its gates are saved.
+template <bool Gru>
+RNN_INLINE cell::Row<cell::FloatH> cellRow(const float* g, const PackedStepArgs& a, int64_t b, int unit0) {
+  return {g,
+          Gru ? nullptr : a.c + b * a.H + unit0,
+          Gru ? a.h + b * a.P + unit0 : nullptr,
+          {a.hNew + b * a.hNewStride + unit0},
+          a.saved ? a.saved + b * a.savedStride + unit0 : nullptr,
+          a.H};
+}
+
+constexpr int cellOf(bool gru) { return gru ? cell_dispatch::kGru : cell_dispatch::kLstm; }
+
 // The tile's rows through the cell (cell_epilogue.h), with the gates saved when the call records them.
 template <int U, int L, bool Gru>
 RNN_INLINE void epilogue(const float* tile, int rows, int units, const PackedStepArgs& a, int row0, int unit0) {
-  using cell_dispatch::kGru;
-  using cell_dispatch::kLstm;
   for (int m = 0; m < rows; ++m) {
-    const int64_t b = row0 + m;
-    const cell::Row<cell::FloatH> row{tile + m * 4 * U,
-                                      Gru ? nullptr : a.c + b * a.H + unit0,
-                                      Gru ? a.h + b * a.P + unit0 : nullptr,
-                                      {a.hNew + b * a.hNewStride + unit0},
-                                      a.saved ? a.saved + b * a.savedStride + unit0 : nullptr,
-                                      a.H};
-    cell::update<Contract, L, U, Gru ? kGru : kLstm, true>(row, units);
+    cell::update<Contract, L, U, cellOf(Gru), true>(cellRow<Gru>(tile + m * 4 * U, a, row0 + m, unit0), units);
   }
 }
 
@@ -62,17 +66,37 @@ RNN_INLINE void epilogue(const float* tile, int rows, int units, const PackedSte
 template <int MR, int U, int L, bool Gru, class Kernel>
 RNN_INLINE void forTiles(const PackedStepArgs& a, Kernel&& kernel) {
   constexpr int NC = 4 * U;
-  alignas(64) float tile[MR * NC];
+  alignas(64) float tile[std::max(MR, 2) * NC];
   const size_t floats = panelFloats(a.kind, a.I, a.P);
   const XgLayout& xl = a.xgLayout;
+  const auto tileAt = [&](int q, int r) {
+    return Tile{a.x + r * a.xStride, a.xStride, a.I, a.h + int64_t(r) * a.P, a.P, a.P, a.panels + q * floats,
+                a.bias + q * NC, a.xg ? a.xg + q * xl.groupStride + r * xl.rowStride : nullptr, xl.rowStride,
+                xl.gateStride};
+  };
+  if (a.rows == 1) {
+    // one row: two whole groups' sums, then their epilogues as one (update2: the two chains interleave)
+    for (int q = a.q0; q < a.q1; q += 2) {
+      const int unit0 = q * U;
+      if (q + 1 < a.q1 && unit0 + 2 * U <= a.H) {
+        kernel(tileAt(q, 0), 1, tile);
+        kernel(tileAt(q + 1, 0), 1, tile + NC);
+        cell::update2<Contract, L, U, cellOf(Gru), true>(cellRow<Gru>(tile, a, 0, unit0),
+                                                          cellRow<Gru>(tile + NC, a, 0, unit0 + U));
+      } else {
+        for (int p = q; p < std::min(q + 2, a.q1); ++p) {
+          kernel(tileAt(p, 0), 1, tile);
+          epilogue<U, L, Gru>(tile, 1, std::min(U, a.H - p * U), a, 0, p * U);
+        }
+      }
+    }
+    return;
+  }
   for (int q = a.q0; q < a.q1; ++q) {
     const int unit0 = q * U, units = std::min(U, a.H - unit0);
     for (int r = 0; r < a.rows; r += MR) {
       const int rows = std::min(MR, a.rows - r);
-      const Tile t{a.x + r * a.xStride, a.xStride, a.I, a.h + int64_t(r) * a.P, a.P, a.P, a.panels + q * floats,
-                   a.bias + q * NC, a.xg ? a.xg + q * xl.groupStride + r * xl.rowStride : nullptr, xl.rowStride,
-                   xl.gateStride};
-      kernel(t, rows, tile);
+      kernel(tileAt(q, r), rows, tile);
       epilogue<U, L, Gru>(tile, rows, units, a, r, unit0);
     }
   }
