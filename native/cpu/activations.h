@@ -6,6 +6,9 @@
 #pragma once
 #include <cstdint>
 #include <type_traits>
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>  // declares the FMA builtins fmaLanes uses
+#endif
 
 #if defined(__GNUC__)
 #define RNN_INLINE inline __attribute__((always_inline))
@@ -24,7 +27,7 @@ namespace rnn::cpu {
 // instruction stream interleaves two independent chains. At batch 1 the cell epilogue of one unit group is a
 // ~165-cycle chain (exp, a division, c, tanh(c)) and the core ran one group's chain after another (scripts/
 // step-kernel-probe.sh); two groups as one Twin run side by side. Each half goes through the operations it would
-// alone (Contract::dot2 and Fused::madd split a Twin explicitly, see there). (A 32-lane GCC vector does the same
+// alone (madd splits a Twin explicitly: fmaLanes). (A 32-lane GCC vector does the same
 // on paper but GCC lowered its 128-byte vectors through memory.)
 template <class V>
 struct Twin {
@@ -73,47 +76,70 @@ RNN_INLINE Twin<V> select(const Twin<C>& cond, const Twin<V>& a, const Twin<V>& 
   return {select(cond.a, a.a, b.a), select(cond.b, a.b, b.b)};
 }
 
-// How the activations and the cell's epilogue compute a * b + c:
-//  - Contract (float32, bfloat16): as written, so GCC contracts it into one FMA where the target has FMAs (AVX2,
-//    AVX-512) and not in the baseline; those kernels' last bits may differ across levels.
+// One rounding per lane. A zmm or ymm register is one VFMADD through GCC's own builtin (what _mm512_fmadd_ps and
+// _mm256_fmadd_ps expand to; the intrinsics themselves cannot be inlined into a function without their target,
+// the builtins are checked where they land, in the AVX-512 / AVX2 kernels): a loop over the lanes became one
+// VFMADD too, but kept the float32 tile's loop over the gates rolled, its accumulators on the stack. Narrower
+// vectors (the baseline's, which has no FMA: fmaf) go lane by lane.
+template <class F>
+RNN_INLINE F fmaLanes(const F& a, const F& b, const F& c) {
+  if constexpr (std::is_same_v<F, float>) {
+    return __builtin_fmaf(a, b, c);
+  } else if constexpr (kIsTwin<F>) {
+    return {fmaLanes(a.a, b.a, c.a), fmaLanes(a.b, b.b, c.b)};
+#if defined(__x86_64__) && defined(__GNUC__)
+  } else if constexpr (sizeof(F) == 64) {
+    typedef float V16 __attribute__((vector_size(64)));
+    return F(__builtin_ia32_vfmaddps512_mask(V16(a), V16(b), V16(c), static_cast<unsigned short>(0xffff), 4));
+  } else if constexpr (sizeof(F) == 32) {
+    typedef float V8 __attribute__((vector_size(32)));
+    return F(__builtin_ia32_vfmaddps256(V8(a), V8(b), V8(c)));
+#endif
+  } else {
+    F r;
+    for (int i = 0; i < int(sizeof(F) / sizeof(float)); ++i) r[i] = __builtin_fmaf(a[i], b[i], c[i]);
+    return r;
+  }
+}
+
+// How the activations, the cell's epilogue and the tiles compute a * b + c: always through madd / dot2, in files
+// compiled without contraction (#pragma GCC optimize("fp-contract=off")), so GCC never fuses on its own. Left to
+// GCC, a * b + c was fused or not depending on the inlining context: the same group's cell update gave other bits
+// when two groups' updates were written through one helper (session 16), which broke the equality of 1- and
+// 2-thread results that the tests check.
+//  - Contract<Fma> (float32, bfloat16): one FMA where the level has FMAs (Fma: AVX2, AVX-512), a rounded product
+//    and a sum in the baseline, so those kernels' last bits differ across levels. ContractAt<L> is the one for a
+//    level whose registers hold L floats (4 only in the baseline).
 //  - Fused (int8): one fused multiply-add at every level (VFMADD, fmaf in the baseline), because int8 results
-//    must be the same bits at every level; its files turn contraction off, so every other a * b + c rounds twice
-//    everywhere. Its tanh is 2 sigmoid(2x) - 1: one exp and one division, where Contract's polynomial for small
-//    |x| avoids a cancellation that costs at most a few 1e-8 absolute, far below int8's error, at twice the
-//    instructions.
+//    must be the same bits at every level. Its tanh is 2 sigmoid(2x) - 1: one exp and one division, where
+//    Contract's polynomial for small |x| avoids a cancellation that costs at most a few 1e-8 absolute, far below
+//    int8's error, at twice the instructions.
+// dot2(a, b, c, d) is a * b + c * d with the first product fused: madd(a, b, c * d).
+template <bool Fma>
 struct Contract {
   static constexpr bool kTanhBySigmoid = false;
   template <class F>
   static RNN_INLINE F madd(const F& a, const F& b, const F& c) {
-    return a * b + c;
-  }
-  // a * b + c * d as written: GCC fuses the product it meets first, a * b here (madd(a, b, c * d) would compute
-  // c * d first and fuse that one, which rounds differently). A Twin goes half by half: an overloaded + may
-  // evaluate c * d first.
-  template <class F>
-  static RNN_INLINE F dot2(const F& a, const F& b, const F& c, const F& d) {
-    if constexpr (kIsTwin<F>) {
-      return {dot2(a.a, b.a, c.a, d.a), dot2(a.b, b.b, c.b, d.b)};
+    if constexpr (Fma) {
+      return fmaLanes(a, b, c);
     } else {
-      return a * b + c * d;
+      return a * b + c;
     }
   }
+  template <class F>
+  static RNN_INLINE F dot2(const F& a, const F& b, const F& c, const F& d) {
+    return madd(a, b, c * d);
+  }
 };
+
+template <int L>
+using ContractAt = Contract<(L > 4)>;
 
 struct Fused {
   static constexpr bool kTanhBySigmoid = true;
   template <class F>
   static RNN_INLINE F madd(const F& a, const F& b, const F& c) {
-    if constexpr (std::is_same_v<F, float>) {
-      return __builtin_fmaf(a, b, c);
-    } else if constexpr (kIsTwin<F>) {
-      return {madd(a.a, b.a, c.a), madd(a.b, b.b, c.b)};
-    } else {
-      // lane by lane: GCC turns the loop into one VFMADD where the target has FMA
-      F r;
-      for (int i = 0; i < int(sizeof(F) / sizeof(float)); ++i) r[i] = __builtin_fmaf(a[i], b[i], c[i]);
-      return r;
-    }
+    return fmaLanes(a, b, c);
   }
   template <class F>
   static RNN_INLINE F dot2(const F& a, const F& b, const F& c, const F& d) {
@@ -176,8 +202,14 @@ RNN_INLINE I toBits(const F& v) {
   }
 }
 
+// exp(x) = y * 2^n, returned as its two factors: sigmoid and tanh add 1 to it, which is one madd of them.
+template <class F>
+struct ExpParts {
+  F y, scale;
+};
+
 template <class M, class F, class I>
-RNN_INLINE F exp(const F& input) {
+RNN_INLINE ExpParts<F> expParts(const F& input) {
   // NaN passes both clamps (one VMAXPS / VMINPS each, written so that the NaN operand is the one returned) and
   // every operation after them, so the result is NaN without a compare and a select; its n is an integer like
   // any other (bits, not a conversion, which would be undefined behaviour for NaN) and the shift below is
@@ -202,12 +234,19 @@ RNN_INLINE F exp(const F& input) {
   y = M::madd(y * r, r, r) + 1.f;
   // n + 127 is in [1, 255] after the clamps but for NaN, whose n may be anything: an unsigned shift
   using Bits = typename Unsigned<I>::type;
-  return y * fromBits<F>((toBits<I, Bits>(n) + 127u) << 23);
+  return {y, fromBits<F>((toBits<I, Bits>(n) + 127u) << 23)};
+}
+
+// 1 + exp(x): exact products (y times a power of two), so fused or not, the same bits
+template <class M, class F, class I>
+RNN_INLINE F onePlusExp(const F& x) {
+  const ExpParts<F> e = expParts<M, F, I>(x);
+  return M::madd(e.y, e.scale, splat<F>(1.f));
 }
 
 template <class M, class F, class I>
 RNN_INLINE F sigmoid(const F& x) {
-  return 1.f / (1.f + exp<M, F, I>(-x));
+  return 1.f / onePlusExp<M, F, I>(-x);
 }
 
 // Contract: small |x| by the odd polynomial (no cancellation), otherwise 1 - 2/(exp(2|x|)+1) with the sign restored.
@@ -223,7 +262,7 @@ RNN_INLINE F tanh(const F& x) {
     p = M::madd(p, z, splat<F>(kTanhPoly[3]));
     p = M::madd(p, z, splat<F>(kTanhPoly[4]));
     const F small = M::madd(p * z, x, x);
-    const F large = 1.f - 2.f / (exp<M, F, I>(2.f * a) + 1.f);
+    const F large = 1.f - 2.f / onePlusExp<M, F, I>(2.f * a);
     const F signedLarge = select(x < 0.f, -large, large);
     return select(a < kTanhSmall, small, signedLarge);
   }

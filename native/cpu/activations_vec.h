@@ -50,7 +50,7 @@ RNN_INLINE void store(float* p, const F& v) {
 }
 
 // L units at a time (a register's lanes, or L = 1), a * b + c computed as M says (activations.h).
-template <int L, class M = Contract>
+template <int L, class M = ContractAt<L>>
 struct Lanes {
   using F = typename Types<L>::F;
   using I = typename Types<L>::I;
@@ -77,7 +77,7 @@ template <class T>
 constexpr bool kIsTwinPtr<TwinPtr<T>> = true;
 
 // Lanes' functions on a Twin of two L-lane registers, read from and written to two places.
-template <int L, class M = Contract>
+template <int L, class M = ContractAt<L>>
 struct TwinLanes {
   using F = Twin<typename Types<L>::F>;
   using I = Twin<typename Types<L>::I>;

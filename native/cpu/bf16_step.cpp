@@ -1,6 +1,9 @@
 // The bfloat16 step and projections: tiles of MR rows x one unit group (bf16_tiles.h), each followed by its
 // epilogue on float32 values: the cell update (LSTM, GRU, Elman tanh/relu), or a plain copy / rounding for the
 // projections. Compiled once per instruction-set level (simd_dispatch.h); bf16Dot()/simdLevel() pick one per call.
+// Contraction off: every FMA of this file is written (activations.h, Contract), none left to GCC's choice.
+#pragma GCC optimize("fp-contract=off")
+
 #include "bf16_step.h"
 
 #include <algorithm>
@@ -38,54 +41,9 @@ template <int L, int U, int CellT>
 RNN_INLINE void cellEpilogue(const float* tile, int rows, int units, const Bf16StepArgs& a, int row0, int unit0) {
   constexpr int NC = blocksOf(gatesOf(CellT)) * U;
   for (int m = 0; m < rows; ++m) {
-    cell::update<Contract, L, U, CellT, false>(cellRow<CellT>(tile + m * NC, a, row0 + m, unit0), units);
+    cell::update<ContractAt<L>, L, U, CellT, false>(cellRow<CellT>(tile + m * NC, a, row0 + m, unit0), units);
   }
 }
-
-// A single row's groups after their sums: whole groups two at a time (update2: their chains interleave), a group
-// left over from one call of the row kernel kept in `held` for the next one's first.
-template <int L, int U, int CellT>
-struct RowEpilogues {
-  static constexpr int NC = blocksOf(gatesOf(CellT)) * U;
-  const Bf16StepArgs& a;
-  alignas(64) float held[NC];
-  int heldUnit0 = -1;
-
-  explicit RowEpilogues(const Bf16StepArgs& args) : a(args) {}
-
-  RNN_INLINE void one(const float* g, int unit0) {
-    cell::update<Contract, L, U, CellT, false>(cellRow<CellT>(g, a, 0, unit0), std::min(U, a.H - unit0));
-  }
-  RNN_INLINE void two(const float* g0, int u0, const float* g1, int u1) {
-    cell::update2<Contract, L, U, CellT, false>(cellRow<CellT>(g0, a, 0, u0), cellRow<CellT>(g1, a, 0, u1));
-  }
-  // n groups' sums in tile, the first from unit0 on; more = whether more groups follow in this step
-  RNN_INLINE void run(const float* tile, int n, int unit0, bool more) {
-    int i = 0;
-    if (heldUnit0 >= 0) {
-      if (unit0 + U <= a.H) {
-        two(held, heldUnit0, tile, unit0);
-        i = 1;
-      } else {
-        one(held, heldUnit0);
-      }
-      heldUnit0 = -1;
-    }
-    for (; i < n; ++i) {
-      const int u = unit0 + i * U;
-      const bool whole = u + U <= a.H;
-      if (whole && i + 1 < n && u + 2 * U <= a.H) {
-        two(tile + i * NC, u, tile + (i + 1) * NC, u + U);
-        ++i;
-      } else if (whole && i + 1 == n && more) {
-        std::copy(tile + i * NC, tile + (i + 1) * NC, held);
-        heldUnit0 = u;
-      } else {
-        one(tile + i * NC, u);
-      }
-    }
-  }
-};
 
 // Groups outer (a panel is reused by every row tile while it is in cache), row tiles inner. A single row goes
 // through up to NG groups per kernel call where the kernel has such a form (rowKernel; bf16_tiles.h's rowDot).
@@ -98,7 +56,9 @@ RNN_INLINE void stepTiles(const Bf16StepArgs& a, Kernel&& kernel, RowKernel&& ro
   if constexpr (NG > 1) {
     if (a.rows == 1) {
       Tile ts[NG];
-      RowEpilogues<L, U, CellT> epilogues(a);
+      // their cell updates paired (cell::GroupPairs), a chunk's odd group with the next chunk's first
+      const auto rowOf = [&](const float* g, int unit0) { return cellRow<CellT>(g, a, 0, unit0); };
+      cell::GroupPairs<ContractAt<L>, L, U, CellT, false, NC, decltype(rowOf)> pairs(a.H, rowOf);
       for (int q0 = a.q0; q0 < a.q1; q0 += NG) {
         const int n = std::min(NG, a.q1 - q0);
         for (int i = 0; i < n; ++i) {
@@ -107,8 +67,9 @@ RNN_INLINE void stepTiles(const Bf16StepArgs& a, Kernel&& kernel, RowKernel&& ro
                        a.xg ? a.xg + q * xl.groupStride : nullptr, xl.rowStride, xl.gateStride};
         }
         rowKernel(ts, n, tile);
-        epilogues.run(tile, n, q0 * U, q0 + n < a.q1);
+        pairs.offer(tile, n, q0 * U);
       }
+      pairs.finish();
       return;
     }
   }

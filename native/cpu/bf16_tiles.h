@@ -86,7 +86,11 @@ RNN_INLINE void widePart(typename Wide<L>::F (&acc)[MR][blocksOf(G) * (U / L)], 
       for (int v = 0; v < V; ++v) {
         typename W::F lo, hi;
         W::split(w + g * U + v * L, lo, hi);
-        for (int m = 0; m < MR; ++m) acc[m][dst * V + v] += a0[m] * lo + a1[m] * hi;
+        // a bfloat16 product is exact in float32, so fusing one of them changes no bit, only the instruction count
+        for (int m = 0; m < MR; ++m) {
+          const typename W::F s0 = a0[m] - typename W::F{}, s1 = a1[m] - typename W::F{};
+          acc[m][dst * V + v] += ContractAt<L>::madd(s0, lo, s1 * hi);
+        }
       }
     }
   }

@@ -1,6 +1,6 @@
 // The cell update that ends every step kernel (float32 packed_step, bfloat16 bf16_step, int8 int8_step): one tile
 // row's float32 gate sums in, the new c and h out. What differs between the kernels is a template argument:
-//  - M, how a * b + c is computed (activations.h: Contract for float32 and bfloat16, Fused for int8);
+//  - M, how a * b + c is computed (activations.h: ContractAt<L> for float32 and bfloat16, Fused for int8);
 //  - Out, where h goes and in what type (FloatH, or Bf16H: rounded, GRU keeping a float32 copy);
 //  - Save, whether the gates may be saved for the backward (float32 only).
 #pragma once
@@ -149,12 +149,58 @@ RNN_INLINE void update(const Row<Out>& row, int n) {
 }
 
 // Two whole groups of one batch row, their chains interleaved (Twin, activations.h): the same operations as two
-// update() calls, so the same bits where the rounding is explicit (Fused) and, for Contract, wherever GCC fuses
-// alike (the release build does; the sanitizer build's -O1 fused differently at a few pair boundaries).
+// update() calls, every rounding written out (madd), so the same bits.
 template <class M, int L, int U, int CellT, bool Save, class Out>
 RNN_INLINE void update2(const Row<Out>& x, const Row<Out>& y) {
   units<M, L, U, CellT, Save>(twinRow(x, y), 0, U);
 }
+
+// One batch row's groups at batch 1, their gate sums offered in unit order (NC floats a group): whole groups'
+// updates run two at a time (update2), a whole group left without a partner waits, copied, for the next offer's
+// first; a group that H ends within runs alone. rowOf(sums, unit0) gives a group's Row. The float32, bfloat16 and
+// int8 steps all pair through here, so a group's bits do not depend on its partner or on the team's split
+// (test/batch1-cells.test.ts), which holds because every rounding in the update is written out (activations.h).
+template <class M, int L, int U, int CellT, bool Save, int NC, class RowOf>
+class GroupPairs {
+ public:
+  GroupPairs(int H, RowOf rowOf) : H_(H), rowOf_(rowOf) {}
+
+  // n groups' sums at sums + i NC, the first from unit0 on
+  RNN_INLINE void offer(const float* sums, int n, int unit0) {
+    int i = 0;
+    if (heldUnit0_ >= 0 && n > 0 && unit0 + U <= H_) {
+      update2<M, L, U, CellT, Save>(rowOf_(held_, heldUnit0_), rowOf_(sums, unit0));
+      heldUnit0_ = -1;
+      i = 1;
+    }
+    finish();
+    for (; i < n; ++i) {
+      const int u = unit0 + i * U;
+      const float* g = sums + i * NC;
+      if (u + U > H_) {
+        update<M, L, U, CellT, Save>(rowOf_(g, u), H_ - u);
+      } else if (i + 1 < n && u + 2 * U <= H_) {
+        update2<M, L, U, CellT, Save>(rowOf_(g, u), rowOf_(g + NC, u + U));
+        ++i;
+      } else {
+        for (int k = 0; k < NC; ++k) held_[k] = g[k];
+        heldUnit0_ = u;
+      }
+    }
+  }
+  // the waiting group, if any, alone
+  RNN_INLINE void finish() {
+    if (heldUnit0_ < 0) return;
+    update<M, L, U, CellT, Save>(rowOf_(held_, heldUnit0_), U);
+    heldUnit0_ = -1;
+  }
+
+ private:
+  alignas(64) float held_[NC];
+  int heldUnit0_ = -1;
+  int H_;
+  RowOf rowOf_;
+};
 
 }  // namespace rnn::cpu::cell
 

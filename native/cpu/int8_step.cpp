@@ -179,11 +179,19 @@ RNN_INLINE void stepTiles(const Int8StepArgs& a, Kernel&& kernel) {
   alignas(64) int32_t acc[MR * W];
   alignas(64) int32_t accX[MR * W];
   alignas(64) float gatesAll[MR * 4 * U];
-  // one row: a whole group's gates held until the next group's, so their cell updates run as one (update2)
-  alignas(64) float held[4 * U];
-  int heldUnit0 = -1;
   const int H = a.H;
   const Int8StepInput& in = a.input;
+  const auto rowAt = [&](const float* gates, int64_t b, int u0) {
+    return cell::Row<cell::FloatH>{gates,
+                                   CellT == kLstm ? a.c + b * a.H + u0 : nullptr,
+                                   CellT == kGru ? a.hPrev + b * a.hPrevStride + u0 : nullptr,
+                                   {a.hNew + b * a.hNewStride + u0},
+                                   nullptr,
+                                   0};
+  };
+  // one row: each group's gates offered in turn, their cell updates paired (cell::GroupPairs)
+  const auto rowOf = [&](const float* gates, int u0) { return rowAt(gates, 0, u0); };
+  cell::GroupPairs<Fused, L, U, CellT, false, 4 * U, decltype(rowOf)> pairs(H, rowOf);
   for (int q = a.q0; q < a.q1; ++q) {
     const int unit0 = q * U, units = std::min(U, H - unit0);
     const int32_t* corrections = a.w.corrections(q);
@@ -231,35 +239,16 @@ RNN_INLINE void stepTiles(const Int8StepArgs& a, Kernel&& kernel) {
           }
         }
       }
-      const auto rowAt = [&](const float* gates, int64_t b, int u0) {
-        return cell::Row<cell::FloatH>{gates,
-                                       CellT == kLstm ? a.c + b * a.H + u0 : nullptr,
-                                       CellT == kGru ? a.hPrev + b * a.hPrevStride + u0 : nullptr,
-                                       {a.hNew + b * a.hNewStride + u0},
-                                       nullptr,
-                                       0};
-      };
-      if (a.rows == 1 && units == U) {
-        if (heldUnit0 >= 0) {
-          cell::update2<Fused, L, U, CellT, false>(rowAt(held, 0, heldUnit0), rowAt(gatesAll, 0, unit0));
-          heldUnit0 = -1;
-        } else if (q + 1 < a.q1) {
-          std::copy(gatesAll, gatesAll + 4 * U, held);
-          heldUnit0 = unit0;
-        } else {
-          cell::update<Fused, L, U, CellT, false>(rowAt(gatesAll, 0, unit0), units);
-        }
+      if (a.rows == 1) {
+        pairs.offer(gatesAll, 1, unit0);
         continue;
-      }
-      if (heldUnit0 >= 0) {
-        cell::update<Fused, L, U, CellT, false>(rowAt(held, 0, heldUnit0), U);
-        heldUnit0 = -1;
       }
       for (int m = 0; m < rows; ++m) {
         cell::update<Fused, L, U, CellT, false>(rowAt(gatesAll + m * 4 * U, r + m, unit0), units);
       }
     }
   }
+  pairs.finish();
 }
 
 // One level's kernels, Step<cell>::run and Gemm<gates>::run: tiles of MR rows x U units, L lanes per register.

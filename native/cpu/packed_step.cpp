@@ -5,6 +5,9 @@
 // to a small buffer in L1, and the cell's epilogue finishes the tile's rows. At batch 1 a step is a matrix-vector
 // product: the 1-row tile streams the panels at about L2 bandwidth (~100 GB/s per core measured on Zen 4), and a
 // kernel with 8-16 independent accumulator chains per row (several groups at once) measured no faster.
+// Contraction off: every FMA of this file is written (activations.h, Contract), none left to GCC's choice.
+#pragma GCC optimize("fp-contract=off")
+
 #include "packed_step.h"
 
 #include <algorithm>
@@ -57,7 +60,7 @@ constexpr int cellOf(bool gru) { return gru ? cell_dispatch::kGru : cell_dispatc
 template <int U, int L, bool Gru>
 RNN_INLINE void epilogue(const float* tile, int rows, int units, const PackedStepArgs& a, int row0, int unit0) {
   for (int m = 0; m < rows; ++m) {
-    cell::update<Contract, L, U, cellOf(Gru), true>(cellRow<Gru>(tile + m * 4 * U, a, row0 + m, unit0), units);
+    cell::update<ContractAt<L>, L, U, cellOf(Gru), true>(cellRow<Gru>(tile + m * 4 * U, a, row0 + m, unit0), units);
   }
 }
 
@@ -75,21 +78,15 @@ RNN_INLINE void forTiles(const PackedStepArgs& a, Kernel&& kernel) {
                 xl.gateStride};
   };
   if (a.rows == 1) {
-    // one row: two whole groups' sums, then their epilogues as one (update2: the two chains interleave)
+    // one row: two groups' sums at a time, their cell updates paired (cell::GroupPairs)
+    const auto rowOf = [&](const float* g, int unit0) { return cellRow<Gru>(g, a, 0, unit0); };
+    cell::GroupPairs<ContractAt<L>, L, U, cellOf(Gru), true, NC, decltype(rowOf)> pairs(a.H, rowOf);
     for (int q = a.q0; q < a.q1; q += 2) {
-      const int unit0 = q * U;
-      if (q + 1 < a.q1 && unit0 + 2 * U <= a.H) {
-        kernel(tileAt(q, 0), 1, tile);
-        kernel(tileAt(q + 1, 0), 1, tile + NC);
-        cell::update2<Contract, L, U, cellOf(Gru), true>(cellRow<Gru>(tile, a, 0, unit0),
-                                                          cellRow<Gru>(tile + NC, a, 0, unit0 + U));
-      } else {
-        for (int p = q; p < std::min(q + 2, a.q1); ++p) {
-          kernel(tileAt(p, 0), 1, tile);
-          epilogue<U, L, Gru>(tile, 1, std::min(U, a.H - p * U), a, 0, p * U);
-        }
-      }
+      const int n = std::min(2, a.q1 - q);
+      for (int i = 0; i < n; ++i) kernel(tileAt(q + i, 0), 1, tile + i * NC);
+      pairs.offer(tile, n, q * U);
     }
+    pairs.finish();
     return;
   }
   for (int q = a.q0; q < a.q1; ++q) {
@@ -179,8 +176,9 @@ struct Kernel<simd::kBase> {
 
 // ---- AVX-512 and AVX2: one body in GCC vectors of L lanes (L = U units) ----
 // Written with the vector extensions rather than intrinsics: measured the same speed (LSTM tile, 6 rows x 64
-// columns, K = 512, panels in L2: 220-226 GFLOP/s with _mm512_fmadd_ps, 219-220 with s * w + acc, which GCC
-// contracts into the same VFMADD231PS; the same 24 FMAs per k-step and the same bits).
+// columns, K = 512, panels in L2: 220-226 GFLOP/s with _mm512_fmadd_ps, 219-220 with s * w + acc contracted into
+// the same VFMADD231PS; the same 24 FMAs per k-step and the same bits). The FMA is written out (madd), as every
+// one in this file: contraction is off here (activations.h, Contract).
 
 // A single row's kernel streams the panels from L2 with nothing to reuse; the hardware prefetchers alone left it
 // at ~4.4 us a step for an LSTM 256 member's 512 KB, a software prefetch 4 KB ahead (16 k-steps) brought it to
@@ -204,7 +202,7 @@ RNN_INLINE void accumulate(typename vec::Types<L>::F (&acc)[MR][4], const float*
       const F s = a[m * as + k] - F{};
       for (int g = 0; g < G; ++g) {
         const int dst = Hidden ? hiddenBlock<Gru>(g) : g;
-        acc[m][dst] = s * wg[g] + acc[m][dst];
+        acc[m][dst] = ContractAt<L>::madd(s, wg[g], acc[m][dst]);
       }
     }
   }
