@@ -102,11 +102,13 @@ RNN_INLINE F fmaLanes(const F& a, const F& b, const F& c) {
   }
 }
 
-// How the activations, the cell's epilogue and the tiles compute a * b + c: always through madd / dot2, in files
-// compiled without contraction (#pragma GCC optimize("fp-contract=off")), so GCC never fuses on its own. Left to
-// GCC, a * b + c was fused or not depending on the inlining context: the same group's cell update gave other bits
-// when two groups' updates were written through one helper (session 16), which broke the equality of 1- and
-// 2-thread results that the tests check.
+// How the activations, the cell's epilogue and the tiles compute a * b + c: always through madd / dot2. The step
+// kernels' files (packed_step.cpp, bf16_step.cpp, int8_step.cpp) compile without contraction (#pragma GCC
+// optimize("fp-contract=off")), so GCC never fuses on its own there. Left to GCC, a * b + c was fused or not
+// depending on the inlining context: the same group's cell update gave other bits when two groups' updates were
+// written through one helper (session 16), which broke the equality of 1- and 2-thread results that the tests
+// check. (The Elman step and the backward cell, rnn_step.cpp and cell_backward.cpp, keep contraction on: no
+// result of theirs must match another's bits.)
 //  - Contract<Fma> (float32, bfloat16): one FMA where the level has FMAs (Fma: AVX2, AVX-512), a rounded product
 //    and a sum in the baseline, so those kernels' last bits differ across levels. ContractAt<L> is the one for a
 //    level whose registers hold L floats (4 only in the baseline).
