@@ -1,6 +1,8 @@
 // A plain float64 implementation of PyTorch's recurrent formulas, the fuzz tests' oracle for values. It reads
 // the module's parameters by their PyTorch names and runs one sequence at a time (packed batches are their
 // sequences run separately), so it shares no code with the native driver.
+import { strict as assert } from 'node:assert';
+
 export type Mode = 'RNN_TANH' | 'RNN_RELU' | 'LSTM' | 'GRU';
 
 export interface RefModule {
@@ -20,6 +22,7 @@ const sigmoid = (v: number): number => 1 / (1 + Math.exp(-v));
 const relu = (v: number): number => (Number.isNaN(v) ? v : Math.max(0, v));
 
 function matVec(w: ArrayLike<number>, rows: number, cols: number, x: ArrayLike<number>, bias?: ArrayLike<number>): number[] {
+  assert.equal(w.length, rows * cols, 'reference: weight size');
   const out = new Array<number>(rows);
   for (let r = 0; r < rows; r++) {
     let s = bias ? bias[r] : 0;
