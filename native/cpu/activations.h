@@ -168,14 +168,16 @@ RNN_INLINE F splat(float v) {
   return F{} + v;
 }
 
-template <class F, class I>
-RNN_INLINE F fromBits(const I& bits) {
-  if constexpr (kIsTwin<F>) {
-    return {fromBits<decltype(F::a)>(bits.a), fromBits<decltype(F::b)>(bits.b)};
+// The same bits as another type of the same size (float <-> int32_t, their vectors, their Twins half by half)
+template <class To, class From>
+RNN_INLINE To bitCast(const From& v) {
+  if constexpr (kIsTwin<From>) {
+    return {bitCast<decltype(To::a)>(v.a), bitCast<decltype(To::b)>(v.b)};
   } else {
-    F f;
-    __builtin_memcpy(&f, &bits, sizeof f);
-    return f;
+    static_assert(sizeof(To) == sizeof(From), "bitCast: same size");
+    To r;
+    __builtin_memcpy(&r, &v, sizeof r);
+    return r;
   }
 }
 
@@ -192,19 +194,8 @@ struct Unsigned<Twin<I>> {
   typedef Twin<typename Unsigned<I>::type> type;
 };
 
-// Cephes-style: exp(x) = 2^n * exp(r), |r| <= ln2/2, degree-6 polynomial for exp(r).
-template <class F, class I>
-RNN_INLINE I toBits(const F& v) {
-  if constexpr (kIsTwin<F>) {
-    return {toBits<decltype(F::a), decltype(I::a)>(v.a), toBits<decltype(F::b), decltype(I::b)>(v.b)};
-  } else {
-    I bits;
-    __builtin_memcpy(&bits, &v, sizeof bits);
-    return bits;
-  }
-}
-
-// exp(x) = y * 2^n, returned as its two factors: sigmoid and tanh add 1 to it, which is one madd of them.
+// Cephes-style: exp(x) = 2^n * exp(r), |r| <= ln2/2, degree-6 polynomial for exp(r); returned as its two factors
+// y and 2^n: sigmoid and tanh add 1 to it, which is one madd of them.
 template <class F>
 struct ExpParts {
   F y, scale;
@@ -224,7 +215,7 @@ RNN_INLINE ExpParts<F> expParts(const F& input) {
   x = select(x > kExpMax, splat<F>(kExpMax), x);
   const F k = M::madd(x, splat<F>(kLog2e), splat<F>(kRound));
   const F fn = k - kRound;
-  const I n = toBits<F, I>(k) - toBits<float, int32_t>(kRound);
+  const I n = bitCast<I>(k) - bitCast<int32_t>(kRound);
   F r = M::madd(-fn, splat<F>(kLn2Hi), x);
   r = M::madd(-fn, splat<F>(kLn2Lo), r);
   // written out: a loop over the coefficients was left rolled (Fused's lane loops make its body look large)
@@ -236,7 +227,7 @@ RNN_INLINE ExpParts<F> expParts(const F& input) {
   y = M::madd(y * r, r, r) + 1.f;
   // n + 127 is in [1, 255] after the clamps but for NaN, whose n may be anything: an unsigned shift
   using Bits = typename Unsigned<I>::type;
-  return {y, fromBits<F>((toBits<I, Bits>(n) + 127u) << 23)};
+  return {y, bitCast<F>((bitCast<Bits>(n) + 127u) << 23)};
 }
 
 // 1 + exp(x): exact products (y times a power of two), so fused or not, the same bits
