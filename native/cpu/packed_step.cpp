@@ -69,7 +69,8 @@ RNN_INLINE void epilogue(const float* tile, int rows, int units, const PackedSte
 template <int MR, int U, int L, bool Gru, class Kernel>
 RNN_INLINE void forTiles(const PackedStepArgs& a, Kernel&& kernel) {
   constexpr int NC = 4 * U;
-  alignas(64) float tile[std::max(MR, 2) * NC];
+  static_assert(MR >= 2, "one row's tile holds two groups' sums");
+  alignas(64) float tile[MR * NC];
   const size_t floats = panelFloats(a.kind, a.I, a.P);
   const XgLayout& xl = a.xgLayout;
   const auto tileAt = [&](int q, int r) {
