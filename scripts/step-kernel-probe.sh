@@ -13,19 +13,43 @@
 # that made the float32 epilogue cost 0.6 us a step here instead of 0.16 (found by setting FTZ/DAZ in a copy of
 # this probe). Zero-mean values now: float32 3.38 us a step (P = 16: 0.58), bfloat16 2.14 (0.57), Zen 5 dev VM.
 # A real LSTM's gates rarely sit that far out (LSTM 100x1x256 with weights x 16: no slower end to end).
+# Session 19: every buffer now starts on a 64-byte line, as the addon's do (std::vector's started 16 bytes past one,
+# which cost the float32 kernel 15-30%): float32 2.7-2.9 us, bfloat16 1.9-2.1 us on the Zen 5 dev VM. The last line
+# runs the float32 step on two members at once (h shared, one flag each): the step's period and each member's
+# kernel time, to tell the hand-over and the vCPUs' unequal pace from the kernel (docs/cpu.md, session 19).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
 cat > "$dir/probe.cpp" <<'CPP'
+#include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <new>
+#include <thread>
 #include <vector>
+#include <pthread.h>
 #include "native/cpu/bf16_step.h"
 #include "native/cpu/packed_step.h"
 using namespace rnn;
 using namespace rnn::cpu;
+// Every buffer from a 64-byte line on, as the addon's scratch and packed forms are: a 512 KB std::vector starts
+// 16 bytes past a page here, and panels off their lines cost the float32 kernel ~30% (3.8 against 2.7-2.9 us).
+template <class T>
+struct Lines {
+  using value_type = T;
+  Lines() = default;
+  template <class U>
+  Lines(const Lines<U>&) {}
+  T* allocate(size_t n) { return static_cast<T*>(::operator new(n * sizeof(T), std::align_val_t(64))); }
+  void deallocate(T* p, size_t) { ::operator delete(p, std::align_val_t(64)); }
+  bool operator==(const Lines&) const { return true; }
+  bool operator!=(const Lines&) const { return false; }
+};
+template <class T>
+using Vec = std::vector<T, Lines<T>>;
 template <class F>
 double usPerCall(F&& f) {
   double best = 1e9;
@@ -39,13 +63,13 @@ double usPerCall(F&& f) {
 }
 void float32(int H, int P) {
   const int G = 4, U = packedUnits(), groups = packedGroups(H), q1 = groups / 2;
-  std::vector<float> w(size_t(G) * H * P), h(P), hNew(H), bias(G * H + H, 0.f), c(H, 0.f);
+  Vec<float> w(size_t(G) * H * P), h(P), hNew(H), bias(G * H + H, 0.f), c(H, 0.f);
   for (auto& v : w) v = float(rand() % 100 - 50) * 1e-3f;
   for (auto& v : h) v = float(rand() % 100 - 50) * 1e-2f;
-  std::vector<float> panels(groups * panelFloats(CellKind::Lstm, 0, P)), packedBias(groups * packedBiasFloats());
+  Vec<float> panels(groups * panelFloats(CellKind::Lstm, 0, P)), packedBias(groups * packedBiasFloats());
   packPanels(CellKind::Lstm, nullptr, 0, w.data(), P, bias.data(), bias.data() + G * H, H, 0, groups, panels.data(), packedBias.data());
   const XgLayout xl = XgLayout::byGroups(G, 1, U);
-  std::vector<float> xg(XgLayout::floats(1, G, groups, U), 0.f);
+  Vec<float> xg(XgLayout::floats(1, G, groups, U), 0.f);
   const PackedStepArgs a{CellKind::Lstm, 1, 0, P, H, nullptr, 0, xg.data(), xl, h.data(), panels.data(), packedBias.data(),
                          0, q1, c.data(), hNew.data(), H, nullptr, 0};
   std::printf("float32  H %d P %3d, %d groups (%4zu KB): %.2f us a step\n", H, P, q1, q1 * panelFloats(CellKind::Lstm, 0, P) * 4 / 1024,
@@ -53,28 +77,79 @@ void float32(int H, int P) {
 }
 void bfloat16(int H, int P) {
   const int G = 4, U = bf16Units(), groups = bf16Groups(H), q1 = groups / 2;
-  std::vector<uint16_t> w(size_t(G) * H * P), h(P), hNew(H);
+  Vec<uint16_t> w(size_t(G) * H * P), h(P), hNew(H);
   for (auto& v : w) v = uint16_t(0x3c00 + (rand() & 0xff) + (rand() & 1) * 0x8000);
   for (auto& v : h) v = uint16_t(0x3c00 + (rand() & 0xff) + (rand() & 1) * 0x8000);
-  std::vector<uint32_t> panels(groups * bf16PanelWords(G, 0, P));
-  std::vector<float> bias(G * H + H, 0.f), packedBias(groups * bf16BiasFloats(G)), c(H, 0.f);
+  Vec<uint32_t> panels(groups * bf16PanelWords(G, 0, P));
+  Vec<float> bias(G * H + H, 0.f), packedBias(groups * bf16BiasFloats(G)), c(H, 0.f);
   packBf16Panels(G, nullptr, 0, w.data(), P, H, 0, groups, panels.data());
   packBf16Bias(G, bias.data(), bias.data() + G * H, H, 0, groups, packedBias.data());
   const XgLayout xl = XgLayout::byGroups(G, 1, U);
-  std::vector<float> xg(XgLayout::floats(1, G, groups, U), 0.f);
+  Vec<float> xg(XgLayout::floats(1, G, groups, U), 0.f);
   const Bf16StepArgs a{CellKind::Lstm, 1, 0, P, H, nullptr, 0, xg.data(), xl, h.data(), nullptr, panels.data(), packedBias.data(),
                        0, q1, c.data(), hNew.data(), H, nullptr};
   std::printf("bfloat16 H %d P %3d, %d groups (%4zu KB): %.2f us a step\n", H, P, q1, q1 * bf16PanelWords(G, 0, P) * 4 / 1024,
               usPerCall([&] { bf16Step(a); }));
+}
+// The whole float32 step on two members at once (CPUs 0 and 1, a member's half of the groups each, h shared and
+// handed over with one flag per member): the period against each member's kernel time says what the hand-over
+// and the two vCPUs' unequal pace cost, measured in the same minute as the kernel alone above.
+void float32Pair(int H, int P) {
+  struct alignas(64) Flag {
+    std::atomic<int> steps{0};
+  };
+  const int G = 4, U = packedUnits(), groups = packedGroups(H), T = 100, calls = 300;
+  Vec<float> w(size_t(G) * H * P), h(2 * P), bias(G * H + H, 0.f), c(H, 0.f);
+  for (auto& v : w) v = float(rand() % 100 - 50) * 1e-3f;
+  for (auto& v : h) v = float(rand() % 100 - 50) * 1e-2f;
+  Vec<float> panels(groups * panelFloats(CellKind::Lstm, 0, P)), packedBias(groups * packedBiasFloats());
+  packPanels(CellKind::Lstm, nullptr, 0, w.data(), P, bias.data(), bias.data() + G * H, H, 0, groups, panels.data(), packedBias.data());
+  const XgLayout xl = XgLayout::byGroups(G, T, U);
+  Vec<float> xg(XgLayout::floats(T, G, groups, U), 0.f);
+  Flag done[2];
+  double work[2] = {0, 0};
+  std::vector<double> period;
+  auto member = [&](int rank) {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(rank, &set);
+    pthread_setaffinity_np(pthread_self(), sizeof set, &set);
+    int steps = 0;
+    for (int call = 0; call < calls; ++call) {
+      double busy = 0;
+      const auto t0 = std::chrono::steady_clock::now();
+      for (int s = 0; s < T; ++s) {
+        const PackedStepArgs a{CellKind::Lstm, 1, 0, P, H, nullptr, 0, xl.at(xg.data(), s), xl, h.data() + (s % 2) * P,
+                               panels.data(), packedBias.data(), rank * groups / 2, (rank + 1) * groups / 2, c.data(),
+                               h.data() + (1 - s % 2) * P, H, nullptr, 0};
+        const auto k0 = std::chrono::steady_clock::now();
+        packedStep(a);
+        busy += std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - k0).count();
+        done[rank].steps.store(++steps, std::memory_order_release);
+        while (done[1 - rank].steps.load(std::memory_order_acquire) < steps) __builtin_ia32_pause();
+      }
+      if (call < calls / 10) continue;  // warm-up
+      work[rank] += busy / T;
+      if (rank == 0) period.push_back(std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count() / T);
+    }
+  };
+  std::thread partner(member, 1);
+  member(0);
+  partner.join();
+  std::sort(period.begin(), period.end());
+  const int timed = calls - calls / 10;
+  std::printf("float32  H %d P %3d, 2 members at once: a step every %.2f us (median; min %.2f), kernel %.2f / %.2f us\n", H, P,
+              period[period.size() / 2], period[0], work[0] / timed, work[1] / timed);
 }
 int main() {
   float32(256, 256);
   float32(256, 16);
   bfloat16(256, 256);
   bfloat16(256, 16);
+  float32Pair(256, 256);
 }
 CPP
 src=native/cpu
 g++ -O3 -std=c++17 -fno-math-errno -fno-trapping-math -I. -o "$dir/probe" "$dir/probe.cpp" \
-  $src/packed_step.cpp $src/bf16_step.cpp $src/bf16_pack.cpp $src/simd_level.cpp $src/transpose16.cpp
+  $src/packed_step.cpp $src/bf16_step.cpp $src/bf16_pack.cpp $src/simd_level.cpp $src/transpose16.cpp -pthread
 "$dir/probe"

@@ -11,6 +11,7 @@
 #include "bf16_convert.h"
 #include "bf16_tiles.h"
 #include "cell_epilogue.h"
+#include "prefetch.h"
 #include "simd_dispatch.h"
 
 #pragma GCC diagnostic ignored "-Wpsabi"
@@ -53,6 +54,7 @@ RNN_INLINE void stepTiles(const Bf16StepArgs& a, Kernel&& kernel, RowKernel&& ro
   alignas(64) float tile[std::max(MR, NG) * NC];
   const size_t words = bf16PanelWords(G, a.I, a.P);
   const XgLayout& xl = a.xgLayout;
+  prefetchSmall(a.h, sizeof(uint16_t) * a.rows * a.P);
   if constexpr (NG > 1) {
     if (a.rows == 1) {
       Tile ts[NG];

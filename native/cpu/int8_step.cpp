@@ -8,6 +8,7 @@
 #pragma GCC optimize("fp-contract=off")
 
 #include "int8_step.h"
+#include "prefetch.h"
 
 #include <algorithm>
 #include <cfloat>
@@ -92,6 +93,10 @@ RNN_INLINE void quantizeImpl(const Int8QuantizeArgs& a) {
   constexpr int L = simd::lanes(Level);
   const bool vnni = int8Family() == Int8Family::Vnni;
   const int64_t rowBytes = int8RowBytes(a.K);
+  // a step's h (prefetch.h); x's rows for a whole sequence are many lines, and read in order
+  if (a.rows * int64_t(a.K) <= 1024) {
+    for (int64_t r = 0; r < a.rows; ++r) prefetchSmall(a.x + r * a.xStride, sizeof(float) * a.K);
+  }
   for (int64_t r = 0; r < a.rows; ++r) {
     quantizeRow<L>(a.x + r * a.xStride, a.K, a.q + r * a.qStride, rowBytes, a.scales + r * a.scaleStride, vnni);
   }

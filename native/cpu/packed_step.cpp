@@ -14,6 +14,7 @@
 
 #include "activations_vec.h"
 #include "cell_epilogue.h"
+#include "prefetch.h"
 #include "simd_dispatch.h"
 #include "transpose16.h"
 
@@ -78,6 +79,7 @@ RNN_INLINE void forTiles(const PackedStepArgs& a, Kernel&& kernel) {
                 a.bias + q * NC, a.xg ? a.xg + q * xl.groupStride + r * xl.rowStride : nullptr, xl.rowStride,
                 xl.gateStride};
   };
+  prefetchSmall(a.h, sizeof(float) * a.rows * a.P);
   if (a.rows == 1) {
     // one row: two groups' sums at a time, their cell updates paired (cell::GroupPairs)
     const auto rowOf = [&](const float* g, int unit0) { return cellRow<Gru>(g, a, 0, unit0); };
