@@ -8,7 +8,6 @@
 #pragma GCC optimize("fp-contract=off")
 
 #include "int8_step.h"
-#include "prefetch.h"
 
 #include <algorithm>
 #include <cfloat>
@@ -17,6 +16,7 @@
 #include "activations_vec.h"
 #include "cell_epilogue.h"
 #include "int8_tiles.h"
+#include "prefetch.h"
 #include "simd_dispatch.h"
 #include "simd_level.h"
 
