@@ -210,7 +210,9 @@ RNN_TARGET_BF16DOT RNN_INLINE void rowDotPart(__m512 (&acc)[blocksOf(G)], const 
   }
   for (int g = 0; g < G; ++g) {
     const int dst = Hidden ? hiddenBlock<G>(g) : g;
-    acc[dst] = _mm512_add_ps(acc[dst], _mm512_add_ps(_mm512_add_ps(part[0][g], part[1][g]), part[2][g]));
+    __m512 sum = part[0][g];
+    for (int c = 1; c < C; ++c) sum = _mm512_add_ps(sum, part[c][g]);
+    acc[dst] = _mm512_add_ps(acc[dst], sum);
   }
 }
 
