@@ -14,9 +14,9 @@
 # this probe). Zero-mean values now: float32 3.38 us a step (P = 16: 0.58), bfloat16 2.14 (0.57), Zen 5 dev VM.
 # A real LSTM's gates rarely sit that far out (LSTM 100x1x256 with weights x 16: no slower end to end).
 # Session 19: every buffer now starts on a 64-byte line, as the addon's do (std::vector's started 16 bytes past one,
-# which cost the float32 kernel 15-30%): float32 2.7-2.9 us, bfloat16 1.9-2.1 us on the Zen 5 dev VM. The last line
-# runs the float32 step on two members at once (h shared, one flag each): the step's period and each member's
-# kernel time, to tell the hand-over and the vCPUs' unequal pace from the kernel (docs/cpu.md, session 19).
+# which cost the float32 kernel 15-30%): float32 2.7-2.9 us, bfloat16 1.9-2.1 us on the Zen 5 dev VM. The last lines
+# run the float32 and bfloat16 steps on two members at once (h shared, one flag each): the step's period and each
+# member's kernel time, to tell the hand-over and the vCPUs' unequal pace from the kernel (docs/cpu.md, session 19).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 dir=$(mktemp -d)
@@ -91,21 +91,15 @@ void bfloat16(int H, int P) {
   std::printf("bfloat16 H %d P %3d, %d groups (%4zu KB): %.2f us a step\n", H, P, q1, q1 * bf16PanelWords(G, 0, P) * 4 / 1024,
               usPerCall([&] { bf16Step(a); }));
 }
-// The whole float32 step on two members at once (CPUs 0 and 1, a member's half of the groups each, h shared and
-// handed over with one flag per member): the period against each member's kernel time says what the hand-over
-// and the two vCPUs' unequal pace cost, measured in the same minute as the kernel alone above.
-void float32Pair(int H, int P) {
+// A step on two members at once (CPUs 0 and 1, a member's half of the groups each, h shared and handed over with
+// one flag per member): the period against each member's kernel time says what the hand-over and the two vCPUs'
+// unequal pace cost, measured in the same minute as the kernels alone above. step(rank, s) runs rank's part.
+template <class Step>
+void twoMembers(const char* what, Step&& step) {
   struct alignas(64) Flag {
     std::atomic<int> steps{0};
   };
-  const int G = 4, U = packedUnits(), groups = packedGroups(H), T = 100, calls = 300;
-  Vec<float> w(size_t(G) * H * P), h(2 * P), bias(G * H + H, 0.f), c(H, 0.f);
-  for (auto& v : w) v = float(rand() % 100 - 50) * 1e-3f;
-  for (auto& v : h) v = float(rand() % 100 - 50) * 1e-2f;
-  Vec<float> panels(groups * panelFloats(CellKind::Lstm, 0, P)), packedBias(groups * packedBiasFloats());
-  packPanels(CellKind::Lstm, nullptr, 0, w.data(), P, bias.data(), bias.data() + G * H, H, 0, groups, panels.data(), packedBias.data());
-  const XgLayout xl = XgLayout::byGroups(G, T, U);
-  Vec<float> xg(XgLayout::floats(T, G, groups, U), 0.f);
+  const int T = 100, calls = 300;
   Flag done[2];
   double work[2] = {0, 0};
   std::vector<double> period;
@@ -119,11 +113,8 @@ void float32Pair(int H, int P) {
       double busy = 0;
       const auto t0 = std::chrono::steady_clock::now();
       for (int s = 0; s < T; ++s) {
-        const PackedStepArgs a{CellKind::Lstm, 1, 0, P, H, nullptr, 0, xl.at(xg.data(), s), xl, h.data() + (s % 2) * P,
-                               panels.data(), packedBias.data(), rank * groups / 2, (rank + 1) * groups / 2, c.data(),
-                               h.data() + (1 - s % 2) * P, H, nullptr, 0};
         const auto k0 = std::chrono::steady_clock::now();
-        packedStep(a);
+        step(rank, s);
         busy += std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - k0).count();
         done[rank].steps.store(++steps, std::memory_order_release);
         while (done[1 - rank].steps.load(std::memory_order_acquire) < steps) __builtin_ia32_pause();
@@ -138,8 +129,44 @@ void float32Pair(int H, int P) {
   partner.join();
   std::sort(period.begin(), period.end());
   const int timed = calls - calls / 10;
-  std::printf("float32  H %d P %3d, 2 members at once: a step every %.2f us (median; min %.2f), kernel %.2f / %.2f us\n", H, P,
+  std::printf("%s, 2 members at once: a step every %.2f us (median; min %.2f), kernel %.2f / %.2f us\n", what,
               period[period.size() / 2], period[0], work[0] / timed, work[1] / timed);
+}
+void float32Pair(int H, int P) {
+  const int G = 4, U = packedUnits(), groups = packedGroups(H), T = 100;
+  Vec<float> w(size_t(G) * H * P), h(2 * P), bias(G * H + H, 0.f), c(H, 0.f);
+  for (auto& v : w) v = float(rand() % 100 - 50) * 1e-3f;
+  for (auto& v : h) v = float(rand() % 100 - 50) * 1e-2f;
+  Vec<float> panels(groups * panelFloats(CellKind::Lstm, 0, P)), packedBias(groups * packedBiasFloats());
+  packPanels(CellKind::Lstm, nullptr, 0, w.data(), P, bias.data(), bias.data() + G * H, H, 0, groups, panels.data(), packedBias.data());
+  const XgLayout xl = XgLayout::byGroups(G, T, U);
+  Vec<float> xg(XgLayout::floats(T, G, groups, U), 0.f);
+  char what[64];
+  std::snprintf(what, sizeof what, "float32  H %d P %3d", H, P);
+  twoMembers(what, [&](int rank, int s) {
+    packedStep(PackedStepArgs{CellKind::Lstm, 1, 0, P, H, nullptr, 0, xl.at(xg.data(), s), xl, h.data() + (s % 2) * P,
+                              panels.data(), packedBias.data(), rank * groups / 2, (rank + 1) * groups / 2, c.data(),
+                              h.data() + (1 - s % 2) * P, H, nullptr, 0});
+  });
+}
+void bfloat16Pair(int H, int P) {
+  const int G = 4, U = bf16Units(), groups = bf16Groups(H), T = 100;
+  Vec<uint16_t> w(size_t(G) * H * P), h(2 * P);
+  for (auto& v : w) v = uint16_t(0x3c00 + (rand() & 0xff) + (rand() & 1) * 0x8000);
+  for (auto& v : h) v = uint16_t(0x3c00 + (rand() & 0xff) + (rand() & 1) * 0x8000);
+  Vec<uint32_t> panels(groups * bf16PanelWords(G, 0, P));
+  Vec<float> bias(G * H + H, 0.f), packedBias(groups * bf16BiasFloats(G)), c(H, 0.f);
+  packBf16Panels(G, nullptr, 0, w.data(), P, H, 0, groups, panels.data());
+  packBf16Bias(G, bias.data(), bias.data() + G * H, H, 0, groups, packedBias.data());
+  const XgLayout xl = XgLayout::byGroups(G, T, U);
+  Vec<float> xg(XgLayout::floats(T, G, groups, U), 0.f);
+  char what[64];
+  std::snprintf(what, sizeof what, "bfloat16 H %d P %3d", H, P);
+  twoMembers(what, [&](int rank, int s) {
+    bf16Step(Bf16StepArgs{CellKind::Lstm, 1, 0, P, H, nullptr, 0, xl.at(xg.data(), s), xl, h.data() + (s % 2) * P, nullptr,
+                          panels.data(), packedBias.data(), rank * groups / 2, (rank + 1) * groups / 2, c.data(),
+                          h.data() + (1 - s % 2) * P, H, nullptr});
+  });
 }
 int main() {
   float32(256, 256);
@@ -147,6 +174,7 @@ int main() {
   bfloat16(256, 256);
   bfloat16(256, 16);
   float32Pair(256, 256);
+  bfloat16Pair(256, 256);
 }
 CPP
 src=native/cpu
