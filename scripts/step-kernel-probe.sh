@@ -61,45 +61,73 @@ double usPerCall(F&& f) {
   }
   return best;
 }
-void float32(int H, int P) {
-  const int G = 4, U = packedUnits(), groups = packedGroups(H), q1 = groups / 2;
-  Vec<float> w(size_t(G) * H * P), h(P), hNew(H), bias(G * H + H, 0.f), c(H, 0.f);
-  for (auto& v : w) v = float(rand() % 100 - 50) * 1e-3f;
-  for (auto& v : h) v = float(rand() % 100 - 50) * 1e-2f;
-  Vec<float> panels(groups * panelFloats(CellKind::Lstm, 0, P)), packedBias(groups * packedBiasFloats());
-  packPanels(CellKind::Lstm, nullptr, 0, w.data(), P, bias.data(), bias.data() + G * H, H, 0, groups, panels.data(), packedBias.data());
-  const XgLayout xl = XgLayout::byGroups(G, 1, U);
-  Vec<float> xg(XgLayout::floats(1, G, groups, U), 0.f);
-  const PackedStepArgs a{CellKind::Lstm, 1, 0, P, H, nullptr, 0, xg.data(), xl, h.data(), panels.data(), packedBias.data(),
-                         0, q1, c.data(), hNew.data(), H, nullptr, 0};
-  std::printf("float32  H %d P %3d, %d groups (%4zu KB): %.2f us a step\n", H, P, q1, q1 * panelFloats(CellKind::Lstm, 0, P) * 4 / 1024,
-              usPerCall([&] { packedStep(a); }));
-}
-void bfloat16(int H, int P) {
-  const int G = 4, U = bf16Units(), groups = bf16Groups(H), q1 = groups / 2;
-  Vec<uint16_t> w(size_t(G) * H * P), h(P), hNew(H);
-  for (auto& v : w) v = uint16_t(0x3c00 + (rand() & 0xff) + (rand() & 1) * 0x8000);
-  for (auto& v : h) v = uint16_t(0x3c00 + (rand() & 0xff) + (rand() & 1) * 0x8000);
-  Vec<uint32_t> panels(groups * bf16PanelWords(G, 0, P));
-  Vec<float> bias(G * H + H, 0.f), packedBias(groups * bf16BiasFloats(G)), c(H, 0.f);
-  packBf16Panels(G, nullptr, 0, w.data(), P, H, 0, groups, panels.data());
-  packBf16Bias(G, bias.data(), bias.data() + G * H, H, 0, groups, packedBias.data());
-  const XgLayout xl = XgLayout::byGroups(G, 1, U);
-  Vec<float> xg(XgLayout::floats(1, G, groups, U), 0.f);
-  const Bf16StepArgs a{CellKind::Lstm, 1, 0, P, H, nullptr, 0, xg.data(), xl, h.data(), nullptr, panels.data(), packedBias.data(),
-                       0, q1, c.data(), hNew.data(), H, nullptr};
-  std::printf("bfloat16 H %d P %3d, %d groups (%4zu KB): %.2f us a step\n", H, P, q1, q1 * bf16PanelWords(G, 0, P) * 4 / 1024,
-              usPerCall([&] { bf16Step(a); }));
+// One LSTM's W_hh packed as the addon packs it, T rows of input projection, c, and h in two buffers of max(H, P)
+// (a step reads P and writes H): step s reads buffer s % 2 and writes the other, for the unit groups [q0, q1).
+struct Float32Lstm {
+  static constexpr const char* name = "float32 ";
+  int H, P, groups, hStride;
+  XgLayout xl;
+  Vec<float> h, c, panels, packedBias, xg;
+  Float32Lstm(int H, int P, int T)
+      : H(H), P(P), groups(packedGroups(H)), hStride(std::max(H, P)), xl(XgLayout::byGroups(4, T, packedUnits())),
+        h(2 * hStride), c(H, 0.f),
+        panels(groups * panelFloats(CellKind::Lstm, 0, P)), packedBias(groups * packedBiasFloats()),
+        xg(XgLayout::floats(T, 4, groups, packedUnits()), 0.f) {
+    Vec<float> w(size_t(4) * H * P), bias(4 * H + H, 0.f);
+    for (auto& v : w) v = float(rand() % 100 - 50) * 1e-3f;
+    for (auto& v : h) v = float(rand() % 100 - 50) * 1e-2f;
+    packPanels(CellKind::Lstm, nullptr, 0, w.data(), P, bias.data(), bias.data() + 4 * H, H, 0, groups, panels.data(),
+               packedBias.data());
+  }
+  size_t groupBytes() const { return panelFloats(CellKind::Lstm, 0, P) * sizeof(float); }
+  void step(int q0, int q1, int s) {
+    packedStep(PackedStepArgs{CellKind::Lstm, 1, 0, P, H, nullptr, 0, xl.at(xg.data(), s), xl, h.data() + (s % 2) * hStride,
+                              panels.data(), packedBias.data(), q0, q1, c.data(), h.data() + (1 - s % 2) * hStride, H, nullptr, 0});
+  }
+};
+struct Bfloat16Lstm {
+  static constexpr const char* name = "bfloat16";
+  int H, P, groups, hStride;
+  XgLayout xl;
+  Vec<uint16_t> h;
+  Vec<uint32_t> panels;
+  Vec<float> c, packedBias, xg;
+  Bfloat16Lstm(int H, int P, int T)
+      : H(H), P(P), groups(bf16Groups(H)), hStride(std::max(H, P)), xl(XgLayout::byGroups(4, T, bf16Units())),
+        h(2 * hStride),
+        panels(groups * bf16PanelWords(4, 0, P)), c(H, 0.f), packedBias(groups * bf16BiasFloats(4)),
+        xg(XgLayout::floats(T, 4, groups, bf16Units()), 0.f) {
+    Vec<uint16_t> w(size_t(4) * H * P);
+    Vec<float> bias(4 * H + H, 0.f);
+    for (auto& v : w) v = uint16_t(0x3c00 + (rand() & 0xff) + (rand() & 1) * 0x8000);
+    for (auto& v : h) v = uint16_t(0x3c00 + (rand() & 0xff) + (rand() & 1) * 0x8000);
+    packBf16Panels(4, nullptr, 0, w.data(), P, H, 0, groups, panels.data());
+    packBf16Bias(4, bias.data(), bias.data() + 4 * H, H, 0, groups, packedBias.data());
+  }
+  size_t groupBytes() const { return bf16PanelWords(4, 0, P) * sizeof(uint32_t); }
+  void step(int q0, int q1, int s) {
+    bf16Step(Bf16StepArgs{CellKind::Lstm, 1, 0, P, H, nullptr, 0, xl.at(xg.data(), s), xl, h.data() + (s % 2) * hStride, nullptr,
+                          panels.data(), packedBias.data(), q0, q1, c.data(), h.data() + (1 - s % 2) * hStride, H, nullptr});
+  }
+};
+// One member's share (half the groups) of a step, alone, in a loop.
+template <class Lstm>
+void alone(int H, int P) {
+  Lstm m(H, P, 1);
+  const int q1 = m.groups / 2;
+  std::printf("%s H %d P %3d, %d groups (%4zu KB): %.2f us a step\n", Lstm::name, H, P, q1, q1 * m.groupBytes() / 1024,
+              usPerCall([&] { m.step(0, q1, 0); }));
 }
 // A step on two members at once (CPUs 0 and 1, a member's half of the groups each, h shared and handed over with
 // one flag per member): the period against each member's kernel time says what the hand-over and the two vCPUs'
 // unequal pace cost, measured in the same minute as the kernels alone above. step(rank, s) runs rank's part.
+constexpr int kPairSteps = 100;
 template <class Step>
 void twoMembers(const char* what, Step&& step) {
   struct alignas(64) Flag {
     std::atomic<int> steps{0};
   };
-  const int T = 100, calls = 300;
+  const int T = kPairSteps, calls = 300;
   Flag done[2];
   double work[2] = {0, 0};
   std::vector<double> period;
@@ -132,49 +160,20 @@ void twoMembers(const char* what, Step&& step) {
   std::printf("%s, 2 members at once: a step every %.2f us (median; min %.2f), kernel %.2f / %.2f us\n", what,
               period[period.size() / 2], period[0], work[0] / timed, work[1] / timed);
 }
-void float32Pair(int H, int P) {
-  const int G = 4, U = packedUnits(), groups = packedGroups(H), T = 100;
-  Vec<float> w(size_t(G) * H * P), h(2 * P), bias(G * H + H, 0.f), c(H, 0.f);
-  for (auto& v : w) v = float(rand() % 100 - 50) * 1e-3f;
-  for (auto& v : h) v = float(rand() % 100 - 50) * 1e-2f;
-  Vec<float> panels(groups * panelFloats(CellKind::Lstm, 0, P)), packedBias(groups * packedBiasFloats());
-  packPanels(CellKind::Lstm, nullptr, 0, w.data(), P, bias.data(), bias.data() + G * H, H, 0, groups, panels.data(), packedBias.data());
-  const XgLayout xl = XgLayout::byGroups(G, T, U);
-  Vec<float> xg(XgLayout::floats(T, G, groups, U), 0.f);
+template <class Lstm>
+void pair(int H, int P) {
+  Lstm m(H, P, kPairSteps);
   char what[64];
-  std::snprintf(what, sizeof what, "float32  H %d P %3d", H, P);
-  twoMembers(what, [&](int rank, int s) {
-    packedStep(PackedStepArgs{CellKind::Lstm, 1, 0, P, H, nullptr, 0, xl.at(xg.data(), s), xl, h.data() + (s % 2) * P,
-                              panels.data(), packedBias.data(), rank * groups / 2, (rank + 1) * groups / 2, c.data(),
-                              h.data() + (1 - s % 2) * P, H, nullptr, 0});
-  });
-}
-void bfloat16Pair(int H, int P) {
-  const int G = 4, U = bf16Units(), groups = bf16Groups(H), T = 100;
-  Vec<uint16_t> w(size_t(G) * H * P), h(2 * P);
-  for (auto& v : w) v = uint16_t(0x3c00 + (rand() & 0xff) + (rand() & 1) * 0x8000);
-  for (auto& v : h) v = uint16_t(0x3c00 + (rand() & 0xff) + (rand() & 1) * 0x8000);
-  Vec<uint32_t> panels(groups * bf16PanelWords(G, 0, P));
-  Vec<float> bias(G * H + H, 0.f), packedBias(groups * bf16BiasFloats(G)), c(H, 0.f);
-  packBf16Panels(G, nullptr, 0, w.data(), P, H, 0, groups, panels.data());
-  packBf16Bias(G, bias.data(), bias.data() + G * H, H, 0, groups, packedBias.data());
-  const XgLayout xl = XgLayout::byGroups(G, T, U);
-  Vec<float> xg(XgLayout::floats(T, G, groups, U), 0.f);
-  char what[64];
-  std::snprintf(what, sizeof what, "bfloat16 H %d P %3d", H, P);
-  twoMembers(what, [&](int rank, int s) {
-    bf16Step(Bf16StepArgs{CellKind::Lstm, 1, 0, P, H, nullptr, 0, xl.at(xg.data(), s), xl, h.data() + (s % 2) * P, nullptr,
-                          panels.data(), packedBias.data(), rank * groups / 2, (rank + 1) * groups / 2, c.data(),
-                          h.data() + (1 - s % 2) * P, H, nullptr});
-  });
+  std::snprintf(what, sizeof what, "%s H %d P %3d", Lstm::name, H, P);
+  twoMembers(what, [&](int rank, int s) { m.step(rank * m.groups / 2, (rank + 1) * m.groups / 2, s); });
 }
 int main() {
-  float32(256, 256);
-  float32(256, 16);
-  bfloat16(256, 256);
-  bfloat16(256, 16);
-  float32Pair(256, 256);
-  bfloat16Pair(256, 256);
+  alone<Float32Lstm>(256, 256);
+  alone<Float32Lstm>(256, 16);
+  alone<Bfloat16Lstm>(256, 256);
+  alone<Bfloat16Lstm>(256, 16);
+  pair<Float32Lstm>(256, 256);
+  pair<Bfloat16Lstm>(256, 256);
 }
 CPP
 src=native/cpu
