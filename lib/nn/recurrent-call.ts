@@ -5,7 +5,7 @@
 import { NativeForwardCall, NativeForwardSpec, NativeStorage, native } from '../binding';
 import { isGradEnabled } from '../autograd/grad-mode';
 import { needsGrad } from '../autograd/node';
-import { Device, allocStorage, copyStorage, downloadRaw, freeStorage, isDeviceBuffer } from '../cuda';
+import { Device, allocResultStorage, allocStorage, copyStorage, downloadRaw, freeStorage, isDeviceBuffer } from '../cuda';
 import { FloatDType } from '../half';
 import { checkRecurrenceAllocation } from '../limits';
 import { nextSeed } from '../random';
@@ -257,17 +257,18 @@ export function prepareRecurrentCall<R>(call: RecurrentCall<R>): PreparedCall<R>
   }
   let weights: (NativeStorage | Uint8Array)[], output: NativeStorage, hN: NativeStorage, cN: NativeStorage | null, saved: NativeStorage | null;
   const allocated: NativeStorage[] = [];
-  const alloc = (n: number, type: FloatDType = 'float32'): NativeStorage => {
-    const storage = allocStorage(device, n, type) as NativeStorage;
+  // the results are written in full by the forward (every row, direction and layer), so not zeroed first
+  const alloc = (n: number, type: FloatDType, written: boolean): NativeStorage => {
+    const storage = (written ? allocResultStorage(device, n, type) : allocStorage(device, n, type)) as NativeStorage;
     allocated.push(storage);
     return storage;
   };
   try {
     weights = quantized ? nativeQuantizedWeights(quantized) : prepared ? [...prepared.weights] as NativeStorage[] : call.weights ?? nativeWeights(module);
-    output = alloc(rows * D * P, results);
-    hN = alloc(L * D * B * P, results);
-    cN = lstm ? alloc(L * D * B * H, results) : null;
-    saved = recording ? alloc(savedFloats) : null;
+    output = alloc(rows * D * P, results, true);
+    hN = alloc(L * D * B * P, results, true);
+    cN = lstm ? alloc(L * D * B * H, results, true) : null;
+    saved = recording ? alloc(savedFloats, 'float32', false) : null;
   } catch (e) {
     release([...temps, ...allocated]); // e.g. a disposed parameter, or out of device memory
     throw e;
