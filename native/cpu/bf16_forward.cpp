@@ -8,6 +8,7 @@
 #include "bf16_convert.h"
 #include "bf16_prepack.h"
 #include "bf16_step.h"
+#include "line_copies.h"
 #include "recurrence_scratch.h"
 #include "cpu_backend.h"
 #include "team_plan.h"
@@ -61,7 +62,8 @@ void Bf16Backend::recurrence(const Bf16Direction& ld) {
   const XgLayout xgLayout = XgLayout::byGroups(G, rows, U);
   // a module made for inference brings its panels packed (bf16_prepack.h: every layout this function picks)
   const bool pack = w.prepacked == nullptr;
-  const auto piece = scratchPieces<9>({
+  const bool team = blocks > 1;
+  const auto piece = scratchPieces<14>({
       sizeof(float) * (inPanels ? 0 : XgLayout::floats(rows, G, groups, U)),           // xg
       sizeof(uint16_t) * size_t(B) * P,                                               // hSpare
       sizeof(float) * (gru ? size_t(B) * P : 0),                                      // hFSpare
@@ -70,7 +72,12 @@ void Bf16Backend::recurrence(const Bf16Direction& ld) {
       sizeof(uint32_t) * (pack ? groups * bf16PanelWords(G, Ipanel, P) : 0),          // panels
       sizeof(float) * (pack ? groups * bf16BiasFloats(G) : 0),                        // packedBias
       sizeof(uint32_t) * (pack && !inPanels ? groups * bf16PanelWords(G, I, 0) : 0),  // inputPanels
-      sizeof(uint32_t) * (pack && proj ? outGroups * bf16PanelWords(1, H, 0) : 0)});  // hrPanels
+      sizeof(uint32_t) * (pack && proj ? outGroups * bf16PanelWords(1, H, 0) : 0),  // hrPanels
+      LineCopy<uint16_t>::bytes(ld.h, size_t(B) * P, team),
+      LineCopy<float>::bytes(ld.hF, size_t(B) * P, team),
+      LineCopy<float>::bytes(ld.c, size_t(B) * H, team),
+      RowCopies<uint16_t>::bytes(ld.output, rows, B, P, team),
+      RowCopies<float>::bytes(ld.outputF, rows, B, P, team)});
   float* xg = reinterpret_cast<float*>(piece[0]);
   uint16_t* hSpare = reinterpret_cast<uint16_t*>(piece[1]);
   float* hFSpare = reinterpret_cast<float*>(piece[2]);
@@ -91,8 +98,12 @@ void Bf16Backend::recurrence(const Bf16Direction& ld) {
 
   const int perStep = proj ? 2 : 1;
   BlockPhases phases(blocks, 1 + T * perStep);
-  uint16_t* const hStart = ld.h;
-  float* const hFStart = ld.hF;
+  const LineCopy<uint16_t> hLined(ld.h, size_t(B) * P, team, piece[9]);
+  const LineCopy<float> hFLined(ld.hF, size_t(B) * P, team, piece[10]), cLined(ld.c, size_t(B) * H, team, piece[11]);
+  const RowCopies<uint16_t> out(ld.output, ld.outputStride, rows, B, P, team, piece[12]);
+  const RowCopies<float> outF(ld.outputF, ld.outputStride, rows, B, P, team, piece[13]);
+  uint16_t* const hStart = hLined.data;
+  float* const hFStart = hFLined.data;
   auto groupsOf = [&](const std::vector<int>& bounds, int k, int& q0, int& q1) {
     q0 = bounds[k] / U;
     q1 = (bounds[k + 1] + U - 1) / U;
@@ -131,9 +142,9 @@ void Bf16Backend::recurrence(const Bf16Direction& ld) {
         if (gru) std::memcpy(hFNext + int64_t(b) * P + c0, hFCur + int64_t(b) * P + c0, n * sizeof(float));
       }
       for (int b = 0; b < bs; ++b) {
-        const int64_t at = L.row(t, b) * ld.outputStride + c0;
-        if (ld.outputF) bf16ToFloats(hNext + int64_t(b) * P + c0, ld.outputF + at, n);
-        else std::memcpy(ld.output + at, hNext + int64_t(b) * P + c0, n * sizeof(uint16_t));
+        const int64_t row = L.row(t, b);
+        if (outF.data) bf16ToFloats(hNext + int64_t(b) * P + c0, outF.data + row * outF.stride + c0, n);
+        else std::memcpy(out.data + row * out.stride + c0, hNext + int64_t(b) * P + c0, n * sizeof(uint16_t));
       }
     };
     if (projection) {
@@ -153,7 +164,7 @@ void Bf16Backend::recurrence(const Bf16Direction& ld) {
     bf16Step(Bf16StepArgs{ld.kind, bs, Ipanel, P, H, ld.input + L.rowBase[t] * I, L.strideB * I,
                           inPanels ? nullptr : xgLayout.at(xg, L.rowBase[t]), xgLayout.rowsEvery(L.strideB),
                           hCur, hFCur, panels, packedBias,
-                          q0, q1, ld.c, proj ? hFull : hNext, proj ? H : P, gru ? hFNext : nullptr});
+                          q0, q1, cLined.data, proj ? hFull : hNext, proj ? H : P, gru ? hFNext : nullptr});
     if (!proj) finish(j0, j1);
   };
   runTeam(blocks, [&](int rank, int size, SpinBarrier&) { phases.run(rank, size, work); });
@@ -162,6 +173,11 @@ void Bf16Backend::recurrence(const Bf16Direction& ld) {
     std::memcpy(hStart, hSpare, sizeof(uint16_t) * size_t(B) * P);
     if (gru) std::memcpy(hFStart, hFSpare, sizeof(float) * size_t(B) * P);
   }
+  hLined.copyBack();
+  hFLined.copyBack();
+  cLined.copyBack();
+  out.copyBack();
+  outF.copyBack();
 }
 
 void Bf16Backend::dropout(uint16_t* data, size_t n, float p, uint64_t seed) {

@@ -13,6 +13,7 @@
 #include "../core/dropout_mask.h"
 #include "bf16_convert.h"
 #include "f32_prepack.h"
+#include "line_copies.h"
 #include "packed_step.h"
 #include "recurrence_scratch.h"
 #include "simd_level.h"
@@ -69,12 +70,16 @@ void packedRecurrence(const LayerDirection& ld, int blocks) {
   // a module made for inference brings its panels packed (f32_prepack.h: every layout this dispatch picks)
   const LayerWeights& w = ld.weights;
   const bool pack = w.prepacked == nullptr;
-  const auto piece = scratchPieces<7>({floats(inPanels ? 0 : XgLayout::floats(rows, G, groups, U)),
+  const bool team = blocks > 1;
+  const auto piece = scratchPieces<10>({floats(inPanels ? 0 : XgLayout::floats(rows, G, groups, U)),
                                        floats(size_t(B) * P),
                                        floats(proj ? size_t(B) * H : 0), floats(pack ? size_t(GH) + H : 0),
                                        floats(pack ? size_t(groups) * panelFloats(ld.kind, Ipanel, P) : 0),
                                        floats(pack ? size_t(groups) * packedBiasFloats() : 0),
-                                       floats(pack && ownProjection ? size_t(groups) * panelFloats(ld.kind, I, 0) : 0)});
+                                       floats(pack && ownProjection ? size_t(groups) * panelFloats(ld.kind, I, 0) : 0),
+                                       LineCopy<float>::bytes(ld.h, size_t(B) * P, team),
+                                       LineCopy<float>::bytes(ld.c, size_t(B) * H, team),
+                                       RowCopies<float>::bytes(ld.output, rows, B, P, team)});
   float* xg = reinterpret_cast<float*>(piece[0]);
   float* hSpare = reinterpret_cast<float*>(piece[1]);
   float* hFull = reinterpret_cast<float*>(piece[2]);
@@ -97,7 +102,10 @@ void packedRecurrence(const LayerDirection& ld, int blocks) {
   const int perStep = proj ? 2 : 1;
   BlockPhases phases(blocks, 1 + T * perStep);
   const SavedPointers& sv = ld.saved;
-  float* const hStart = ld.h;
+  const LineCopy<float> hLined(ld.h, size_t(B) * P, team, piece[7]), cLined(ld.c, size_t(B) * H, team, piece[8]);
+  const RowCopies<float> out(ld.output, ld.outputStride, rows, B, P, team, piece[9]);
+  float* const hStart = hLined.data;
+  float* const c = cLined.data;
   auto work = [&](int phase, int k) {
     if (phase == 0) {
       const int q0 = units[k] / U, q1 = (units[k + 1] + U - 1) / U;
@@ -124,7 +132,7 @@ void packedRecurrence(const LayerDirection& ld, int blocks) {
       const size_t bytes = sizeof(float) * (c1 - c0);
       for (int b = bs; b < B; ++b) std::memcpy(hNext + int64_t(b) * P + c0, hCur + int64_t(b) * P + c0, bytes);
       for (int b = 0; b < bs; ++b) {
-        std::memcpy(ld.output + L.row(t, b) * ld.outputStride + c0, hNext + int64_t(b) * P + c0, bytes);
+        std::memcpy(out.data + L.row(t, b) * out.stride + c0, hNext + int64_t(b) * P + c0, bytes);
       }
     };
     auto saveRows = [&](float* dst, const float* src, int64_t width, int c0, int c1) {
@@ -144,12 +152,12 @@ void packedRecurrence(const LayerDirection& ld, int blocks) {
     if (j1 == j0) return;
     if (sv.gates) {
       if (!proj) saveRows(sv.hPrev, hCur, P, j0, j1);
-      if (sv.cPrev) saveRows(sv.cPrev, ld.c, H, j0, j1);
+      if (sv.cPrev) saveRows(sv.cPrev, c, H, j0, j1);
     }
     packedStep(PackedStepArgs{ld.kind, bs, Ipanel, P, H, ld.input + L.rowBase[t] * I, L.strideB * I,
                               inPanels ? nullptr : xgLayout.at(xg, L.rowBase[t]), xgLayout.rowsEvery(L.strideB),
                               hCur, panels, packedBias,
-                              j0 / U, (j1 + U - 1) / U, ld.c, proj ? hFull : hNext, proj ? H : P,
+                              j0 / U, (j1 + U - 1) / U, c, proj ? hFull : hNext, proj ? H : P,
                               sv.gates ? sv.gates + L.rowBase[t] * sv.blocks * H : nullptr, L.strideB * sv.blocks * H});
     if (sv.hFull) saveRows(sv.hFull, hFull, H, j0, j1);
     if (!proj) finish(j0, j1);
@@ -157,6 +165,9 @@ void packedRecurrence(const LayerDirection& ld, int blocks) {
   runTeam(blocks, [&](int rank, int size, SpinBarrier&) { phases.run(rank, size, work); });
   // after T steps h is in hStart again when T is even
   if (T % 2 == 1) std::memcpy(hStart, hSpare, sizeof(float) * size_t(B) * P);
+  hLined.copyBack();
+  cLined.copyBack();
+  out.copyBack();
 }
 
 // LSTM and GRU for one step of one row (a decoder's step, a streaming session fed a step at a time): packing the
@@ -223,7 +234,10 @@ void elmanRecurrence(const LayerDirection& ld, int blocks) {
   const std::vector<int> units = blockBounds(H, blocks);
 
   // Nothing is allocated in the loop.
-  const auto piece = scratchPieces<4>({floats(size_t(rows) * H), floats(size_t(B) * H), floats(size_t(B) * H), floats(H)});
+  const bool team = blocks > 1;
+  const auto piece = scratchPieces<6>({floats(size_t(rows) * H), floats(size_t(B) * H), floats(size_t(B) * H), floats(H),
+                                       LineCopy<float>::bytes(ld.h, size_t(B) * H, team),
+                                       RowCopies<float>::bytes(ld.output, rows, B, H, team)});
   float* xg = reinterpret_cast<float*>(piece[0]);
   float* hg = reinterpret_cast<float*>(piece[1]);
   float* hSpare = reinterpret_cast<float*>(piece[2]);
@@ -235,7 +249,9 @@ void elmanRecurrence(const LayerDirection& ld, int blocks) {
   // Phase 0: block k's columns of the input projection, one GEMM over all rows; then one phase per step.
   BlockPhases phases(blocks, 1 + T);
   const SavedPointers& sv = ld.saved;
-  float* const hStart = ld.h;
+  const LineCopy<float> hLined(ld.h, size_t(B) * H, team, piece[4]);
+  const RowCopies<float> out(ld.output, ld.outputStride, rows, B, H, team, piece[5]);
+  float* const hStart = hLined.data;
   auto work = [&](int phase, int k) {
     const int j0 = units[k], width = units[k + 1] - j0;
     if (phase == 0) {
@@ -261,12 +277,14 @@ void elmanRecurrence(const LayerDirection& ld, int blocks) {
     const size_t bytes = sizeof(float) * width;
     for (int b = bs; b < B; ++b) std::memcpy(hNext + int64_t(b) * H + j0, hCur + int64_t(b) * H + j0, bytes);
     for (int b = 0; b < bs; ++b) {
-      std::memcpy(ld.output + L.row(t, b) * ld.outputStride + j0, hNext + int64_t(b) * H + j0, bytes);
+      std::memcpy(out.data + L.row(t, b) * out.stride + j0, hNext + int64_t(b) * H + j0, bytes);
     }
   };
   runTeam(blocks, [&](int rank, int size, SpinBarrier&) { phases.run(rank, size, work); });
   // after T steps h is in hStart again when T is even
   if (T % 2 == 1) std::memcpy(hStart, hSpare, sizeof(float) * size_t(B) * H);
+  hLined.copyBack();
+  out.copyBack();
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 
 #include "cpu_backend.h"
 #include "int8_step.h"
+#include "line_copies.h"
 #include "recurrence_scratch.h"
 #include "team_plan.h"
 #include "thread_team.h"
@@ -77,6 +78,7 @@ void Int8Backend::recurrence(const Int8Direction& ld) {
   const Int8Matrix wHr = proj ? Int8Matrix::of(w.wHr) : Int8Matrix{};
   const int C = chunkSteps(T, B, GH);
   const int64_t xRow = int8RowBytes(I), hRow = int8RowBytes(std::max(P, H));
+  const int64_t scaleRow = (int64_t(B) + 15) / 16 * 16;  // a block's h scales on lines of their own
 
   // The layer input's rows are quantized once for both directions (the second finds them done). Kept between calls
   // on this thread (the quantized input alone is as large as the weights at batch 64: allocating and faulting it
@@ -92,13 +94,17 @@ void Int8Backend::recurrence(const Int8Direction& ld) {
   const uint8_t* const xq = inputRows.data();
   const float* const xScale = inputScales.data();
   const bool rows = byRows(ld);
-  const auto piece = scratchPieces<6>({
+  const bool team = blocks > 1 && !rows;  // rows apart, the members share no line but at their rows' bounds
+  const auto piece = scratchPieces<9>({
       rows ? 0 : size_t(C) * B * GH * sizeof(float),      // xg: the chunk's input projection (rows apart: none)
       size_t(B) * P * sizeof(float),                      // hSpare
       proj ? size_t(B) * H * sizeof(float) : 0,           // hFull
       size_t(blocks) * B * hRow,                          // hq: each block's quantized h
-      size_t(blocks) * B * sizeof(float),                 // hScale
-      (size_t(GH) + H) * sizeof(float)});                 // the summed biases, b_hn
+      size_t(blocks) * scaleRow * sizeof(float),          // hScale
+      (size_t(GH) + H) * sizeof(float),                   // the summed biases, b_hn
+      LineCopy<float>::bytes(ld.h, size_t(B) * P, team),
+      LineCopy<float>::bytes(ld.c, size_t(B) * H, team),
+      RowCopies<float>::bytes(ld.output, L.rows, B, P, team)});
   float* xg = reinterpret_cast<float*>(piece[0]);
   float* hSpare = reinterpret_cast<float*>(piece[1]);
   float* hFull = reinterpret_cast<float*>(piece[2]);
@@ -111,7 +117,9 @@ void Int8Backend::recurrence(const Int8Direction& ld) {
 
   const int perStep = proj ? 2 : 1;
   BlockPhases phases(blocks, T * perStep);
-  float* const hStart = ld.h;
+  const LineCopy<float> hLined(ld.h, size_t(B) * P, team, piece[6]), cLined(ld.c, size_t(B) * H, team, piece[7]);
+  const RowCopies<float> out(ld.output, ld.outputStride, L.rows, B, P, team, piece[8]);
+  float* const hStart = hLined.data;
   auto groupsOf = [&](const std::vector<int>& bounds, int k, int& q0, int& q1) {
     q0 = bounds[k] / U;
     q1 = (bounds[k + 1] + U - 1) / U;
@@ -126,7 +134,7 @@ void Int8Backend::recurrence(const Int8Direction& ld) {
   // h_q and scales of `rows` rows of `K` columns into block k's buffers
   auto quantize = [&](const float* src, int64_t stride, int rows, int K, int k) {
     uint8_t* q = hq + size_t(k) * B * hRow;
-    float* s = hScales + size_t(k) * B;
+    float* s = hScales + size_t(k) * scaleRow;
     int8QuantizeRows(Int8QuantizeArgs{src, stride, rows, K, q, hRow, s, 1});
   };
   auto work = [&](int phase, int k) {
@@ -141,7 +149,7 @@ void Int8Backend::recurrence(const Int8Direction& ld) {
     auto finish = [&](int c0, int c1) {
       const size_t n = size_t(c1 - c0) * sizeof(float);
       for (int b = bs; b < B; ++b) std::memcpy(hNext + int64_t(b) * P + c0, hCur + int64_t(b) * P + c0, n);
-      for (int b = 0; b < bs; ++b) std::memcpy(ld.output + L.row(t, b) * ld.outputStride + c0, hNext + int64_t(b) * P + c0, n);
+      for (int b = 0; b < bs; ++b) std::memcpy(out.data + L.row(t, b) * out.stride + c0, hNext + int64_t(b) * P + c0, n);
     };
     if (projection) {
       const int p0 = outCols[k], p1 = outCols[k + 1];
@@ -149,7 +157,7 @@ void Int8Backend::recurrence(const Int8Direction& ld) {
       int q0, q1;
       groupsOf(outCols, k, q0, q1);
       quantize(hFull, H, bs, H, k);
-      int8Gemm(Int8GemmArgs{bs, hq + size_t(k) * B * hRow, hRow, hScales + size_t(k) * B, 1, wHr, q0, q1, nullptr, hNext, P, 0});
+      int8Gemm(Int8GemmArgs{bs, hq + size_t(k) * B * hRow, hRow, hScales + size_t(k) * scaleRow, 1, wHr, q0, q1, nullptr, hNext, P, 0});
       finish(p0, p1);
       return;
     }
@@ -173,8 +181,8 @@ void Int8Backend::recurrence(const Int8Direction& ld) {
       }
     }
     quantize(hCur, P, bs, P, k);
-    int8Step(Int8StepArgs{ld.kind, bs, H, hq + size_t(k) * B * hRow, hRow, hScales + size_t(k) * B, wHh, q0, q1,
-                          xg + slotRow(t, tLo) * GH, GH, biasHn, hCur, P, ld.c, proj ? hFull : hNext, proj ? H : P});
+    int8Step(Int8StepArgs{ld.kind, bs, H, hq + size_t(k) * B * hRow, hRow, hScales + size_t(k) * scaleRow, wHh, q0, q1,
+                          xg + slotRow(t, tLo) * GH, GH, biasHn, hCur, P, cLined.data, proj ? hFull : hNext, proj ? H : P});
     if (!proj) finish(j0, j1);
   };
   // Rows apart: member k runs the whole sequence for its own rows with every unit group (rows of a batch never
@@ -189,7 +197,7 @@ void Int8Backend::recurrence(const Int8Direction& ld) {
     shareOf(B, k, blocks, 1, r0, r1);
     const int groupsH = int8Groups(H), groupsP = int8Groups(P);
     uint8_t* const q = hq + size_t(k) * B * hRow;
-    float* const scales = hScales + size_t(k) * B;
+    float* const scales = hScales + size_t(k) * scaleRow;
     const float* hRows = hStart + int64_t(r0) * P;  // direct: the previous step's h of this member's rows
     int64_t hRowStride = P;
     for (int s = 0; s < T; ++s) {
@@ -241,6 +249,9 @@ void Int8Backend::recurrence(const Int8Direction& ld) {
   }
   // after T steps the state is in hStart again when T is even
   if (!direct && T % 2 == 1) std::memcpy(hStart, hSpare, sizeof(float) * size_t(B) * P);
+  hLined.copyBack();
+  cLined.copyBack();
+  out.copyBack();
 }
 
 }  // namespace
