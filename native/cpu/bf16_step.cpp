@@ -41,9 +41,8 @@ RNN_INLINE cell::Row<cell::Bf16H> cellRow(const float* g, const Bf16StepArgs& a,
 template <int L, int U, int CellT>
 RNN_INLINE void cellEpilogue(const float* tile, int rows, int units, const Bf16StepArgs& a, int row0, int unit0) {
   constexpr int NC = blocksOf(gatesOf(CellT)) * U;
-  for (int m = 0; m < rows; ++m) {
-    cell::update<ContractAt<L>, L, U, CellT, false>(cellRow<CellT>(tile + m * NC, a, row0 + m, unit0), units);
-  }
+  cell::updateRows<ContractAt<L>, L, U, CellT, false>(
+      rows, units, [&](int m) { return cellRow<CellT>(tile + m * NC, a, row0 + m, unit0); });
 }
 
 // Groups outer (a panel is reused by every row tile while it is in cache), row tiles inner. A single row goes

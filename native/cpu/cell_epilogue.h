@@ -155,6 +155,18 @@ RNN_INLINE void update2(const Row<Out>& x, const Row<Out>& y) {
   units<M, L, U, CellT, Save>(twinRow(x, y), 0, U);
 }
 
+// A tile's rows of one group (rowAt(m) gives row m's Row), two at a time as one Twin while the group is whole:
+// consecutive rows' chains interleave (update2; measured int8 LSTM 100x64x256, 2 threads, 10 alternating rounds:
+// 7359 -> 7130 us mean minimum, 10 of 10 rounds; GRU 5536 -> 5354, 7 of 8), the same bits as one row at a time.
+template <class M, int L, int U, int CellT, bool Save, class RowAt>
+RNN_INLINE void updateRows(int rows, int units, RowAt&& rowAt) {
+  int m = 0;
+  if (units == U) {
+    for (; m + 1 < rows; m += 2) update2<M, L, U, CellT, Save>(rowAt(m), rowAt(m + 1));
+  }
+  for (; m < rows; ++m) update<M, L, U, CellT, Save>(rowAt(m), units);
+}
+
 // One batch row's groups at batch 1, their gate sums offered in unit order (NC floats a group): whole groups'
 // updates run two at a time (update2), a whole group left without a partner waits, copied, for the next offer's
 // first; a group that H ends within runs alone. rowOf(sums, unit0) gives a group's Row. The float32, bfloat16 and

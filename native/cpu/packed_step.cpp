@@ -60,9 +60,8 @@ constexpr int cellOf(bool gru) { return gru ? cell_dispatch::kGru : cell_dispatc
 // The tile's rows through the cell (cell_epilogue.h), with the gates saved when the call records them.
 template <int U, int L, bool Gru>
 RNN_INLINE void epilogue(const float* tile, int rows, int units, const PackedStepArgs& a, int row0, int unit0) {
-  for (int m = 0; m < rows; ++m) {
-    cell::update<ContractAt<L>, L, U, cellOf(Gru), true>(cellRow<Gru>(tile + m * 4 * U, a, row0 + m, unit0), units);
-  }
+  cell::updateRows<ContractAt<L>, L, U, cellOf(Gru), true>(
+      rows, units, [&](int m) { return cellRow<Gru>(tile + m * 4 * U, a, row0 + m, unit0); });
 }
 
 // Runs the tiles of one member: groups outer (a panel is reused by every row tile while it is in L2),
