@@ -63,6 +63,10 @@ void Bf16Backend::recurrence(const Bf16Direction& ld) {
   // a module made for inference brings its panels packed (bf16_prepack.h: every layout this function picks)
   const bool pack = w.prepacked == nullptr;
   const bool team = blocks > 1;
+  LineCopy<uint16_t> hLined(ld.h, size_t(B) * P, team);
+  LineCopy<float> hFLined(ld.hF, size_t(B) * P, team), cLined(ld.c, size_t(B) * H, team);
+  RowCopies<uint16_t> out(ld.output, ld.outputStride, rows, B, P, team);
+  RowCopies<float> outF(ld.outputF, ld.outputStride, rows, B, P, team);
   const auto piece = scratchPieces<14>({
       sizeof(float) * (inPanels ? 0 : XgLayout::floats(rows, G, groups, U)),           // xg
       sizeof(uint16_t) * size_t(B) * P,                                               // hSpare
@@ -73,11 +77,7 @@ void Bf16Backend::recurrence(const Bf16Direction& ld) {
       sizeof(float) * (pack ? groups * bf16BiasFloats(G) : 0),                        // packedBias
       sizeof(uint32_t) * (pack && !inPanels ? groups * bf16PanelWords(G, I, 0) : 0),  // inputPanels
       sizeof(uint32_t) * (pack && proj ? outGroups * bf16PanelWords(1, H, 0) : 0),  // hrPanels
-      LineCopy<uint16_t>::bytes(ld.h, size_t(B) * P, team),
-      LineCopy<float>::bytes(ld.hF, size_t(B) * P, team),
-      LineCopy<float>::bytes(ld.c, size_t(B) * H, team),
-      RowCopies<uint16_t>::bytes(ld.output, rows, B, P, team),
-      RowCopies<float>::bytes(ld.outputF, rows, B, P, team)});
+      hLined.bytes(), hFLined.bytes(), cLined.bytes(), out.bytes(), outF.bytes()});
   float* xg = reinterpret_cast<float*>(piece[0]);
   uint16_t* hSpare = reinterpret_cast<uint16_t*>(piece[1]);
   float* hFSpare = reinterpret_cast<float*>(piece[2]);
@@ -98,12 +98,11 @@ void Bf16Backend::recurrence(const Bf16Direction& ld) {
 
   const int perStep = proj ? 2 : 1;
   BlockPhases phases(blocks, 1 + T * perStep);
-  const LineCopy<uint16_t> hLined(ld.h, size_t(B) * P, team, piece[9]);
-  const LineCopy<float> hFLined(ld.hF, size_t(B) * P, team, piece[10]), cLined(ld.c, size_t(B) * H, team, piece[11]);
-  const RowCopies<uint16_t> out(ld.output, ld.outputStride, rows, B, P, team, piece[12]);
-  const RowCopies<float> outF(ld.outputF, ld.outputStride, rows, B, P, team, piece[13]);
-  uint16_t* const hStart = hLined.data;
-  float* const hFStart = hFLined.data;
+  uint16_t* const hStart = hLined.use(piece[9]);
+  float* const hFStart = hFLined.use(piece[10]);
+  float* const c = cLined.use(piece[11]);
+  out.use(piece[12]);
+  outF.use(piece[13]);
   auto groupsOf = [&](const std::vector<int>& bounds, int k, int& q0, int& q1) {
     q0 = bounds[k] / U;
     q1 = (bounds[k + 1] + U - 1) / U;
@@ -164,7 +163,7 @@ void Bf16Backend::recurrence(const Bf16Direction& ld) {
     bf16Step(Bf16StepArgs{ld.kind, bs, Ipanel, P, H, ld.input + L.rowBase[t] * I, L.strideB * I,
                           inPanels ? nullptr : xgLayout.at(xg, L.rowBase[t]), xgLayout.rowsEvery(L.strideB),
                           hCur, hFCur, panels, packedBias,
-                          q0, q1, cLined.data, proj ? hFull : hNext, proj ? H : P, gru ? hFNext : nullptr});
+                          q0, q1, c, proj ? hFull : hNext, proj ? H : P, gru ? hFNext : nullptr});
     if (!proj) finish(j0, j1);
   };
   runTeam(blocks, [&](int rank, int size, SpinBarrier&) { phases.run(rank, size, work); });

@@ -71,15 +71,15 @@ void packedRecurrence(const LayerDirection& ld, int blocks) {
   const LayerWeights& w = ld.weights;
   const bool pack = w.prepacked == nullptr;
   const bool team = blocks > 1;
+  LineCopy<float> hLined(ld.h, size_t(B) * P, team), cLined(ld.c, size_t(B) * H, team);
+  RowCopies<float> out(ld.output, ld.outputStride, rows, B, P, team);
   const auto piece = scratchPieces<10>({floats(inPanels ? 0 : XgLayout::floats(rows, G, groups, U)),
                                        floats(size_t(B) * P),
                                        floats(proj ? size_t(B) * H : 0), floats(pack ? size_t(GH) + H : 0),
                                        floats(pack ? size_t(groups) * panelFloats(ld.kind, Ipanel, P) : 0),
                                        floats(pack ? size_t(groups) * packedBiasFloats() : 0),
                                        floats(pack && ownProjection ? size_t(groups) * panelFloats(ld.kind, I, 0) : 0),
-                                       LineCopy<float>::bytes(ld.h, size_t(B) * P, team),
-                                       LineCopy<float>::bytes(ld.c, size_t(B) * H, team),
-                                       RowCopies<float>::bytes(ld.output, rows, B, P, team)});
+                                       hLined.bytes(), cLined.bytes(), out.bytes()});
   float* xg = reinterpret_cast<float*>(piece[0]);
   float* hSpare = reinterpret_cast<float*>(piece[1]);
   float* hFull = reinterpret_cast<float*>(piece[2]);
@@ -102,10 +102,9 @@ void packedRecurrence(const LayerDirection& ld, int blocks) {
   const int perStep = proj ? 2 : 1;
   BlockPhases phases(blocks, 1 + T * perStep);
   const SavedPointers& sv = ld.saved;
-  const LineCopy<float> hLined(ld.h, size_t(B) * P, team, piece[7]), cLined(ld.c, size_t(B) * H, team, piece[8]);
-  const RowCopies<float> out(ld.output, ld.outputStride, rows, B, P, team, piece[9]);
-  float* const hStart = hLined.data;
-  float* const c = cLined.data;
+  float* const hStart = hLined.use(piece[7]);
+  float* const c = cLined.use(piece[8]);
+  out.use(piece[9]);
   auto work = [&](int phase, int k) {
     if (phase == 0) {
       const int q0 = units[k] / U, q1 = (units[k + 1] + U - 1) / U;
@@ -235,9 +234,10 @@ void elmanRecurrence(const LayerDirection& ld, int blocks) {
 
   // Nothing is allocated in the loop.
   const bool team = blocks > 1;
+  LineCopy<float> hLined(ld.h, size_t(B) * H, team);
+  RowCopies<float> out(ld.output, ld.outputStride, rows, B, H, team);
   const auto piece = scratchPieces<6>({floats(size_t(rows) * H), floats(size_t(B) * H), floats(size_t(B) * H), floats(H),
-                                       LineCopy<float>::bytes(ld.h, size_t(B) * H, team),
-                                       RowCopies<float>::bytes(ld.output, rows, B, H, team)});
+                                       hLined.bytes(), out.bytes()});
   float* xg = reinterpret_cast<float*>(piece[0]);
   float* hg = reinterpret_cast<float*>(piece[1]);
   float* hSpare = reinterpret_cast<float*>(piece[2]);
@@ -249,9 +249,8 @@ void elmanRecurrence(const LayerDirection& ld, int blocks) {
   // Phase 0: block k's columns of the input projection, one GEMM over all rows; then one phase per step.
   BlockPhases phases(blocks, 1 + T);
   const SavedPointers& sv = ld.saved;
-  const LineCopy<float> hLined(ld.h, size_t(B) * H, team, piece[4]);
-  const RowCopies<float> out(ld.output, ld.outputStride, rows, B, H, team, piece[5]);
-  float* const hStart = hLined.data;
+  float* const hStart = hLined.use(piece[4]);
+  out.use(piece[5]);
   auto work = [&](int phase, int k) {
     const int j0 = units[k], width = units[k + 1] - j0;
     if (phase == 0) {

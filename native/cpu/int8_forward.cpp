@@ -95,6 +95,8 @@ void Int8Backend::recurrence(const Int8Direction& ld) {
   const float* const xScale = inputScales.data();
   const bool rows = byRows(ld);
   const bool team = blocks > 1 && !rows;  // rows apart, the members share no line but at their rows' bounds
+  LineCopy<float> hLined(ld.h, size_t(B) * P, team), cLined(ld.c, size_t(B) * H, team);
+  RowCopies<float> out(ld.output, ld.outputStride, L.rows, B, P, team);
   const auto piece = scratchPieces<9>({
       rows ? 0 : size_t(C) * B * GH * sizeof(float),      // xg: the chunk's input projection (rows apart: none)
       size_t(B) * P * sizeof(float),                      // hSpare
@@ -102,9 +104,7 @@ void Int8Backend::recurrence(const Int8Direction& ld) {
       size_t(blocks) * B * hRow,                          // hq: each block's quantized h
       size_t(blocks) * scaleRow * sizeof(float),          // hScale
       (size_t(GH) + H) * sizeof(float),                   // the summed biases, b_hn
-      LineCopy<float>::bytes(ld.h, size_t(B) * P, team),
-      LineCopy<float>::bytes(ld.c, size_t(B) * H, team),
-      RowCopies<float>::bytes(ld.output, L.rows, B, P, team)});
+      hLined.bytes(), cLined.bytes(), out.bytes()});
   float* xg = reinterpret_cast<float*>(piece[0]);
   float* hSpare = reinterpret_cast<float*>(piece[1]);
   float* hFull = reinterpret_cast<float*>(piece[2]);
@@ -117,9 +117,9 @@ void Int8Backend::recurrence(const Int8Direction& ld) {
 
   const int perStep = proj ? 2 : 1;
   BlockPhases phases(blocks, T * perStep);
-  const LineCopy<float> hLined(ld.h, size_t(B) * P, team, piece[6]), cLined(ld.c, size_t(B) * H, team, piece[7]);
-  const RowCopies<float> out(ld.output, ld.outputStride, L.rows, B, P, team, piece[8]);
-  float* const hStart = hLined.data;
+  float* const hStart = hLined.use(piece[6]);
+  float* const c = cLined.use(piece[7]);
+  out.use(piece[8]);
   auto groupsOf = [&](const std::vector<int>& bounds, int k, int& q0, int& q1) {
     q0 = bounds[k] / U;
     q1 = (bounds[k + 1] + U - 1) / U;
@@ -182,7 +182,7 @@ void Int8Backend::recurrence(const Int8Direction& ld) {
     }
     quantize(hCur, P, bs, P, k);
     int8Step(Int8StepArgs{ld.kind, bs, H, hq + size_t(k) * B * hRow, hRow, hScales + size_t(k) * scaleRow, wHh, q0, q1,
-                          xg + slotRow(t, tLo) * GH, GH, biasHn, hCur, P, cLined.data, proj ? hFull : hNext, proj ? H : P});
+                          xg + slotRow(t, tLo) * GH, GH, biasHn, hCur, P, c, proj ? hFull : hNext, proj ? H : P});
     if (!proj) finish(j0, j1);
   };
   // Rows apart: member k runs the whole sequence for its own rows with every unit group (rows of a batch never
@@ -218,7 +218,7 @@ void Int8Backend::recurrence(const Int8Direction& ld) {
         const int64_t x0 = L.row(t, r0);
         const Int8StepInput input{xq + x0 * xRow, L.strideB * xRow, xScale + x0, L.strideB, wIh, bias};
         int8Step(Int8StepArgs{ld.kind, n, H, q, hRow, scales, wHh, 0, groupsH, nullptr, 0, biasHn, hIn, inStride,
-                              ld.c + int64_t(r0) * H, hOut, outStride, input});
+                              c + int64_t(r0) * H, hOut, outStride, input});
         if (proj) {
           quantize(hOut, H, n, H, k);
           int8Gemm(Int8GemmArgs{n, q, hRow, scales, 1, wHr, 0, groupsP, nullptr, hNext + int64_t(r0) * P, P, 0});

@@ -12,53 +12,64 @@ namespace rnn::cpu {
 // then holds up the member's next locked operation (BlockPhases' count of finished blocks). Measured (LSTM 100 x 1
 // x 256 float32 packed once, 2 threads, Zen 5 dev VM, 12 alternating rounds): 598 -> 577 us mean minimum, lower in
 // 12 of 12 rounds, with h, c and the output rows on lines of their own.
+// Both stand-ins are made before the recurrence's scratch is cut (bytes() is the piece they need, 0 for none) and
+// placed on their piece by use().
 inline bool offLine(const void* p) { return reinterpret_cast<uintptr_t>(p) % 64 != 0; }
 
 // n values that the members update in place (h, c): the caller's array while it starts on a line or when one
-// thread runs the loop, else a copy in `piece` (bytes() of them, a line-aligned scratch piece), copied in at
-// construction and back by copyBack().
+// thread runs the loop, else a copy, filled by use() and copied back by copyBack().
 template <class T>
-struct LineCopy {
-  T* caller;
-  T* data;  // what the loop reads and writes
-  size_t n;
-  static size_t bytes(const T* p, size_t n, bool team) { return team && p && offLine(p) ? n * sizeof(T) : 0; }
-  LineCopy(T* p, size_t n, bool team, uint8_t* piece)
-      : caller(p), data(bytes(p, n, team) ? reinterpret_cast<T*>(piece) : p), n(n) {
-    if (data != caller) std::memcpy(data, caller, n * sizeof(T));
+class LineCopy {
+ public:
+  LineCopy(T* caller, size_t n, bool team) : caller_(caller), n_(n), copy_(team && caller && offLine(caller)) {}
+  size_t bytes() const { return copy_ ? n_ * sizeof(T) : 0; }
+  // what the loop reads and writes
+  T* use(uint8_t* piece) {
+    data_ = copy_ ? reinterpret_cast<T*>(piece) : caller_;
+    if (copy_) std::memcpy(data_, caller_, n_ * sizeof(T));
+    return data_;
   }
   void copyBack() const {
-    if (data != caller) std::memcpy(caller, data, n * sizeof(T));
+    if (copy_) std::memcpy(caller_, data_, n_ * sizeof(T));
   }
+
+ private:
+  T* caller_;
+  T* data_ = nullptr;
+  size_t n_;
+  bool copy_;
 };
 
 // Output rows of `width` values `stride` apart, up to `batch` of them written by the members each step: rows of
-// their own in `piece` (packed, each from a line on when width * sizeof(T) is a multiple of 64), copied out by
-// copyBack(), while the caller's start off a line, a step's rows take at most 4 KB and all rows at most 1 MB; else
-// the caller's. (The copy out costs ~0.05 us a KB on the caller's thread after the loop, and saves one line's
-// round trip, ~0.3 us, a step: it pays for a few rows a step, not for many.)
+// their own (packed, each from a line on when width * sizeof(T) is a multiple of 64), copied out by copyBack(),
+// while the caller's start off a line, a step's rows take at most 4 KB and all rows at most 1 MB; else the
+// caller's. (The copy out costs ~0.05 us a KB on the caller's thread after the loop, and saves one line's round
+// trip, ~0.3 us, a step: it pays for a few rows a step, not for many.)
 template <class T>
-struct RowCopies {
-  T* caller;
-  int64_t callerStride;
-  T* data;  // row r at data + r * stride
-  int64_t stride;
-  int64_t rows;
-  int width;
-  static size_t bytes(const T* p, int64_t rows, int batch, int width, bool team) {
-    const size_t row = size_t(width) * sizeof(T), n = size_t(rows) * row;
-    return team && p && offLine(p) && batch * row <= 4096 && n <= (size_t(1) << 20) ? n : 0;
-  }
-  RowCopies(T* p, int64_t pStride, int64_t rows, int batch, int width, bool team, uint8_t* piece)
-      : caller(p), callerStride(pStride), rows(rows), width(width) {
-    const bool copy = bytes(p, rows, batch, width, team) != 0;
-    data = copy ? reinterpret_cast<T*>(piece) : p;
-    stride = copy ? width : pStride;
+class RowCopies {
+ public:
+  RowCopies(T* caller, int64_t stride, int64_t rows, int batch, int width, bool team)
+      : caller_(caller), callerStride_(stride), rows_(rows), width_(width),
+        copy_(team && caller && offLine(caller) && size_t(batch) * width * sizeof(T) <= 4096 &&
+              size_t(rows) * width * sizeof(T) <= (size_t(1) << 20)) {}
+  size_t bytes() const { return copy_ ? size_t(rows_) * width_ * sizeof(T) : 0; }
+  // where the loop writes: row r at data + r * stride
+  T* data = nullptr;
+  int64_t stride = 0;
+  void use(uint8_t* piece) {
+    data = copy_ ? reinterpret_cast<T*>(piece) : caller_;
+    stride = copy_ ? width_ : callerStride_;
   }
   void copyBack() const {
-    if (data == caller) return;
-    for (int64_t r = 0; r < rows; ++r) std::memcpy(caller + r * callerStride, data + r * stride, width * sizeof(T));
+    if (!copy_) return;
+    for (int64_t r = 0; r < rows_; ++r) std::memcpy(caller_ + r * callerStride_, data + r * stride, width_ * sizeof(T));
   }
+
+ private:
+  T* caller_;
+  int64_t callerStride_, rows_;
+  int width_;
+  bool copy_;
 };
 
 }  // namespace rnn::cpu
