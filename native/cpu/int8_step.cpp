@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <cfloat>
 #include <cmath>
+#include <type_traits>
 
 #include "activations_vec.h"
 #include "cell_epilogue.h"
@@ -32,6 +33,25 @@ namespace {
 // (v + kRound) - kRound rounds |v| < 2^22 to the nearest integer, ties to even (the float32 ulp at 1.5 * 2^23 is 1).
 constexpr float kRound = 12582912.f;
 
+// max and or over a vector's lanes, halving it (one lane: the value itself)
+template <int L, class V>
+RNN_INLINE auto foldLanes(const V& v) {
+  if constexpr (L == 1) {
+    return v;
+  } else {
+    constexpr bool kFloat = std::is_floating_point_v<std::remove_reference_t<decltype(v[0])>>;
+    using H = std::conditional_t<kFloat, typename vec::Types<L / 2>::F, typename vec::Types<L / 2>::I>;
+    H lo, hi;
+    __builtin_memcpy(&lo, &v, sizeof lo);
+    __builtin_memcpy(&hi, reinterpret_cast<const char*>(&v) + sizeof lo, sizeof hi);
+    if constexpr (kFloat) {
+      return foldLanes<L / 2>(hi > lo ? hi : lo);
+    } else {
+      return foldLanes<L / 2>(hi | lo);
+    }
+  }
+}
+
 template <int L>
 RNN_INLINE void quantizeRow(const float* x, int K, uint8_t* q, int64_t rowBytes, float* scale, bool vnni) {
   using F = typename vec::Types<L>::F;
@@ -46,11 +66,12 @@ RNN_INLINE void quantizeRow(const float* x, int K, uint8_t* q, int64_t rowBytes,
     badv |= ~(v <= FLT_MAX);
     mv = v > mv ? v : mv;
   }
+  // (no lane of mv is NaN or negative, so the order of the maxima does not matter)
   float mx = 0.f;
   bool bad = false;
-  for (int i = 0; i < L; ++i) {
-    mx = mv[i] > mx ? mv[i] : mx;
-    bad = bad || badv[i] != 0;
+  if constexpr (L > 1) {
+    mx = foldLanes<L>(mv);
+    bad = foldLanes<L>(badv) != 0;
   }
   for (int j = k; j < K; ++j) {
     const float v = std::fabs(x[j]);
@@ -68,9 +89,14 @@ RNN_INLINE void quantizeRow(const float* x, int K, uint8_t* q, int64_t rowBytes,
   k = 0;
   if (vnni) {
     typedef uint8_t Bytes __attribute__((vector_size(L)));
+    // x * inv + (kRound + 128) rounds like x * inv + kRound (both addends even integers where the ulp is 1), and
+    // its bits less kRound's are the rounded value + 128: the byte without a conversion back from float. ((I)r is
+    // a vector cast, the same bits; with the subtraction GCC 12 stores the low bytes with one VPMOVDB, without it
+    // it moved them lane by lane.)
+    constexpr int32_t kRoundBits = 0x4b400000;
     for (; k + L <= K; k += L) {
-      const F r = (vec::load<F>(x + k) * inv + kRound) - kRound;
-      const Bytes b = __builtin_convertvector(__builtin_convertvector(r, I) + 128, Bytes);
+      const F r = vec::load<F>(x + k) * inv + (kRound + 128.f);
+      const Bytes b = __builtin_convertvector((I)r - kRoundBits, Bytes);
       std::memcpy(q + k, &b, sizeof b);
     }
     for (; k < K; ++k) q[k] = uint8_t(int((x[k] * inv + kRound) - kRound) + 128);
