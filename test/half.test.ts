@@ -1,10 +1,10 @@
 // float16 / bfloat16 on the CPU side: the conversions against an independent nearest-value reference (ties to
 // even, NaN, infinities, subnormals), tensors (storage, factories, to(), printing), module conversion in place,
-// safetensors dtype preservation, and the errors of half-precision recurrent calls that cannot run here.
+// copying ops (cat, permute, ...) keeping half storage, safetensors dtype preservation, and the errors of half-precision recurrent calls that cannot run here.
 import { strict as assert } from 'node:assert';
 import {
-  GRU, LSTM, LSTMCell, RNN, Tensor, fromBuffer, full, loadSafetensors, manualSeed, noGrad, ones, rand, randn, serializeSafetensors,
-  tensor, zeros,
+  GRU, LSTM, LSTMCell, RNN, Tensor, cat, fromBuffer, full, loadSafetensors, manualSeed, noGrad, ones, rand, randn, serializeSafetensors,
+  stack, tensor, zeros,
 } from '../lib/index';
 import { bfloat16ToNumber, float16ToNumber, fromHalfArray, numberToBfloat16, numberToFloat16, toHalfArray } from '../lib/half';
 
@@ -199,6 +199,30 @@ describe('half precision', () => {
       assert.equal(zeros([0], { dtype: 'float16' }).toString(), 'tensor([], dtype=torch.float16)');
       assert.equal(zeros([2, 0], { dtype: 'bfloat16' }).toString(), 'tensor([], size=(2, 0), dtype=torch.bfloat16)');
       assert.equal(tensor([Infinity, NaN, 65504], undefined, { dtype: 'float16' }).toString(), 'tensor([   inf,    nan, 65504.], dtype=torch.float16)');
+    });
+
+    it('copying ops keep half dtypes and bits: cat, stack, narrow, select, transpose, permute, indexSelect', () => {
+      manualSeed(5);
+      for (const dtype of ['float16', 'bfloat16'] as const) {
+        const x = randn([2, 3, 4]).to(dtype);
+        const f = x.float();  // its values exactly; each op below copies them, so the results must match f's
+        const index = tensor([2, 0, 2], undefined, { dtype: 'int64' });
+        const ops: [string, (t: Tensor) => Tensor][] = [
+          ['cat', (t) => cat([t, t.narrow(1, 1, 2)], 1)],
+          ['stack', (t) => stack([t, t], 1)],
+          ['narrow', (t) => t.narrow(2, 1, 2)],
+          ['select', (t) => t.select(1, 2)],
+          ['transpose', (t) => t.transpose(0, 2)],
+          ['permute', (t) => t.permute([1, 2, 0])],
+          ['indexSelect', (t) => t.indexSelect(1, index)],
+        ];
+        for (const [name, op] of ops) {
+          const y = op(x as unknown as Tensor);
+          assert.equal(y.dtype, dtype, `${dtype} ${name}: dtype`);
+          assert.ok(y.data instanceof Uint16Array, `${dtype} ${name}: storage`);
+          assert.deepEqual(y.float().toArray(), op(f).toArray(), `${dtype} ${name}: values`);
+        }
+      }
     });
 
     it('half tensors may require grad (floating point), int64 may not', () => {

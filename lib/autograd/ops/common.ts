@@ -64,7 +64,15 @@ export function record(
   return recordNode(out as F32, name, inputs, backward, saves);
 }
 
-/** New host memory of `n` elements of `dtype` (float32 or int64). */
+/** New host memory of `n` elements of `dtype` (float32 or int64) to write values into. */
 export function allocate<D extends DType>(dtype: D, n: number): DataFor<D> {
   return (dtype === 'int64' ? new BigInt64Array(n) : new Float32Array(n)) as DataFor<D>;
+}
+
+/**
+ * New host memory for `n` elements as a tensor of `dtype` stores them (float16 / bfloat16: their 16-bit words),
+ * for ops that copy elements (cat, narrow, permute, indexSelect) rather than compute them.
+ */
+export function allocateStorage<D extends DType>(dtype: D, n: number): DataFor<D> {
+  return (dtype === 'float16' || dtype === 'bfloat16' ? new Uint16Array(n) : allocate(dtype, n)) as DataFor<D>;
 }

@@ -6,7 +6,7 @@ import { DType, DataFor, Tensor } from '../../tensor';
 import { around, contiguous, numel } from '../../shape';
 import { Buf, TensorKernels } from '../device-kernels';
 import { alloc, opOf, recordOn, stridedCopy, wrap, zeros } from '../device-support';
-import { AnyData, F32, allocate, checkInput, deviceOf, record, wrapDim } from './common';
+import { AnyData, F32, allocateStorage, checkInput, deviceOf, record, wrapDim } from './common';
 
 /** Copies `length` entries from `start` along the middle axis of an [outer, size, inner] layout. */
 function sliceCore<D extends DType>(name: string, x: Tensor<D>, d: number, start: number, length: number, outShape: number[]): Tensor<D> {
@@ -15,7 +15,7 @@ function sliceCore<D extends DType>(name: string, x: Tensor<D>, d: number, start
   if (k) return sliceOnDevice(k, name, x as Tensor<DType> as F32, outer, size, inner, start, length, outShape) as Tensor<DType> as Tensor<D>;
   const xs = x.data as AnyData;
   const chunk = length * inner;
-  const out = allocate(x.dtype, outer * chunk) as AnyData;
+  const out = allocateStorage(x.dtype, outer * chunk) as AnyData;
   for (let o = 0; o < outer; o++) {
     const from = (o * size + start) * inner;
     (out as Float32Array).set((xs as Float32Array).subarray(from, from + chunk), o * chunk);
@@ -98,7 +98,7 @@ export function indexSelect<D extends DType>(input: Tensor<D>, dim: number, inde
   const k = deviceOf([['input', x]]);
   if (k) return indexSelectOnDevice(k, 'IndexSelectBackward0', x as Tensor<DType> as F32, outer, size, inner, BigInt64Array.from(positions, BigInt), outShape) as Tensor<DType> as Tensor<D>;
   const xs = x.data as AnyData;
-  const out = allocate(x.dtype, outer * N * inner) as AnyData;
+  const out = allocateStorage(x.dtype, outer * N * inner) as AnyData;
   for (let o = 0; o < outer; o++) {
     for (let j = 0; j < N; j++) {
       const from = (o * size + positions[j]) * inner;

@@ -6,7 +6,7 @@ import { DType, DataFor, Tensor } from '../../tensor';
 import { around, contiguous, numel } from '../../shape';
 import { Buf, TensorKernels } from '../device-kernels';
 import { alloc, opOf, recordOn, stridedCopy, wrap } from '../device-support';
-import { AnyData, F32, allocate, checkInput, deviceOf, record, wrapDim } from './common';
+import { AnyData, F32, allocateStorage, checkInput, deviceOf, record, wrapDim } from './common';
 
 function checkList(op: string, tensors: unknown): Tensor<DType>[] {
   if (!Array.isArray(tensors)) throw new TypeError(`Expected an array of Tensors for tensors of ${op} but received ${describe(tensors)}`);
@@ -27,7 +27,7 @@ function concatCore<D extends DType>(name: string, list: Tensor<D>[], outer: num
   const k = deviceOf(list.map((t, i) => [`tensors[${i}]`, t] as const));
   if (k) return concatOnDevice(k, name, list as Tensor<DType>[] as F32[], outer, sizes, inner, outShape) as Tensor<DType> as Tensor<D>;
   const total = sizes.reduce((x, y) => x + y, 0);
-  const out = allocate(list[0].dtype, outer * total * inner) as AnyData;
+  const out = allocateStorage(list[0].dtype, outer * total * inner) as AnyData;
   const offsets: number[] = [];
   let offset = 0;
   list.forEach((t, j) => {

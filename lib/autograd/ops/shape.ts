@@ -6,7 +6,7 @@ import { DType, DataFor, Tensor } from '../../tensor';
 import { contiguous, numel, stridedMap } from '../../shape';
 import { Buf, TensorKernels } from '../device-kernels';
 import { alloc, copyOf, opOf, recordOn, stridedCopy, wrap } from '../device-support';
-import { AnyData, F32, allocate, checkInput, deviceOf, record, wrapDim } from './common';
+import { AnyData, F32, allocateStorage, checkInput, deviceOf, record, wrapDim } from './common';
 
 /** The shape `dims` (one entry may be -1) for `numel` elements; the same checks and messages as Tensor.reshape. */
 function inferShape(dims: readonly unknown[], count: number): number[] {
@@ -57,7 +57,7 @@ function permuteCore<D extends DType>(op: string, name: string, x: Tensor<D>, pe
   const outShape = perm.map((p) => x.shape[p]);
   const map = stridedMap(outShape, perm.map((p) => own[p]));
   const xs = x.data as AnyData;
-  const out = allocate(x.dtype, xs.length) as AnyData;
+  const out = allocateStorage(x.dtype, xs.length) as AnyData;
   for (let k = 0; k < map.length; k++) out[k] = xs[map[k]];
   const result = new Tensor<D>(out as DataFor<D>, outShape, x.dtype);
   record(result, name, [x], (g) => {
