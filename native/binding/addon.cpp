@@ -12,6 +12,7 @@
 #include "../cpu/int8_forward.h"
 #include "../cpu/int8_pack.h"
 #include "../cpu/simd_level.h"
+#include "../cpu/layer_stack.h"
 #include "blas_binding.h"
 #include "contract_binding.h"
 #include "cuda_binding.h"
@@ -175,6 +176,7 @@ Napi::Value CpuKernels(const Napi::CallbackInfo& info) {
   result.Set("bf16Dot", cpu::bf16Dot());
   const char* int8Names[] = {"base", "avx2", "avx512", "vnni"};
   result.Set("int8", int8Names[int(cpu::int8Family())]);
+  result.Set("layerStacks", double(cpu::layerStackCount().load()));
   return result;
 }
 

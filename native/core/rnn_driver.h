@@ -14,6 +14,8 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <type_traits>
+#include <vector>
 
 #include "rnn_saved.h"
 #include "rnn_spec.h"
@@ -87,6 +89,53 @@ void loadState(Backend& be, T* dst, ElemType type, const FloatSpan& s, size_t at
   else be.convert(dst, type, bytesAt(s, at), s.type, n);
 }
 
+// Backends that can run a stack's layers at once (recurrenceStack) say when through stacksLayers(spec).
+template <class Backend, class = void>
+constexpr bool kStacksLayers = false;
+template <class Backend>
+constexpr bool kStacksLayers<Backend, std::void_t<decltype(&Backend::recurrenceStack)>> = true;
+
+// Every layer at once (a unidirectional stack): the backend runs layer l + 1's step t as soon as layer l's output
+// row t is there, so each intermediate layer writes a buffer of its own, and each layer has its own states where
+// they are not the results' (converted at the end, as rnnForward does).
+template <class Backend>
+void rnnForwardStack(Backend& be, const RnnSpec& spec, const RnnIo& io, const SeqLayout& layout,
+                     const std::vector<LayerWeights>& weights, const typename Backend::Elem* in) {
+  using Elem = typename Backend::Elem;
+  constexpr ElemType elem = Backend::kElemType;
+  const int B = spec.batch, H = spec.hiddenSize, P = spec.outSize(), N = spec.numLayers;
+  const bool lstm = hasCellState(spec.kind), wideGru = Backend::kWideGruState && spec.kind == CellKind::Gru;
+  const bool hInPlace = io.hN.type == elem, cInPlace = io.cN.type == ElemType::F32, wideOutput = io.output.type != elem;
+  const size_t hSize = size_t(B) * P, cSize = size_t(B) * H;
+  const int64_t layerOut = layout.rows * P;
+  auto buffers = be.template scratch<Elem>(size_t(layerOut) * (N - 1));
+  auto hOwn = be.template scratch<Elem>(hInPlace ? 0 : hSize * N);
+  auto cOwn = be.template scratch<float>(lstm && !cInPlace ? cSize * N : 0);
+  auto hF = be.template scratch<float>(wideGru ? hSize * N : 0);  // each layer's unrounded h
+  std::vector<LayerDirectionOf<Elem, typename Backend::Weights>> layers;
+  int inSize = spec.inputSize;
+  for (int l = 0; l < N; ++l) {
+    const bool last = l == N - 1;
+    Elem* out = last ? (wideOutput ? nullptr : spanAt<Elem>(io.output, 0))
+                     : reinterpret_cast<Elem*>(buffers.data()) + l * layerOut;
+    Elem* h = hInPlace ? spanAt<Elem>(io.hN, l * hSize) : reinterpret_cast<Elem*>(hOwn.data()) + l * hSize;
+    float* c = !lstm ? nullptr : cInPlace ? io.cN.data + l * cSize : cOwn.data() + l * cSize;
+    float* f = wideGru ? hF.data() + l * hSize : nullptr;
+    loadState(be, h, elem, io.h0, l * hSize, hSize);
+    if (lstm) loadState(be, c, ElemType::F32, io.c0, l * cSize, cSize);
+    if (wideGru) loadState(be, f, ElemType::F32, io.h0, l * hSize, hSize);  // h_0 unrounded
+    layers.push_back({spec.kind, &layout, inSize, H, P, false, in, typename Backend::Weights(weights[l]), h, c, f, out,
+                      last && wideOutput ? io.output.data : nullptr, int64_t(P), SavedPointers{}});
+    in = out;
+    inSize = P;
+  }
+  be.recurrenceStack(layers);
+  for (int l = 0; l < N; ++l) {
+    if (!hInPlace) be.convert(bytesAt(io.hN, l * hSize), io.hN.type, layers[l].h, elem, hSize);
+    if (lstm && !cInPlace) be.convert(bytesAt(io.cN, l * cSize), io.cN.type, layers[l].c, ElemType::F32, cSize);
+  }
+}
+
 template <class Backend>
 void rnnForward(Backend& be, const RnnSpec& spec, const RnnIo& io) {
   using Elem = typename Backend::Elem;
@@ -110,6 +159,12 @@ void rnnForward(Backend& be, const RnnSpec& spec, const RnnIo& io) {
   if (io.input.type != elem) {
     be.convert(inScratch.data(), elem, io.input.raw(), io.input.type, io.input.size);
     in = reinterpret_cast<const Elem*>(inScratch.data());
+  }
+  if constexpr (kStacksLayers<Backend>) {
+    const bool dropout = spec.training && spec.dropout > 0.f;
+    if (spec.numLayers > 1 && D == 1 && !io.saved.data && !dropout && be.stacksLayers(spec)) {
+      return rnnForwardStack(be, spec, io, layout, weights, in);
+    }
   }
   // Inter-layer outputs ping-pong between two buffers; the last layer writes the caller's output. When saving
   // for backward (float32 calls only), layer l writes straight into the saved input of layer l + 1 instead.

@@ -8,6 +8,7 @@
 #include "bf16_convert.h"
 #include "bf16_prepack.h"
 #include "bf16_step.h"
+#include "layer_stack.h"
 #include "line_copies.h"
 #include "recurrence_scratch.h"
 #include "cpu_backend.h"
@@ -30,10 +31,21 @@ class Bf16Backend : public CpuBackend {
   static constexpr bool kWideGruState = true;
   explicit Bf16Backend(const RnnSpec& spec)
       : blocks_(teamSizeFor(spec.seqLen, spec.batch, spec.gates() * spec.hiddenSize, spec.outSize(), spec.hiddenSize, kForwardMinWork)) {}
-  void recurrence(const Bf16Direction& ld);
+  void recurrence(const Bf16Direction& ld) { run(ld, blocks_, nullptr); }
   void dropout(uint16_t* data, size_t n, float p, uint64_t seed);
 
+  // A unidirectional stack at batch 1 on two members runs its layers at once (layer_stack.h), when a layer's W_ih
+  // and W_hh fit a core's L2 together (H 256: 512 KB each, the L2's 1 MB on the dev VM).
+  bool stacksLayers(const RnnSpec& spec) const {
+    const int64_t bytes = int64_t(sizeof(uint16_t)) * spec.gates() * spec.hiddenSize *
+                          (std::max(spec.inputSize, spec.outSize()) + spec.outSize());
+    return blocks_ >= 2 && spec.batch == 1 && bytes <= (1 << 20);
+  }
+  void recurrenceStack(const std::vector<Bf16Direction>& layers);
+
  private:
+  // one layer-direction on `blocks` members; stream: a layer of a stack run at once
+  void run(const Bf16Direction& ld, int blocks, const LayerStream* stream);
   int blocks_;
 };
 
@@ -44,8 +56,7 @@ bool projectionInPanels(int B, int G, int I, int P, int H) { return B >= 4 && bf
 // One layer-direction on the team: member k owns a block of unit groups (and, with projections, of output
 // columns). Phase 0 packs block k's panels (and runs its input projection for all rows when it is not in the
 // panels); then per step one phase of cell blocks and, with projections, one of h_r W_hr^T columns.
-void Bf16Backend::recurrence(const Bf16Direction& ld) {
-  const int blocks = blocks_;
+void Bf16Backend::run(const Bf16Direction& ld, const int blocks, const LayerStream* stream) {
   const WeightsOf<uint16_t>& w = ld.weights;
   const SeqLayout& L = *ld.layout;
   const int T = int(L.batchSizes.size()), B = L.batchSizes[0];
@@ -113,7 +124,9 @@ void Bf16Backend::recurrence(const Bf16Direction& ld) {
       groupsOf(units, k, q0, q1);
       if (!inPanels) {
         if (pack) packBf16Panels(G, w.wIh, I, nullptr, 0, H, q0, q1, inputScratch);
-        bf16Projection(Bf16ProjectionArgs{G, int(rows), I, H, ld.input, I, inputPanels, q0, q1, xg, nullptr, xgLayout});
+        if (!stream) {
+          bf16Projection(Bf16ProjectionArgs{G, int(rows), I, H, ld.input, I, inputPanels, q0, q1, xg, nullptr, xgLayout});
+        }
       }
       if (!pack) return;
       packBf16Panels(G, w.wIh, Ipanel, w.wHh, P, H, q0, q1, panelScratch);
@@ -154,17 +167,29 @@ void Bf16Backend::recurrence(const Bf16Direction& ld) {
       bf16Projection(
           Bf16ProjectionArgs{1, bs, H, P, hFull, H, hrPanels, q0, q1, nullptr, hNext, XgLayout::byRows(1, P, U)});
       finish(p0, p1);
+      if (stream) stream->done->publish(s + 1);
       return;
     }
     const int j0 = units[k], j1 = units[k + 1];
     if (j1 == j0) return;
     int q0, q1;
     groupsOf(units, k, q0, q1);
+    if (stream && !inPanels && s % kStreamChunk == 0) {
+      // the next chunk's input projection, once the layer below has written its rows (a stream runs forward, at
+      // batch 1, so step s is row s)
+      const int n = std::min(kStreamChunk, T - s);
+      if (stream->below) stream->below->awaitAtLeast(s + n);
+      bf16Projection(Bf16ProjectionArgs{G, n, I, H, ld.input + int64_t(s) * I, I, inputPanels, q0, q1,
+                                        xgLayout.at(xg, s), nullptr, xgLayout});
+    }
     bf16Step(Bf16StepArgs{ld.kind, bs, Ipanel, P, H, ld.input + L.rowBase[t] * I, L.strideB * I,
                           inPanels ? nullptr : xgLayout.at(xg, L.rowBase[t]), xgLayout.rowsEvery(L.strideB),
                           hCur, hFCur, panels, packedBias,
                           q0, q1, c, proj ? hFull : hNext, proj ? H : P, gru ? hFNext : nullptr});
-    if (!proj) finish(j0, j1);
+    if (!proj) {
+      finish(j0, j1);
+      if (stream) stream->done->publish(s + 1);
+    }
   };
   runTeam(blocks, [&](int rank, int size, SpinBarrier&) { phases.run(rank, size, work); });
   // after T steps the state is in hStart again when T is even
@@ -177,6 +202,11 @@ void Bf16Backend::recurrence(const Bf16Direction& ld) {
   cLined.copyBack();
   out.copyBack();
   outF.copyBack();
+}
+
+void Bf16Backend::recurrenceStack(const std::vector<Bf16Direction>& layers) {
+  const int T = int(layers[0].layout->batchSizes.size());
+  runLayerStack(int(layers.size()), T, [&](int l, const LayerStream& stream) { run(layers[l], 1, &stream); });
 }
 
 void Bf16Backend::dropout(uint16_t* data, size_t n, float p, uint64_t seed) {

@@ -6,6 +6,7 @@
 
 #include "cpu_backend.h"
 #include "int8_step.h"
+#include "layer_stack.h"
 #include "line_copies.h"
 #include "recurrence_scratch.h"
 #include "team_plan.h"
@@ -25,18 +26,29 @@ class Int8Backend : public CpuBackend {
   using Weights = WeightsOf<uint8_t, float>;
   explicit Int8Backend(const RnnSpec& spec)
       : blocks_(teamSizeFor(spec.seqLen, spec.batch, spec.gates() * spec.hiddenSize, spec.outSize(), spec.hiddenSize, kForwardMinWork)) {}
-  void recurrence(const Int8Direction& ld);
+  void recurrence(const Int8Direction& ld) { run(ld, blocks_, nullptr); }
+
+  // A unidirectional stack at batch 1 on two members runs its layers at once (layer_stack.h), when a layer's W_ih
+  // and W_hh fit a core's L2 together (H 256: 256 KB each).
+  bool stacksLayers(const RnnSpec& spec) const {
+    const int64_t bytes = int64_t(spec.gates()) * spec.hiddenSize *
+                          (int8RowBytes(std::max(spec.inputSize, spec.outSize())) + int8RowBytes(spec.outSize()));
+    return blocks_ >= 2 && spec.batch == 1 && bytes <= (768 << 10);
+  }
+  void recurrenceStack(const std::vector<Int8Direction>& layers);
 
  private:
+  // one layer-direction on `blocks` members; stream: a layer of a stack run at once
+  void run(const Int8Direction& ld, int blocks, const LayerStream* stream);
   // Whether the members split the batch's rows rather than the hidden units: then each member streams all the
   // recurrent and input weights every step (the input projection runs in the step's tiles), which pays while they
   // are about a member's L2, and saves the hand-over of h per step, whose cost between these two vCPUs is large
   // (a round trip ~0.46 us). Measured (2 members, int8, 100 steps, rows vs unit blocks): LSTM H 256 batch 4 1.13x,
   // batch 8 1.24x, batch 12 1.25x (GRU batch 8 1.34x), batch 2 0.89x; H 512 batch 8-16 1.00-1.03x, 32-64
   // 1.03-1.06x; H 1024 (4 MB of W_hh) stays on unit blocks.
-  bool byRows(const Int8Direction& ld) const {
+  static bool byRows(const Int8Direction& ld, int blocks) {
     const int64_t bytes = int64_t(gateCount(ld.kind)) * ld.hiddenSize * int8RowBytes(ld.outSize);
-    return blocks_ >= 2 && bytes <= (1536 << 10) && ld.layout->batchSizes[0] >= 2 * blocks_;
+    return blocks >= 2 && bytes <= (1536 << 10) && ld.layout->batchSizes[0] >= 2 * blocks;
   }
 
   int blocks_;
@@ -64,8 +76,7 @@ void quantizeInput(const float* x, int64_t rows, int K, uint8_t* q, float* scale
 // columns). Per step one phase of cell blocks and, with projections, one of h_r W_hr^T columns. Every block
 // quantizes the whole previous h itself (each needs all of it, and the scale of a row depends on all its columns),
 // which costs far less than a phase more per step.
-void Int8Backend::recurrence(const Int8Direction& ld) {
-  const int blocks = blocks_;
+void Int8Backend::run(const Int8Direction& ld, const int blocks, const LayerStream* stream) {
   const WeightsOf<uint8_t, float>& w = ld.weights;
   const SeqLayout& L = *ld.layout;
   const int T = int(L.batchSizes.size()), B = L.batchSizes[0];
@@ -76,24 +87,27 @@ void Int8Backend::recurrence(const Int8Direction& ld) {
   const std::vector<int> outCols = proj ? blockBounds(P, blocks) : units;
   const Int8Matrix wIh = Int8Matrix::of(w.wIh), wHh = Int8Matrix::of(w.wHh);
   const Int8Matrix wHr = proj ? Int8Matrix::of(w.wHr) : Int8Matrix{};
-  const int C = chunkSteps(T, B, GH);
+  const int C = stream ? kStreamChunk : chunkSteps(T, B, GH);
   const int64_t xRow = int8RowBytes(I), hRow = int8RowBytes(std::max(P, H));
   const int64_t scaleRow = (int64_t(B) + 15) / 16 * 16;  // a block's h scales on lines of their own
 
   // The layer input's rows are quantized once for both directions (the second finds them done). Kept between calls
   // on this thread (the quantized input alone is as large as the weights at batch 64: allocating and faulting it
   // in every call cost more than quantizing it); the team reads them through the pointers below.
+  // In a stream each chunk's rows are quantized when the layer below has written them (work, below).
   thread_local std::vector<uint8_t> inputRows;
   thread_local std::vector<float> inputScales;
-  if (ld.input != quantized_) {
+  if (stream || ld.input != quantized_) {
     if (inputRows.size() < size_t(L.rows) * xRow) inputRows.resize(size_t(L.rows) * xRow);
     if (inputScales.size() < size_t(L.rows)) inputScales.resize(size_t(L.rows));
+  }
+  if (!stream && ld.input != quantized_) {
     quantizeInput(ld.input, L.rows, I, inputRows.data(), inputScales.data(), blocks);
     quantized_ = ld.input;
   }
-  const uint8_t* const xq = inputRows.data();
-  const float* const xScale = inputScales.data();
-  const bool rows = byRows(ld);
+  uint8_t* const xq = inputRows.data();
+  float* const xScale = inputScales.data();
+  const bool rows = byRows(ld, blocks);
   const bool team = blocks > 1 && !rows;  // rows apart, the members share no line but at their rows' bounds
   LineCopy<float> hLined(ld.h, size_t(B) * P, team), cLined(ld.c, size_t(B) * H, team);
   RowCopies<float> out(ld.output, ld.outputStride, L.rows, B, P, team);
@@ -159,6 +173,7 @@ void Int8Backend::recurrence(const Int8Direction& ld) {
       quantize(hFull, H, bs, H, k);
       int8Gemm(Int8GemmArgs{bs, hq + size_t(k) * B * hRow, hRow, hScales + size_t(k) * scaleRow, 1, wHr, q0, q1, nullptr, hNext, P, 0});
       finish(p0, p1);
+      if (stream) stream->done->publish(s + 1);
       return;
     }
     const int j0 = units[k], j1 = units[k + 1];
@@ -168,6 +183,12 @@ void Int8Backend::recurrence(const Int8Direction& ld) {
     int tLo, tHi;
     chunkOf(s - s % C, tLo, tHi);
     if (s % C == 0) {
+      if (stream) {
+        // the chunk's input rows, once the layer below has written them (a stream runs forward, at batch 1)
+        if (stream->below) stream->below->awaitAtLeast(tHi + 1);
+        const int64_t r0 = L.rowBase[tLo], n = L.rowBase[tHi] + L.batchSizes[tHi] - r0;
+        quantizeInput(ld.input + r0 * I, n, I, xq + r0 * xRow, xScale + r0, 1);
+      }
       // this block's columns of the chunk's input projection (with the biases)
       if (L.strideB == 1) {
         const int64_t r0 = L.rowBase[tLo], rows = L.rowBase[tHi] + L.batchSizes[tHi] - r0;
@@ -183,7 +204,10 @@ void Int8Backend::recurrence(const Int8Direction& ld) {
     quantize(hCur, P, bs, P, k);
     int8Step(Int8StepArgs{ld.kind, bs, H, hq + size_t(k) * B * hRow, hRow, hScales + size_t(k) * scaleRow, wHh, q0, q1,
                           xg + slotRow(t, tLo) * GH, GH, biasHn, hCur, P, c, proj ? hFull : hNext, proj ? H : P});
-    if (!proj) finish(j0, j1);
+    if (!proj) {
+      finish(j0, j1);
+      if (stream) stream->done->publish(s + 1);
+    }
   };
   // Rows apart: member k runs the whole sequence for its own rows with every unit group (rows of a batch never
   // meet), so there is no hand-over per step and each row's h is quantized once, not by every member. Its input
@@ -252,6 +276,11 @@ void Int8Backend::recurrence(const Int8Direction& ld) {
   hLined.copyBack();
   cLined.copyBack();
   out.copyBack();
+}
+
+void Int8Backend::recurrenceStack(const std::vector<Int8Direction>& layers) {
+  const int T = int(layers[0].layout->batchSizes.size());
+  runLayerStack(int(layers.size()), T, [&](int l, const LayerStream& stream) { run(layers[l], 1, &stream); });
 }
 
 }  // namespace

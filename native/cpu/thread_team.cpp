@@ -107,6 +107,24 @@ void BlockPhases::finished() {
   if (done % blocks_ == 0 && sleepers_.load() > 0) wakeAll(done_);
 }
 
+void StepCount::publish(int n) {
+  // seq_cst (here and in awaitAtLeast): a sleeper either sees the new count or is seen and woken
+  value_.store(n);
+  if (sleepers_.load() > 0) wakeAll(value_);
+}
+
+void StepCount::awaitAtLeast(int n) {
+  int v = value_.load(std::memory_order_acquire);
+  for (int spins = 0; v < n && spins < 4000; ++spins) {
+    RNN_PAUSE();
+    v = value_.load(std::memory_order_acquire);
+  }
+  if (v >= n) return;
+  sleepers_.fetch_add(1);
+  while ((v = value_.load()) < n) sleepWhileEqual(value_, v);
+  sleepers_.fetch_sub(1);
+}
+
 namespace {
 
 struct Team {

@@ -90,6 +90,18 @@ class alignas(64) BlockPhases {
   std::atomic<int> sleepers_{0};
 };
 
+// A count that one member raises and another waits on (the steps a layer of a stack has finished, while the
+// layer above runs on another member: layer_stack.h): the waiter spins briefly, then sleeps, like BlockPhases.
+class alignas(64) StepCount {
+ public:
+  void publish(int n);       // the count is n now (release)
+  void awaitAtLeast(int n);  // returns once the count is >= n (acquire)
+
+ private:
+  std::atomic<int> value_{0};
+  std::atomic<int> sleepers_{0};
+};
+
 // Runs fn(rank, size, barrier) on up to `size` threads and returns when all have finished. If threads
 // cannot be started, it runs with fewer (at least the caller), so the work is always done.
 void runTeam(int size, const std::function<void(int rank, int size, SpinBarrier& barrier)>& fn);

@@ -1,0 +1,59 @@
+// Layer stacks at batch 1: a unidirectional stack of two or more layers on two threads runs its layers at once, one
+// member a layer (layers 0, 2, ... on the caller, 1, 3, ... on the pooled thread), each layer the whole sequence
+// alone: it projects its input kStreamChunk steps at a time, once the layer below has published those output rows,
+// and publishes its own rows step by step. No h crosses between the cores each step (at batch 1 that hand-over is
+// most of a step's cost beyond the weights: docs/cpu.md), only a row every few steps. The int8 and bfloat16
+// forwards (int8_forward.cpp, bf16_forward.cpp) run it where a layer's W_ih and W_hh fit one core's L2 together;
+// the driver (core/rnn_driver.h, rnnForwardStack) asks them through stacksLayers(spec).
+#pragma once
+#include <atomic>
+#include <cstdint>
+#include <exception>
+#include <memory>
+
+#include "thread_team.h"
+
+namespace rnn::cpu {
+
+// A layer's place in a stack run at once: the layer below's finished steps (its output rows, this layer's input),
+// or null for the first layer; and this layer's own.
+struct LayerStream {
+  StepCount* below;
+  StepCount* done;
+};
+
+// Steps projected at once in a stream: one tile of rows of the int8 kernels (a longer chunk delays the layer
+// above by as many steps; measured bfloat16 LSTM 2 x 100x1x256: 4 and 6 steps alike, 8 slower, 100 twice as slow).
+constexpr int kStreamChunk = 6;
+
+// Forwards so far that ran a stack's layers at once (binding's cpuKernels().layerStacks: the tests check which
+// path a call took).
+inline std::atomic<int64_t>& layerStackCount() {
+  static std::atomic<int64_t> count{0};
+  return count;
+}
+
+// run(l, stream) for each of `layers` layers, layer l on member l % 2 (all on the caller when the team has one
+// member: each layer then finds the one below done). A member's exception must not leave the layer above waiting
+// for rows: the layer's count is published in full, the others finish on what is there, and the call throws.
+template <class Run>
+void runLayerStack(int layers, int T, Run&& run) {
+  std::unique_ptr<StepCount[]> done(new StepCount[layers]);
+  std::exception_ptr error;
+  std::atomic<bool> failed{false};
+  runTeam(2, [&](int rank, int size, SpinBarrier&) {
+    for (int l = rank; l < layers; l += size) {
+      try {
+        const LayerStream stream{l > 0 ? &done[l - 1] : nullptr, &done[l]};
+        run(l, stream);
+      } catch (...) {
+        if (!failed.exchange(true)) error = std::current_exception();
+        done[l].publish(T);
+      }
+    }
+  });
+  if (error) std::rethrow_exception(error);
+  layerStackCount().fetch_add(1, std::memory_order_relaxed);
+}
+
+}  // namespace rnn::cpu

@@ -1,0 +1,131 @@
+// A unidirectional int8 or bfloat16 stack at batch 1 on two threads runs its layers at once, one thread a layer
+// (native/cpu/layer_stack.h): layer l + 1 projects its input a few steps at a time, as layer l writes its output
+// rows. It must give the bits the layers give one after another on one thread, every layer's h_n / c_n in its
+// place (also where the results are float32 and the states live apart: a bfloat16 module called with float32),
+// near the float64 reference; cpuKernels().layerStacks says which calls took that path.
+import { strict as assert } from 'node:assert';
+import { GRU, LSTM, Module, RNN, Tensor, getNumThreads, manualSeed, noGrad, optimizeForInference, quantizeDynamic, randn, setNumThreads } from '../lib/index';
+import { Mat3, paramsOf, refLayers } from './helpers/reference';
+import { sameBits } from './helpers/same-bits';
+import { native } from '../lib/binding';
+
+type Stack = LSTM | GRU | RNN;
+type Kind = 'LSTM' | 'GRU' | 'RNN_TANH' | 'RNN_RELU';
+
+interface Case {
+  name: string;
+  kind: Kind;
+  make: () => Stack;
+  T: number;
+  batchFirst?: boolean;
+}
+
+const I = 24;
+const cases: Case[] = [
+  { name: 'LSTM 2 layers H 208', kind: 'LSTM', make: () => new LSTM({ inputSize: I, hiddenSize: 208, numLayers: 2 }), T: 17 },
+  { name: 'LSTM 3 layers H 96 projSize 64', kind: 'LSTM', make: () => new LSTM({ inputSize: I, hiddenSize: 96, numLayers: 3, projSize: 64 }), T: 13 },
+  { name: 'LSTM 2 layers H 64 batchFirst', kind: 'LSTM', make: () => new LSTM({ inputSize: I, hiddenSize: 64, numLayers: 2, batchFirst: true }), T: 12, batchFirst: true },
+  { name: 'GRU 2 layers H 200', kind: 'GRU', make: () => new GRU({ inputSize: I, hiddenSize: 200, numLayers: 2 }), T: 17 },
+  { name: 'GRU 4 layers H 64 (7 steps: a chunk and one)', kind: 'GRU', make: () => new GRU({ inputSize: I, hiddenSize: 64, numLayers: 4 }), T: 7 },
+  { name: 'RNN tanh 3 layers H 128 (6 steps: one chunk)', kind: 'RNN_TANH', make: () => new RNN({ inputSize: I, hiddenSize: 128, numLayers: 3 }), T: 6 },
+  { name: 'RNN relu 2 layers H 128, no bias', kind: 'RNN_RELU', make: () => new RNN({ inputSize: I, hiddenSize: 128, numLayers: 2, nonlinearity: 'relu', bias: false }), T: 5 },
+];
+
+const stacksSoFar = (): number => native.cpuKernels().layerStacks;
+
+/** Output, then every state tensor, of a forward's result. */
+function results(r: unknown): Tensor[] {
+  const [out, h] = r as [Tensor, Tensor | Tensor[]];
+  return [out, ...(Array.isArray(h) ? h : [h])];
+}
+
+/** max |a - b| / max |b| over the elements. */
+function relativeMaxError(ours: Tensor, ref: number[]): number {
+  const o = ours.float().data as Float32Array;
+  assert.equal(o.length, ref.length);
+  let worst = 0;
+  let scale = 0;
+  for (let i = 0; i < o.length; ++i) {
+    worst = Math.max(worst, Number.isFinite(o[i]) ? Math.abs(o[i] - ref[i]) : Infinity);
+    scale = Math.max(scale, Math.abs(ref[i]));
+  }
+  return worst / scale;
+}
+
+describe('layer stacks at batch 1: the layers at once, one thread each', function () {
+  this.timeout(60000);
+  const before = getNumThreads();
+  after(() => setNumThreads(before));
+
+  // [name, the module as it runs, whether its input is bfloat16]
+  const precisions: [string, (m: Stack) => Stack, boolean][] = [
+    ['int8', (m) => quantizeDynamic(m as unknown as Module) as unknown as Stack, false],
+    ['bfloat16', (m) => m.bfloat16() as Stack, true],
+    ['bfloat16 on float32 input', (m) => m.bfloat16() as Stack, false],
+    ['bfloat16 packed once', (m) => optimizeForInference(m as unknown as Module, { dtype: 'bfloat16' }) as unknown as Stack, true],
+  ];
+  for (const [precision, convert, half] of precisions) {
+    for (const c of cases) {
+      for (const withState of [false, true]) {
+        it(`${precision} ${c.name}${withState ? ', with h0' : ''}: the bits of the layers one after another, near float64`, () => {
+          manualSeed(41);
+          const float = c.make();
+          const params = paramsOf(float as unknown as Module);  // (before bfloat16(), which converts in place)
+          const module = convert(float);
+          const L = float.numLayers, P = (float as LSTM).projSize || float.hiddenSize, H = float.hiddenSize;
+          // (a bfloat16 input takes bfloat16 states, as in PyTorch; the reference gets the same rounded values)
+          const asCalled = (t: Tensor): Tensor => (half ? (t.bfloat16() as unknown as Tensor) : t);
+          const x = asCalled(randn(c.batchFirst ? [1, c.T, I] : [c.T, 1, I]));
+          const h0 = withState ? asCalled(randn([L, 1, P])) : null;
+          const c0 = withState && c.kind === 'LSTM' ? asCalled(randn([L, 1, H])) : null;
+          const forward = (threads: number): Tensor[] => {
+            setNumThreads(threads);
+            const state = c0 ? [h0!, c0] : h0 ?? undefined;
+            return results(noGrad(() => (module as LSTM).forward(x, state as [Tensor, Tensor])));
+          };
+          const one = forward(1);
+          const stacks = stacksSoFar();
+          const two = forward(2);
+          assert.equal(stacksSoFar(), stacks + 1, 'the 2-thread call ran the layers at once');
+          sameBits(two, one, '2 threads (layers at once) against 1');
+          const values = (t: Tensor): Mat3 => t.float().toArray() as Mat3;
+          const xs = values(c.batchFirst ? x.transpose(0, 1) : x);
+          const ref = refLayers({ kind: c.kind, hiddenSize: H, numLayers: L, bidirectional: false, projSize: P === H ? 0 : P },
+            params, xs, h0 ? values(h0) : null, c0 ? values(c0) : null);
+          const refOut = (c.batchFirst ? ref.output[0].map((_, b) => ref.output.map((row) => row[b])) : ref.output).flat(2);
+          const err = relativeMaxError(one[0], refOut);
+          assert.ok(err <= 5e-2, `output: max |ours - float64| / max |float64| = ${err}`);
+          const hErr = relativeMaxError(one[1], ref.hN.flat(2));
+          assert.ok(hErr <= 5e-2, `h_n: ${hErr}`);
+          if (ref.cN) assert.ok(relativeMaxError(one[2], ref.cN.flat(2)) <= 5e-2, 'c_n');
+        });
+      }
+    }
+  }
+
+  it('int8 forwardAsync runs the layers at once too, with the same bits', async () => {
+    manualSeed(43);
+    const module = quantizeDynamic(new LSTM({ inputSize: I, hiddenSize: 128, numLayers: 3 }) as unknown as Module) as unknown as LSTM;
+    const x = randn([20, 1, I]);
+    setNumThreads(1);
+    const one = results(noGrad(() => module.forward(x)));
+    setNumThreads(2);
+    const stacks = stacksSoFar();
+    const two = results(await module.forwardAsync(x));
+    assert.equal(stacksSoFar(), stacks + 1);
+    sameBits(two, one, 'forwardAsync on 2 threads against forward on 1');
+  });
+
+  it('runs layer by layer where a stack does not apply: bidirectional, batch > 1, one thread', () => {
+    manualSeed(44);
+    const bidir = quantizeDynamic(new LSTM({ inputSize: I, hiddenSize: 128, numLayers: 2, bidirectional: true }) as unknown as Module) as unknown as LSTM;
+    const uni = quantizeDynamic(new GRU({ inputSize: I, hiddenSize: 128, numLayers: 2 }) as unknown as Module) as unknown as GRU;
+    const stacks = stacksSoFar();
+    setNumThreads(2);
+    noGrad(() => bidir.forward(randn([9, 1, I])));
+    noGrad(() => uni.forward(randn([9, 3, I])));
+    setNumThreads(1);
+    noGrad(() => uni.forward(randn([9, 1, I])));
+    assert.equal(stacksSoFar(), stacks);
+  });
+});
