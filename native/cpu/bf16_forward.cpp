@@ -35,11 +35,11 @@ class Bf16Backend : public CpuBackend {
   void dropout(uint16_t* data, size_t n, float p, uint64_t seed);
 
   // A unidirectional stack at batch 1 on two members runs its layers at once (layer_stack.h), when a layer's W_ih
-  // and W_hh fit a core's L2 together (H 256: 512 KB each, the L2's 1 MB on the dev VM).
+  // and W_hh fit a core's L2 together (H 256 at I = H: 512 KB each).
   bool stacksLayers(const RnnSpec& spec) const {
     const int64_t bytes = int64_t(sizeof(uint16_t)) * spec.gates() * spec.hiddenSize *
                           (std::max(spec.inputSize, spec.outSize()) + spec.outSize());
-    return blocks_ >= 2 && spec.batch == 1 && bytes <= (1 << 20);
+    return blocks_ >= 2 && spec.batch == 1 && bytes <= kStackWeightBytes;
   }
   void recurrenceStack(const std::vector<Bf16Direction>& layers);
 

@@ -13,6 +13,7 @@
 #include "../core/dropout_mask.h"
 #include "bf16_convert.h"
 #include "f32_prepack.h"
+#include "layer_stack.h"
 #include "line_copies.h"
 #include "packed_step.h"
 #include "recurrence_scratch.h"
@@ -51,7 +52,8 @@ constexpr size_t floats(size_t n) { return n * sizeof(float); }
 bool projectionInPanels(int B, int G, int I, int P, int H) { return B >= 4 && fusedPanelsFit(G, I, P, H); }
 
 // LSTM and GRU: the packed-panel kernel (packed_step.h) on the team; member k owns a block of unit groups.
-void packedRecurrence(const LayerDirection& ld, int blocks) {
+// stream: a layer of a stack run at once (layer_stack.h; one member, forward, batch 1)
+void packedRecurrence(const LayerDirection& ld, int blocks, const LayerStream* stream) {
   const SeqLayout& L = *ld.layout;
   const int T = int(L.batchSizes.size()), B = L.batchSizes[0];
   const int H = ld.hiddenSize, P = ld.outSize, I = ld.inputSize, G = gateCount(ld.kind), GH = G * H;
@@ -105,19 +107,25 @@ void packedRecurrence(const LayerDirection& ld, int blocks) {
   float* const hStart = hLined.use(piece[7]);
   float* const c = cLined.use(piece[8]);
   out.use(piece[9]);
+  // block k's columns of the input projection for rows [r0, r0 + n) (with the step's own kernel, or OpenBLAS)
+  auto project = [&](int k, int64_t r0, int64_t n) {
+    const int q0 = units[k] / U, q1 = (units[k + 1] + U - 1) / U;
+    if (ownProjection) {
+      packedProjection(ProjectionArgs{ld.kind, int(n), I, H, ld.input + r0 * I, I, inputPanels, q0, q1,
+                                      xgLayout.at(xg, r0), xgLayout});
+    } else if (!inPanels) {
+      const int j0 = units[k], width = units[k + 1] - j0;
+      for (int g = 0; g < G && width > 0; ++g) {
+        const int64_t col = int64_t(g) * H + j0;
+        gemmNT(n, width, I, ld.input + r0 * I, I, w.wIh + col * I, I, xg + r0 * GH + col, GH);
+      }
+    }
+  };
   auto work = [&](int phase, int k) {
     if (phase == 0) {
       const int q0 = units[k] / U, q1 = (units[k + 1] + U - 1) / U;
-      if (ownProjection) {
-        if (pack) packInputPanels(ld.kind, w.wIh, I, H, q0, q1, inputScratch);
-        packedProjection(ProjectionArgs{ld.kind, int(rows), I, H, ld.input, I, inputPanels, q0, q1, xg, xgLayout});
-      } else if (!inPanels) {
-        const int j0 = units[k], width = units[k + 1] - j0;
-        for (int g = 0; g < G && width > 0; ++g) {
-          const int64_t col = int64_t(g) * H + j0;
-          gemmNT(rows, width, I, ld.input, I, w.wIh + col * I, I, xg + col, GH);
-        }
-      }
+      if (ownProjection && pack) packInputPanels(ld.kind, w.wIh, I, H, q0, q1, inputScratch);
+      if (!stream) project(k, 0, rows);
       if (pack) packPanels(ld.kind, w.wIh, Ipanel, w.wHh, P, bias, biasHn, H, q0, q1, panelScratch, biasScratch);
       return;
     }
@@ -145,10 +153,17 @@ void packedRecurrence(const LayerDirection& ld, int blocks) {
       if (sv.gates) saveRows(sv.hPrev, hCur, P, p0, p0 + width);
       gemmNT(bs, width, H, hFull, H, w.wHr + int64_t(p0) * H, H, hNext + p0, P);
       finish(p0, p0 + width);
+      if (stream) stream->done->publish(s + 1);
       return;
     }
     const int j0 = units[k], j1 = units[k + 1];
     if (j1 == j0) return;
+    if (stream && s % kStreamChunk == 0) {
+      // the next chunk's input projection, once the layer below has written its rows (step s is row s)
+      const int n = std::min(kStreamChunk, T - s);
+      if (stream->below) stream->below->awaitAtLeast(s + n);
+      project(k, s, n);
+    }
     if (sv.gates) {
       if (!proj) saveRows(sv.hPrev, hCur, P, j0, j1);
       if (sv.cPrev) saveRows(sv.cPrev, c, H, j0, j1);
@@ -159,7 +174,10 @@ void packedRecurrence(const LayerDirection& ld, int blocks) {
                               j0 / U, (j1 + U - 1) / U, c, proj ? hFull : hNext, proj ? H : P,
                               sv.gates ? sv.gates + L.rowBase[t] * sv.blocks * H : nullptr, L.strideB * sv.blocks * H});
     if (sv.hFull) saveRows(sv.hFull, hFull, H, j0, j1);
-    if (!proj) finish(j0, j1);
+    if (!proj) {
+      finish(j0, j1);
+      if (stream) stream->done->publish(s + 1);
+    }
   };
   runTeam(blocks, [&](int rank, int size, SpinBarrier&) { phases.run(rank, size, work); });
   // after T steps h is in hStart again when T is even
@@ -295,9 +313,22 @@ void CpuBackend::recurrence(const LayerDirection& ld) {
   const int blocks = teamSizeFor(T, B, G * H, ld.outSize, H, kForwardMinWork);
   if (ld.kind == CellKind::Lstm || ld.kind == CellKind::Gru) {
     if (T == 1 && B == 1) return oneStepRecurrence(ld);
-    return packedRecurrence(ld, blocks);
+    return packedRecurrence(ld, blocks, nullptr);
   }
   elmanRecurrence(ld, blocks);
+}
+
+bool CpuBackend::stacksLayers(const RnnSpec& spec) const {
+  const int G = spec.gates(), H = spec.hiddenSize, P = spec.outSize();
+  const int64_t bytes = int64_t(sizeof(float)) * G * H * (std::max(spec.inputSize, P) + P);
+  const bool packed = spec.kind == CellKind::Lstm || spec.kind == CellKind::Gru;
+  return packed && spec.batch == 1 && bytes <= kStackWeightBytes &&
+         teamSizeFor(spec.seqLen, 1, G * H, P, H, kForwardMinWork) >= 2;
+}
+
+void CpuBackend::recurrenceStack(const std::vector<LayerDirection>& layers) {
+  const int T = int(layers[0].layout->batchSizes.size());
+  runLayerStack(int(layers.size()), T, [&](int l, const LayerStream& stream) { packedRecurrence(layers[l], 1, &stream); });
 }
 
 void CpuBackend::convert(void* dst, ElemType dstType, const void* src, ElemType srcType, size_t n) {

@@ -16,6 +16,11 @@ namespace rnn::cpu {
 class CpuBackend : public Float32Storage {
  public:
   void recurrence(const LayerDirection& ld);
+  // A unidirectional LSTM / GRU stack at batch 1 on two members runs its layers at once (layer_stack.h) when a
+  // layer's W_ih and W_hh fit a core's L2 together (H <= 181 at I = H); the int8 and bfloat16 backends have
+  // their own.
+  bool stacksLayers(const RnnSpec& spec) const;
+  void recurrenceStack(const std::vector<LayerDirection>& layers);
   void recurrenceBackward(const LayerDirectionGrad& ld);  // cpu_backward.cpp
   // The driver's memory (buffers between layers, converted states and inputs), kept between calls on this thread
   // instead of a fresh zeroed vector per call (13 MB between the layers of a 2-layer bidirectional LSTM at

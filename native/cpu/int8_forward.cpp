@@ -29,11 +29,11 @@ class Int8Backend : public CpuBackend {
   void recurrence(const Int8Direction& ld) { run(ld, blocks_, nullptr); }
 
   // A unidirectional stack at batch 1 on two members runs its layers at once (layer_stack.h), when a layer's W_ih
-  // and W_hh fit a core's L2 together (H 256: 256 KB each).
+  // and W_hh fit a core's L2 together (H 256 at I = H: 256 KB each).
   bool stacksLayers(const RnnSpec& spec) const {
     const int64_t bytes = int64_t(spec.gates()) * spec.hiddenSize *
                           (int8RowBytes(std::max(spec.inputSize, spec.outSize())) + int8RowBytes(spec.outSize()));
-    return blocks_ >= 2 && spec.batch == 1 && bytes <= (768 << 10);
+    return blocks_ >= 2 && spec.batch == 1 && bytes <= kStackWeightBytes;
   }
   void recurrenceStack(const std::vector<Int8Direction>& layers);
 

@@ -2,9 +2,10 @@
 // member a layer (layers 0, 2, ... on the caller, 1, 3, ... on the pooled thread), each layer the whole sequence
 // alone: it projects its input kStreamChunk steps at a time, once the layer below has published those output rows,
 // and publishes its own rows step by step. No h crosses between the cores each step (at batch 1 that hand-over is
-// most of a step's cost beyond the weights: docs/cpu.md), only a row every few steps. The int8 and bfloat16
-// forwards (int8_forward.cpp, bf16_forward.cpp) run it where a layer's W_ih and W_hh fit one core's L2 together;
-// the driver (core/rnn_driver.h, rnnForwardStack) asks them through stacksLayers(spec).
+// most of a step's cost beyond the weights: docs/cpu.md), only a row every few steps. The float32 (LSTM, GRU),
+// bfloat16 and int8 forwards (cpu_backend.cpp, bf16_forward.cpp, int8_forward.cpp) run it where a layer's W_ih and
+// W_hh fit one core's L2 together; the driver (core/rnn_driver.h, rnnForwardStack) asks them through
+// stacksLayers(spec).
 #pragma once
 #include <atomic>
 #include <cstdint>
@@ -21,6 +22,12 @@ struct LayerStream {
   StepCount* below;
   StepCount* done;
 };
+
+// The most bytes of W_ih and W_hh a layer may have to run alone on a core: a core's L2 (1 MB on the Zen 5 dev VM).
+// Beyond it the layer streams its weights from L3 every step (float32 LSTM 2 x 100x1x256, 2 MB a layer: 1.75-1.92
+// ms at once against 1.26-1.41 layer by layer; H 192, 1.2 MB: 0.74-0.96 against 0.88-0.98; H 224, 1.6 MB: 1.18-1.46
+// against 0.99-1.27).
+constexpr int64_t kStackWeightBytes = int64_t(1) << 20;
 
 // Steps projected at once in a stream: one tile of rows of the int8 kernels (a longer chunk delays the layer
 // above by as many steps; measured bfloat16 LSTM 2 x 100x1x256: 4 and 6 steps alike, 8 slower, 100 twice as slow).
