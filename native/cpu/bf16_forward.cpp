@@ -206,7 +206,8 @@ void Bf16Backend::run(const Bf16Direction& ld, const int blocks, const LayerStre
 
 void Bf16Backend::recurrenceStack(const std::vector<Bf16Direction>& layers) {
   const int T = int(layers[0].layout->batchSizes.size());
-  runLayerStack(int(layers.size()), T, [&](int l, const LayerStream& stream) { run(layers[l], 1, &stream); });
+  runLayerStack(int(layers.size()), getNumThreads(), T,
+                [&](int l, const LayerStream& stream) { run(layers[l], 1, &stream); });
 }
 
 void Bf16Backend::dropout(uint16_t* data, size_t n, float p, uint64_t seed) {

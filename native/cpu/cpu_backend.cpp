@@ -328,7 +328,8 @@ bool CpuBackend::stacksLayers(const RnnSpec& spec) const {
 
 void CpuBackend::recurrenceStack(const std::vector<LayerDirection>& layers) {
   const int T = int(layers[0].layout->batchSizes.size());
-  runLayerStack(int(layers.size()), T, [&](int l, const LayerStream& stream) { packedRecurrence(layers[l], 1, &stream); });
+  runLayerStack(int(layers.size()), getNumThreads(), T,
+                [&](int l, const LayerStream& stream) { packedRecurrence(layers[l], 1, &stream); });
 }
 
 void CpuBackend::convert(void* dst, ElemType dstType, const void* src, ElemType srcType, size_t n) {

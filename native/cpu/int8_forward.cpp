@@ -280,7 +280,8 @@ void Int8Backend::run(const Int8Direction& ld, const int blocks, const LayerStre
 
 void Int8Backend::recurrenceStack(const std::vector<Int8Direction>& layers) {
   const int T = int(layers[0].layout->batchSizes.size());
-  runLayerStack(int(layers.size()), T, [&](int l, const LayerStream& stream) { run(layers[l], 1, &stream); });
+  runLayerStack(int(layers.size()), getNumThreads(), T,
+                [&](int l, const LayerStream& stream) { run(layers[l], 1, &stream); });
 }
 
 }  // namespace

@@ -1,5 +1,5 @@
-// Layer stacks at batch 1: a unidirectional stack of two or more layers on two threads runs its layers at once, one
-// member a layer (layers 0, 2, ... on the caller, 1, 3, ... on the pooled thread), each layer the whole sequence
+// Layer stacks at batch 1: a unidirectional stack of two or more layers on a team runs its layers at once, one
+// member a layer (on two threads: layers 0, 2, ... on the caller, 1, 3, ... on the pooled thread), each the sequence
 // alone: it projects its input kStreamChunk steps at a time, once the layer below has published those output rows,
 // and publishes its own rows step by step. No h crosses between the cores each step (at batch 1 that hand-over is
 // most of a step's cost beyond the weights: docs/cpu.md), only a row every few steps. The float32 (LSTM, GRU),
@@ -40,15 +40,16 @@ inline std::atomic<int64_t>& layerStackCount() {
   return count;
 }
 
-// run(l, stream) for each of `layers` layers, layer l on member l % 2 (all on the caller when the team has one
-// member: each layer then finds the one below done). A member's exception must not leave the layer above waiting
-// for rows: the layer's count is published in full, the others finish on what is there, and the call throws.
+// run(l, stream) for each of `layers` layers on a team of up to `members` threads, layer l on member l % size (all
+// on the caller when the team has one member: each layer then finds the one below done). A member's exception must
+// not leave the layer above waiting for rows: the layer's count is published in full, the others finish on what is
+// there, and the call throws.
 template <class Run>
-void runLayerStack(int layers, int T, Run&& run) {
+void runLayerStack(int layers, int members, int T, Run&& run) {
   std::unique_ptr<StepCount[]> done(new StepCount[layers]);
   std::exception_ptr error;
   std::atomic<bool> failed{false};
-  runTeam(2, [&](int rank, int size, SpinBarrier&) {
+  runTeam(members < layers ? members : layers, [&](int rank, int size, SpinBarrier&) {
     for (int l = rank; l < layers; l += size) {
       try {
         const LayerStream stream{l > 0 ? &done[l - 1] : nullptr, &done[l]};
