@@ -142,9 +142,11 @@ export interface NativeBinding {
   /**
    * The CPU kernels' instruction-set level (after NODE_RNN_SIMD), whether the bfloat16 kernels use VDPBF16PS, the
    * int8 kernels' family (vnni: VPDPBUSD; avx512 / avx2 / base: int16 pairs), and how many forwards so far ran a
-   * stack's layers at once (one member a layer: int8_forward.cpp).
+   * stack's layers at once (one member a layer) and a bidirectional layer's directions at once (native/cpu/layer_stack.h).
    */
-  cpuKernels(): { level: 'avx512' | 'avx2' | 'base'; bf16Dot: boolean; int8: 'vnni' | 'avx512' | 'avx2' | 'base'; layerStacks: number };
+  cpuKernels(): {
+    level: 'avx512' | 'avx2' | 'base'; bf16Dot: boolean; int8: 'vnni' | 'avx512' | 'avx2' | 'base'; layerStacks: number; directionPairs: number;
+  };
   /** W [gates n, k] as int8 values with one scale per row, packed for this CPU's int8 kernels (the forward's weights). */
   int8Pack(gates: number, n: number, k: number, values: Int8Array, scales: Float32Array): Uint8Array;
   /** output [rows, n] = input [rows, k] W^T (+ bias) with W packed by int8Pack (gates 1); input quantized per row. */

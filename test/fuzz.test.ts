@@ -64,7 +64,7 @@ describe('fuzz', function () {
   it('bfloat16 prepared modules called with good and bad inputs: module.bfloat16() bit for bit', () => fc.assert(preparedBf16CallProperty, fuzzParams(300)));
   it('packed forms with a corrupted header or cut short, given to the addon', () => fc.assert(corruptPackedProperty, fuzzParams(300)));
   it('bfloat16 and int8 CPU forwards at thread-team sizes: near float32, 2 threads = 1 thread bit for bit', () => fc.assert(teamPrecisionProperty, fuzzParams(120)));
-  it('stacks at batch 1 (layers at once on two threads): 2 threads = 1 thread bit for bit, near float32', () => fc.assert(layerStackProperty, fuzzParams(150)));
+  it('stacks at batch 1 (layers or directions at once on two threads): 2 threads = 1 thread bit for bit, near float32', () => fc.assert(layerStackProperty, fuzzParams(150)));
 
   describe('regressions found by fuzzing', () => {
     it('tensor() converts non-integer numbers to int64 by truncation, as PyTorch does, and refuses non-finite ones', () => {

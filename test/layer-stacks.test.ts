@@ -117,6 +117,50 @@ describe('layer stacks at batch 1: the layers at once, one thread each', functio
     }
   }
 
+  describe('bidirectional layers at batch 1: the two directions at once, one thread each', () => {
+    const pairs = (): number => native.cpuKernels().directionPairs;
+    // [name, kind, module, T, precision, whether its directions run at once]
+    const bidirCases: [string, Kind, () => Stack, number, 'float32' | 'int8' | 'bfloat16', boolean][] = [
+      ['LSTM H 128', 'LSTM', () => new LSTM({ inputSize: I, hiddenSize: 128, bidirectional: true }), 17, 'float32', true],
+      ['LSTM H 128', 'LSTM', () => new LSTM({ inputSize: I, hiddenSize: 128, bidirectional: true }), 17, 'int8', true],
+      ['LSTM 2 layers H 96 projSize 48', 'LSTM', () => new LSTM({ inputSize: I, hiddenSize: 96, numLayers: 2, projSize: 48, bidirectional: true }), 9, 'int8', true],
+      ['GRU 2 layers H 96', 'GRU', () => new GRU({ inputSize: I, hiddenSize: 96, numLayers: 2, bidirectional: true }), 13, 'float32', true],
+      ['RNN tanh H 256 (OpenBLAS per direction)', 'RNN_TANH', () => new RNN({ inputSize: I, hiddenSize: 256, bidirectional: true }), 11, 'float32', true],
+      ['RNN relu 2 layers H 128', 'RNN_RELU', () => new RNN({ inputSize: I, hiddenSize: 128, numLayers: 2, nonlinearity: 'relu', bidirectional: true }), 7, 'int8', true],
+      ['LSTM H 128 (bfloat16: layer by layer)', 'LSTM', () => new LSTM({ inputSize: I, hiddenSize: 128, bidirectional: true }), 9, 'bfloat16', false],
+    ];
+    for (const [name, kind, make, T, precision, paired] of bidirCases) {
+      it(`${precision} ${name}, with h0: ${paired ? 'directions at once, ' : ''}the bits of one thread, near float64`, () => {
+        manualSeed(45);
+        const float = make();
+        const params = paramsOf(float as unknown as Module);
+        const module = precision === 'int8' ? (quantizeDynamic(float as unknown as Module) as unknown as Stack)
+          : precision === 'bfloat16' ? (float.bfloat16() as Stack) : float;
+        const L = float.numLayers, H = float.hiddenSize, P = (float as LSTM).projSize || H;
+        const half = precision === 'bfloat16';
+        const asCalled = (t: Tensor): Tensor => (half ? (t.bfloat16() as unknown as Tensor) : t);
+        const x = asCalled(randn([T, 1, I]));
+        const h0 = asCalled(randn([2 * L, 1, P]));
+        const c0 = kind === 'LSTM' ? asCalled(randn([2 * L, 1, H])) : null;
+        const forward = (threads: number): Tensor[] => {
+          setNumThreads(threads);
+          return results(noGrad(() => (module as LSTM).forward(x, (c0 ? [h0, c0] : h0) as [Tensor, Tensor])));
+        };
+        const one = forward(1);
+        const before = pairs();
+        const two = forward(2);
+        assert.equal(pairs(), before + (paired ? L : 0), paired ? 'every layer ran its directions at once' : 'layer by layer');
+        sameBits(two, one, '2 threads against 1');
+        const values = (t: Tensor): Mat3 => t.float().toArray() as Mat3;
+        const ref = refLayers({ kind, hiddenSize: H, numLayers: L, bidirectional: true, projSize: P === H ? 0 : P },
+          params, values(x), values(h0), c0 ? values(c0) : null);
+        assert.ok(relativeMaxError(one[0], ref.output.flat(2)) <= 5e-2, 'output');
+        assert.ok(relativeMaxError(one[1], ref.hN.flat(2)) <= 5e-2, 'h_n');
+        if (ref.cN) assert.ok(relativeMaxError(one[2], ref.cN.flat(2)) <= 5e-2, 'c_n');
+      });
+    }
+  });
+
   it('int8 forwardAsync runs the layers at once too, with the same bits', async () => {
     manualSeed(43);
     const module = quantizeDynamic(new LSTM({ inputSize: I, hiddenSize: 128, numLayers: 3 }) as unknown as Module) as unknown as LSTM;
@@ -130,16 +174,23 @@ describe('layer stacks at batch 1: the layers at once, one thread each', functio
     sameBits(two, one, 'forwardAsync on 2 threads against forward on 1');
   });
 
-  it('runs layer by layer where a stack does not apply: bidirectional, batch > 1, one thread', () => {
+  it('runs layer by layer where neither applies: batch > 1, one thread, weights past the L2, recording for backward', () => {
     manualSeed(44);
     const bidir = quantizeDynamic(new LSTM({ inputSize: I, hiddenSize: 128, numLayers: 2, bidirectional: true }) as unknown as Module) as unknown as LSTM;
     const uni = quantizeDynamic(new GRU({ inputSize: I, hiddenSize: 128, numLayers: 2 }) as unknown as Module) as unknown as GRU;
-    const stacks = stacksSoFar();
+    const large = new LSTM({ inputSize: 256, hiddenSize: 256, numLayers: 2 });  // float32: 2 MB a layer
+    const trained = new GRU({ inputSize: I, hiddenSize: 64, numLayers: 2, bidirectional: true });
+    const stacks = stacksSoFar(), pairs = native.cpuKernels().directionPairs;
     setNumThreads(2);
-    noGrad(() => bidir.forward(randn([9, 1, I])));
+    noGrad(() => bidir.forward(randn([9, 2, I])));
     noGrad(() => uni.forward(randn([9, 3, I])));
+    noGrad(() => large.forward(randn([9, 1, 256])));
+    const [out] = trained.forward(randn([9, 1, I]));  // saves for backward
+    out.sum().backward();
     setNumThreads(1);
     noGrad(() => uni.forward(randn([9, 1, I])));
+    noGrad(() => bidir.forward(randn([9, 1, I])));
     assert.equal(stacksSoFar(), stacks);
+    assert.equal(native.cpuKernels().directionPairs, pairs);
   });
 });

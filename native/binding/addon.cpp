@@ -177,6 +177,7 @@ Napi::Value CpuKernels(const Napi::CallbackInfo& info) {
   const char* int8Names[] = {"base", "avx2", "avx512", "vnni"};
   result.Set("int8", int8Names[int(cpu::int8Family())]);
   result.Set("layerStacks", double(cpu::layerStackCount().load()));
+  result.Set("directionPairs", double(cpu::directionPairCount().load()));
   return result;
 }
 

@@ -15,6 +15,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "rnn_saved.h"
@@ -94,6 +95,16 @@ template <class Backend, class = void>
 constexpr bool kStacksLayers = false;
 template <class Backend>
 constexpr bool kStacksLayers<Backend, std::void_t<decltype(&Backend::recurrenceStack)>> = true;
+
+// Backends that can run a bidirectional layer's two directions at once (recurrencePair) say when through
+// pairsDirections(spec).
+template <class Backend, class = void>
+constexpr bool kPairsDirections = false;
+template <class Backend>
+constexpr bool kPairsDirections<
+    Backend, std::void_t<decltype(std::declval<Backend&>().recurrencePair(
+                 std::declval<const LayerDirectionOf<typename Backend::Elem, typename Backend::Weights>&>(),
+                 std::declval<const LayerDirectionOf<typename Backend::Elem, typename Backend::Weights>&>()))>> = true;
 
 // Every layer at once (a unidirectional stack): the backend runs layer l + 1's step t as soon as layer l's output
 // row t is there, so each intermediate layer writes a buffer of its own, and each layer has its own states where
@@ -180,6 +191,26 @@ void rnnForward(Backend& be, const RnnSpec& spec, const RnnIo& io) {
                 : saved ? saved + savedLayout.layerInput[l + 1]
                         : reinterpret_cast<Elem*>(buffers.data()) + (l % 2) * layerOut;
     float* outF = last && wideOutput ? io.output.data : nullptr;
+    if constexpr (kPairsDirections<Backend>) {
+      // both directions at once, each with its own states in place
+      if (D == 2 && !saved && hInPlace && (cInPlace || !lstm) && !wideGru && be.pairsDirections(spec)) {
+        std::vector<LayerDirectionOf<Elem, Weights>> pair;
+        for (int d = 0; d < 2; ++d) {
+          const size_t hAt = (l * D + d) * hSize, cAt = (l * D + d) * cSize;
+          Elem* h = spanAt<Elem>(io.hN, hAt);
+          float* c = lstm ? io.cN.data + cAt : nullptr;
+          loadState(be, h, elem, io.h0, hAt, hSize);
+          if (lstm) loadState(be, c, ElemType::F32, io.c0, cAt, cSize);
+          pair.push_back({spec.kind, &layout, inSize, H, P, d == 1, in, Weights(weights[l * D + d]), h, c, nullptr,
+                          out ? out + d * P : nullptr, outF ? outF + d * P : nullptr, int64_t(D) * P, SavedPointers{}});
+        }
+        be.recurrencePair(pair[0], pair[1]);
+        if (!last && spec.training && spec.dropout > 0.f) be.dropout(out, size_t(layerOut), spec.dropout, spec.seed + l);
+        in = out;
+        inSize = D * P;
+        continue;
+      }
+    }
     for (int d = 0; d < D; ++d) {
       const int ld = l * D + d;
       const size_t hAt = ld * hSize, cAt = ld * cSize;

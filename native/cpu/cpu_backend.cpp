@@ -326,6 +326,21 @@ bool CpuBackend::stacksLayers(const RnnSpec& spec) const {
          teamSizeFor(spec.seqLen, 1, G * H, P, H, kForwardMinWork) >= 2;
 }
 
+bool CpuBackend::pairsDirections(const RnnSpec& spec) const {
+  const int G = spec.gates(), H = spec.hiddenSize, P = spec.outSize();
+  const int64_t bytes = int64_t(sizeof(float)) * G * H * (std::max(spec.inputSize, 2 * P) + P);
+  return spec.batch == 1 && bytes <= kStackWeightBytes && teamSizeFor(spec.seqLen, 1, G * H, P, H, kForwardMinWork) >= 2;
+}
+
+void CpuBackend::recurrencePair(const LayerDirection& forward, const LayerDirection& reverse) {
+  runDirectionPair([&](int d) {
+    const LayerDirection& ld = d ? reverse : forward;
+    if (ld.kind != CellKind::Lstm && ld.kind != CellKind::Gru) return elmanRecurrence(ld, 1);
+    if (ld.layout->batchSizes.size() == 1) return oneStepRecurrence(ld);
+    packedRecurrence(ld, 1, nullptr);
+  });
+}
+
 void CpuBackend::recurrenceStack(const std::vector<LayerDirection>& layers) {
   const int T = int(layers[0].layout->batchSizes.size());
   runLayerStack(int(layers.size()), getNumThreads(), T,

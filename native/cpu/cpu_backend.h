@@ -21,6 +21,10 @@ class CpuBackend : public Float32Storage {
   // their own.
   bool stacksLayers(const RnnSpec& spec) const;
   void recurrenceStack(const std::vector<LayerDirection>& layers);
+  // A bidirectional layer at batch 1 on two members runs its directions at once, one member each, under the same
+  // bound (layer_stack.h).
+  bool pairsDirections(const RnnSpec& spec) const;
+  void recurrencePair(const LayerDirection& forward, const LayerDirection& reverse);
   void recurrenceBackward(const LayerDirectionGrad& ld);  // cpu_backward.cpp
   // The driver's memory (buffers between layers, converted states and inputs), kept between calls on this thread
   // instead of a fresh zeroed vector per call (13 MB between the layers of a 2-layer bidirectional LSTM at

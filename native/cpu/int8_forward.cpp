@@ -26,7 +26,7 @@ class Int8Backend : public CpuBackend {
   using Weights = WeightsOf<uint8_t, float>;
   explicit Int8Backend(const RnnSpec& spec)
       : blocks_(teamSizeFor(spec.seqLen, spec.batch, spec.gates() * spec.hiddenSize, spec.outSize(), spec.hiddenSize, kForwardMinWork)) {}
-  void recurrence(const Int8Direction& ld) { run(ld, blocks_, nullptr); }
+  void recurrence(const Int8Direction& ld) { run(ld, blocks_, nullptr, true); }
 
   // A unidirectional stack at batch 1 on two members runs its layers at once (layer_stack.h), when a layer's W_ih
   // and W_hh fit a core's L2 together (H 256 at I = H: 256 KB each).
@@ -36,10 +36,21 @@ class Int8Backend : public CpuBackend {
     return blocks_ >= 2 && spec.batch == 1 && bytes <= kStackWeightBytes;
   }
   void recurrenceStack(const std::vector<Int8Direction>& layers);
+  // A bidirectional layer at batch 1 on two members runs its directions at once, one member each, under the same
+  // bound (layer_stack.h).
+  bool pairsDirections(const RnnSpec& spec) const {
+    const int64_t bytes = int64_t(spec.gates()) * spec.hiddenSize *
+                          (int8RowBytes(std::max(spec.inputSize, 2 * spec.outSize())) + int8RowBytes(spec.outSize()));
+    return blocks_ >= 2 && spec.batch == 1 && bytes <= kStackWeightBytes;
+  }
+  void recurrencePair(const Int8Direction& forward, const Int8Direction& reverse) {
+    runDirectionPair([&](int d) { run(d ? reverse : forward, 1, nullptr, false); });
+  }
 
  private:
-  // one layer-direction on `blocks` members; stream: a layer of a stack run at once
-  void run(const Int8Direction& ld, int blocks, const LayerStream* stream);
+  // One layer-direction on `blocks` members. stream: a layer of a stack run at once. shareInput: the layer input's
+  // quantized rows are kept for the other direction (not while the directions run at once).
+  void run(const Int8Direction& ld, int blocks, const LayerStream* stream, bool shareInput);
   // Whether the members split the batch's rows rather than the hidden units: then each member streams all the
   // recurrent and input weights every step (the input projection runs in the step's tiles), which pays while they
   // are about a member's L2, and saves the hand-over of h per step, whose cost between these two vCPUs is large
@@ -76,7 +87,7 @@ void quantizeInput(const float* x, int64_t rows, int K, uint8_t* q, float* scale
 // columns). Per step one phase of cell blocks and, with projections, one of h_r W_hr^T columns. Every block
 // quantizes the whole previous h itself (each needs all of it, and the scale of a row depends on all its columns),
 // which costs far less than a phase more per step.
-void Int8Backend::run(const Int8Direction& ld, const int blocks, const LayerStream* stream) {
+void Int8Backend::run(const Int8Direction& ld, const int blocks, const LayerStream* stream, const bool shareInput) {
   const WeightsOf<uint8_t, float>& w = ld.weights;
   const SeqLayout& L = *ld.layout;
   const int T = int(L.batchSizes.size()), B = L.batchSizes[0];
@@ -97,13 +108,14 @@ void Int8Backend::run(const Int8Direction& ld, const int blocks, const LayerStre
   // In a stream each chunk's rows are quantized when the layer below has written them (work, below).
   thread_local std::vector<uint8_t> inputRows;
   thread_local std::vector<float> inputScales;
-  if (stream || ld.input != quantized_) {
+  const bool quantizeAll = !stream && (!shareInput || ld.input != quantized_);
+  if (stream || quantizeAll) {
     if (inputRows.size() < size_t(L.rows) * xRow) inputRows.resize(size_t(L.rows) * xRow);
     if (inputScales.size() < size_t(L.rows)) inputScales.resize(size_t(L.rows));
   }
-  if (!stream && ld.input != quantized_) {
+  if (quantizeAll) {
     quantizeInput(ld.input, L.rows, I, inputRows.data(), inputScales.data(), blocks);
-    quantized_ = ld.input;
+    if (shareInput) quantized_ = ld.input;
   }
   uint8_t* const xq = inputRows.data();
   float* const xScale = inputScales.data();
@@ -281,7 +293,7 @@ void Int8Backend::run(const Int8Direction& ld, const int blocks, const LayerStre
 void Int8Backend::recurrenceStack(const std::vector<Int8Direction>& layers) {
   const int T = int(layers[0].layout->batchSizes.size());
   runLayerStack(int(layers.size()), getNumThreads(), T,
-                [&](int l, const LayerStream& stream) { run(layers[l], 1, &stream); });
+                [&](int l, const LayerStream& stream) { run(layers[l], 1, &stream, false); });
 }
 
 }  // namespace

@@ -64,4 +64,29 @@ void runLayerStack(int layers, int members, int T, Run&& run) {
   layerStackCount().fetch_add(1, std::memory_order_relaxed);
 }
 
+// Calls so far that ran a bidirectional layer's two directions at once (cpuKernels().directionPairs).
+inline std::atomic<int64_t>& directionPairCount() {
+  static std::atomic<int64_t> count{0};
+  return count;
+}
+
+// run(d) for both directions of a layer at once, one member a direction (both on the caller when the team has one
+// member); a member's exception is thrown after both have finished.
+template <class Run>
+void runDirectionPair(Run&& run) {
+  std::exception_ptr error;
+  std::atomic<bool> failed{false};
+  runTeam(2, [&](int rank, int size, SpinBarrier&) {
+    for (int d = rank; d < 2; d += size) {
+      try {
+        run(d);
+      } catch (...) {
+        if (!failed.exchange(true)) error = std::current_exception();
+      }
+    }
+  });
+  if (error) std::rethrow_exception(error);
+  directionPairCount().fetch_add(1, std::memory_order_relaxed);
+}
+
 }  // namespace rnn::cpu
