@@ -44,7 +44,7 @@ export const USAGE = `usage: node-rnn bench [options]          (also: npm run be
 What to time
   --device D        cpu (default), cuda or cuda:N
   --shapes LIST     comma-separated ${SHAPE_TEXT_HELP.replace(': ', ' (')}), or a preset:
-                      cpu-default       7 forward shapes and 2 training steps (the default on the CPU)
+                      cpu-default       8 forward shapes and 2 training steps (the default on the CPU)
                       torch-h100        the float32 shapes of the PyTorch H100 baseline, forward and training,
                                         LSTM again in TF32 (the default on CUDA; bench/gpu-shapes.json)
                       torch-h100-quick  a few of those

@@ -19,6 +19,7 @@ const make = (mode: Mode, shape: Shape, pass: Pass, precision: Precision = 'floa
 function cpuDefault(): BenchCase[] {
   return [
     make('LSTM', square(100, 1, 256), 'forward'),
+    make('LSTM', square(100, 1, 256, 2), 'forward'),
     make('LSTM', square(100, 64, 256), 'forward'),
     make('LSTM', square(100, 64, 512), 'forward'),
     make('LSTM', square(50, 16, 1024), 'forward'),
