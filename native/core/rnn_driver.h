@@ -191,9 +191,11 @@ void rnnForward(Backend& be, const RnnSpec& spec, const RnnIo& io) {
                 : saved ? saved + savedLayout.layerInput[l + 1]
                         : reinterpret_cast<Elem*>(buffers.data()) + (l % 2) * layerOut;
     float* outF = last && wideOutput ? io.output.data : nullptr;
+    bool paired = false;
     if constexpr (kPairsDirections<Backend>) {
       // both directions at once, each with its own states in place
-      if (D == 2 && !saved && hInPlace && (cInPlace || !lstm) && !wideGru && be.pairsDirections(spec)) {
+      paired = D == 2 && !saved && hInPlace && (cInPlace || !lstm) && !wideGru && be.pairsDirections(spec);
+      if (paired) {
         std::vector<LayerDirectionOf<Elem, Weights>> pair;
         for (int d = 0; d < 2; ++d) {
           const size_t hAt = (l * D + d) * hSize, cAt = (l * D + d) * cSize;
@@ -205,13 +207,9 @@ void rnnForward(Backend& be, const RnnSpec& spec, const RnnIo& io) {
                           out ? out + d * P : nullptr, outF ? outF + d * P : nullptr, int64_t(D) * P, SavedPointers{}});
         }
         be.recurrencePair(pair[0], pair[1]);
-        if (!last && spec.training && spec.dropout > 0.f) be.dropout(out, size_t(layerOut), spec.dropout, spec.seed + l);
-        in = out;
-        inSize = D * P;
-        continue;
       }
     }
-    for (int d = 0; d < D; ++d) {
+    for (int d = 0; d < D && !paired; ++d) {
       const int ld = l * D + d;
       const size_t hAt = ld * hSize, cAt = ld * cSize;
       Elem* h = hInPlace ? spanAt<Elem>(io.hN, hAt) : hOwn;
