@@ -105,7 +105,8 @@ void Int8Backend::run(const Int8Direction& ld, const int blocks, const LayerStre
   // The layer input's rows are quantized once for both directions (the second finds them done). Kept between calls
   // on this thread (the quantized input alone is as large as the weights at batch 64: allocating and faulting it
   // in every call cost more than quantizing it); the team reads them through the pointers below.
-  // In a stream each chunk's rows are quantized when the layer below has written them (work, below).
+  // In a stream each chunk's rows are quantized when the layer below has written them (work, below); with the
+  // directions at once each quantizes all rows into its own thread's copy (sharing one, they would race on it).
   thread_local std::vector<uint8_t> inputRows;
   thread_local std::vector<float> inputScales;
   const bool quantizeAll = !stream && (!shareInput || ld.input != quantized_);

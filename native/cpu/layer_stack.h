@@ -5,7 +5,8 @@
 // most of a step's cost beyond the weights: docs/cpu.md), only a row every few steps. The float32 (LSTM, GRU),
 // bfloat16 and int8 forwards (cpu_backend.cpp, bf16_forward.cpp, int8_forward.cpp) run it where a layer's W_ih and
 // W_hh fit one core's L2 together; the driver (core/rnn_driver.h, rnnForwardStack) asks them through
-// stacksLayers(spec).
+// stacksLayers(spec). Likewise a bidirectional layer's two directions, one member each (runDirectionPair; the
+// float32 and int8 forwards, through pairsDirections(spec)).
 #pragma once
 #include <atomic>
 #include <cstdint>
