@@ -41,7 +41,9 @@ class Bf16Backend : public CpuBackend {
                           (std::max(spec.inputSize, spec.outSize()) + spec.outSize());
     return blocks_ >= 2 && spec.batch == 1 && bytes <= kStackWeightBytes;
   }
-  void recurrenceStack(const std::vector<Bf16Direction>& layers);
+  void recurrenceStack(const std::vector<Bf16Direction>& layers) {
+    runLayerStack(layers, getNumThreads(), [&](const Bf16Direction& ld, const LayerStream& s) { run(ld, 1, &s); });
+  }
 
  private:
   // one layer-direction on `blocks` members; stream: a layer of a stack run at once
@@ -202,12 +204,6 @@ void Bf16Backend::run(const Bf16Direction& ld, const int blocks, const LayerStre
   cLined.copyBack();
   out.copyBack();
   outF.copyBack();
-}
-
-void Bf16Backend::recurrenceStack(const std::vector<Bf16Direction>& layers) {
-  const int T = int(layers[0].layout->batchSizes.size());
-  runLayerStack(int(layers.size()), getNumThreads(), T,
-                [&](int l, const LayerStream& stream) { run(layers[l], 1, &stream); });
 }
 
 void Bf16Backend::dropout(uint16_t* data, size_t n, float p, uint64_t seed) {

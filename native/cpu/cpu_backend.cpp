@@ -304,47 +304,48 @@ void elmanRecurrence(const LayerDirection& ld, int blocks) {
   out.copyBack();
 }
 
-}  // namespace
-
-void CpuBackend::recurrence(const LayerDirection& ld) {
+// One layer-direction on `blocks` members, by cell and shape.
+void recurrenceOn(const LayerDirection& ld, int blocks) {
   const SeqLayout& L = *ld.layout;
-  const int T = int(L.batchSizes.size()), B = L.batchSizes[0];
-  const int H = ld.hiddenSize, G = gateCount(ld.kind);
-  const int blocks = teamSizeFor(T, B, G * H, ld.outSize, H, kForwardMinWork);
   if (ld.kind == CellKind::Lstm || ld.kind == CellKind::Gru) {
-    if (T == 1 && B == 1) return oneStepRecurrence(ld);
+    if (L.batchSizes.size() == 1 && L.batchSizes[0] == 1) return oneStepRecurrence(ld);
     return packedRecurrence(ld, blocks, nullptr);
   }
   elmanRecurrence(ld, blocks);
 }
 
-bool CpuBackend::stacksLayers(const RnnSpec& spec) const {
+// A layer's weights (inputs of up to `layerInput` columns beyond the first layer's) within kStackWeightBytes, and a
+// team's worth of work a step.
+bool aloneOnCore(const RnnSpec& spec, int layerInput) {
   const int G = spec.gates(), H = spec.hiddenSize, P = spec.outSize();
-  const int64_t bytes = int64_t(sizeof(float)) * G * H * (std::max(spec.inputSize, P) + P);
-  const bool packed = spec.kind == CellKind::Lstm || spec.kind == CellKind::Gru;
-  return packed && spec.batch == 1 && bytes <= kStackWeightBytes &&
+  const int64_t bytes = int64_t(sizeof(float)) * G * H * (std::max(spec.inputSize, layerInput) + P);
+  return spec.batch == 1 && bytes <= kStackWeightBytes &&
          teamSizeFor(spec.seqLen, 1, G * H, P, H, kForwardMinWork) >= 2;
 }
 
-bool CpuBackend::pairsDirections(const RnnSpec& spec) const {
-  const int G = spec.gates(), H = spec.hiddenSize, P = spec.outSize();
-  const int64_t bytes = int64_t(sizeof(float)) * G * H * (std::max(spec.inputSize, 2 * P) + P);
-  return spec.batch == 1 && bytes <= kStackWeightBytes && teamSizeFor(spec.seqLen, 1, G * H, P, H, kForwardMinWork) >= 2;
+}  // namespace
+
+void CpuBackend::recurrence(const LayerDirection& ld) {
+  const SeqLayout& L = *ld.layout;
+  const int H = ld.hiddenSize;
+  recurrenceOn(ld, teamSizeFor(int(L.batchSizes.size()), L.batchSizes[0], gateCount(ld.kind) * H, ld.outSize, H,
+                               kForwardMinWork));
 }
 
+bool CpuBackend::stacksLayers(const RnnSpec& spec) const {
+  const bool packed = spec.kind == CellKind::Lstm || spec.kind == CellKind::Gru;
+  return packed && aloneOnCore(spec, spec.outSize());
+}
+
+bool CpuBackend::pairsDirections(const RnnSpec& spec) const { return aloneOnCore(spec, 2 * spec.outSize()); }
+
 void CpuBackend::recurrencePair(const LayerDirection& forward, const LayerDirection& reverse) {
-  runDirectionPair([&](int d) {
-    const LayerDirection& ld = d ? reverse : forward;
-    if (ld.kind != CellKind::Lstm && ld.kind != CellKind::Gru) return elmanRecurrence(ld, 1);
-    if (ld.layout->batchSizes.size() == 1) return oneStepRecurrence(ld);
-    packedRecurrence(ld, 1, nullptr);
-  });
+  runDirectionPair(forward, reverse, [](const LayerDirection& ld) { recurrenceOn(ld, 1); });
 }
 
 void CpuBackend::recurrenceStack(const std::vector<LayerDirection>& layers) {
-  const int T = int(layers[0].layout->batchSizes.size());
-  runLayerStack(int(layers.size()), getNumThreads(), T,
-                [&](int l, const LayerStream& stream) { packedRecurrence(layers[l], 1, &stream); });
+  runLayerStack(layers, getNumThreads(),
+                [](const LayerDirection& ld, const LayerStream& s) { packedRecurrence(ld, 1, &s); });
 }
 
 void CpuBackend::convert(void* dst, ElemType dstType, const void* src, ElemType srcType, size_t n) {

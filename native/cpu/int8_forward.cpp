@@ -28,23 +28,17 @@ class Int8Backend : public CpuBackend {
       : blocks_(teamSizeFor(spec.seqLen, spec.batch, spec.gates() * spec.hiddenSize, spec.outSize(), spec.hiddenSize, kForwardMinWork)) {}
   void recurrence(const Int8Direction& ld) { run(ld, blocks_, nullptr, true); }
 
-  // A unidirectional stack at batch 1 on two members runs its layers at once (layer_stack.h), when a layer's W_ih
-  // and W_hh fit a core's L2 together (H 256 at I = H: 256 KB each).
-  bool stacksLayers(const RnnSpec& spec) const {
-    const int64_t bytes = int64_t(spec.gates()) * spec.hiddenSize *
-                          (int8RowBytes(std::max(spec.inputSize, spec.outSize())) + int8RowBytes(spec.outSize()));
-    return blocks_ >= 2 && spec.batch == 1 && bytes <= kStackWeightBytes;
+  // A unidirectional stack at batch 1 on two members runs its layers at once, and a bidirectional layer its two
+  // directions, one member each (layer_stack.h), when a layer's W_ih and W_hh fit a core's L2 together (H 256 at
+  // I = H: 256 KB each).
+  bool stacksLayers(const RnnSpec& spec) const { return aloneOnCore(spec, spec.outSize()); }
+  void recurrenceStack(const std::vector<Int8Direction>& layers) {
+    runLayerStack(layers, getNumThreads(),
+                  [&](const Int8Direction& ld, const LayerStream& s) { run(ld, 1, &s, false); });
   }
-  void recurrenceStack(const std::vector<Int8Direction>& layers);
-  // A bidirectional layer at batch 1 on two members runs its directions at once, one member each, under the same
-  // bound (layer_stack.h).
-  bool pairsDirections(const RnnSpec& spec) const {
-    const int64_t bytes = int64_t(spec.gates()) * spec.hiddenSize *
-                          (int8RowBytes(std::max(spec.inputSize, 2 * spec.outSize())) + int8RowBytes(spec.outSize()));
-    return blocks_ >= 2 && spec.batch == 1 && bytes <= kStackWeightBytes;
-  }
+  bool pairsDirections(const RnnSpec& spec) const { return aloneOnCore(spec, 2 * spec.outSize()); }
   void recurrencePair(const Int8Direction& forward, const Int8Direction& reverse) {
-    runDirectionPair([&](int d) { run(d ? reverse : forward, 1, nullptr, false); });
+    runDirectionPair(forward, reverse, [&](const Int8Direction& ld) { run(ld, 1, nullptr, false); });
   }
 
  private:
@@ -57,6 +51,12 @@ class Int8Backend : public CpuBackend {
   // (a round trip ~0.46 us). Measured (2 members, int8, 100 steps, rows vs unit blocks): LSTM H 256 batch 4 1.13x,
   // batch 8 1.24x, batch 12 1.25x (GRU batch 8 1.34x), batch 2 0.89x; H 512 batch 8-16 1.00-1.03x, 32-64
   // 1.03-1.06x; H 1024 (4 MB of W_hh) stays on unit blocks.
+  // a layer's weights (inputs of up to `layerInput` columns beyond the first layer's) within kStackWeightBytes
+  bool aloneOnCore(const RnnSpec& spec, int layerInput) const {
+    const int64_t bytes = int64_t(spec.gates()) * spec.hiddenSize *
+                          (int8RowBytes(std::max(spec.inputSize, layerInput)) + int8RowBytes(spec.outSize()));
+    return blocks_ >= 2 && spec.batch == 1 && bytes <= kStackWeightBytes;
+  }
   static bool byRows(const Int8Direction& ld, int blocks) {
     const int64_t bytes = int64_t(gateCount(ld.kind)) * ld.hiddenSize * int8RowBytes(ld.outSize);
     return blocks >= 2 && bytes <= (1536 << 10) && ld.layout->batchSizes[0] >= 2 * blocks;
@@ -289,12 +289,6 @@ void Int8Backend::run(const Int8Direction& ld, const int blocks, const LayerStre
   hLined.copyBack();
   cLined.copyBack();
   out.copyBack();
-}
-
-void Int8Backend::recurrenceStack(const std::vector<Int8Direction>& layers) {
-  const int T = int(layers[0].layout->batchSizes.size());
-  runLayerStack(int(layers.size()), getNumThreads(), T,
-                [&](int l, const LayerStream& stream) { run(layers[l], 1, &stream, false); });
 }
 
 }  // namespace

@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <exception>
 #include <memory>
+#include <vector>
 
 #include "thread_team.h"
 
@@ -41,52 +42,49 @@ inline std::atomic<int64_t>& layerStackCount() {
   return count;
 }
 
-// run(l, stream) for each of `layers` layers on a team of up to `members` threads, layer l on member l % size (all
-// on the caller when the team has one member: each layer then finds the one below done). A member's exception must
-// not leave the layer above waiting for rows: the layer's count is published in full, the others finish on what is
-// there, and the call throws.
-template <class Run>
-void runLayerStack(int layers, int members, int T, Run&& run) {
-  std::unique_ptr<StepCount[]> done(new StepCount[layers]);
-  std::exception_ptr error;
-  std::atomic<bool> failed{false};
-  runTeam(members < layers ? members : layers, [&](int rank, int size, SpinBarrier&) {
-    for (int l = rank; l < layers; l += size) {
-      try {
-        const LayerStream stream{l > 0 ? &done[l - 1] : nullptr, &done[l]};
-        run(l, stream);
-      } catch (...) {
-        if (!failed.exchange(true)) error = std::current_exception();
-        done[l].publish(T);
-      }
-    }
-  });
-  if (error) std::rethrow_exception(error);
-  layerStackCount().fetch_add(1, std::memory_order_relaxed);
-}
-
 // Calls so far that ran a bidirectional layer's two directions at once (cpuKernels().directionPairs).
 inline std::atomic<int64_t>& directionPairCount() {
   static std::atomic<int64_t> count{0};
   return count;
 }
 
-// run(d) for both directions of a layer at once, one member a direction (both on the caller when the team has one
-// member); a member's exception is thrown after both have finished.
-template <class Run>
-void runDirectionPair(Run&& run) {
+// fn(i) for each of n items on a team of up to `members` threads, item i on member i % size (all on the caller when
+// the team has one member). An item's exception never leaves a worker: failed(i) runs (so that no other item waits
+// on it for ever), the others finish, and the first exception is thrown once the team is done.
+template <class Fn, class Failed>
+void runItems(int n, int members, Fn&& fn, Failed&& failed) {
   std::exception_ptr error;
-  std::atomic<bool> failed{false};
-  runTeam(2, [&](int rank, int size, SpinBarrier&) {
-    for (int d = rank; d < 2; d += size) {
+  std::atomic<bool> anyFailed{false};
+  runTeam(members < n ? members : n, [&](int rank, int size, SpinBarrier&) {
+    for (int i = rank; i < n; i += size) {
       try {
-        run(d);
+        fn(i);
       } catch (...) {
-        if (!failed.exchange(true)) error = std::current_exception();
+        if (!anyFailed.exchange(true)) error = std::current_exception();
+        failed(i);
       }
     }
   });
   if (error) std::rethrow_exception(error);
+}
+
+// run(layer, stream) for each layer of a stack (the driver's layer-directions, in order), layer l on member l % size
+// of a team of up to `members` (each layer then finds the one below done when the team has one member). A layer
+// that throws publishes its count in full, so the layer above finishes on what is there, and the call throws.
+template <class Direction, class Run>
+void runLayerStack(const std::vector<Direction>& layers, int members, Run&& run) {
+  const int n = int(layers.size()), T = int(layers[0].layout->batchSizes.size());
+  std::unique_ptr<StepCount[]> done(new StepCount[n]);
+  runItems(
+      n, members, [&](int l) { run(layers[l], LayerStream{l > 0 ? &done[l - 1] : nullptr, &done[l]}); },
+      [&](int l) { done[l].publish(T); });
+  layerStackCount().fetch_add(1, std::memory_order_relaxed);
+}
+
+// run(forward), run(reverse) at once, one member a direction.
+template <class Direction, class Run>
+void runDirectionPair(const Direction& forward, const Direction& reverse, Run&& run) {
+  runItems(2, 2, [&](int d) { run(d ? reverse : forward); }, [](int) {});
   directionPairCount().fetch_add(1, std::memory_order_relaxed);
 }
 

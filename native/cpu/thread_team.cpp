@@ -43,6 +43,22 @@ void wakeAll(std::atomic<int>& word) {
 #endif
 }
 
+// Spins briefly, then sleeps on `word` until it is >= needed (sleepers counts the sleepers, for the writer's wake);
+// returns the value seen. seq_cst on the sleeping side (and on the writer's store then sleepers load): a sleeper
+// either sees the new value or is seen and woken.
+int awaitAtLeastOn(std::atomic<int>& word, std::atomic<int>& sleepers, int needed) {
+  int v = word.load(std::memory_order_acquire);
+  for (int spins = 0; v < needed && spins < 4000; ++spins) {
+    RNN_PAUSE();
+    v = word.load(std::memory_order_acquire);
+  }
+  if (v >= needed) return v;
+  sleepers.fetch_add(1);
+  while ((v = word.load()) < needed) sleepWhileEqual(word, v);
+  sleepers.fetch_sub(1);
+  return v;
+}
+
 }  // namespace
 
 // Spin briefly (a step's partner usually arrives within microseconds on an idle machine), then sleep on a
@@ -77,20 +93,7 @@ int BlockPhases::otherBlock(int rank, int size, int i) const {
 }
 
 // Spins briefly, then sleeps on done_ like SpinBarrier::wait.
-int BlockPhases::waitForPhase(int phase) {
-  const int needed = phase * blocks_;
-  int done = done_.load(std::memory_order_acquire);
-  for (int spins = 0; done < needed && spins < 4000; ++spins) {
-    RNN_PAUSE();
-    done = done_.load(std::memory_order_acquire);
-  }
-  if (done < needed) {
-    sleepers_.fetch_add(1);
-    while ((done = done_.load()) < needed) sleepWhileEqual(done_, done);
-    sleepers_.fetch_sub(1);
-  }
-  return done / blocks_;
-}
+int BlockPhases::waitForPhase(int phase) { return awaitAtLeastOn(done_, sleepers_, phase * blocks_) / blocks_; }
 
 bool BlockPhases::finishesWithin(int phase, int spins) const {
   const int needed = (phase + 1) * blocks_;
@@ -113,17 +116,7 @@ void StepCount::publish(int n) {
   if (sleepers_.load() > 0) wakeAll(value_);
 }
 
-void StepCount::awaitAtLeast(int n) {
-  int v = value_.load(std::memory_order_acquire);
-  for (int spins = 0; v < n && spins < 4000; ++spins) {
-    RNN_PAUSE();
-    v = value_.load(std::memory_order_acquire);
-  }
-  if (v >= n) return;
-  sleepers_.fetch_add(1);
-  while ((v = value_.load()) < n) sleepWhileEqual(value_, v);
-  sleepers_.fetch_sub(1);
-}
+void StepCount::awaitAtLeast(int n) { awaitAtLeastOn(value_, sleepers_, n); }
 
 namespace {
 
